@@ -1,0 +1,1 @@
+"""The admin API (operators and backends): integrations, subscribers, agent auth, presence."""

@@ -1,0 +1,36 @@
+"""Admin request bodies: JSON objects parsed into pydantic models with contract errors."""
+
+from __future__ import annotations
+
+from typing import TypeVar
+
+import orjson
+from aiohttp import web
+from pydantic import BaseModel, ValidationError
+
+from gateway.errors import ApiError, invalid_payload
+from gateway.http.appkeys import SETTINGS
+from gateway.http.body import read_limited
+
+ModelT = TypeVar("ModelT", bound=BaseModel)
+
+
+def describe_validation_error(exc: ValidationError) -> str:
+    """The first problem, naming its field: `hubIds.0: Input should be a valid string`."""
+    first = exc.errors()[0]
+    where = ".".join(str(part) for part in first["loc"])
+    return f"{where}: {first['msg']}" if where else str(first["msg"])
+
+
+async def parse_body(request: web.Request, model: type[ModelT]) -> ModelT:
+    raw = await read_limited(request, request.app[SETTINGS].max_body_bytes)
+    try:
+        data = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        raise ApiError(400, "invalid_json", "The body is not valid JSON.") from None
+    if not isinstance(data, dict):
+        raise invalid_payload("The body must be a JSON object.")
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        raise invalid_payload(describe_validation_error(exc)) from None

@@ -1,0 +1,48 @@
+"""Command line: `python -m gateway serve` and `python -m gateway bench`."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import sys
+
+from gateway.config import ConfigError, load_settings
+from gateway.http.server import StartupError, serve
+from gateway.logs import configure_logging
+
+EXIT_BAD_START = 2
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m gateway", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+    serve_cmd = commands.add_parser("serve", help="run the gateway")
+    serve_cmd.add_argument("--config", help="TOML file (default: $GATEWAY_CONFIG)")
+    serve_cmd.add_argument("--host", help="interface to listen on (default 127.0.0.1)")
+    serve_cmd.add_argument("--port", type=int, help="port to listen on (default 8080; 0 = any)")
+    bench_cmd = commands.add_parser("bench", help="measure throughput, latency and memory")
+    bench_cmd.add_argument("rest", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
+    return parser
+
+
+def _serve(args: argparse.Namespace) -> int:
+    try:
+        settings = load_settings(
+            args.config or os.environ.get("GATEWAY_CONFIG"), host=args.host, port=args.port
+        )
+        configure_logging(settings.log_level)
+        asyncio.run(serve(settings))
+    except (ConfigError, StartupError) as exc:
+        print(f"gateway: {exc}", file=sys.stderr, flush=True)
+        return EXIT_BAD_START
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    if args.command == "bench":
+        from gateway.bench.cli import main as bench_main
+
+        return bench_main(args.rest)
+    return _serve(args)

@@ -1,0 +1,147 @@
+"""Settings: a TOML file, then `GATEWAY_*` environment variables on top, then CLI flags.
+
+In the file each setting is a top-level key named like its variable without the prefix, in
+lower case; `[[integrations]]` and `[[subscribers]]` take the admin API's create bodies.
+"""
+
+from __future__ import annotations
+
+import secrets
+import tomllib
+from contextvars import ContextVar
+from pathlib import Path
+from typing import Annotated, Any
+
+from pydantic import Field, ValidationError, field_validator
+from pydantic.fields import FieldInfo
+from pydantic_settings import (
+    BaseSettings,
+    NoDecode,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+)
+
+DEFAULT_RETRY_SCHEDULE = (0.0, 5.0, 300.0, 1800.0, 7200.0, 18000.0, 36000.0, 36000.0)
+
+_file_values: ContextVar[dict[str, Any]] = ContextVar("gateway_config_file")
+
+
+class ConfigError(Exception):
+    """A configuration the gateway cannot start with; the message is one printable line."""
+
+
+class _ConfigFileSource(PydanticBaseSettingsSource):
+    """The TOML file's values, lowest precedence; set per load through a context variable."""
+
+    def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
+        return None, field_name, False
+
+    def __call__(self) -> dict[str, Any]:
+        return dict(_file_values.get({}))
+
+
+def _split_csv(value: object) -> object:
+    if isinstance(value, str):
+        return [part.strip() for part in value.split(",") if part.strip()]
+    return value
+
+
+class Settings(BaseSettings):
+    """Every setting of contract §0, with its default."""
+
+    model_config = SettingsConfigDict(env_prefix="GATEWAY_", extra="forbid", frozen=True)
+
+    host: str = "127.0.0.1"
+    port: int = Field(8080, ge=0, le=65535)
+    public_url: str | None = None
+    redis_url: str | None = None
+    admin_key: str | None = Field(None, repr=False)
+    log_level: str = "INFO"
+    allow_private_targets: bool = False
+
+    jwt_secret: str | None = Field(None, repr=False)
+    jwt_public_key: str | None = None
+    jwt_algorithms: Annotated[list[str], NoDecode] = ["HS256"]
+    jwt_audience: str = "gateway"
+    jwt_leeway_seconds: float = Field(30, ge=0)
+
+    retry_schedule: Annotated[list[float], NoDecode] = list(DEFAULT_RETRY_SCHEDULE)
+    delivery_timeout_seconds: float = Field(15, gt=0)
+    rotation_grace_seconds: float = Field(86400, ge=0)
+    history_seconds: float = Field(86400, gt=0)
+    max_body_bytes: int = Field(1048576, gt=0)
+    shutdown_timeout_seconds: float = Field(30, gt=0)
+
+    ws_max_backlog_bytes: int = Field(1048576, gt=0)
+    ws_heartbeat_seconds: float = Field(25, gt=0)
+    ws_auth_timeout_seconds: float = Field(10, gt=0)
+    ws_refresh_grace_seconds: float = Field(25, ge=0)
+
+    integrations: list[dict[str, Any]] = []
+    subscribers: list[dict[str, Any]] = []
+
+    @field_validator("jwt_algorithms", "retry_schedule", mode="before")
+    @classmethod
+    def _comma_separated(cls, value: object) -> object:
+        return _split_csv(value)
+
+    @field_validator("retry_schedule")
+    @classmethod
+    def _non_negative_schedule(cls, value: list[float]) -> list[float]:
+        if not value or any(step < 0 for step in value):
+            raise ValueError("needs at least one delay, none negative")
+        return value
+
+    @field_validator("log_level")
+    @classmethod
+    def _known_level(cls, value: str) -> str:
+        level = value.upper()
+        if level not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:
+            raise ValueError("must be one of debug, info, warning, error, critical")
+        return level
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return init_settings, env_settings, _ConfigFileSource(settings_cls)
+
+
+def _read_toml(path: str) -> dict[str, Any]:
+    try:
+        with Path(path).open("rb") as handle:
+            return tomllib.load(handle)
+    except OSError as exc:
+        raise ConfigError(f"cannot read configuration file {path}: {exc.strerror}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"configuration file {path} is not valid TOML: {exc}") from None
+
+
+def _describe(exc: ValidationError) -> str:
+    first = exc.errors()[0]
+    where = ".".join(str(part) for part in first["loc"]) or "configuration"
+    if first["type"] == "extra_forbidden":
+        return f"unknown setting '{where}'"
+    return f"setting '{where}': {first['msg']}"
+
+
+def load_settings(config_path: str | None = None, **overrides: Any) -> Settings:
+    """Load settings from the file, the environment and explicit overrides (highest first)."""
+    file_values = _read_toml(config_path) if config_path else {}
+    token = _file_values.set(file_values)
+    try:
+        return Settings(**{key: value for key, value in overrides.items() if value is not None})
+    except ValidationError as exc:
+        raise ConfigError(f"invalid configuration: {_describe(exc)}") from None
+    finally:
+        _file_values.reset(token)
+
+
+def generated_secret() -> str:
+    """A per-run secret for an admin key or JWT secret the operator did not set."""
+    return secrets.token_urlsafe(32)

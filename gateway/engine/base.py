@@ -1,0 +1,24 @@
+"""The engine: one object per process composing the stores every feature needs."""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from gateway.engine.events import EventLog
+from gateway.engine.registry import Registry
+
+
+class EngineUnavailable(Exception):
+    """The engine cannot be reached; the request answers 503 and nothing was accepted."""
+
+
+class Engine(Protocol):
+    name: str
+    events: EventLog
+    registry: Registry
+
+    async def ping(self) -> None:
+        """Raise `EngineUnavailable` unless the engine answers."""
+        ...
+
+    async def close(self) -> None: ...

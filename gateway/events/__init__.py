@@ -1,0 +1,1 @@
+"""Activity events: the one shape every provider event becomes (contract §4)."""

@@ -1,0 +1,38 @@
+"""Event-type filters shared by websocket sessions and subscribers: an exact type
+(`receipt:delivered`), a family (`message`, `receipt`, `event`, `consent`) or `*`."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+FAMILIES = frozenset({"message", "receipt", "event", "consent"})
+
+
+def check_filter(value: str) -> str:
+    """Return the filter if it is well formed, else raise ValueError saying why."""
+    if value == "*" or value in FAMILIES:
+        return value
+    family, sep, name = value.partition(":")
+    if sep and family in FAMILIES and name and name.strip() == name:
+        return value
+    raise ValueError(
+        f"'{value}' is not an event type, a family ({', '.join(sorted(FAMILIES))}) or *"
+    )
+
+
+class TypeFilter:
+    """A compiled set of filters: one set lookup per event instead of a scan of the list."""
+
+    __slots__ = ("_all", "_exact", "_families")
+
+    def __init__(self, filters: Iterable[str]) -> None:
+        values = {check_filter(value) for value in filters}
+        self._all = "*" in values
+        self._families = frozenset(value for value in values if value in FAMILIES)
+        self._exact = frozenset(values - self._families - {"*"})
+
+    def matches(self, event_type: str) -> bool:
+        if self._all or event_type in self._exact:
+            return True
+        family, _, _ = event_type.partition(":")
+        return family in self._families

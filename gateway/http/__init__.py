@@ -1,0 +1,1 @@
+"""The HTTP shell: aiohttp app, middleware, operations routes and the server process."""

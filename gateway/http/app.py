@@ -1,0 +1,52 @@
+"""The aiohttp application: shared objects, middleware, and each feature's routes and loops."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from aiohttp import web
+
+from gateway.config import Settings
+from gateway.engine import Engine
+from gateway.engine.retention import retention_loop
+from gateway.http import ops
+from gateway.http.appkeys import ADMIN_KEY, ENGINE, JWT_SECRET, LOOPS, METRICS, SETTINGS
+from gateway.http.middleware import access_middleware, error_middleware
+from gateway.http.request_id import add_request_id_header
+from gateway.loops import Loops
+from gateway.metrics import Metrics
+
+Feature = Callable[[web.Application], None]
+
+FEATURES: tuple[Feature, ...] = (ops.setup,)
+
+
+async def _start_retention(app: web.Application) -> None:
+    app[LOOPS].start("retention", retention_loop(app[ENGINE], app[SETTINGS].history_seconds))
+
+
+async def _stop_loops_and_engine(app: web.Application) -> None:
+    await app[LOOPS].stop()
+    await app[ENGINE].close()
+
+
+def build_app(
+    settings: Settings, engine: Engine, *, admin_key: str, jwt_secret: str
+) -> web.Application:
+    """Everything a running gateway serves; tests build it in-process with their own engine."""
+    app = web.Application(
+        middlewares=[access_middleware, error_middleware],
+        client_max_size=settings.max_body_bytes,
+    )
+    app[SETTINGS] = settings
+    app[ENGINE] = engine
+    app[METRICS] = Metrics()
+    app[LOOPS] = Loops()
+    app[ADMIN_KEY] = admin_key
+    app[JWT_SECRET] = jwt_secret
+    app.on_response_prepare.append(add_request_id_header)
+    app.on_startup.append(_start_retention)
+    for feature in FEATURES:
+        feature(app)
+    app.on_cleanup.append(_stop_loops_and_engine)
+    return app

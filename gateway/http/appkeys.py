@@ -1,0 +1,17 @@
+"""Typed keys for the shared objects every feature finds on the aiohttp application."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from gateway.config import Settings
+from gateway.engine import Engine
+from gateway.loops import Loops
+from gateway.metrics import Metrics
+
+SETTINGS = web.AppKey("settings", Settings)
+ENGINE = web.AppKey("engine", Engine)
+METRICS = web.AppKey("metrics", Metrics)
+LOOPS = web.AppKey("loops", Loops)
+ADMIN_KEY = web.AppKey("admin_key", str)
+JWT_SECRET = web.AppKey("jwt_secret", str)

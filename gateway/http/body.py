@@ -1,0 +1,30 @@
+"""Reading request bodies within a limit, checked before anything is read."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from gateway.errors import ApiError
+
+_CHUNK = 65536
+
+
+def too_large(limit: int) -> ApiError:
+    return ApiError(413, "payload_too_large", f"The request body is over {limit} bytes.")
+
+
+async def read_limited(request: web.Request, limit: int) -> bytes:
+    """The whole body, or 413 as soon as it is known to pass `limit` (by Content-Length up
+    front, else while streaming) without reading further."""
+    if request.content_length is not None and request.content_length > limit:
+        raise too_large(limit)
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        chunk = await request.content.read(_CHUNK)
+        if not chunk:
+            return b"".join(chunks)
+        size += len(chunk)
+        if size > limit:
+            raise too_large(limit)
+        chunks.append(chunk)

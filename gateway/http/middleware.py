@@ -1,0 +1,88 @@
+"""Middleware: errors in the contract's shape; a log line and metrics per request."""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+
+from aiohttp import web
+from aiohttp.typedefs import Handler
+
+from gateway.engine import EngineUnavailable
+from gateway.errors import ApiError, error_response, unavailable
+from gateway.http.appkeys import METRICS
+from gateway.http.request_id import request_id
+
+access_log = logging.getLogger("gateway.access")
+error_log = logging.getLogger("gateway.errors")
+
+_HTTP_ERROR_CODES = {
+    404: ("not_found", "No route matches this path."),
+    405: ("method_not_allowed", "This route does not accept that method."),
+    413: ("payload_too_large", "The request body is over the size limit."),
+    415: ("unsupported_media_type", "This route does not accept that content type."),
+}
+
+
+def _snake(reason: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "_", reason.lower()).strip("_") or "error"
+
+
+def _from_http_exception(exc: web.HTTPException) -> web.StreamResponse:
+    if exc.status < 400:
+        return exc
+    code, message = _HTTP_ERROR_CODES.get(exc.status, (_snake(exc.reason), exc.reason))
+    headers = {"Allow": exc.headers["Allow"]} if "Allow" in exc.headers else None
+    return error_response(exc.status, code, message, headers)
+
+
+@web.middleware
+async def error_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """The one place errors become responses: nothing else renders an error."""
+    try:
+        return await handler(request)
+    except ApiError as exc:
+        return error_response(exc.status, exc.code, exc.message, exc.headers)
+    except EngineUnavailable:
+        error_log.warning("engine unavailable", extra={"requestId": request_id(request)})
+        exc503 = unavailable()
+        return error_response(exc503.status, exc503.code, exc503.message, exc503.headers)
+    except web.HTTPException as exc:
+        return _from_http_exception(exc)
+    except Exception:
+        rid = request_id(request)
+        error_log.exception("unhandled error", extra={"requestId": rid})
+        return error_response(
+            500, "internal_server_error", f"Internal server error (request id {rid})."
+        )
+
+
+def route_label(request: web.Request) -> str:
+    """The matched route's template, so metrics and logs never carry ids or secrets."""
+    route = request.match_info.route
+    resource = route.resource
+    return resource.canonical if resource is not None else "unmatched"
+
+
+@web.middleware
+async def access_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    started = time.perf_counter()
+    response = await handler(request)
+    elapsed = time.perf_counter() - started
+    route = route_label(request)
+    metrics = request.app[METRICS]
+    metrics.http_requests.labels(request.method, route, str(response.status)).inc()
+    metrics.http_latency.labels(request.method, route).observe(elapsed)
+    access_log.info(
+        "request",
+        extra={
+            "method": request.method,
+            "route": route,
+            "path": request.path,
+            "status": response.status,
+            "durationMs": round(elapsed * 1000, 3),
+            "requestId": request_id(request),
+        },
+    )
+    return response

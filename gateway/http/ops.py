@@ -1,0 +1,44 @@
+"""Operations routes: liveness, readiness (really checked) and Prometheus metrics."""
+
+from __future__ import annotations
+
+import asyncio
+
+import orjson
+from aiohttp import web
+
+from gateway.engine import EngineUnavailable
+from gateway.errors import ERROR_HEADER
+from gateway.http.appkeys import ENGINE, LOOPS, METRICS
+
+ENGINE_PING_TIMEOUT_SECONDS = 2.0
+
+
+async def healthz(request: web.Request) -> web.Response:
+    return web.json_response({"status": "ok"})
+
+
+async def readyz(request: web.Request) -> web.Response:
+    problems = list(request.app[LOOPS].problems())
+    try:
+        await asyncio.wait_for(request.app[ENGINE].ping(), ENGINE_PING_TIMEOUT_SECONDS)
+    except (EngineUnavailable, TimeoutError):
+        problems.append("engine is unreachable")
+    if not problems:
+        return web.json_response({"status": "ready", "problems": []})
+    message = "Not ready: " + "; ".join(problems) + "."
+    body = {"error": {"code": "unavailable", "message": message}, "problems": problems}
+    response = web.Response(status=503, body=orjson.dumps(body), content_type="application/json")
+    response.headers[ERROR_HEADER] = message
+    return response
+
+
+async def metrics(request: web.Request) -> web.Response:
+    body = request.app[METRICS].render()
+    return web.Response(body=body, headers={"Content-Type": "text/plain; version=0.0.4"})
+
+
+def setup(app: web.Application) -> None:
+    app.router.add_get("/healthz", healthz)
+    app.router.add_get("/readyz", readyz)
+    app.router.add_get("/metrics", metrics)

@@ -1,0 +1,66 @@
+"""Prometheus metrics of contract §7, one registry per running app (tests run several)."""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+
+_LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10)
+
+
+class Metrics:
+    """Every metric the gateway exports; features update the ones that are theirs."""
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry(auto_describe=True)
+        r = self.registry
+        self.http_requests = Counter(
+            "gateway_http_requests_total",
+            "HTTP requests by route and status",
+            ["method", "route", "status"],
+            registry=r,
+        )
+        self.http_latency = Histogram(
+            "gateway_http_request_duration_seconds",
+            "HTTP request latency by route",
+            ["method", "route"],
+            buckets=_LATENCY_BUCKETS,
+            registry=r,
+        )
+        self.webhooks = Counter(
+            "gateway_webhooks",
+            "Inbound webhooks by integration kind and outcome",
+            ["kind", "outcome"],
+            registry=r,
+        )
+        self.events_stored = Counter(
+            "gateway_events_stored", "Activity events stored in the event log", registry=r
+        )
+        self.duplicates = Counter(
+            "gateway_duplicates", "Provider events received again and dropped", registry=r
+        )
+        self.ws_sessions = Gauge(
+            "gateway_ws_sessions", "Open authenticated agent websocket sessions", registry=r
+        )
+        self.ws_slow_disconnects = Counter(
+            "gateway_ws_slow_disconnects",
+            "Sessions closed 4008 for an unsent backlog",
+            registry=r,
+        )
+        self.deliveries = Counter(
+            "gateway_deliveries",
+            "Subscriber delivery attempts by outcome",
+            ["outcome"],
+            registry=r,
+        )
+        self.delivery_queue_depth = Gauge(
+            "gateway_delivery_queue_depth", "Deliveries waiting in the queue", registry=r
+        )
+        self.ingest_to_fanout = Histogram(
+            "gateway_ingest_to_fanout_seconds",
+            "From a webhook's arrival to its fan-out",
+            buckets=_LATENCY_BUCKETS,
+            registry=r,
+        )
+
+    def render(self) -> bytes:
+        return generate_latest(self.registry)
