@@ -1,0 +1,33 @@
+"""Text/bytes conversions shared by the schemes, written so they cannot raise on odd input."""
+
+import base64
+
+
+def utf8(text: str) -> bytes:
+    """Encode as UTF-8; lone surrogates pass through instead of raising, so never matching."""
+    return text.encode("utf-8", "surrogatepass")
+
+
+def b64encode(raw: bytes) -> str:
+    return base64.b64encode(raw).decode("ascii")
+
+
+def b64decode_canonical(text: str) -> bytes | None:
+    """Decode padded standard base64, or ``None`` if ``text`` is not its canonical encoding.
+
+    Rejecting non-canonical forms (stray padding bits, whitespace) means two different
+    header strings can never carry the same signature.
+    """
+    try:
+        raw = base64.b64decode(text, validate=True)
+    except ValueError:  # binascii.Error, or non-ASCII text
+        return None
+    return raw if base64.b64encode(raw) == text.encode("ascii") else None
+
+
+def b64decode_key(text: str, what: str) -> bytes:
+    """Decode a caller-supplied base64 key, tolerating missing padding; ``ValueError`` if bad."""
+    raw = b64decode_canonical(text + "=" * (-len(text) % 4))
+    if not raw:
+        raise ValueError(f"{what} is not valid non-empty base64")
+    return raw
