@@ -1,0 +1,24 @@
+"""Fixtures shared by the signing tests: a fixed clock and a realistic 1 KB body."""
+
+import json
+
+import pytest
+
+NOW = 1_700_000_000
+
+
+@pytest.fixture
+def now() -> int:
+    return NOW
+
+
+@pytest.fixture
+def clock() -> object:
+    return lambda: float(NOW)
+
+
+@pytest.fixture(scope="session")
+def body_1k() -> bytes:
+    payload = {"type": "message", "text": "x" * 980}
+    body = json.dumps(payload).encode()
+    return body[:1024]
