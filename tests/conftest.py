@@ -1,0 +1,113 @@
+"""Shared fixtures: a real `python -m gateway serve` process, and in-process apps."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+START_LINE = re.compile(r"gateway listening on http://(\S+):(\d+) \(engine: (\w+)\)")
+
+
+@dataclass
+class GatewayProcess:
+    """A gateway subprocess whose stdout start-up lines have been read."""
+
+    proc: subprocess.Popen[str]
+    host: str
+    port: int
+    engine: str
+    lines: list[str] = field(default_factory=list)
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    @property
+    def admin_key(self) -> str | None:
+        for line in self.lines:
+            if line.startswith("admin key: "):
+                return line.removeprefix("admin key: ").strip()
+        return None
+
+    def terminate(self, timeout: float = 20) -> int:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+        return self.proc.wait(timeout)
+
+
+def gateway_env(extra: dict[str, str] | None = None) -> dict[str, str]:
+    """The test process's environment without any GATEWAY_* leaking in, plus `extra`."""
+    env = {key: value for key, value in os.environ.items() if not key.startswith("GATEWAY_")}
+    env["PYTHONUNBUFFERED"] = "1"
+    env.update(extra or {})
+    return env
+
+
+def run_gateway(
+    *args: str, env: dict[str, str] | None = None, timeout: float = 30
+) -> subprocess.CompletedProcess[str]:
+    """Run `python -m gateway ...` to completion (for start-up failures)."""
+    return subprocess.run(
+        [sys.executable, "-m", "gateway", *args],
+        cwd=ROOT,
+        env=gateway_env(env),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
+def start_gateway(
+    *args: str, env: dict[str, str] | None = None, timeout: float = 20
+) -> GatewayProcess:
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "gateway", "serve", "--port", "0", *args],
+        cwd=ROOT,
+        env=gateway_env(env),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    assert proc.stdout is not None
+    deadline = time.monotonic() + timeout
+    lines: list[str] = []
+    while time.monotonic() < deadline:
+        line = proc.stdout.readline()
+        if not line:
+            break
+        lines.append(line.rstrip("\n"))
+        match = START_LINE.search(line)
+        if match:
+            gateway = GatewayProcess(proc, match[1], int(match[2]), match[3], lines)
+            if "GATEWAY_ADMIN_KEY" not in (env or {}):
+                gateway.lines.append(proc.stdout.readline().rstrip("\n"))
+            return gateway
+    proc.kill()
+    raise AssertionError(f"gateway did not start: {lines!r}")
+
+
+@pytest.fixture
+def gateway_factory() -> Iterator[Any]:
+    started: list[GatewayProcess] = []
+
+    def factory(*args: str, env: dict[str, str] | None = None) -> GatewayProcess:
+        gateway = start_gateway(*args, env=env)
+        started.append(gateway)
+        return gateway
+
+    yield factory
+    for gateway in started:
+        if gateway.proc.poll() is None:
+            gateway.proc.kill()
+            gateway.proc.wait()

@@ -1,0 +1,96 @@
+"""Every error in the contract's shape, with `UC-REST-ERROR` and `X-Request-Id`."""
+
+from __future__ import annotations
+
+import logging
+
+import pytest
+from aiohttp import web
+
+from gateway.http.appkeys import SETTINGS
+from gateway.http.body import read_limited
+from tests.http.conftest import make_app
+
+
+async def _echo_length(request: web.Request) -> web.Response:
+    body = await read_limited(request, request.app[SETTINGS].max_body_bytes)
+    return web.json_response({"length": len(body)})
+
+
+async def _explode(request: web.Request) -> web.Response:
+    raise RuntimeError("database password is hunter2")
+
+
+@pytest.fixture
+async def client(aiohttp_client):  # type: ignore[no-untyped-def]
+    app = make_app(max_body_bytes=1024)
+    app.router.add_post("/test/echo", _echo_length)
+    app.router.add_get("/test/explode", _explode)
+    return await aiohttp_client(app)
+
+
+def assert_error(response, body, status: int, code: str) -> None:  # type: ignore[no-untyped-def]
+    assert response.status == status
+    assert response.content_type == "application/json"
+    assert set(body) == {"error"}
+    assert body["error"]["code"] == code
+    assert body["error"]["message"]
+    assert response.headers["UC-REST-ERROR"] == body["error"]["message"]
+    assert response.headers["X-Request-Id"]
+
+
+async def test_unknown_route_is_404_not_found(client) -> None:  # type: ignore[no-untyped-def]
+    response = await client.get("/no/such/route")
+    assert_error(response, await response.json(), 404, "not_found")
+
+
+async def test_wrong_method_is_405_with_allow(client) -> None:  # type: ignore[no-untyped-def]
+    response = await client.delete("/healthz")
+    assert_error(response, await response.json(), 405, "method_not_allowed")
+    assert "GET" in response.headers["Allow"]
+
+
+async def test_body_over_limit_is_413_by_content_length(client) -> None:  # type: ignore[no-untyped-def]
+    response = await client.post("/test/echo", data=b"x" * 1025)
+    assert_error(response, await response.json(), 413, "payload_too_large")
+
+
+async def test_chunked_body_over_limit_is_413(client) -> None:  # type: ignore[no-untyped-def]
+    async def chunks():  # type: ignore[no-untyped-def]
+        for _ in range(10):
+            yield b"y" * 200
+
+    response = await client.post("/test/echo", data=chunks())
+    assert_error(response, await response.json(), 413, "payload_too_large")
+
+
+async def test_body_at_limit_is_read(client) -> None:  # type: ignore[no-untyped-def]
+    response = await client.post("/test/echo", data=b"x" * 1024)
+    assert response.status == 200
+    assert (await response.json()) == {"length": 1024}
+
+
+async def test_unexpected_exception_is_500_with_request_id_and_no_internals(client, caplog) -> None:  # type: ignore[no-untyped-def]
+    caplog.set_level(logging.ERROR, logger="gateway.errors")
+    response = await client.get("/test/explode", headers={"X-Request-Id": "req-42"})
+    body = await response.json()
+    assert_error(response, body, 500, "internal_server_error")
+    assert "req-42" in body["error"]["message"]
+    assert "hunter2" not in body["error"]["message"]
+    assert "RuntimeError" not in body["error"]["message"]
+    assert response.headers["X-Request-Id"] == "req-42"
+    assert any(getattr(r, "requestId", None) == "req-42" for r in caplog.records)
+
+
+async def test_request_id_is_taken_from_request_or_made(client) -> None:  # type: ignore[no-untyped-def]
+    given = await client.get("/healthz", headers={"X-Request-Id": "abc-123"})
+    assert given.headers["X-Request-Id"] == "abc-123"
+    made = await client.get("/healthz")
+    other = await client.get("/healthz")
+    assert made.headers["X-Request-Id"] != other.headers["X-Request-Id"]
+
+
+async def test_unsafe_request_id_is_replaced(client) -> None:  # type: ignore[no-untyped-def]
+    response = await client.get("/healthz", headers={"X-Request-Id": "bad id\twith spaces"})
+    assert response.headers["X-Request-Id"] != "bad id\twith spaces"
+    assert len(response.headers["X-Request-Id"]) == 32

@@ -1,0 +1,93 @@
+"""Liveness, readiness that really checks the engine and the loops, and metrics."""
+
+from __future__ import annotations
+
+import asyncio
+
+from gateway.engine import EngineUnavailable
+from gateway.engine.memory import MemoryEngine
+from tests.http.conftest import make_app
+
+
+class FaultyEngine(MemoryEngine):
+    """A real in-memory engine whose boundary fails on demand."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.ping_fails = False
+        real_trim = self.events.trim
+
+        async def trim(older_than_ms: int) -> int:
+            if self.trim_error is not None:
+                raise self.trim_error
+            return await real_trim(older_than_ms)
+
+        self.trim_error: BaseException | None = None
+        self.events.trim = trim  # type: ignore[method-assign]
+
+    async def ping(self) -> None:
+        if self.ping_fails:
+            raise EngineUnavailable("injected")
+
+
+async def test_healthz_and_readyz_ok(aiohttp_client) -> None:  # type: ignore[no-untyped-def]
+    client = await aiohttp_client(make_app())
+    assert (await client.get("/healthz")).status == 200
+    ready = await client.get("/readyz")
+    assert ready.status == 200
+    assert (await ready.json())["status"] == "ready"
+
+
+async def test_readyz_is_503_while_engine_unreachable(aiohttp_client) -> None:  # type: ignore[no-untyped-def]
+    engine = FaultyEngine()
+    client = await aiohttp_client(make_app(engine))
+    engine.ping_fails = True
+    response = await client.get("/readyz")
+    body = await response.json()
+    assert response.status == 503
+    assert body["error"]["code"] == "unavailable"
+    assert "engine is unreachable" in body["problems"]
+    engine.ping_fails = False
+    assert (await client.get("/readyz")).status == 200
+
+
+async def test_readyz_is_503_once_a_loop_died(aiohttp_client) -> None:  # type: ignore[no-untyped-def]
+    engine = FaultyEngine()
+    engine.trim_error = RuntimeError("injected bug in the retention loop")
+    client = await aiohttp_client(make_app(engine))
+    for _ in range(100):
+        response = await client.get("/readyz")
+        if response.status == 503:
+            break
+        await asyncio.sleep(0.02)
+    body = await response.json()
+    assert response.status == 503
+    assert "loop retention is not running" in body["problems"]
+
+
+async def test_loop_survives_engine_unavailable(aiohttp_client) -> None:  # type: ignore[no-untyped-def]
+    engine = FaultyEngine()
+    engine.trim_error = EngineUnavailable("injected outage")
+    client = await aiohttp_client(make_app(engine))
+    await asyncio.sleep(0.1)
+    response = await client.get("/readyz")
+    assert response.status == 200
+
+
+async def test_metrics_count_requests_by_route_and_status(aiohttp_client) -> None:  # type: ignore[no-untyped-def]
+    client = await aiohttp_client(make_app())
+    await client.get("/healthz")
+    await client.get("/nowhere/abc")
+    text = await (await client.get("/metrics")).text()
+    assert 'gateway_http_requests_total{method="GET",route="/healthz",status="200"} 1.0' in text
+    assert 'gateway_http_requests_total{method="GET",route="unmatched",status="404"} 1.0' in text
+    assert "gateway_http_request_duration_seconds_bucket" in text
+    for name in (
+        "gateway_events_stored_total",
+        "gateway_duplicates_total",
+        "gateway_ws_sessions",
+        "gateway_ws_slow_disconnects_total",
+        "gateway_delivery_queue_depth",
+        "gateway_ingest_to_fanout_seconds",
+    ):
+        assert name in text

@@ -1,0 +1,58 @@
+"""Configuration loading: the shipped example, precedence and validation."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from gateway.config import DEFAULT_RETRY_SCHEDULE, ConfigError, load_settings
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_shipped_example_loads_with_contract_defaults(monkeypatch: pytest.MonkeyPatch) -> None:
+    for key in list(os.environ):
+        if key.startswith("GATEWAY_"):
+            monkeypatch.delenv(key)
+    settings = load_settings(str(ROOT / "config" / "gateway.example.toml"))
+    assert (settings.host, settings.port) == ("127.0.0.1", 8080)
+    assert settings.retry_schedule == list(DEFAULT_RETRY_SCHEDULE)
+    assert settings.ws_max_backlog_bytes == 1048576
+    assert settings.max_body_bytes == 1048576
+
+
+def test_environment_lists_are_comma_separated(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("GATEWAY_RETRY_SCHEDULE", "0, 1.5,30")
+    monkeypatch.setenv("GATEWAY_JWT_ALGORITHMS", "RS256,EdDSA")
+    settings = load_settings()
+    assert settings.retry_schedule == [0.0, 1.5, 30.0]
+    assert settings.jwt_algorithms == ["RS256", "EdDSA"]
+
+
+def test_environment_wins_over_file_and_overrides_win_over_environment(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    config = tmp_path / "g.toml"
+    config.write_text("port = 9001\nhistory_seconds = 60\n")
+    monkeypatch.setenv("GATEWAY_PORT", "9002")
+    settings = load_settings(str(config))
+    assert settings.port == 9002
+    assert settings.history_seconds == 60
+    assert load_settings(str(config), port=9003).port == 9003
+
+
+def test_secrets_do_not_appear_in_repr(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("GATEWAY_ADMIN_KEY", "admin-secret-value")
+    monkeypatch.setenv("GATEWAY_JWT_SECRET", "jwt-secret-value")
+    text = repr(load_settings())
+    assert "admin-secret-value" not in text
+    assert "jwt-secret-value" not in text
+
+
+def test_unknown_key_names_it(tmp_path: Path) -> None:
+    config = tmp_path / "g.toml"
+    config.write_text("colour = 'blue'\n")
+    with pytest.raises(ConfigError, match="unknown setting 'colour'"):
+        load_settings(str(config))

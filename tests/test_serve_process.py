@@ -1,0 +1,138 @@
+"""`python -m gateway serve` as a real process: start-up lines, configuration, exit codes."""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import sys
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import ROOT, gateway_env, run_gateway, start_gateway
+
+
+def _get(url: str) -> tuple[int, bytes]:
+    with urllib.request.urlopen(url, timeout=5) as response:
+        return response.status, response.read()
+
+
+def _port_in_use(port: int) -> bool:
+    with socket.socket() as probe:
+        return probe.connect_ex(("127.0.0.1", port)) == 0
+
+
+def test_no_configuration_listens_on_8080_with_memory_engine_and_prints_admin_key() -> None:
+    if _port_in_use(8080):
+        pytest.skip("port 8080 is taken on this machine")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "gateway", "serve"],
+        cwd=ROOT,
+        env=gateway_env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    try:
+        assert proc.stdout is not None
+        first = proc.stdout.readline().strip()
+        second = proc.stdout.readline().strip()
+        assert first == "gateway listening on http://127.0.0.1:8080 (engine: memory)"
+        assert second.startswith("admin key: ")
+        assert len(second.removeprefix("admin key: ")) >= 32
+        status, _ = _get("http://127.0.0.1:8080/healthz")
+        assert status == 200
+    finally:
+        proc.terminate()
+        assert proc.wait(20) == 0
+
+
+def test_admin_key_from_environment_is_not_printed(gateway_factory) -> None:  # type: ignore[no-untyped-def]
+    gateway = gateway_factory(env={"GATEWAY_ADMIN_KEY": "secret-admin-key-from-env"})
+    assert gateway.admin_key is None
+    assert not any("secret-admin-key-from-env" in line for line in gateway.lines)
+
+
+def test_file_then_environment_then_flags(tmp_path: Path) -> None:
+    config = tmp_path / "gateway.toml"
+    config.write_text('host = "127.0.0.2"\nport = 0\nlog_level = "warning"\n')
+    from_file = start_gateway("--config", str(config))
+    try:
+        assert from_file.host == "127.0.0.2"
+    finally:
+        assert from_file.terminate() == 0
+
+    from_env = start_gateway("--config", str(config), env={"GATEWAY_HOST": "127.0.0.3"})
+    try:
+        assert from_env.host == "127.0.0.3"
+    finally:
+        assert from_env.terminate() == 0
+
+    from_flag = start_gateway(
+        "--config", str(config), "--host", "127.0.0.4", env={"GATEWAY_HOST": "127.0.0.3"}
+    )
+    try:
+        assert from_flag.host == "127.0.0.4"
+        status, _ = _get(f"{from_flag.url}/healthz")
+        assert status == 200
+    finally:
+        assert from_flag.terminate() == 0
+
+
+def test_config_path_from_gateway_config_variable(tmp_path: Path) -> None:
+    config = tmp_path / "gateway.toml"
+    config.write_text('host = "127.0.0.5"\n')
+    gateway = start_gateway(env={"GATEWAY_CONFIG": str(config)})
+    try:
+        assert gateway.host == "127.0.0.5"
+    finally:
+        assert gateway.terminate() == 0
+
+
+@pytest.mark.parametrize(
+    ("content", "env", "expected"),
+    [
+        ("prot = 8080\n", {}, "unknown setting 'prot'"),
+        ('port = "eighty"\n', {}, "setting 'port'"),
+        ("port = 70000\n", {}, "setting 'port'"),
+        ("port = [\n", {}, "not valid TOML"),
+        ("", {"GATEWAY_PORT": "abc"}, "setting 'port'"),
+        ("", {"GATEWAY_RETRY_SCHEDULE": "0,-5"}, "setting 'retry_schedule'"),
+        ("", {"GATEWAY_LOG_LEVEL": "chatty"}, "setting 'log_level'"),
+    ],
+)
+def test_bad_configuration_exits_2_with_one_line(
+    tmp_path: Path, content: str, env: dict[str, str], expected: str
+) -> None:
+    config = tmp_path / "gateway.toml"
+    config.write_text(content)
+    result = run_gateway("serve", "--config", str(config), env=env)
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert expected in lines[0]
+    assert "Traceback" not in result.stderr
+    assert result.stdout == ""
+
+
+def test_unreadable_configuration_file_exits_2(tmp_path: Path) -> None:
+    result = run_gateway("serve", "--config", str(tmp_path / "missing.toml"))
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == [
+        f"gateway: cannot read configuration file {tmp_path / 'missing.toml'}: "
+        "No such file or directory"
+    ]
+
+
+def test_port_in_use_exits_2_with_one_line() -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = run_gateway("serve", "--port", str(port))
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert f"cannot listen on 127.0.0.1:{port}" in lines[0]
+    assert "Traceback" not in result.stderr
