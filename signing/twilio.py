@@ -8,8 +8,9 @@ covers the URL alone.
 
 Twilio's own signing is inconsistent about ports, so ``verify`` accepts the URL both without
 its port and with one (the default port for the scheme when the URL has none), like the
-``twilio`` package. Unlike that package, the port is stripped correctly from URLs carrying
-userinfo or an IPv6 host.
+``twilio`` package. Unlike that package, it also tries the URL exactly as given (the package
+only tries ``urlparse``-normalised forms, which drop a trailing ``?`` and lower-case the
+scheme), and strips the port correctly from URLs carrying userinfo or an IPv6 host.
 """
 
 import hashlib
@@ -65,7 +66,7 @@ def verify(
     """Accept a form-encoded request signed with any of ``auth_tokens`` (rotation)."""
     tokens = require_some(auth_tokens, "auth token")
     presented = decode_signature(required(signature))
-    _check(presented, _url_variants(_parse(url)), params, tokens)
+    _check(presented, _url_variants(url, _parse(url)), params, tokens)
 
 
 def verify_json(url: str, body: bytes, signature: str | None, auth_tokens: Sequence[str]) -> None:
@@ -77,7 +78,7 @@ def verify_json(url: str, body: bytes, signature: str | None, auth_tokens: Seque
     tokens = require_some(auth_tokens, "auth token")
     presented = decode_signature(required(signature))
     parsed = _parse(url)
-    _check(presented, _url_variants(parsed), None, tokens)
+    _check(presented, _url_variants(url, parsed), None, tokens)
     claimed = parse_qs(parsed.query).get(BODY_HASH_PARAMETER)
     if not claimed or not hmac.compare_digest(utf8(claimed[0]), utf8(body_sha256(body))):
         raise VerificationError("signature_invalid")
@@ -99,11 +100,12 @@ def _parse(url: str) -> ParseResult:
     return parsed
 
 
-def _url_variants(parsed: ParseResult) -> set[str]:
-    """The URL without its port and with one, as the ``twilio`` package tries them."""
+def _url_variants(url: str, parsed: ParseResult) -> set[str]:
+    """The URL as given, and without its port and with one as the ``twilio`` package tries."""
     if parsed.port is None:
         port = 443 if parsed.scheme == "https" else 80
-        return {parsed.geturl(), parsed._replace(netloc=f"{parsed.netloc}:{port}").geturl()}
-    userinfo, at, host_port = parsed.netloc.rpartition("@")
-    host = host_port[: host_port.rindex(":")]
-    return {parsed.geturl(), parsed._replace(netloc=userinfo + at + host).geturl()}
+        other_netloc = f"{parsed.netloc}:{port}"
+    else:
+        userinfo, at, host_port = parsed.netloc.rpartition("@")
+        other_netloc = userinfo + at + host_port[: host_port.rindex(":")]
+    return {url, parsed.geturl(), parsed._replace(netloc=other_netloc).geturl()}
