@@ -1,6 +1,6 @@
 """Text/bytes conversions shared by the schemes, written so they cannot raise on odd input."""
 
-import base64
+import binascii
 
 
 def utf8(text: str) -> bytes:
@@ -9,7 +9,7 @@ def utf8(text: str) -> bytes:
 
 
 def b64encode(raw: bytes) -> str:
-    return base64.b64encode(raw).decode("ascii")
+    return binascii.b2a_base64(raw, newline=False).decode("ascii")
 
 
 def b64decode_canonical(text: str) -> bytes | None:
@@ -19,10 +19,10 @@ def b64decode_canonical(text: str) -> bytes | None:
     header strings can never carry the same signature.
     """
     try:
-        raw = base64.b64decode(text, validate=True)
+        raw = binascii.a2b_base64(text, strict_mode=True)
     except ValueError:  # binascii.Error, or non-ASCII text
         return None
-    return raw if base64.b64encode(raw) == text.encode("ascii") else None
+    return raw if binascii.b2a_base64(raw, newline=False) == text.encode("ascii") else None
 
 
 def b64decode_key(text: str, what: str) -> bytes:

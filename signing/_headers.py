@@ -11,9 +11,18 @@ from signing.errors import VerificationError
 _TIMESTAMP = re.compile(r"0|[1-9][0-9]{0,18}")
 
 
-def lower_keys(headers: Mapping[str, str]) -> dict[str, str]:
-    """HTTP header names are case-insensitive; callers may pass any casing."""
-    return {name.lower(): value for name, value in headers.items()}
+def first_present(headers: Mapping[str, str], *names: str) -> str | None:
+    """The value of the first of ``names`` (lower-case) present, ignoring the keys' case.
+
+    Exact lower-case keys (HTTP/2, aiohttp's case-insensitive multidict, most frameworks)
+    are found without scanning every header; only other casings pay for a full pass.
+    """
+    for name in names:
+        value = headers.get(name)
+        if value is not None:
+            return value
+    lowered = {key.lower(): value for key, value in headers.items()}
+    return next((lowered[name] for name in names if name in lowered), None)
 
 
 def required(value: str | None) -> str:

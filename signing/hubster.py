@@ -37,7 +37,7 @@ def _new_key() -> str:
 
 
 def _digest(body: bytes, private_signing_key: str) -> bytes:
-    return hmac.new(utf8(private_signing_key), body, hashlib.sha256).digest()
+    return hmac.digest(utf8(private_signing_key), body, hashlib.sha256)
 
 
 def sign(body: bytes, private_signing_key: str) -> str:

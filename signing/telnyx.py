@@ -14,7 +14,7 @@ from signing._encoding import b64decode_key, b64encode, utf8
 from signing._headers import (
     check_tolerance,
     decode_signature,
-    lower_keys,
+    first_present,
     parse_timestamp,
     required,
 )
@@ -66,9 +66,8 @@ def verify(
     the signature itself, the same as ``signing.standard.verify_parts``.
     """
     key = _ed25519.public_key(b64decode_key(public_key, "Telnyx public key"))
-    lowered = lower_keys(headers)
-    signature_text = required(lowered.get(SIGNATURE_HEADER))
-    timestamp = parse_timestamp(required(lowered.get(TIMESTAMP_HEADER)))
+    signature_text = required(first_present(headers, SIGNATURE_HEADER))
+    timestamp = parse_timestamp(required(first_present(headers, TIMESTAMP_HEADER)))
     signature = decode_signature(signature_text)
     check_tolerance(timestamp, tolerance_seconds, now)
     if not _ed25519.is_valid(key, signature, _signed_content(timestamp, body)):

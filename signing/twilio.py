@@ -44,7 +44,7 @@ def _signed_text(url: str, params: Params | None) -> str:
 
 def _digest(auth_token: str, url: str, params: Params | None) -> bytes:
     text = _signed_text(url, params)
-    return hmac.new(utf8(auth_token), utf8(text), hashlib.sha1).digest()
+    return hmac.digest(utf8(auth_token), utf8(text), hashlib.sha1)
 
 
 def sign(url: str, params: Params | None, auth_token: str) -> str:

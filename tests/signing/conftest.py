@@ -19,6 +19,6 @@ def clock() -> object:
 
 @pytest.fixture(scope="session")
 def body_1k() -> bytes:
-    payload = {"type": "message", "text": "x" * 980}
-    body = json.dumps(payload).encode()
-    return body[:1024]
+    """A JSON object of exactly 1024 bytes."""
+    envelope = json.dumps({"type": "message", "text": ""}).encode()
+    return json.dumps({"type": "message", "text": "x" * (1024 - len(envelope))}).encode()

@@ -65,6 +65,11 @@ def test_port_stripped_correctly_with_userinfo_and_ipv6() -> None:
         twilio.verify(with_port, PARAMS, twilio.sign(bare, PARAMS, TOKEN), [TOKEN])
 
 
+def test_url_as_given_is_tried_too() -> None:
+    url = "HTTPS://example.com/sms?"  # urlparse would drop the "?" and lower-case the scheme
+    twilio.verify(url, PARAMS, twilio.sign(url, PARAMS, TOKEN), [TOKEN])
+
+
 def test_rotation_and_tampering() -> None:
     url = "https://example.com/sms"
     signature = twilio.sign(url, PARAMS, TOKEN)
