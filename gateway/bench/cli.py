@@ -1,8 +1,97 @@
-"""Bench command line (scenarios are added by the bench harness)."""
+"""`python -m gateway bench [SCENARIO ...] [--json PATH] [--duration S] [--engine memory|redis]
+[--sessions N] [--concurrency N]`: run scenarios, print the table, optionally write JSON.
+
+Exit status: 0 when every selected scenario ran or was skipped for a missing feature,
+1 when one failed, 2 for a usage error or an engine this build does not have.
+"""
 
 from __future__ import annotations
 
+import argparse
+import asyncio
+import sys
+from pathlib import Path
+
+import orjson
+
+from gateway.bench.context import Context, Options
+from gateway.bench.gateway_api import FeatureMissing, SetupFailed
+from gateway.bench.generator import GeneratorFailed
+from gateway.bench.procs import StartFailed
+from gateway.bench.progress import Progress
+from gateway.bench.report import ScenarioResult, machine, table
+from gateway.bench.scenarios import SCENARIOS
+
+EXIT_FAILED = 1
+EXIT_USAGE = 2
+SKIPPED_REASON = "feature not in this build"
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m gateway bench", description=__doc__)
+    parser.add_argument(
+        "scenarios", nargs="*", metavar="SCENARIO", help=f"any of {', '.join(SCENARIOS)} (all)"
+    )
+    parser.add_argument("--json", type=Path, help="write the results as JSON to this file")
+    parser.add_argument("--duration", type=float, default=10.0, help="seconds per run (10)")
+    parser.add_argument("--engine", choices=("memory", "redis"), default="memory")
+    parser.add_argument("--sessions", type=int, default=1000, help="agent sessions (1000)")
+    parser.add_argument("--concurrency", type=int, default=32, help="connections (32)")
+    return parser
+
+
+def _redis_engine_available() -> bool:
+    try:
+        __import__("gateway.engine.redis")
+    except ImportError:
+        return False
+    return True
+
+
+async def _run_one(name: str, ctx: Context) -> ScenarioResult:
+    ctx.progress.note(f"{name}:")
+    try:
+        return await SCENARIOS[name](ctx)
+    except FeatureMissing as exc:
+        return ScenarioResult(name, "skipped", f"{SKIPPED_REASON}: {exc}")
+    except (StartFailed, SetupFailed, GeneratorFailed) as exc:
+        return ScenarioResult(name, "error", str(exc))
+
+
+async def _run_all(names: list[str], options: Options) -> list[ScenarioResult]:
+    ctx = Context(options, Progress())
+    return [await _run_one(name, ctx) for name in names]
+
+
+def _write_json(path: Path, options: Options, results: list[ScenarioResult]) -> None:
+    document = {
+        "machine": machine(),
+        "options": {
+            "duration": options.duration,
+            "sessions": options.sessions,
+            "concurrency": options.concurrency,
+            "engine": options.engine,
+        },
+        "scenarios": {result.name: result.to_json() for result in results},
+    }
+    path.write_bytes(orjson.dumps(document, option=orjson.OPT_INDENT_2) + b"\n")
+
 
 def main(argv: list[str]) -> int:
-    print("gateway bench: no scenarios are available in this build")
-    return 2
+    parser = _parser()
+    args = parser.parse_args(argv)
+    unknown = [name for name in args.scenarios if name not in SCENARIOS]
+    if unknown:
+        parser.print_usage(sys.stderr)
+        print(f"unknown scenario: {', '.join(unknown)}", file=sys.stderr)
+        return EXIT_USAGE
+    if args.engine == "redis" and not _redis_engine_available():
+        print("gateway bench: this build has no Redis engine (--engine redis)", file=sys.stderr)
+        return EXIT_USAGE
+    options = Options(args.duration, args.sessions, args.concurrency, args.engine)
+    names = args.scenarios or list(SCENARIOS)
+    results = asyncio.run(_run_all(names, options))
+    print(table(results))
+    if args.json:
+        _write_json(args.json, options, results)
+    return EXIT_FAILED if any(result.status == "error" for result in results) else 0

@@ -1,0 +1,143 @@
+"""Child processes: the gateway, the baseline servers and the sink, each in its own process.
+
+A server is started with `--port 0`, announces `... listening on http://HOST:PORT ...` on
+stdout, and is stopped with SIGTERM. Its stderr goes to a temporary file (a pipe nobody
+reads would eventually block it), shown when it fails to start.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import re
+import secrets
+import signal
+import sys
+import tempfile
+from collections.abc import AsyncIterator, Mapping
+from dataclasses import dataclass
+from typing import IO
+
+LISTENING = re.compile(rb"listening on http://([^:\s]+):(\d+)")
+START_TIMEOUT_SECONDS = 20.0
+STOP_TIMEOUT_SECONDS = 10.0
+
+
+class StartFailed(Exception):
+    """A server process exited or stayed silent instead of announcing its port."""
+
+
+@dataclass(frozen=True, slots=True)
+class Server:
+    pid: int
+    host: str
+    port: int
+
+    @property
+    def base_url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+
+@dataclass(frozen=True, slots=True)
+class GatewayCredentials:
+    admin_key: str
+    jwt_secret: str
+
+
+def gateway_env(credentials: GatewayCredentials) -> dict[str, str]:
+    """The gateway's environment for a bench run: fixed secrets, private targets allowed."""
+    return {
+        "GATEWAY_ADMIN_KEY": credentials.admin_key,
+        "GATEWAY_JWT_SECRET": credentials.jwt_secret,
+        "GATEWAY_ALLOW_PRIVATE_TARGETS": "1",
+    }
+
+
+def new_credentials() -> GatewayCredentials:
+    return GatewayCredentials(secrets.token_urlsafe(24), secrets.token_urlsafe(32))
+
+
+def gateway_command(engine: str) -> list[str]:
+    del engine  # the engine is chosen by environment (GATEWAY_REDIS_URL)
+    return [sys.executable, "-m", "gateway", "serve", "--host", "127.0.0.1", "--port", "0"]
+
+
+def module_command(module: str, *args: str) -> list[str]:
+    return [sys.executable, "-m", module, *args]
+
+
+@contextlib.asynccontextmanager
+async def running(
+    command: list[str], env: Mapping[str, str] | None = None
+) -> AsyncIterator[Server]:
+    """Start `command`, wait for its listening line, yield where it listens, then SIGTERM it."""
+    with tempfile.TemporaryFile() as errors:
+        process = await asyncio.create_subprocess_exec(
+            *command,
+            stdin=asyncio.subprocess.DEVNULL,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=errors,
+            env={**os.environ, **(env or {})},
+        )
+        try:
+            server = await _announced(process, errors)
+            assert process.stdout is not None
+            drain = asyncio.create_task(_discard(process.stdout))
+            try:
+                yield server
+            finally:
+                drain.cancel()
+        finally:
+            await _stop(process)
+
+
+async def _announced(process: asyncio.subprocess.Process, errors: IO[bytes]) -> Server:
+    assert process.stdout is not None
+    try:
+        async with asyncio.timeout(START_TIMEOUT_SECONDS):
+            while line := await process.stdout.readline():
+                if match := LISTENING.search(line):
+                    host, port = match.group(1).decode(), int(match.group(2))
+                    return Server(process.pid, host, port)
+    except TimeoutError:
+        pass
+    raise StartFailed(f"server did not announce its port: {_tail(errors)}")
+
+
+def _tail(errors: IO[bytes]) -> str:
+    errors.seek(0)
+    return errors.read().decode(errors="replace").strip()[-800:]
+
+
+async def _discard(stream: asyncio.StreamReader) -> None:
+    while await stream.read(65536):
+        pass
+
+
+async def _stop(process: asyncio.subprocess.Process) -> None:
+    if process.returncode is None:
+        with contextlib.suppress(ProcessLookupError):
+            process.send_signal(signal.SIGTERM)
+        try:
+            await asyncio.wait_for(process.wait(), STOP_TIMEOUT_SECONDS)
+        except TimeoutError:
+            process.kill()
+            await process.wait()
+
+
+def rss_bytes(pid: int) -> int:
+    """Resident set size of a process, from /proc/<pid>/status (VmRSS, in kB)."""
+    with open(f"/proc/{pid}/status", encoding="ascii") as status:
+        for line in status:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) * 1024
+    raise RuntimeError(f"no VmRSS for pid {pid}")
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time a process has used so far, from /proc/<pid>/stat."""
+    with open(f"/proc/{pid}/stat", encoding="ascii") as stat:
+        fields = stat.read().rsplit(")", 1)[1].split()
+    ticks = os.sysconf("SC_CLK_TCK")
+    return (int(fields[11]) + int(fields[12])) / ticks

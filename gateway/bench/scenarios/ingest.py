@@ -1,0 +1,58 @@
+"""Signed 1 KB Hubster webhooks at maximum rate vs a bare aiohttp handler returning 204."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from gateway.bench.context import Context
+from gateway.bench.loadgen.jobs import IngestJob
+from gateway.bench.report import Figure, ScenarioResult, Target
+from gateway.bench.stats import rate
+
+TARGET = Target(">=", 0.5)
+
+
+async def run(ctx: Context) -> ScenarioResult:
+    options = ctx.options
+    async with ctx.gateway() as (server, api):
+        integration_id, hub_id, private_key = await api.hubster_integration()
+        job = IngestJob(
+            host=server.host,
+            port=server.port,
+            path=f"/webhooks/{integration_id}",
+            hub_id=hub_id,
+            private_key=private_key,
+            duration=options.duration,
+            concurrency=options.concurrency,
+        )
+        gateway = await ctx.measure("ingest: gateway", job, options.duration)
+    async with ctx.server("bare") as bare:
+        plain = job.model_copy(update={"host": bare.host, "port": bare.port, "path": "/webhook"})
+        baseline = await ctx.measure("ingest: bare handler", plain, options.duration)
+    ctx.max_ingest_rate = requests_per_second(gateway)
+    return ScenarioResult("ingest", figures=figures(gateway, baseline), notes=notes(gateway))
+
+
+def requests_per_second(result: dict[str, Any]) -> float:
+    return rate(result["ok"], result["seconds"])
+
+
+def figures(gateway: dict[str, Any], baseline: dict[str, Any]) -> list[Figure]:
+    cpu = max(gateway["cpuPercent"], baseline["cpuPercent"])
+    return [
+        Figure(
+            "requests/s",
+            requests_per_second(gateway),
+            "req/s",
+            requests_per_second(baseline),
+            TARGET,
+            cpu,
+        ),
+        Figure("p50", gateway["latency"]["p50"], "ms", baseline["latency"]["p50"], None, cpu),
+        Figure("p99", gateway["latency"]["p99"], "ms", baseline["latency"]["p99"], None, cpu),
+        Figure("errors", gateway["errors"], "req", baseline["errors"], None, cpu),
+    ]
+
+
+def notes(gateway: dict[str, Any]) -> list[str]:
+    return [f"gateway answers by status: {gateway['statuses']}"]

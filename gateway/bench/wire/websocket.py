@@ -1,0 +1,154 @@
+"""A websocket client that hands each text frame's raw bytes to a callback.
+
+No JSON parsing here: a receiver looks for what it needs in the bytes, so ten thousand
+frames a second cost the generator little. Pings (protocol and the gateway's own
+`{"type": "ping"}` frames) are answered so long runs are not closed as idle.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import os
+import struct
+from collections.abc import Callable, Mapping
+
+OP_CONTINUATION, OP_TEXT, OP_BINARY, OP_CLOSE, OP_PING, OP_PONG = 0x0, 0x1, 0x2, 0x8, 0x9, 0xA
+APP_PING = b'"type":"ping"'
+APP_PONG = b'{"type":"pong"}'
+
+
+class HandshakeFailed(Exception):
+    def __init__(self, status: int) -> None:
+        super().__init__(f"websocket upgrade answered HTTP {status}")
+        self.status = status
+
+
+def _frame(opcode: int, payload: bytes) -> bytes:
+    """A masked client frame (clients must mask; a zero mask keeps it cheap and valid)."""
+    length = len(payload)
+    if length < 126:
+        head = struct.pack("!BB", 0x80 | opcode, 0x80 | length)
+    elif length < 65536:
+        head = struct.pack("!BBH", 0x80 | opcode, 0x80 | 126, length)
+    else:
+        head = struct.pack("!BBQ", 0x80 | opcode, 0x80 | 127, length)
+    return head + b"\x00\x00\x00\x00" + payload
+
+
+class WebSocket(asyncio.Protocol):
+    def __init__(self, on_text: Callable[[bytes], None]) -> None:
+        self._on_text = on_text
+        self._transport: asyncio.Transport | None = None
+        self._buffer = bytearray()
+        self._upgraded = False
+        self._handshake: asyncio.Future[int] = asyncio.get_running_loop().create_future()
+        self._fragments = bytearray()
+        self.closed: asyncio.Future[int] = asyncio.get_running_loop().create_future()
+
+    @classmethod
+    async def connect(
+        cls,
+        host: str,
+        port: int,
+        path: str,
+        on_text: Callable[[bytes], None],
+        headers: Mapping[str, str] | None = None,
+    ) -> WebSocket:
+        """Open a connection and upgrade it; `HandshakeFailed` unless the answer is 101."""
+        loop = asyncio.get_running_loop()
+        _, protocol = await loop.create_connection(lambda: cls(on_text), host, port)
+        key = base64.b64encode(os.urandom(16)).decode()
+        lines = [
+            f"GET {path} HTTP/1.1",
+            f"Host: {host}:{port}",
+            "Upgrade: websocket",
+            "Connection: Upgrade",
+            f"Sec-WebSocket-Key: {key}",
+            "Sec-WebSocket-Version: 13",
+            *(f"{name}: {value}" for name, value in (headers or {}).items()),
+        ]
+        assert protocol._transport is not None
+        protocol._transport.write(("\r\n".join(lines) + "\r\n\r\n").encode("latin-1"))
+        status = await protocol._handshake
+        if status != 101:
+            protocol.close()
+            raise HandshakeFailed(status)
+        return protocol
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self._transport = transport
+
+    def send_text(self, payload: bytes) -> None:
+        if self._transport is not None and not self._transport.is_closing():
+            self._transport.write(_frame(OP_TEXT, payload))
+
+    def close(self) -> None:
+        if self._transport is not None and not self._transport.is_closing():
+            self._transport.write(_frame(OP_CLOSE, struct.pack("!H", 1000)))
+            self._transport.close()
+
+    def data_received(self, data: bytes) -> None:
+        self._buffer += data
+        if not self._upgraded and not self._read_handshake():
+            return
+        self._read_frames()
+
+    def _read_handshake(self) -> bool:
+        end = self._buffer.find(b"\r\n\r\n")
+        if end < 0:
+            return False
+        status = int(bytes(self._buffer[: self._buffer.find(b"\r\n")]).split(b" ", 2)[1])
+        del self._buffer[: end + 4]
+        self._upgraded = status == 101
+        if not self._handshake.done():
+            self._handshake.set_result(status)
+        return self._upgraded
+
+    def _read_frames(self) -> None:
+        buffer, offset, size = self._buffer, 0, len(self._buffer)
+        while size - offset >= 2:
+            first, second = buffer[offset], buffer[offset + 1]
+            length, start = second & 0x7F, offset + 2
+            if length == 126:
+                if size - start < 2:
+                    break
+                (length,) = struct.unpack_from("!H", buffer, start)
+                start += 2
+            elif length == 127:
+                if size - start < 8:
+                    break
+                (length,) = struct.unpack_from("!Q", buffer, start)
+                start += 8
+            if size - start < length:
+                break
+            self._handle(first & 0x80, first & 0x0F, bytes(buffer[start : start + length]))
+            offset = start + length
+        del buffer[:offset]
+
+    def _handle(self, fin: int, opcode: int, payload: bytes) -> None:
+        if opcode in (OP_TEXT, OP_BINARY, OP_CONTINUATION):
+            if not fin:
+                self._fragments += payload
+                return
+            if self._fragments:
+                payload, self._fragments = bytes(self._fragments + payload), bytearray()
+            if APP_PING in payload and len(payload) < 64:
+                self.send_text(APP_PONG)
+            self._on_text(payload)
+        elif opcode == OP_PING and self._transport is not None:
+            self._transport.write(_frame(OP_PONG, payload))
+        elif opcode == OP_CLOSE:
+            code = struct.unpack("!H", payload[:2])[0] if len(payload) >= 2 else 1005
+            self._finish(code)
+            self.close()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if not self._handshake.done():
+            self._handshake.set_result(0)
+        self._finish(1006)
+
+    def _finish(self, code: int) -> None:
+        if not self.closed.done():
+            self.closed.set_result(code)
