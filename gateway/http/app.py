@@ -13,12 +13,13 @@ from gateway.http import ops
 from gateway.http.appkeys import ADMIN_KEY, ENGINE, JWT_SECRET, LOOPS, METRICS, SETTINGS
 from gateway.http.middleware import access_middleware, error_middleware
 from gateway.http.request_id import add_request_id_header
+from gateway.inbound import feature as inbound
 from gateway.loops import Loops
 from gateway.metrics import Metrics
 
 Feature = Callable[[web.Application], None]
 
-FEATURES: tuple[Feature, ...] = (ops.setup,)
+FEATURES: tuple[Feature, ...] = (ops.setup, inbound.setup)
 
 
 async def _start_retention(app: web.Application) -> None:

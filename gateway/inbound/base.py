@@ -1,0 +1,81 @@
+"""What every provider adapter takes and gives, free of aiohttp so adapters stay pure."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from gateway.events.activity import Destination, KeyedActivity
+from signing import VerificationError
+
+
+class InboundError(Exception):
+    """A refused webhook: the handler turns it into the contract's error answer."""
+
+    def __init__(self, status: int, code: str, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.message = message
+
+
+def invalid_payload(message: str) -> InboundError:
+    return InboundError(400, "invalid_payload", message)
+
+
+def invalid_json() -> InboundError:
+    return InboundError(400, "invalid_json", "The body is not valid JSON.")
+
+
+@dataclass(frozen=True, slots=True)
+class InboundRequest:
+    """The request as the provider sent it. `url` is the URL the provider called (what
+    Twilio signs); `media_type` is the Content-Type without parameters, lower-cased."""
+
+    headers: Mapping[str, str]
+    body: bytes
+    url: str
+    media_type: str
+
+
+@dataclass(frozen=True, slots=True)
+class Receiver:
+    """The receiving integration as an adapter needs it. `configurations` are the
+    credentials valid now: the current one first, then any still in rotation grace."""
+
+    destination: Destination
+    configurations: tuple[Mapping[str, Any], ...]
+    now: float
+
+    def credentials(self, name: str) -> list[str]:
+        """Every valid value of one credential field, current first."""
+        values = (config.get(name) for config in self.configurations)
+        return [value for value in values if isinstance(value, str) and value]
+
+
+Normalise = Callable[[InboundRequest, Receiver], list[KeyedActivity]]
+
+
+@dataclass(frozen=True, slots=True)
+class Adapter:
+    """One provider: the media types it takes (the first is what a missing Content-Type
+    means) and its pure verify-and-normalise function."""
+
+    provider: str
+    media_types: tuple[str, ...]
+    normalise: Normalise
+
+
+def refused(error: VerificationError) -> InboundError:
+    """A signature scheme's refusal in the contract's terms: nothing presented is 401, a
+    wrong or malformed signature 403, a stale timestamp its own 403."""
+    if error.reason == "missing_header":
+        return InboundError(401, "unauthorized", "The request carries no signature.")
+    if error.reason == "timestamp_out_of_tolerance":
+        return InboundError(
+            403, "timestamp_out_of_tolerance", "The signature timestamp is too far from now."
+        )
+    if error.reason == "credential_invalid":
+        return InboundError(401, "unauthorized", "The credential is not accepted.")
+    return InboundError(403, "signature_invalid", "The signature does not match.")

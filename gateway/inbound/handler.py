@@ -1,0 +1,82 @@
+"""`POST /webhooks/{integrationId}`: the checks of contract §3 in their order, then one
+all-or-nothing append of every activity the body holds."""
+
+from __future__ import annotations
+
+import time
+
+from aiohttp import web
+
+from gateway.engine import EngineUnavailable
+from gateway.errors import ApiError, not_found
+from gateway.events.activity import Destination
+from gateway.events.encode import encode
+from gateway.events.times import format_ms
+from gateway.http.appkeys import ENGINE, METRICS, SETTINGS
+from gateway.http.body import read_limited
+from gateway.inbound.base import InboundError, InboundRequest, Receiver
+from gateway.inbound.media import accepted_media_type
+from gateway.inbound.registry import ADAPTERS
+from gateway.integrations.model import PAUSED, Integration
+from gateway.integrations.store import IntegrationStore
+
+
+def signed_url(request: web.Request) -> str:
+    """The URL the provider called: the public URL when configured (behind a proxy the
+    server's own view of scheme and host is not what the provider signed)."""
+    public_url = request.app[SETTINGS].public_url
+    if public_url:
+        return public_url.rstrip("/") + request.raw_path
+    return f"{request.scheme}://{request.host}{request.raw_path}"
+
+
+def _receiver(integration: Integration, now: float) -> Receiver:
+    now_ms = int(now * 1000)
+    destination = Destination(
+        integration_id=integration.integration_id,
+        hub_id=integration.hub_id,
+        tenant_id=integration.tenant_id,
+        received_at=format_ms(now_ms),
+    )
+    return Receiver(destination, tuple(integration.configurations_valid_at(now_ms)), now)
+
+
+async def _accept(request: web.Request, integration: Integration) -> web.Response:
+    if integration.status_id == PAUSED:
+        raise ApiError(409, "integration_paused", "This integration is paused.")
+    settings = request.app[SETTINGS]
+    body = await read_limited(request, settings.max_body_bytes)
+    adapter = ADAPTERS[integration.kind]
+    media_type = accepted_media_type(adapter, request.headers.get("Content-Type"))
+    inbound = InboundRequest(request.headers, body, signed_url(request), media_type)
+    keyed = adapter.normalise(inbound, _receiver(integration, time.time()))
+    result = await request.app[ENGINE].events.append(
+        [encode(item) for item in keyed], settings.history_seconds
+    )
+    metrics = request.app[METRICS]
+    accepted = len(result.stored)
+    metrics.events_stored.inc(accepted)
+    metrics.duplicates.inc(result.duplicates)
+    outcome = "accepted" if accepted else "duplicate"
+    metrics.webhooks.labels(integration.kind, outcome).inc()
+    return web.json_response({"accepted": accepted, "duplicates": result.duplicates}, status=202)
+
+
+async def receive(request: web.Request) -> web.Response:
+    metrics = request.app[METRICS]
+    store = IntegrationStore(request.app[ENGINE].registry)
+    integration = await store.get(request.match_info["integration_id"])
+    if integration is None:
+        metrics.webhooks.labels("unknown", "not_found").inc()
+        raise not_found("No integration with this id.")
+    try:
+        return await _accept(request, integration)
+    except InboundError as exc:
+        metrics.webhooks.labels(integration.kind, exc.code).inc()
+        raise ApiError(exc.status, exc.code, exc.message) from None
+    except ApiError as exc:
+        metrics.webhooks.labels(integration.kind, exc.code).inc()
+        raise
+    except EngineUnavailable:
+        metrics.webhooks.labels(integration.kind, "unavailable").inc()
+        raise

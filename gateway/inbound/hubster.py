@@ -1,0 +1,171 @@
+"""Hubster System (`activities`) and Direct (`activity`) webhooks, signed with
+`x-hubster-signature` (providers.md §1), into activities (contract §4)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import signing
+from gateway.events.activity import KeyedActivity, build_activity, dedup_key, party, source
+from gateway.events.model import Role
+from gateway.events.times import MAX_EPOCH_MS, format_ms
+from gateway.inbound.base import Adapter, InboundRequest, Receiver, invalid_payload, refused
+from gateway.inbound.fields import (
+    JsonObject,
+    activity_type,
+    flag,
+    obj,
+    optional_obj,
+    optional_text,
+    parse_object,
+    text,
+)
+from gateway.inbound.media import JSON
+from gateway.inbound.scope import check_scope
+
+CHANNELS = {
+    1: "Direct",
+    2: "Bot",
+    3: "System",
+    101: "Messenger",
+    102: "TwilioSMS",
+    103: "Line",
+    104: "Telegram",
+    105: "Kik",
+    106: "WebChat",
+    1001: "Slack",
+}
+ROLES: dict[str, Role] = {
+    "Customer": "customer",
+    "Agent": "agent",
+    "Bot": "bot",
+    "System": "system",
+    "Hubster": "system",
+}
+# Activity fields with a home in the activity event; every other one is kept in `data`.
+_MAPPED = frozenset({"type", "eventId", "isEcho", "sender", "recipient", "message", "event"})
+
+
+def _verify(request: InboundRequest, receiver: Receiver) -> None:
+    signature = request.headers.get(signing.hubster.SIGNATURE_HEADER)
+    try:
+        signing.hubster.verify(request.body, signature, receiver.credentials("privateSigningKey"))
+    except signing.VerificationError as exc:
+        raise refused(exc) from None
+
+
+def _event_id(item: JsonObject, path: str) -> int:
+    value = item.get("eventId")
+    if isinstance(value, str) and value.isascii() and value.isdigit():
+        value = int(value)
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_EPOCH_MS:
+        raise invalid_payload(f"{path}.eventId: must be epoch milliseconds.")
+    return value
+
+
+def _role(member: JsonObject, path: str) -> Role:
+    integration_type = member.get("integrationType")
+    role = ROLES.get(integration_type) if isinstance(integration_type, str) else None
+    if role is None:
+        raise invalid_payload(f"{path}.integrationType: must be one of {', '.join(ROLES)}.")
+    return role
+
+
+def _channel(member: JsonObject | None, path: str) -> str | None:
+    value = None if member is None else member.get("channelType")
+    if value is None or isinstance(value, str):
+        return value
+    if isinstance(value, int) and not isinstance(value, bool):
+        return CHANNELS.get(value, str(value))
+    raise invalid_payload(f"{path}.channelType: must be a channel name or number.")
+
+
+def _party(member: JsonObject, path: str) -> dict[str, Any]:
+    return party(
+        _role(member, path), optional_text(member, "integrationId", path + ".integrationId")
+    )
+
+
+def _data(item: JsonObject, envelope: JsonObject, sender: JsonObject, recipient: Any) -> JsonObject:
+    data: JsonObject = {"integrationId": envelope.get("integrationId")}
+    if "conversationProperties" in envelope:
+        data["conversationProperties"] = envelope["conversationProperties"]
+    data.update((key, value) for key, value in item.items() if key not in _MAPPED)
+    for name, member in (("sender", sender), ("recipient", recipient)):
+        if isinstance(member, dict) and member.get("tokenId") is not None:
+            data[name + "TokenId"] = member["tokenId"]
+    return data
+
+
+def _normalise_one(
+    item: JsonObject, path: str, envelope: JsonObject, conversation_id: str, receiver: Receiver
+) -> KeyedActivity:
+    message = optional_obj(item, "message", path + ".message")
+    event = optional_obj(item, "event", path + ".event")
+    if (message is None) == (event is None):
+        raise invalid_payload(f"{path}: needs exactly one of message and event.")
+    kind = "message" if message is not None else "event"
+    if item.get("type") is not None and item.get("type") != kind:
+        raise invalid_payload(f"{path}.type: must be '{kind}' for an activity with a {kind}.")
+    event_id = _event_id(item, path)
+    sender = obj(item, "sender", path + ".sender")
+    recipient = optional_obj(item, "recipient", path + ".recipient")
+    sender_party = _party(sender, path + ".sender")
+    recipient_party = None if recipient is None else _party(recipient, path + ".recipient")
+    customer_side = sender if sender.get("integrationType") == "Customer" else recipient
+    customer_path = path + (".sender" if customer_side is sender else ".recipient")
+    interaction_id = optional_text(item, "interactionId", path + ".interactionId")
+    if event is not None:
+        event_name = text(event, "type", path + ".event.type")
+        type_ = activity_type("event", event_name, path + ".event.type")
+    else:
+        text(message or {}, "type", path + ".message.type")
+        event_name = "message"
+        type_ = "message:" + sender_party["role"]
+    identity = [interaction_id] if interaction_id else [event_name, sender_party["id"] or ""]
+    activity = build_activity(
+        receiver.destination,
+        type=type_,
+        occurred_at=format_ms(event_id),
+        conversation_id=conversation_id,
+        channel=_channel(customer_side, customer_path),
+        source=source("hubster", str(event_id), echo=flag(item, "isEcho", path + ".isEcho")),
+        sender=sender_party,
+        recipient=recipient_party,
+        message=message,
+        event=event,
+        data=_data(item, envelope, sender, recipient),
+    )
+    key = dedup_key(receiver.destination.integration_id, conversation_id, str(event_id), *identity)
+    return KeyedActivity(activity, key)
+
+
+def _items(envelope: JsonObject) -> list[tuple[str, JsonObject]]:
+    """System bodies list `activities`; Direct bodies carry one `activity`. Either is read."""
+    if ("activities" in envelope) == ("activity" in envelope):
+        raise invalid_payload("activities: give either activities (a list) or activity.")
+    if "activity" in envelope:
+        return [("activity", obj(envelope, "activity", "activity"))]
+    listed = envelope["activities"]
+    if not isinstance(listed, list) or not listed:
+        raise invalid_payload("activities: must be a non-empty list of activities.")
+    items = []
+    for index, item in enumerate(listed):
+        if not isinstance(item, dict):
+            raise invalid_payload(f"activities.{index}: must be an object.")
+        items.append((f"activities.{index}", item))
+    return items
+
+
+def normalise(request: InboundRequest, receiver: Receiver) -> list[KeyedActivity]:
+    _verify(request, receiver)
+    envelope = parse_object(request.body)
+    check_scope(envelope.get("hubId"), envelope.get("tenantId"), receiver.destination)
+    conversation_id = text(envelope, "conversationId", "conversationId")
+    return [
+        _normalise_one(item, path, envelope, conversation_id, receiver)
+        for path, item in _items(envelope)
+    ]
+
+
+ADAPTER = Adapter(provider="hubster", media_types=(JSON,), normalise=normalise)

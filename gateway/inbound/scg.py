@@ -1,0 +1,216 @@
+"""Syniverse SCG Event Subscription Service deliveries (providers.md §2), authenticated by a
+Basic or Bearer credential, into receipts, customer messages, consent and generic events."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import signing
+from gateway.events.activity import (
+    Activity,
+    KeyedActivity,
+    build_activity,
+    dedup_key,
+    party,
+    source,
+)
+from gateway.events.times import canonical_time
+from gateway.inbound.base import (
+    Adapter,
+    InboundError,
+    InboundRequest,
+    Receiver,
+    invalid_payload,
+)
+from gateway.inbound.fields import (
+    JsonObject,
+    activity_type,
+    obj,
+    optional_obj,
+    optional_text,
+    parse_object,
+    text,
+)
+from gateway.inbound.media import JSON
+from gateway.inbound.sms import consent_of, thread_conversation_id
+
+SMS = "SMS"
+_ENVELOPE = frozenset({"attempt", "event", "event-id", "event_id"})
+_RECEIPT_FIELDS = frozenset(
+    {
+        "message_id",
+        "new_state",
+        "previous_state",
+        "reason_code",
+        "reason_description",
+        "mt_price",
+        "from_address",
+        "to_address",
+    }
+)
+_MO_FIELDS = frozenset({"message_body", "from_address", "to_address"})
+
+
+def _unauthorized() -> InboundError:
+    return InboundError(401, "unauthorized", "The SCG credential is missing or not accepted.")
+
+
+def _verify(request: InboundRequest, receiver: Receiver) -> None:
+    """ESS does not sign: check the configured Basic or Bearer credential (any failure 401)."""
+    authorization = request.headers.get("Authorization")
+    scheme = (authorization or "").strip().partition(" ")[0].lower()
+    pairs = [
+        (config["username"], config["password"])
+        for config in receiver.configurations
+        if isinstance(config.get("username"), str) and isinstance(config.get("password"), str)
+    ]
+    tokens = receiver.credentials("bearerToken")
+    try:
+        if scheme == "basic" and pairs:
+            signing.check_basic_any(authorization, pairs)
+        elif scheme == "bearer" and tokens:
+            signing.check_bearer(authorization, tokens)
+        else:
+            raise _unauthorized()
+    except signing.VerificationError:
+        raise _unauthorized() from None
+
+
+def _attempt(envelope: JsonObject) -> int:
+    value = envelope.get("attempt", 1)
+    if isinstance(value, str) and value.strip().isascii() and value.strip().isdigit():
+        value = int(value.strip())
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise invalid_payload("attempt: must be a positive integer.")
+    return value
+
+
+def _event_id(envelope: JsonObject) -> str:
+    key = "event-id" if "event-id" in envelope else "event_id"
+    return text(envelope, key, key)
+
+
+def _occurred_at(event: JsonObject) -> str | None:
+    stamp = optional_text(event, "timestamp", "event.timestamp")
+    if stamp is None:
+        return None
+    try:
+        return canonical_time(stamp)
+    except ValueError:
+        raise invalid_payload("event.timestamp: must be an RFC 3339 time.") from None
+
+
+def _rest(fields: JsonObject, used: frozenset[str], envelope: JsonObject) -> JsonObject:
+    """Fields with no home in the activity: the topic, unknown envelope keys, the rest."""
+    data = {key: value for key, value in envelope.items() if key not in _ENVELOPE}
+    data.update((key, value) for key, value in fields.items() if key not in used)
+    return data
+
+
+class _Delivery:
+    """One ESS delivery, read: what every activity made from it shares."""
+
+    def __init__(self, envelope: JsonObject, receiver: Receiver) -> None:
+        self.envelope = envelope
+        self.receiver = receiver
+        self.event = obj(envelope, "event", "event")
+        self.name = text(self.event, "evt-tp", "event.evt-tp")
+        self.fields = optional_obj(self.event, "fld-val-list", "event.fld-val-list") or {}
+        self.event_id = _event_id(envelope)
+        self.source = source("scg", self.event_id, _attempt(envelope))
+        self.occurred_at = _occurred_at(self.event)
+        self.key = dedup_key(receiver.destination.integration_id, self.event_id)
+
+    def field(self, name: str) -> str | None:
+        return optional_text(self.fields, name, "event.fld-val-list." + name)
+
+    def conversation(self, customer: str | None, business: str | None) -> str | None:
+        if customer is None or business is None:
+            return None
+        return thread_conversation_id(self.receiver.destination.hub_id, customer, business)
+
+    def activity(self, type_: str, conversation_id: str | None, **members: Any) -> Activity:
+        channel = SMS if self.envelope.get("topic", "SCG-Message") == "SCG-Message" else None
+        return build_activity(
+            self.receiver.destination,
+            type=type_,
+            occurred_at=self.occurred_at,
+            conversation_id=conversation_id,
+            channel=channel,
+            source=self.source,
+            **members,
+        )
+
+
+def _receipt(delivery: _Delivery) -> list[KeyedActivity]:
+    path = "event.fld-val-list.new_state"
+    state = text(delivery.fields, "new_state", path).lower()
+    previous = delivery.field("previous_state")
+    sender, recipient = delivery.field("from_address"), delivery.field("to_address")
+    receipt = {
+        "messageId": delivery.field("message_id"),
+        "state": state,
+        "previousState": previous.lower() if previous else None,
+        "reasonCode": delivery.fields.get("reason_code"),
+        "reasonDescription": delivery.fields.get("reason_description"),
+        "price": delivery.fields.get("mt_price"),
+    }
+    activity = delivery.activity(
+        activity_type("receipt", state, path),
+        delivery.conversation(recipient, sender),
+        sender=party("system", address=sender) if sender else None,
+        recipient=party("customer", address=recipient) if recipient else None,
+        receipt=receipt,
+        data=_rest(delivery.fields, _RECEIPT_FIELDS, delivery.envelope),
+    )
+    return [KeyedActivity(activity, delivery.key)]
+
+
+def _mo_message(delivery: _Delivery) -> list[KeyedActivity]:
+    fields_path = "event.fld-val-list."
+    customer = text(delivery.fields, "from_address", fields_path + "from_address")
+    business = text(delivery.fields, "to_address", fields_path + "to_address")
+    body = delivery.field("message_body") or ""
+    members: dict[str, Any] = {
+        "sender": party("customer", address=customer),
+        "recipient": party("system", address=business),
+    }
+    conversation_id = delivery.conversation(customer, business)
+    message = delivery.activity(
+        "message:customer",
+        conversation_id,
+        message={"type": "text", "text": body},
+        data=_rest(delivery.fields, _MO_FIELDS, delivery.envelope),
+        **members,
+    )
+    activities = [KeyedActivity(message, delivery.key)]
+    consent = consent_of(body)
+    if consent is not None:
+        change, keyword = consent
+        data = {"keyword": keyword, "messageId": delivery.fields.get("message_id")}
+        derived = delivery.activity("consent:" + change, conversation_id, data=data, **members)
+        activities.append(KeyedActivity(derived, delivery.key + ":consent"))
+    return activities
+
+
+def _other(delivery: _Delivery) -> list[KeyedActivity]:
+    activity = delivery.activity(
+        activity_type("event", delivery.name, "event.evt-tp"),
+        None,
+        event={"type": delivery.name},
+        data=_rest(delivery.fields, frozenset(), delivery.envelope),
+    )
+    return [KeyedActivity(activity, delivery.key)]
+
+
+def normalise(request: InboundRequest, receiver: Receiver) -> list[KeyedActivity]:
+    _verify(request, receiver)
+    delivery = _Delivery(parse_object(request.body), receiver)
+    if delivery.name == "message_state_change":
+        return _receipt(delivery)
+    if delivery.name == "mo_message_received":
+        return _mo_message(delivery)
+    return _other(delivery)
+
+
+ADAPTER = Adapter(provider="scg", media_types=(JSON,), normalise=normalise)

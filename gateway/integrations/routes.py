@@ -1,0 +1,77 @@
+"""Admin API for integrations (contract §2): create, get, list, update, delete."""
+
+from __future__ import annotations
+
+import time
+import uuid
+
+from aiohttp import web
+
+from gateway.admin.auth import require_admin
+from gateway.admin.json_body import parse_body
+from gateway.admin.paging import page_from
+from gateway.errors import not_found
+from gateway.http.appkeys import ENGINE, SETTINGS
+from gateway.integrations.lifecycle import new_integration, updated_integration
+from gateway.integrations.model import Integration, IntegrationCreate, IntegrationUpdate
+from gateway.integrations.store import IntegrationStore
+
+
+def _now_ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
+def _store(request: web.Request) -> IntegrationStore:
+    return IntegrationStore(request.app[ENGINE].registry)
+
+
+async def _existing(request: web.Request) -> Integration:
+    integration = await _store(request).get(request.match_info["integration_id"])
+    if integration is None:
+        raise not_found("No integration with this id.")
+    return integration
+
+
+async def create(request: web.Request) -> web.Response:
+    require_admin(request)
+    body = await parse_body(request, IntegrationCreate)
+    integration = new_integration(body, str(uuid.uuid4()), _now_ms())
+    await _store(request).put(integration)
+    return web.json_response(integration.public_view(), status=201)
+
+
+async def get(request: web.Request) -> web.Response:
+    require_admin(request)
+    return web.json_response((await _existing(request)).public_view())
+
+
+async def list_all(request: web.Request) -> web.Response:
+    require_admin(request)
+    page = page_from(request)
+    integrations = await _store(request).list(request.query.get("hubId") or None)
+    return web.json_response(page.of([item.public_view() for item in integrations]))
+
+
+async def update(request: web.Request) -> web.Response:
+    require_admin(request)
+    current = await _existing(request)
+    patch = await parse_body(request, IntegrationUpdate)
+    grace = request.app[SETTINGS].rotation_grace_seconds
+    integration = updated_integration(current, patch, _now_ms(), grace)
+    await _store(request).put(integration)
+    return web.json_response(integration.public_view())
+
+
+async def delete(request: web.Request) -> web.Response:
+    require_admin(request)
+    if not await _store(request).delete(request.match_info["integration_id"]):
+        raise not_found("No integration with this id.")
+    return web.Response(status=204)
+
+
+def setup(app: web.Application) -> None:
+    app.router.add_post("/integrations", create)
+    app.router.add_get("/integrations", list_all)
+    app.router.add_get("/integrations/{integration_id}", get)
+    app.router.add_patch("/integrations/{integration_id}", update)
+    app.router.add_delete("/integrations/{integration_id}", delete)

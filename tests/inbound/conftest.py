@@ -1,0 +1,29 @@
+"""Fixtures for the inbound tests: `gateway(**settings)` starts one in-process."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import pytest
+from inbound_support import Gateway, make_app
+
+from gateway.engine import Engine
+from gateway.engine.memory import MemoryEngine
+
+GatewayFactory = Callable[..., Awaitable[Gateway]]
+
+
+@pytest.fixture
+def make_gateway(aiohttp_client: Any) -> GatewayFactory:
+    async def start(engine: Engine | None = None, **settings: Any) -> Gateway:
+        engine = engine or MemoryEngine()
+        client = await aiohttp_client(make_app(engine, **settings))
+        return Gateway(client, engine)
+
+    return start
+
+
+@pytest.fixture
+async def gateway(make_gateway: GatewayFactory) -> Gateway:
+    return await make_gateway()

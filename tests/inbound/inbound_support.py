@@ -1,0 +1,180 @@
+"""Helpers for the inbound tests: a gateway in-process, providers' signatures, matching."""
+
+from __future__ import annotations
+
+import base64
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs
+
+import orjson
+from aiohttp import ClientResponse, web
+from aiohttp.test_utils import TestClient
+
+import signing
+from gateway.config import Settings
+from gateway.engine import Engine
+from gateway.engine.memory import MemoryEngine
+from gateway.http.app import build_app
+
+ADMIN_KEY = "test-admin-key"
+ADMIN = {"Authorization": f"Bearer {ADMIN_KEY}"}
+FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
+HUBSTER_HUB = "3bc1e69f-c520-446f-ab2c-01751fd66a31"
+HUBSTER_TENANT = "abc1e69f-c888-875f-ee2c-45789fd66a00"
+
+
+def make_app(engine: Engine | None = None, **settings: Any) -> web.Application:
+    return build_app(
+        Settings(port=0, **settings),
+        engine or MemoryEngine(),
+        admin_key=ADMIN_KEY,
+        jwt_secret="test-jwt-secret",
+    )
+
+
+def fixture_bytes(name: str) -> bytes:
+    return (FIXTURES / name).read_bytes()
+
+
+def expected(name: str) -> list[Any]:
+    return list(orjson.loads((FIXTURES / "expected" / name).read_bytes()))
+
+
+def is_subset(expected: Any, actual: Any, path: str = "$") -> list[str]:
+    """Where `actual` differs from `expected` as fixtures/expected/README.md defines it:
+    every key an object lists must match recursively, lists match element by element."""
+    if isinstance(expected, dict):
+        if not isinstance(actual, dict):
+            return [f"{path}: expected an object, got {actual!r}"]
+        problems: list[str] = []
+        for key, value in expected.items():
+            if key not in actual:
+                problems.append(f"{path}.{key}: missing")
+            else:
+                problems.extend(is_subset(value, actual[key], f"{path}.{key}"))
+        return problems
+    if isinstance(expected, list):
+        if not isinstance(actual, list) or len(actual) != len(expected):
+            return [f"{path}: expected {len(expected)} elements, got {actual!r}"]
+        return [
+            p
+            for i, (e, a) in enumerate(zip(expected, actual, strict=True))
+            for p in is_subset(e, a, f"{path}[{i}]")
+        ]
+    if type(expected) is not type(actual) or expected != actual:
+        return [f"{path}: expected {expected!r}, got {actual!r}"]
+    return []
+
+
+def hubster_headers(
+    body: bytes, integration: Mapping[str, Any], key: str | None = None
+) -> dict[str, str]:
+    private = key or integration["configuration"]["privateSigningKey"]
+    return {
+        "Content-Type": "application/json",
+        "x-hubster-signature": signing.hubster.sign(body, private),
+        "x-hubster-public-key": integration["configuration"]["publicSigningKey"],
+    }
+
+
+def scg_headers(integration: Mapping[str, Any]) -> dict[str, str]:
+    config = integration["configuration"]
+    if "bearerToken" in config:
+        auth = f"Bearer {config['bearerToken']}"
+    else:
+        raw = f"{config['username']}:{config['password']}".encode()
+        auth = "Basic " + base64.b64encode(raw).decode()
+    return {"Content-Type": "application/json", "Authorization": auth}
+
+
+def standard_headers(
+    body: bytes,
+    integration: Mapping[str, Any],
+    msg_id: str = "msg_1",
+    *,
+    timestamp: int | None = None,
+    key: str | None = None,
+) -> dict[str, str]:
+    stamp = int(time.time()) if timestamp is None else timestamp
+    secret = key or integration["configuration"]["secret"]
+    return {
+        "Content-Type": "application/json",
+        "webhook-id": msg_id,
+        "webhook-timestamp": str(stamp),
+        "webhook-signature": signing.standard.sign(msg_id, stamp, body, [secret]),
+    }
+
+
+def twilio_form_headers(url: str, body: bytes, token: str) -> dict[str, str]:
+    params = parse_qs(body.decode(), keep_blank_values=True)
+    return {
+        "Content-Type": "application/x-www-form-urlencoded",
+        "X-Twilio-Signature": signing.twilio.sign(url, params, token),
+    }
+
+
+@dataclass
+class Gateway:
+    """An in-process gateway behind a real HTTP test server."""
+
+    client: TestClient
+    engine: Engine
+
+    def url(self, path: str) -> str:
+        return str(self.client.make_url(path))
+
+    async def create(
+        self,
+        kind: str,
+        hub_id: str = "hub-1",
+        tenant_id: str | None = None,
+        configuration: dict[str, Any] | None = None,
+        **extra: Any,
+    ) -> dict[str, Any]:
+        body = {
+            "name": f"{kind} test",
+            "kind": kind,
+            "hubId": hub_id,
+            "tenantId": tenant_id,
+            "configuration": configuration or {},
+            **extra,
+        }
+        response = await self.client.post("/integrations", json=body, headers=ADMIN)
+        assert response.status == 201, await response.text()
+        return dict(await response.json())
+
+    async def patch(self, integration: Mapping[str, Any], **changes: Any) -> dict[str, Any]:
+        path = f"/integrations/{integration['integrationId']}"
+        response = await self.client.patch(path, json=changes, headers=ADMIN)
+        assert response.status == 200, await response.text()
+        return dict(await response.json())
+
+    async def post(
+        self,
+        integration: Mapping[str, Any] | str,
+        body: bytes,
+        headers: Mapping[str, str],
+        query: str = "",
+    ) -> ClientResponse:
+        integration_id = (
+            integration if isinstance(integration, str) else integration["integrationId"]
+        )
+        return await self.client.post(
+            f"/webhooks/{integration_id}{query}", data=body, headers=headers
+        )
+
+    async def stored(self) -> list[dict[str, Any]]:
+        events = await self.engine.events.read_after("0", 10_000)
+        return [dict(orjson.loads(event.payload)) for event in events]
+
+    async def metric(self, line_prefix: str) -> float:
+        text = await (await self.client.get("/metrics")).text()
+        total = 0.0
+        for line in text.splitlines():
+            if line.startswith(line_prefix):
+                total += float(line.rsplit(" ", 1)[1])
+        return total
