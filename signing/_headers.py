@@ -33,6 +33,7 @@ def required(value: str | None) -> str:
 
 
 def decode_signature(value: str) -> bytes:
+    """A signature must be canonical Base64; anything else is a malformed header."""
     raw = b64decode_canonical(value)
     if raw is None:
         raise VerificationError("malformed_header")
@@ -40,6 +41,7 @@ def decode_signature(value: str) -> bytes:
 
 
 def parse_timestamp(value: str) -> int:
+    """Unix seconds, in the canonical form ``_TIMESTAMP`` allows, else a malformed header."""
     if not _TIMESTAMP.fullmatch(value):
         raise VerificationError("malformed_header")
     return int(value)

@@ -181,7 +181,10 @@ def _verification_keys(keys: Sequence[str]) -> tuple[list[bytes], list[Ed25519Pu
 
 
 def _parse_signature_header(value: str) -> list[tuple[str, bytes]]:
-    """Split into ``(version, signature)`` for the versions we know; decode strictly."""
+    """Split on whitespace into ``(version, signature)`` for the versions we know.
+
+    Entries of other versions are skipped undecoded, so a future scheme cannot break us.
+    """
     parts = value.split()
     if not parts or len(parts) > MAX_SIGNATURE_ENTRIES:
         raise VerificationError("malformed_header")
