@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from gateway.inbound import hubster, scg
+from gateway.inbound import hubster, scg, standard, twilio
 from gateway.inbound.base import Adapter
 
 ADAPTERS: dict[str, Adapter] = {
     "hubster-system": hubster.ADAPTER,
     "hubster-direct": hubster.ADAPTER,
     "scg": scg.ADAPTER,
+    "standard": standard.ADAPTER,
+    "twilio": twilio.ADAPTER,
 }

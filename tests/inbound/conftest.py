@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
 from typing import Any
 
 import pytest
-from inbound_support import Gateway, make_app
+from inbound_support import Gateway, GatewayFactory, make_app
 
 from gateway.engine import Engine
 from gateway.engine.memory import MemoryEngine
-
-GatewayFactory = Callable[..., Awaitable[Gateway]]
 
 
 @pytest.fixture

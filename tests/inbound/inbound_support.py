@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import base64
 import time
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -178,3 +178,6 @@ class Gateway:
             if line.startswith(line_prefix):
                 total += float(line.rsplit(" ", 1)[1])
         return total
+
+
+GatewayFactory = Callable[..., Awaitable[Gateway]]

@@ -1,0 +1,117 @@
+"""Standard Webhooks (providers.md §5): `webhook-*` headers, ±300 s. A body that already is
+an activity event is taken as one; any other `{type, data, ...}` becomes `event:<type>`."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import ValidationError
+
+import signing
+from gateway.admin.json_body import describe_validation_error
+from gateway.events.activity import KeyedActivity, build_activity, dedup_key, source
+from gateway.events.filters import FAMILIES
+from gateway.events.model import SubmittedActivity
+from gateway.events.times import canonical_time, format_datetime
+from gateway.inbound.base import Adapter, InboundRequest, Receiver, invalid_payload, refused
+from gateway.inbound.fields import JsonObject, activity_type, parse_object, text
+from gateway.inbound.media import JSON
+from gateway.inbound.scope import check_scope
+
+TOLERANCE_SECONDS = 300
+_GENERIC_MEMBERS = frozenset({"type", "data"})
+
+
+def _verify(request: InboundRequest, receiver: Receiver) -> str:
+    """Verify the signature; return the `webhook-id` (the idempotency key)."""
+    keys = receiver.credentials("secret") + receiver.credentials("publicKey")
+    try:
+        signing.standard.verify(
+            request.headers,
+            request.body,
+            keys,
+            tolerance_seconds=TOLERANCE_SECONDS,
+            now=lambda: receiver.now,
+        )
+    except signing.VerificationError as exc:
+        raise refused(exc) from None
+    headers = {name.lower(): value for name, value in request.headers.items()}
+    return headers.get("svix-id") or headers["webhook-id"]
+
+
+def _is_activity(body: JsonObject) -> bool:
+    """Gateway vocabulary types (`message:customer`, ...) mark a body as an activity."""
+    type_ = body.get("type")
+    return isinstance(type_, str) and type_.partition(":")[0] in FAMILIES and ":" in type_
+
+
+def _dumped(model: Any) -> Any:
+    return None if model is None else model.model_dump(by_alias=True)
+
+
+def _from_activity(body: JsonObject, receiver: Receiver) -> dict[str, Any]:
+    try:
+        submitted = SubmittedActivity.model_validate(body)
+    except ValidationError as exc:
+        raise invalid_payload(describe_validation_error(exc)) from None
+    check_scope(submitted.hub_id, submitted.tenant_id, receiver.destination)
+    return build_activity(
+        receiver.destination,
+        type=submitted.type,
+        occurred_at=format_datetime(submitted.occurred_at),
+        conversation_id=submitted.conversation_id,
+        channel=submitted.channel,
+        source=submitted.source.model_dump(by_alias=True),
+        sender=_dumped(submitted.sender),
+        recipient=_dumped(submitted.recipient),
+        message=_dumped(submitted.message),
+        receipt=_dumped(submitted.receipt),
+        event=_dumped(submitted.event),
+        data=submitted.data,
+    )
+
+
+def _occurred_at(value: Any) -> str | None:
+    if not isinstance(value, str):
+        return None
+    try:
+        return canonical_time(value)
+    except ValueError:
+        return None
+
+
+def _from_event(body: JsonObject, webhook_id: str, receiver: Receiver) -> dict[str, Any]:
+    """`{type, data, ...}`: the other top-level members (e.g. `timestamp`) are kept in
+    `data.envelope`; a `timestamp` that is an RFC 3339 time is `occurredAt`."""
+    name = text(body, "type", "type")
+    data = body.get("data", {})
+    if not isinstance(data, dict):
+        raise invalid_payload("data: must be an object.")
+    envelope = {key: value for key, value in body.items() if key not in _GENERIC_MEMBERS}
+    if envelope:
+        data = {**data, "envelope": envelope}
+    conversation_id = data.get("conversationId")
+    return build_activity(
+        receiver.destination,
+        type=activity_type("event", name, "type"),
+        occurred_at=_occurred_at(body.get("timestamp")),
+        conversation_id=conversation_id if isinstance(conversation_id, str) else None,
+        channel=None,
+        source=source("standard", webhook_id),
+        event={"type": name},
+        data=data,
+    )
+
+
+def normalise(request: InboundRequest, receiver: Receiver) -> list[KeyedActivity]:
+    webhook_id = _verify(request, receiver)
+    body = parse_object(request.body)
+    if _is_activity(body):
+        activity = _from_activity(body, receiver)
+    else:
+        activity = _from_event(body, webhook_id, receiver)
+    key = dedup_key(receiver.destination.integration_id, webhook_id)
+    return [KeyedActivity(activity, key)]
+
+
+ADAPTER = Adapter(provider="standard", media_types=(JSON,), normalise=normalise)

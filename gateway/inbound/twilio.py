@@ -1,0 +1,177 @@
+"""Twilio messaging webhooks (providers.md §6): `X-Twilio-Signature` over the URL and the
+form fields, or over the URL with a `bodySHA256` query parameter for JSON bodies.
+
+Inbound SMS (`From`, `To`, `Body`, `MessageSid`, media) becomes `message:customer` on
+channel `SMS`: a `text` message whose media, when there is some, are listed in
+`attachments` as `{type: "attachment", url, mimeType}`. A status callback (`MessageStatus`)
+becomes `receipt:<status>`. A consent keyword also yields `consent:optin|optout`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import parse_qs
+
+import signing
+from gateway.events.activity import (
+    Activity,
+    Destination,
+    KeyedActivity,
+    build_activity,
+    dedup_key,
+    party,
+    source,
+)
+from gateway.inbound.base import Adapter, InboundRequest, Receiver, invalid_payload, refused
+from gateway.inbound.fields import JsonObject, activity_type, parse_object
+from gateway.inbound.media import FORM, JSON
+from gateway.inbound.sms import consent_of, thread_conversation_id
+
+SMS = "SMS"
+MAX_MEDIA = 10
+_STATUS_FIELDS = frozenset(
+    {"MessageSid", "MessageStatus", "From", "To", "ErrorCode", "ErrorMessage"}
+)
+
+
+def _form(body: bytes) -> dict[str, list[str]]:
+    """Form fields as Twilio signed them; undecodable bytes become U+FFFD (and then the
+    signature cannot match), so parsing itself never refuses a request."""
+    return parse_qs(body.decode("utf-8", "replace"), keep_blank_values=True)
+
+
+def _verified_fields(request: InboundRequest, receiver: Receiver) -> JsonObject:
+    tokens = receiver.credentials("authToken")
+    signature = request.headers.get(signing.twilio.SIGNATURE_HEADER)
+    try:
+        if request.media_type == FORM:
+            form = _form(request.body)
+            signing.twilio.verify(request.url, form, signature, tokens)
+            return {
+                name: values[0] if len(values) == 1 else values for name, values in form.items()
+            }
+        signing.twilio.verify_json(request.url, request.body, signature, tokens)
+    except signing.VerificationError as exc:
+        raise refused(exc) from None
+    return parse_object(request.body)
+
+
+def _text(fields: JsonObject, name: str) -> str:
+    value = fields.get(name)
+    if not isinstance(value, str) or not value:
+        raise invalid_payload(f"{name}: must be a non-empty string.")
+    return value
+
+
+def _optional(fields: JsonObject, name: str) -> Any:
+    value = fields.get(name)
+    return None if value == "" else value
+
+
+def _media(fields: JsonObject) -> tuple[list[Activity], set[str]]:
+    raw = fields.get("NumMedia", "0")
+    count = (
+        int(raw) if isinstance(raw, str | int) and str(raw).isascii() and str(raw).isdigit() else 0
+    )
+    attachments, used = [], {"NumMedia"}
+    for index in range(min(count, MAX_MEDIA)):
+        url_name, type_name = f"MediaUrl{index}", f"MediaContentType{index}"
+        if isinstance(fields.get(url_name), str):
+            attachments.append(
+                {"type": "attachment", "url": fields[url_name], "mimeType": fields.get(type_name)}
+            )
+            used.update((url_name, type_name))
+    return attachments, used
+
+
+class _Callback:
+    """One verified callback: what every activity made from it shares."""
+
+    def __init__(self, fields: JsonObject, receiver: Receiver) -> None:
+        self.fields = fields
+        self.destination: Destination = receiver.destination
+        self.sid = _text(fields, "MessageSid")
+
+    def activity(self, type_: str, customer: str, business: str, **members: Any) -> Activity:
+        return build_activity(
+            self.destination,
+            type=type_,
+            occurred_at=None,
+            conversation_id=thread_conversation_id(self.destination.hub_id, customer, business),
+            channel=SMS,
+            source=source("twilio", self.sid),
+            **members,
+        )
+
+    def rest(self, used: set[str] | frozenset[str]) -> JsonObject:
+        return {name: value for name, value in self.fields.items() if name not in used}
+
+    def key(self, *parts: str) -> str:
+        return dedup_key(self.destination.integration_id, self.sid, *parts)
+
+
+def _status(callback: _Callback, status: str) -> list[KeyedActivity]:
+    business, customer = _text(callback.fields, "From"), _text(callback.fields, "To")
+    state = status.lower()
+    receipt = {
+        "messageId": callback.sid,
+        "state": state,
+        "previousState": None,
+        "reasonCode": _optional(callback.fields, "ErrorCode"),
+        "reasonDescription": _optional(callback.fields, "ErrorMessage"),
+        "price": _optional(callback.fields, "Price"),
+    }
+    activity = callback.activity(
+        activity_type("receipt", state, "MessageStatus"),
+        customer,
+        business,
+        sender=party("system", address=business),
+        recipient=party("customer", address=customer),
+        receipt=receipt,
+        data=callback.rest(_STATUS_FIELDS | {"Price"}),
+    )
+    return [KeyedActivity(activity, callback.key(status))]
+
+
+def _inbound(callback: _Callback) -> list[KeyedActivity]:
+    customer, business = _text(callback.fields, "From"), _text(callback.fields, "To")
+    body = callback.fields.get("Body", "")
+    body = body if isinstance(body, str) else str(body)
+    attachments, used = _media(callback.fields)
+    message: Activity = {"type": "text", "text": body}
+    if attachments:
+        message["attachments"] = attachments
+    members: dict[str, Any] = {
+        "sender": party("customer", address=customer),
+        "recipient": party("system", address=business),
+    }
+    activity = callback.activity(
+        "message:customer",
+        customer,
+        business,
+        message=message,
+        data=callback.rest(used | {"From", "To", "Body", "MessageSid"}),
+        **members,
+    )
+    activities = [KeyedActivity(activity, callback.key("inbound"))]
+    consent = consent_of(body)
+    if consent is not None:
+        change, keyword = consent
+        data = {"keyword": keyword, "messageId": callback.sid}
+        derived = callback.activity("consent:" + change, customer, business, data=data, **members)
+        activities.append(KeyedActivity(derived, callback.key("inbound", "consent")))
+    return activities
+
+
+def normalise(request: InboundRequest, receiver: Receiver) -> list[KeyedActivity]:
+    fields = _verified_fields(request, receiver)
+    callback = _Callback(fields, receiver)
+    status = fields.get("MessageStatus")
+    if status is not None:
+        if not isinstance(status, str):
+            raise invalid_payload("MessageStatus: must be a string.")
+        return _status(callback, status)
+    return _inbound(callback)
+
+
+ADAPTER = Adapter(provider="twilio", media_types=(FORM, JSON), normalise=normalise)

@@ -1,0 +1,124 @@
+"""Twilio: form and JSON callbacks, signed over the URL the provider called."""
+
+from __future__ import annotations
+
+from urllib.parse import urlencode
+
+import orjson
+from inbound_support import Gateway, GatewayFactory, twilio_form_headers
+
+import signing
+from gateway.inbound.sms import thread_conversation_id
+
+TOKEN = "twilio-auth-token-1"
+INBOUND = {
+    "MessageSid": "SM0001",
+    "AccountSid": "AC1",
+    "From": "+14085551212",
+    "To": "+15005550006",
+    "Body": "Hola, ¿dónde está? 😀",
+    "NumMedia": "2",
+    "MediaUrl0": "https://api.twilio.com/m0",
+    "MediaContentType0": "image/jpeg",
+    "MediaUrl1": "https://api.twilio.com/m1",
+    "MediaContentType1": "application/pdf",
+}
+
+
+async def test_inbound_sms_with_media(gateway: Gateway) -> None:
+    integration = await gateway.create("twilio", "sms-hub", configuration={"authToken": TOKEN})
+    path = f"/webhooks/{integration['integrationId']}"
+    body = urlencode(INBOUND).encode()
+    response = await gateway.post(
+        integration, body, twilio_form_headers(gateway.url(path), body, TOKEN)
+    )
+    assert response.status == 202, await response.text()
+    [stored] = await gateway.stored()
+    assert stored["type"] == "message:customer"
+    assert stored["channel"] == "SMS"
+    assert stored["message"] == {
+        "type": "text",
+        "text": INBOUND["Body"],
+        "attachments": [
+            {"type": "attachment", "url": "https://api.twilio.com/m0", "mimeType": "image/jpeg"},
+            {
+                "type": "attachment",
+                "url": "https://api.twilio.com/m1",
+                "mimeType": "application/pdf",
+            },
+        ],
+    }
+    assert stored["sender"]["address"] == "+14085551212"
+    assert stored["data"] == {"AccountSid": "AC1"}
+    assert stored["conversationId"] == thread_conversation_id(
+        "sms-hub", "+14085551212", "+15005550006"
+    )
+
+
+async def test_status_callbacks_are_receipts_deduplicated_per_status(gateway: Gateway) -> None:
+    integration = await gateway.create("twilio", configuration={"authToken": TOKEN})
+    url = gateway.url(f"/webhooks/{integration['integrationId']}")
+    results = []
+    for status in ("sent", "delivered", "delivered"):
+        fields = {"MessageSid": "SM9", "MessageStatus": status, "From": "+1500", "To": "+1408"}
+        body = urlencode(fields).encode()
+        response = await gateway.post(integration, body, twilio_form_headers(url, body, TOKEN))
+        results.append(await response.json())
+    assert results[2] == {"accepted": 0, "duplicates": 1}
+    stored = await gateway.stored()
+    assert [item["type"] for item in stored] == ["receipt:sent", "receipt:delivered"]
+    assert stored[1]["receipt"]["messageId"] == "SM9"
+
+
+async def test_public_url_is_what_the_signature_covers(make_gateway: GatewayFactory) -> None:
+    gateway = await make_gateway(public_url="https://gw.example.com/")
+    integration = await gateway.create("twilio", configuration={"authToken": TOKEN})
+    query = "?x=1"
+    public = f"https://gw.example.com/webhooks/{integration['integrationId']}{query}"
+    body = urlencode(INBOUND).encode()
+    response = await gateway.post(
+        integration, body, twilio_form_headers(public, body, TOKEN), query
+    )
+    assert response.status == 202
+    local = gateway.url(f"/webhooks/{integration['integrationId']}{query}")
+    response = await gateway.post(integration, body, twilio_form_headers(local, body, TOKEN), query)
+    assert response.status == 403
+
+
+async def test_json_body_signed_with_body_sha256(gateway: Gateway) -> None:
+    integration = await gateway.create("twilio", configuration={"authToken": TOKEN})
+    body = orjson.dumps(INBOUND | {"MessageSid": "SMjson"})
+    query = "?bodySHA256=" + signing.twilio.body_sha256(body)
+    url = gateway.url(f"/webhooks/{integration['integrationId']}{query}")
+    headers = {
+        "Content-Type": "application/json",
+        "X-Twilio-Signature": signing.twilio.sign(url, None, TOKEN),
+    }
+    response = await gateway.post(integration, body, headers, query)
+    assert response.status == 202, await response.text()
+    tampered = body.replace(b"Hola", b"Hole")
+    response = await gateway.post(integration, tampered, headers, query)
+    assert response.status == 403
+
+
+async def test_stop_keyword_also_yields_consent(gateway: Gateway) -> None:
+    integration = await gateway.create("twilio", configuration={"authToken": TOKEN})
+    url = gateway.url(f"/webhooks/{integration['integrationId']}")
+    body = urlencode({"MessageSid": "SMstop", "From": "+1", "To": "+2", "Body": " Stop"}).encode()
+    response = await gateway.post(integration, body, twilio_form_headers(url, body, TOKEN))
+    assert await response.json() == {"accepted": 2, "duplicates": 0}
+    assert [item["type"] for item in await gateway.stored()] == [
+        "message:customer",
+        "consent:optout",
+    ]
+
+
+async def test_wrong_token_is_403_and_missing_signature_401(gateway: Gateway) -> None:
+    integration = await gateway.create("twilio", configuration={"authToken": TOKEN})
+    url = gateway.url(f"/webhooks/{integration['integrationId']}")
+    body = urlencode(INBOUND).encode()
+    response = await gateway.post(integration, body, twilio_form_headers(url, body, "wrong"))
+    assert (response.status, (await response.json())["error"]["code"]) == (403, "signature_invalid")
+    headers = {"Content-Type": "application/x-www-form-urlencoded"}
+    response = await gateway.post(integration, body, headers)
+    assert (response.status, (await response.json())["error"]["code"]) == (401, "unauthorized")
