@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Protocol
 
 from gateway.engine.events import EventLog
+from gateway.engine.presence import PresenceStore
 from gateway.engine.registry import Registry
 
 
@@ -16,6 +17,7 @@ class Engine(Protocol):
     name: str
     events: EventLog
     registry: Registry
+    presence: PresenceStore
 
     async def ping(self) -> None:
         """Raise `EngineUnavailable` unless the engine answers."""

@@ -16,10 +16,11 @@ from gateway.http.request_id import add_request_id_header
 from gateway.inbound import feature as inbound
 from gateway.loops import Loops
 from gateway.metrics import Metrics
+from gateway.ws import feature as agent_ws
 
 Feature = Callable[[web.Application], None]
 
-FEATURES: tuple[Feature, ...] = (ops.setup, inbound.setup)
+FEATURES: tuple[Feature, ...] = (ops.setup, inbound.setup, agent_ws.setup)
 
 
 async def _start_retention(app: web.Application) -> None:

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from gateway.engine.events import EventLog
 from gateway.engine.memory.events import MemoryEventLog
+from gateway.engine.memory.presence import MemoryPresenceStore
 from gateway.engine.memory.registry import MemoryRegistry
+from gateway.engine.presence import PresenceStore
 from gateway.engine.registry import Registry
 
 
@@ -14,6 +16,7 @@ class MemoryEngine:
     def __init__(self) -> None:
         self.events: EventLog = MemoryEventLog()
         self.registry: Registry = MemoryRegistry()
+        self.presence: PresenceStore = MemoryPresenceStore()
 
     async def ping(self) -> None:
         return None

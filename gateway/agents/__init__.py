@@ -1,0 +1,1 @@
+"""Agent authorization: JWTs that scope an agent's websocket to hubs and conversations."""

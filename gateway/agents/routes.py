@@ -1,0 +1,77 @@
+"""`PUT /agent/auth` (admin key): a backend mints an agent's websocket token and URL."""
+
+from __future__ import annotations
+
+import time
+from typing import Annotated
+
+from aiohttp import web
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+from gateway.admin.auth import require_admin
+from gateway.admin.json_body import parse_body
+from gateway.agents.times import rfc3339
+from gateway.agents.tokens import mint
+from gateway.config import Settings
+from gateway.http.appkeys import JWT_SECRET, SETTINGS
+
+DEFAULT_TTL_SECONDS = 3600
+MAX_TTL_SECONDS = 86400
+WEBSOCKET_PATH = "/ws"
+
+Identifier = Annotated[str, StringConstraints(min_length=1, max_length=200)]
+
+
+class AgentAuthRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    agent_id: Identifier = Field(alias="agentId")
+    name: Annotated[str, StringConstraints(max_length=200)] | None = None
+    hub_ids: list[Identifier] = Field(alias="hubIds", min_length=1, max_length=1000)
+    conversation_ids: list[Identifier] | None = Field(
+        None, alias="conversationIds", max_length=10000
+    )
+    ttl_seconds: int = Field(DEFAULT_TTL_SECONDS, alias="ttlSeconds", ge=1, le=MAX_TTL_SECONDS)
+
+
+def websocket_url(settings: Settings, request: web.Request) -> str:
+    """`GATEWAY_PUBLIC_URL` when set (what agents reach through a proxy), else this host."""
+    if settings.public_url:
+        base = settings.public_url.rstrip("/")
+        if base.startswith("https://"):
+            base = "wss://" + base.removeprefix("https://")
+        elif base.startswith("http://"):
+            base = "ws://" + base.removeprefix("http://")
+        return base + WEBSOCKET_PATH
+    scheme = "wss" if request.scheme == "https" else "ws"
+    return f"{scheme}://{request.host}{WEBSOCKET_PATH}"
+
+
+async def put_agent_auth(request: web.Request) -> web.Response:
+    require_admin(request)
+    body = await parse_body(request, AgentAuthRequest)
+    settings = request.app[SETTINGS]
+    issued_at = int(time.time())
+    hub_ids = list(dict.fromkeys(body.hub_ids))
+    token = mint(
+        request.app[JWT_SECRET],
+        agent_id=body.agent_id,
+        name=body.name,
+        hub_ids=hub_ids,
+        conversation_ids=body.conversation_ids,
+        audience=settings.jwt_audience,
+        issued_at=issued_at,
+        ttl_seconds=body.ttl_seconds,
+    )
+    agent_auth = {
+        "jwt": token,
+        "websocketUrl": websocket_url(settings, request),
+        "agentId": body.agent_id,
+        "hubIds": hub_ids,
+        "expiresAt": rfc3339(issued_at + body.ttl_seconds),
+    }
+    return web.json_response({"agentAuth": agent_auth})
+
+
+def setup_agent_routes(app: web.Application) -> None:
+    app.router.add_put("/agent/auth", put_agent_auth)

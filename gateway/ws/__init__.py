@@ -1,0 +1,1 @@
+"""Agent websockets: authenticated sessions, one fan-out loop, resume and presence."""

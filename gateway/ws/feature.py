@@ -1,0 +1,71 @@
+"""The agent feature: `PUT /agent/auth`, `GET /ws`, `GET /hubs/{hubId}/presence`, the
+fan-out loop, and closing every websocket with 1012 when the server shuts down."""
+
+from __future__ import annotations
+
+import asyncio
+
+from aiohttp import web
+
+from gateway.agents.routes import setup_agent_routes
+from gateway.agents.tokens import TokenVerifier
+from gateway.http.appkeys import ENGINE, JWT_SECRET, LOOPS, METRICS, SETTINGS
+from gateway.ws.closing import close_socket
+from gateway.ws.fanout import fanout_loop
+from gateway.ws.frames import CLOSE_SHUTTING_DOWN
+from gateway.ws.handler import websocket
+from gateway.ws.presence import PresenceAnnouncer
+from gateway.ws.presence_route import get_hub_presence
+from gateway.ws.router import SessionRouter
+from gateway.ws.runtime import WS_RUNTIME, WsRuntime
+
+SHUTDOWN_REASON = "server shutting down"
+
+
+def _runtime(app: web.Application) -> WsRuntime:
+    settings = app[SETTINGS]
+    verifier = TokenVerifier(
+        secret=app[JWT_SECRET],
+        public_key_pem=settings.jwt_public_key,
+        algorithms=settings.jwt_algorithms,
+        audience=settings.jwt_audience,
+        leeway_seconds=settings.jwt_leeway_seconds,
+    )
+    router = SessionRouter(app[METRICS])
+    return WsRuntime(
+        settings=settings,
+        engine=app[ENGINE],
+        metrics=app[METRICS],
+        verifier=verifier,
+        router=router,
+        presence=PresenceAnnouncer(app[ENGINE].presence, router),
+    )
+
+
+async def _start_fanout(app: web.Application) -> None:
+    runtime = app[WS_RUNTIME]
+    app[LOOPS].start("fanout", fanout_loop(runtime.engine.events, runtime.router))
+
+
+async def _close_websockets(app: web.Application) -> None:
+    runtime = app[WS_RUNTIME]
+    sessions = list(runtime.router.sessions.values())
+    session_sockets = {session.ws for session in sessions}
+    closing = [session.close(CLOSE_SHUTTING_DOWN, SHUTDOWN_REASON) for session in sessions]
+    for ws, transport in list(runtime.sockets.items()):
+        if ws not in session_sockets:
+            closing.append(
+                asyncio.ensure_future(
+                    close_socket(ws, transport, CLOSE_SHUTTING_DOWN, SHUTDOWN_REASON)
+                )
+            )
+    await asyncio.gather(*closing, return_exceptions=True)
+
+
+def setup(app: web.Application) -> None:
+    app[WS_RUNTIME] = _runtime(app)
+    setup_agent_routes(app)
+    app.router.add_get("/ws", websocket)
+    app.router.add_get("/hubs/{hubId}/presence", get_hub_presence)
+    app.on_startup.append(_start_fanout)
+    app.on_shutdown.append(_close_websockets)

@@ -1,0 +1,84 @@
+"""The websocket's frames (contract §5): client frames parsed strictly, server frames as bytes.
+
+An event frame wraps the stored payload bytes without decoding them, so the fan-out encodes
+each event once and hands the same bytes object to every session.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+import orjson
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, TypeAdapter
+
+from gateway.events.filters import check_filter
+
+CLOSE_UNAUTHENTICATED = 4001
+CLOSE_FORBIDDEN = 4003
+CLOSE_TOO_SLOW = 4008
+CLOSE_MALFORMED = 4400
+CLOSE_SHUTTING_DOWN = 1012
+
+EVENT_ID_PATTERN = r"^\d{13}-\d{6}$"
+
+PING_FRAME = b'{"type":"ping"}'
+
+Identifier = Annotated[str, StringConstraints(min_length=1, max_length=200)]
+EventId = Annotated[str, StringConstraints(pattern=EVENT_ID_PATTERN)]
+Filter = Annotated[str, AfterValidator(check_filter)]
+Status = Literal["available", "busy", "unavailable"]
+
+
+class _Frame(BaseModel):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True, frozen=True)
+
+
+class Narrowing(_Frame):
+    """The optional narrowing fields shared by `auth` and `subscribe`."""
+
+    hub_ids: list[Identifier] | None = Field(None, alias="hubIds", min_length=1)
+    conversation_ids: list[Identifier] | None = Field(None, alias="conversationIds", min_length=1)
+    events: list[Filter] | None = Field(None, min_length=1)
+
+
+class AuthFrame(Narrowing):
+    type: Literal["auth"]
+    token: str
+    last_event_id: EventId | None = Field(None, alias="lastEventId")
+
+
+class SubscribeFrame(Narrowing):
+    type: Literal["subscribe"]
+
+
+class RefreshFrame(_Frame):
+    type: Literal["refresh"]
+    token: str
+
+
+class StatusFrame(_Frame):
+    type: Literal["status"]
+    status: Status
+
+
+class PongFrame(_Frame):
+    type: Literal["pong"]
+
+
+SessionFrame = Annotated[
+    SubscribeFrame | RefreshFrame | StatusFrame | PongFrame, Field(discriminator="type")
+]
+SESSION_FRAME: TypeAdapter[SessionFrame] = TypeAdapter(SessionFrame)
+AUTH_FRAME: TypeAdapter[AuthFrame] = TypeAdapter(AuthFrame)
+
+
+def event_frame(payload: bytes) -> bytes:
+    return b'{"type":"event","event":' + payload + b"}"
+
+
+def server_frame(frame_type: str, **fields: Any) -> bytes:
+    return orjson.dumps({"type": frame_type, **fields})
+
+
+def error_frame(code: str, message: str) -> bytes:
+    return server_frame("error", error={"code": code, "message": message})

@@ -1,0 +1,185 @@
+"""`GET /ws`: admit the agent, open its session, resume if asked, then serve its frames.
+
+Choices the contract leaves open: a malformed `lastEventId` is HTTP 400 on the upgrade and
+an `invalid_payload` error frame plus close 4400 in an auth frame; an auth frame narrowing
+beyond its token is an `access_denied` error frame and close 4003; a frame the session
+cannot parse (bad JSON, not an object, unknown type, wrong fields, binary, a second `auth`)
+is an `invalid_payload` error frame and close 4400.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import uuid
+
+from aiohttp import WSMsgType, web
+from pydantic import ValidationError
+
+from gateway.admin.auth import bearer_token
+from gateway.admin.json_body import describe_validation_error
+from gateway.agents.times import rfc3339
+from gateway.engine.base import EngineUnavailable
+from gateway.ws.closing import close_socket
+from gateway.ws.frames import (
+    CLOSE_FORBIDDEN,
+    CLOSE_MALFORMED,
+    CLOSE_TOO_SLOW,
+    SESSION_FRAME,
+    error_frame,
+    server_frame,
+)
+from gateway.ws.handshake import (
+    Admission,
+    Refusal,
+    admit_by_first_frame,
+    query_last_event_id,
+    require_hubs,
+    upgrade_grant,
+)
+from gateway.ws.outbox import Outbox
+from gateway.ws.resume import replay
+from gateway.ws.runtime import WS_RUNTIME, WsRuntime
+from gateway.ws.scope import AccessDenied, Scope, granted_scope, narrowed
+from gateway.ws.session import Session
+from gateway.ws.session_frames import handle_frame
+from gateway.ws.timers import SessionTimers
+
+log = logging.getLogger("gateway.ws")
+
+MAX_CLIENT_FRAME_BYTES = 64 * 1024
+CLOSE_NORMAL = 1000
+CLOSE_INTERNAL_ERROR = 1011
+
+
+async def websocket(request: web.Request) -> web.WebSocketResponse:
+    runtime = request.app[WS_RUNTIME]
+    settings = runtime.settings
+    query_resume = query_last_event_id(request)
+    token = bearer_token(request)
+    grant = upgrade_grant(runtime.verifier, token) if token else None
+    ws = web.WebSocketResponse(
+        heartbeat=settings.ws_heartbeat_seconds,
+        compress=False,
+        max_msg_size=MAX_CLIENT_FRAME_BYTES,
+    )
+    await ws.prepare(request)
+    transport = request.transport
+    runtime.sockets[ws] = transport
+    try:
+        if grant is None:
+            admission = await admit_by_first_frame(
+                ws, runtime.verifier, settings.ws_auth_timeout_seconds
+            )
+        else:
+            admission = Admission(grant, None, None)
+        resume_from = admission.last_event_id or query_resume
+        await _serve_session(runtime, ws, transport, admission, resume_from)
+    except Refusal as refusal:
+        if refusal.frame is not None and not ws.closed:
+            await ws.send_frame(refusal.frame, WSMsgType.TEXT)
+        await close_socket(ws, transport, refusal.code, refusal.reason)
+    finally:
+        runtime.sockets.pop(ws, None)
+    return ws
+
+
+def _admitted_scope(admission: Admission) -> Scope:
+    require_hubs(admission.grant)
+    scope = granted_scope(admission.grant)
+    narrowing = admission.narrowing
+    if narrowing is None:
+        return scope
+    try:
+        return narrowed(
+            admission.grant,
+            scope,
+            narrowing.hub_ids,
+            narrowing.conversation_ids,
+            narrowing.events,
+        )
+    except AccessDenied as exc:
+        raise Refusal(
+            CLOSE_FORBIDDEN, "access denied", error_frame("access_denied", str(exc))
+        ) from None
+
+
+async def _serve_session(
+    runtime: WsRuntime,
+    ws: web.WebSocketResponse,
+    transport: asyncio.Transport | None,
+    admission: Admission,
+    resume_from: str | None,
+) -> None:
+    settings = runtime.settings
+    grant = admission.grant
+    scope = _admitted_scope(admission)
+
+    def too_slow() -> None:
+        runtime.metrics.ws_slow_disconnects.inc()
+        session.close(CLOSE_TOO_SLOW, "too slow")
+
+    session = Session(
+        session_id=uuid.uuid4().hex,
+        grant=grant,
+        scope=scope,
+        ws=ws,
+        transport=transport,
+        outbox=Outbox(ws, transport, settings.ws_max_backlog_bytes, too_slow),
+        presence_hubs=tuple(sorted(grant.hub_ids)),
+        replaying=resume_from is not None,
+    )
+    session.outbox.offer(
+        server_frame(
+            "ready",
+            sessionId=session.session_id,
+            agentId=grant.agent_id,
+            hubIds=sorted(scope.hub_ids),
+            expiresAt=rfc3339(grant.expires_at),
+            heartbeatSeconds=settings.ws_heartbeat_seconds,
+        )
+    )
+    runtime.router.add(session)
+    timers = SessionTimers(
+        session, settings.ws_heartbeat_seconds, settings.ws_refresh_grace_seconds
+    )
+    close_code = CLOSE_NORMAL
+    try:
+        await runtime.presence.joined(session)
+        if resume_from is not None:
+            await replay(session, runtime.engine.events, resume_from, settings.ws_max_backlog_bytes)
+        close_code = await _serve_frames(runtime, session, timers)
+    except EngineUnavailable:
+        session.outbox.offer(error_frame("unavailable", "The event store is unavailable."))
+        close_code = CLOSE_INTERNAL_ERROR
+    finally:
+        timers.cancel()
+        runtime.router.remove(session)
+        await session.close(close_code, "")
+        try:
+            await runtime.presence.left(session)
+        except EngineUnavailable:
+            log.warning(
+                "engine unavailable; presence of session %s not cleared", session.session_id
+            )
+
+
+async def _serve_frames(runtime: WsRuntime, session: Session, timers: SessionTimers) -> int:
+    """Read client frames until the socket closes; the close code if a frame ends it."""
+    async for message in session.ws:
+        if message.type is WSMsgType.TEXT:
+            try:
+                frame = SESSION_FRAME.validate_json(message.data)
+            except ValidationError as exc:
+                return _malformed(session, describe_validation_error(exc))
+            await handle_frame(runtime, session, timers, frame)
+        elif message.type is WSMsgType.BINARY:
+            return _malformed(session, "Frames must be JSON text.")
+        else:
+            break
+    return CLOSE_NORMAL
+
+
+def _malformed(session: Session, problem: str) -> int:
+    session.outbox.offer(error_frame("invalid_payload", problem))
+    return CLOSE_MALFORMED

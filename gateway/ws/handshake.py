@@ -1,0 +1,104 @@
+"""Admission to a session: a bearer token on the upgrade, or an `auth` first frame.
+
+A refusal carries the close code (and an error frame, when one explains it); the handler
+closes with it. Checks run in the contract's order: token (4001), grant (4003), fields (4400).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+import orjson
+from aiohttp import WSMsgType, web
+from pydantic import ValidationError
+
+from gateway.admin.json_body import describe_validation_error
+from gateway.agents.tokens import AgentGrant, TokenError, TokenVerifier
+from gateway.errors import ApiError, invalid_payload
+from gateway.ws.frames import (
+    AUTH_FRAME,
+    CLOSE_FORBIDDEN,
+    CLOSE_MALFORMED,
+    CLOSE_UNAUTHENTICATED,
+    EVENT_ID_PATTERN,
+    Narrowing,
+    error_frame,
+)
+
+_EVENT_ID = re.compile(EVENT_ID_PATTERN)
+
+
+class Refusal(Exception):
+    def __init__(self, code: int, reason: str, frame: bytes | None = None) -> None:
+        super().__init__(reason)
+        self.code = code
+        self.reason = reason
+        self.frame = frame
+
+
+@dataclass(frozen=True)
+class Admission:
+    grant: AgentGrant
+    narrowing: Narrowing | None
+    last_event_id: str | None
+
+
+def upgrade_grant(verifier: TokenVerifier, token: str) -> AgentGrant:
+    """A bearer token on the upgrade request: refused with HTTP 401, before any upgrade."""
+    try:
+        return verifier.verify(token)
+    except TokenError as exc:
+        raise ApiError(401, exc.code, exc.message) from None
+
+
+def query_last_event_id(request: web.Request) -> str | None:
+    """`?lastEventId=`: a malformed one is 400 before the upgrade (a resume that cannot be
+    honoured should fail loudly, not silently replay nothing)."""
+    raw = request.query.get("lastEventId")
+    if raw is None or raw == "":
+        return None
+    if not _EVENT_ID.fullmatch(raw):
+        raise invalid_payload("lastEventId is not a gateway event id.")
+    return raw
+
+
+async def admit_by_first_frame(
+    ws: web.WebSocketResponse, verifier: TokenVerifier, within_seconds: float
+) -> Admission:
+    try:
+        message = await ws.receive(timeout=within_seconds)
+    except TimeoutError:
+        raise Refusal(CLOSE_UNAUTHENTICATED, "no auth frame in time") from None
+    if message.type is not WSMsgType.TEXT:
+        raise Refusal(CLOSE_UNAUTHENTICATED, "the first frame must be an auth frame")
+    try:
+        data = orjson.loads(message.data)
+    except orjson.JSONDecodeError:
+        data = None
+    if not isinstance(data, dict) or data.get("type") != "auth":
+        raise Refusal(CLOSE_UNAUTHENTICATED, "the first frame must be an auth frame")
+    token = data.get("token")
+    if not isinstance(token, str):
+        raise Refusal(CLOSE_UNAUTHENTICATED, "the auth frame has no token")
+    try:
+        grant = verifier.verify(token)
+    except TokenError as exc:
+        raise Refusal(CLOSE_UNAUTHENTICATED, exc.code) from None
+    try:
+        frame = AUTH_FRAME.validate_python(data)
+    except ValidationError as exc:
+        problem = describe_validation_error(exc)
+        raise Refusal(
+            CLOSE_MALFORMED, "malformed auth frame", error_frame("invalid_payload", problem)
+        ) from None
+    return Admission(grant, frame, frame.last_event_id)
+
+
+def require_hubs(grant: AgentGrant) -> None:
+    if not grant.hub_ids:
+        raise Refusal(
+            CLOSE_FORBIDDEN,
+            "the token grants no hub",
+            error_frame("access_denied", "The token grants no hub."),
+        )

@@ -1,0 +1,65 @@
+"""Routing to local sessions: an index from hub to the sessions that see it.
+
+The fan-out loop looks an event's hub up here and hands the one encoded frame to each
+session found, so the cost of an event is its audience, not the number of open sessions.
+"""
+
+from __future__ import annotations
+
+import time
+
+from gateway.engine.events import StoredEvent, event_id_ms
+from gateway.metrics import Metrics
+from gateway.ws.frames import event_frame
+from gateway.ws.scope import Scope
+from gateway.ws.session import Session
+
+
+class SessionRouter:
+    def __init__(self, metrics: Metrics) -> None:
+        self._metrics = metrics
+        self._by_hub: dict[str, set[Session]] = {}
+        self.sessions: dict[str, Session] = {}
+
+    def _index(self, session: Session) -> None:
+        for hub_id in session.scope.hub_ids:
+            self._by_hub.setdefault(hub_id, set()).add(session)
+
+    def _unindex(self, session: Session) -> None:
+        for hub_id in session.scope.hub_ids:
+            sessions = self._by_hub.get(hub_id)
+            if sessions is not None:
+                sessions.discard(session)
+                if not sessions:
+                    del self._by_hub[hub_id]
+
+    def add(self, session: Session) -> None:
+        self.sessions[session.session_id] = session
+        self._index(session)
+        self._metrics.ws_sessions.set(len(self.sessions))
+
+    def remove(self, session: Session) -> None:
+        if self.sessions.pop(session.session_id, None) is None:
+            return
+        self._unindex(session)
+        self._metrics.ws_sessions.set(len(self.sessions))
+
+    def rescope(self, session: Session, scope: Scope) -> None:
+        self._unindex(session)
+        session.scope = scope
+        self._index(session)
+
+    def publish(self, event: StoredEvent) -> None:
+        """Hand one stored event to every session of its hub; never awaits."""
+        lag = time.time() - event_id_ms(event.id) / 1000
+        self._metrics.ingest_to_fanout.observe(max(lag, 0.0))
+        sessions = self._by_hub.get(event.hub_id)
+        if not sessions:
+            return
+        frame = event_frame(event.payload)
+        for session in sessions:
+            session.deliver(event, frame)
+
+    def send_to_hub(self, hub_id: str, frame: bytes) -> None:
+        for session in self._by_hub.get(hub_id, ()):
+            session.outbox.offer(frame)

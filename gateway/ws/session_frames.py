@@ -1,0 +1,69 @@
+"""What an open session does with each client frame: subscribe, refresh, status, pong."""
+
+from __future__ import annotations
+
+from gateway.agents.times import rfc3339
+from gateway.agents.tokens import TokenError
+from gateway.ws.frames import (
+    PongFrame,
+    RefreshFrame,
+    SessionFrame,
+    StatusFrame,
+    SubscribeFrame,
+    error_frame,
+    server_frame,
+)
+from gateway.ws.runtime import WsRuntime
+from gateway.ws.scope import AccessDenied, narrowed, regranted
+from gateway.ws.session import Session
+from gateway.ws.timers import SessionTimers
+
+
+async def handle_frame(
+    runtime: WsRuntime, session: Session, timers: SessionTimers, frame: SessionFrame
+) -> None:
+    if isinstance(frame, SubscribeFrame):
+        _subscribe(runtime, session, frame)
+    elif isinstance(frame, RefreshFrame):
+        _refresh(runtime, session, timers, frame)
+    elif isinstance(frame, StatusFrame):
+        await runtime.presence.status_set(session, frame.status)
+    elif isinstance(frame, PongFrame):
+        return
+
+
+def _subscribe(runtime: WsRuntime, session: Session, frame: SubscribeFrame) -> None:
+    """Narrow within the token; asking for more leaves the session as it was."""
+    try:
+        scope = narrowed(
+            session.grant, session.scope, frame.hub_ids, frame.conversation_ids, frame.events
+        )
+    except AccessDenied as exc:
+        session.outbox.offer(error_frame("access_denied", str(exc)))
+        return
+    runtime.router.rescope(session, scope)
+    session.outbox.offer(server_frame("subscribed", **scope.describe()))
+
+
+def _refresh(
+    runtime: WsRuntime, session: Session, timers: SessionTimers, frame: RefreshFrame
+) -> None:
+    """A new token for the same agent extends the session (its scope cut to the new grant);
+    a bad one changes nothing."""
+    try:
+        grant = runtime.verifier.verify(frame.token)
+    except TokenError as exc:
+        session.outbox.offer(error_frame("unauthorized", exc.message))
+        return
+    if grant.agent_id != session.agent_id:
+        session.outbox.offer(error_frame("unauthorized", "The token is for another agent."))
+        return
+    try:
+        scope = regranted(session.scope, grant)
+    except AccessDenied as exc:
+        session.outbox.offer(error_frame("access_denied", str(exc)))
+        return
+    session.grant = grant
+    runtime.router.rescope(session, scope)
+    timers.track_expiry()
+    session.outbox.offer(server_frame("refreshed", expiresAt=rfc3339(grant.expires_at)))
