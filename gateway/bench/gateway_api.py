@@ -66,17 +66,22 @@ class GatewayApi:
 
     async def probe_websocket(self, token: str) -> None:
         """Open and close one session, so a missing /ws is found before any load starts."""
-        headers = {"Authorization": f"Bearer {token}"}
-        try:
-            async with self._session.ws_connect("/ws", headers=headers) as socket:
-                await socket.receive(timeout=10)
-        except aiohttp.WSServerHandshakeError as exc:
-            if exc.status in MISSING_STATUSES:
-                raise FeatureMissing(f"agent websockets (GET /ws answered {exc.status})") from None
-            raise SetupFailed(f"GET /ws answered {exc.status}") from None
+        await probe_websocket(self.base_url, {"Authorization": f"Bearer {token}"})
 
     async def subscriber(self, url: str) -> str:
         body = {"url": url, "events": ["*"], "format": "standard"}
         created = await self._call("POST", "/subscribers", "subscriber delivery", body)
         subscriber_id: str = created["subscriberId"]
         return subscriber_id
+
+
+async def probe_websocket(base_url: str, headers: dict[str, str]) -> None:
+    """Open one session at `/ws`, wait for its first frame, close it (also a warm-up)."""
+    async with aiohttp.ClientSession(base_url) as session:
+        try:
+            async with session.ws_connect("/ws", headers=headers) as socket:
+                await socket.receive(timeout=10)
+        except aiohttp.WSServerHandshakeError as exc:
+            if exc.status in MISSING_STATUSES:
+                raise FeatureMissing(f"agent websockets (GET /ws answered {exc.status})") from None
+            raise SetupFailed(f"GET /ws answered {exc.status}") from None

@@ -6,10 +6,15 @@ from collections.abc import Awaitable, Callable
 
 from gateway.bench.context import Context
 from gateway.bench.report import ScenarioResult
-from gateway.bench.scenarios import ingest
+from gateway.bench.scenarios import delivery, e2e, fanout, idle, ingest, signing
 
 Scenario = Callable[[Context], Awaitable[ScenarioResult]]
 
 SCENARIOS: dict[str, Scenario] = {
+    "signing": signing.run,
     "ingest": ingest.run,
+    "fanout": fanout.run,
+    "e2e": e2e.run,
+    "delivery": delivery.run,
+    "idle": idle.run,
 }

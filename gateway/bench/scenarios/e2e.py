@@ -1,0 +1,80 @@
+"""Webhook in -> frame at the agent at a fixed rate (half the measured maximum ingest rate).
+
+Open model: latency runs from each request's scheduled send time. The maximum comes from the
+`ingest` scenario when it ran first in this invocation, else from a short probe.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from gateway.bench.context import Context
+from gateway.bench.loadgen.jobs import IngestJob, OpenLoopJob
+from gateway.bench.report import Figure, ScenarioResult, Target
+from gateway.bench.scenarios.ingest import requests_per_second
+from gateway.bench.stats import ratio
+
+TARGET = Target("<=", 3.0, on_value=True)
+LOAD_FRACTION = 0.5
+PROBE_SECONDS = 3.0
+RECEIVERS = 1
+
+
+async def run(ctx: Context) -> ScenarioResult:
+    options = ctx.options
+    async with ctx.gateway() as (server, api):
+        integration_id, hub_id, private_key = await api.hubster_integration()
+        token = await api.agent_token(hub_id)
+        await api.probe_websocket(token)
+        webhook = {
+            "host": server.host,
+            "port": server.port,
+            "path": f"/webhooks/{integration_id}",
+            "hub_id": hub_id,
+            "private_key": private_key,
+        }
+        if ctx.max_ingest_rate is None:
+            probe = IngestJob(**webhook, duration=PROBE_SECONDS, concurrency=options.concurrency)
+            measured = await ctx.measure("e2e: probing max ingest", probe, PROBE_SECONDS)
+            ctx.max_ingest_rate = requests_per_second(measured)
+        target_rate = max(1.0, LOAD_FRACTION * ctx.max_ingest_rate)
+        job = OpenLoopJob(
+            **webhook,
+            duration=options.duration,
+            rate=target_rate,
+            sessions=RECEIVERS,
+            ws_headers={"Authorization": f"Bearer {token}"},
+        )
+        gateway = await ctx.measure(f"e2e: gateway @ {target_rate:.0f}/s", job, options.duration)
+    async with ctx.server("broadcast") as bare:
+        plain = job.model_copy(
+            update={"host": bare.host, "port": bare.port, "path": "/publish", "ws_headers": {}}
+        )
+        baseline = await ctx.measure("e2e: bare broadcast", plain, options.duration)
+    return ScenarioResult(
+        "e2e", figures=figures(gateway, baseline), notes=notes(gateway, target_rate)
+    )
+
+
+def tail_ratio(result: dict[str, Any]) -> float | None:
+    return ratio(result["latency"]["p99"], result["latency"]["p50"])
+
+
+def figures(gateway: dict[str, Any], baseline: dict[str, Any]) -> list[Figure]:
+    cpu = max(gateway["cpuPercent"], baseline["cpuPercent"])
+    latency = [
+        Figure(name, gateway["latency"][name], "ms", baseline["latency"][name], None, cpu)
+        for name in ("p50", "p95", "p99")
+    ]
+    return [
+        *latency,
+        Figure("p99/p50", tail_ratio(gateway), "x", tail_ratio(baseline), TARGET, cpu),
+        Figure("missing frames", gateway["missing"], "frames", baseline["missing"], None, cpu),
+    ]
+
+
+def notes(gateway: dict[str, Any], target_rate: float) -> list[str]:
+    return [
+        f"rate {target_rate:.0f} req/s for {gateway['sent']} requests; "
+        f"{gateway['errors']} errors; {gateway['received']} frames received"
+    ]
