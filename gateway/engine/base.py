@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Protocol
 
+from gateway.engine.deliveries import DeliveryQueue
 from gateway.engine.events import EventLog
 from gateway.engine.presence import PresenceStore
 from gateway.engine.registry import Registry
@@ -18,6 +19,7 @@ class Engine(Protocol):
     events: EventLog
     registry: Registry
     presence: PresenceStore
+    deliveries: DeliveryQueue
 
     async def ping(self) -> None:
         """Raise `EngineUnavailable` unless the engine answers."""

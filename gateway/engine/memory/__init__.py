@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from gateway.engine.events import EventLog
+from gateway.engine.memory.deliveries import MemoryDeliveryQueue
 from gateway.engine.memory.events import MemoryEventLog
 from gateway.engine.memory.presence import MemoryPresenceStore
 from gateway.engine.memory.registry import MemoryRegistry
@@ -17,6 +18,7 @@ class MemoryEngine:
         self.events: EventLog = MemoryEventLog()
         self.registry: Registry = MemoryRegistry()
         self.presence: PresenceStore = MemoryPresenceStore()
+        self.deliveries = MemoryDeliveryQueue()
 
     async def ping(self) -> None:
         return None

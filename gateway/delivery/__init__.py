@@ -1,0 +1,1 @@
+"""Delivery of stored events to subscribers: queueing, signing, sending, retrying."""

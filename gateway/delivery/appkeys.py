@@ -1,0 +1,28 @@
+"""The delivery feature's shared objects on the app. Tests swap `RESOLVER` for a fake
+before the app starts, to play DNS answers (rebinding) without a DNS server."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from aiohttp import web
+
+from gateway.delivery.dispatcher import Dispatcher
+from gateway.delivery.sender import HttpSender
+from gateway.delivery.ssrf import Resolver
+
+
+@dataclass
+class DeliveryRuntime:
+    """What start-up creates (the app is frozen by then, so it fills this holder in)."""
+
+    sender: HttpSender | None = None
+    dispatcher: Dispatcher | None = None
+
+    def wake(self) -> None:
+        if self.dispatcher is not None:
+            self.dispatcher.wake()
+
+
+RESOLVER = web.AppKey("delivery_resolver", Resolver)
+DELIVERY = web.AppKey("delivery", DeliveryRuntime)

@@ -1,0 +1,51 @@
+"""The subscriber webhooks feature: admin routes, the enqueuer and dispatcher loops, and the
+hand-back of unfinished deliveries at shutdown."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from gateway.delivery.appkeys import DELIVERY, RESOLVER, DeliveryRuntime
+from gateway.delivery.dispatcher import GLOBAL_CONCURRENCY, Dispatcher
+from gateway.delivery.enqueuer import enqueuer_loop
+from gateway.delivery.sender import HttpSender
+from gateway.delivery.ssrf import system_resolver
+from gateway.delivery.worker import Deliverer
+from gateway.http.appkeys import ENGINE, LOOPS, METRICS, SETTINGS
+from gateway.subscribers.api import add_routes
+
+
+async def _start(app: web.Application) -> None:
+    settings = app[SETTINGS]
+    runtime = app[DELIVERY]
+    runtime.sender = HttpSender(
+        app[RESOLVER],
+        allow_private=settings.allow_private_targets,
+        timeout=settings.delivery_timeout_seconds,
+        max_connections=GLOBAL_CONCURRENCY,
+    )
+    deliverer = Deliverer(app[ENGINE], runtime.sender, app[METRICS], settings.retry_schedule)
+    runtime.dispatcher = Dispatcher(deliverer, settings.delivery_timeout_seconds)
+    app[LOOPS].start("delivery-enqueuer", enqueuer_loop(app[ENGINE], runtime.wake))
+    app[LOOPS].start("delivery-dispatcher", runtime.dispatcher.run)
+
+
+async def _hand_back(app: web.Application) -> None:
+    dispatcher = app[DELIVERY].dispatcher
+    if dispatcher is not None:
+        await dispatcher.close()
+
+
+async def _close_sender(app: web.Application) -> None:
+    sender = app[DELIVERY].sender
+    if sender is not None:
+        await sender.close()
+
+
+def setup(app: web.Application) -> None:
+    app[RESOLVER] = system_resolver
+    app[DELIVERY] = DeliveryRuntime()
+    add_routes(app)
+    app.on_startup.append(_start)
+    app.on_shutdown.append(_hand_back)
+    app.on_cleanup.append(_close_sender)

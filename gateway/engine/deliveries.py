@@ -1,0 +1,98 @@
+"""The delivery queue's interface: subscriber deliveries held until they succeed or die.
+
+Designed for Redis: per subscriber a sorted set of delivery ids scored by the time each
+becomes visible (due time, or lease expiry once claimed), a hash of encoded records, a set
+of subscribers by earliest visible time, one sorted set per ordered lane (subscriber and
+conversation) of which only the head is ever visible, and capped attempt logs. Claiming
+moves a delivery's score to the lease expiry, so a delivery held by a process that died
+becomes visible again by itself (the visibility timeout).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+Record = dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class QueuedDelivery:
+    """One event owed to one subscriber. `payload` is the stored event's bytes (kept here so
+    a retry outlives the event log's history); `attempts` counts attempts already made;
+    `lane` (ordered subscribers only) names the conversation lane it waits in."""
+
+    id: str
+    subscriber_id: str
+    event_id: str
+    payload: bytes
+    attempts: int = 0
+    lane: str | None = None
+
+
+class DeliveryQueue(Protocol):
+    async def enqueue(
+        self,
+        deliveries: Sequence[QueuedDelivery],
+        due_at: float,
+        cursor: tuple[str, str] | None = None,
+    ) -> int:
+        """Add the deliveries whose ids are new, visible at `due_at` (a lane's later entries
+        wait for its head); with `cursor` (name, value) also store that cursor, atomically,
+        so a reader that crashed re-enqueues nothing and misses nothing. Returns how many
+        were new."""
+        ...
+
+    async def cursor(self, name: str) -> str | None: ...
+
+    async def due_subscribers(self, now: float) -> list[str]:
+        """Subscribers with at least one delivery visible at `now`."""
+        ...
+
+    async def claim(
+        self, subscriber_id: str, now: float, limit: int, lease_seconds: float
+    ) -> list[QueuedDelivery]:
+        """Up to `limit` visible deliveries of the subscriber, earliest due first, hidden
+        for `lease_seconds` (another process takes them over if the lease runs out)."""
+        ...
+
+    async def retry(self, delivery: QueuedDelivery, due_at: float) -> None:
+        """Store the delivery (its attempts updated) and make it visible again at `due_at`."""
+        ...
+
+    async def finish(self, delivery: QueuedDelivery) -> None:
+        """Forget the delivery (succeeded or dead); the next in its lane becomes visible."""
+        ...
+
+    async def release(self, deliveries: Sequence[QueuedDelivery], now: float) -> None:
+        """Hand claimed deliveries back, visible at once (shutdown)."""
+        ...
+
+    async def drop_subscriber(self, subscriber_id: str) -> None:
+        """Forget every delivery, lane, attempt record and failure mark of the subscriber."""
+        ...
+
+    async def depth(self) -> int:
+        """Deliveries held, claimed or not."""
+        ...
+
+    async def record_attempt(self, subscriber_id: str, key: str, record: Record) -> None:
+        """Insert (newest first) or update in place the attempt record under `key`, keeping
+        only the newest `ATTEMPT_LOG_SIZE` records of the subscriber."""
+        ...
+
+    async def attempts(self, subscriber_id: str) -> list[Record]:
+        """The subscriber's attempt records, newest first."""
+        ...
+
+    async def mark_failing(self, subscriber_id: str, now: float) -> float:
+        """Note a failure; return when the subscriber's current run of failures began."""
+        ...
+
+    async def clear_failing(self, subscriber_id: str) -> None:
+        """A delivery succeeded: the run of failures is over."""
+        ...
+
+
+ATTEMPT_LOG_SIZE = 1000

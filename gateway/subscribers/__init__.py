@@ -1,0 +1,1 @@
+"""Subscribers: outbound webhook endpoints, their admin API and their stored records."""

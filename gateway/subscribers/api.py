@@ -1,0 +1,173 @@
+"""Admin routes for subscribers (contract §2): CRUD, rotation, enable, attempts, replay."""
+
+from __future__ import annotations
+
+import re
+import time
+import uuid
+from typing import Any
+
+from aiohttp import web
+from pydantic import AwareDatetime, BaseModel, ConfigDict, model_validator
+
+from gateway.admin.auth import require_admin
+from gateway.admin.json_body import parse_body
+from gateway.admin.paging import page_from
+from gateway.delivery.appkeys import DELIVERY, RESOLVER
+from gateway.delivery.attempts import STATUSES
+from gateway.delivery.enqueuer import replay
+from gateway.delivery.ssrf import refusal
+from gateway.engine.events import event_id_at
+from gateway.errors import invalid_payload, not_found
+from gateway.http.appkeys import ENGINE, SETTINGS
+from gateway.subscribers.model import (
+    Subscriber,
+    SubscriberChanges,
+    SubscriberCreate,
+    new_subscriber,
+)
+from gateway.subscribers.store import SubscriberStore
+
+_EVENT_ID = re.compile(r"^\d{13}-\d{6}$")
+
+
+class ReplayRequest(BaseModel):
+    """`{since, until?}` (RFC 3339) or `{afterEventId, until?}`."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    since: AwareDatetime | None = None
+    until: AwareDatetime | None = None
+    afterEventId: str | None = None
+
+    @model_validator(mode="after")
+    def _one_start(self) -> ReplayRequest:
+        if (self.since is None) == (self.afterEventId is None):
+            raise ValueError("give either since (an RFC 3339 time) or afterEventId")
+        if self.afterEventId is not None and not _EVENT_ID.match(self.afterEventId):
+            raise ValueError("afterEventId is not a gateway event id")
+        if self.since is not None and self.until is not None and self.until < self.since:
+            raise ValueError("until is before since")
+        return self
+
+    def after_cursor(self) -> str:
+        if self.afterEventId is not None:
+            return self.afterEventId
+        assert self.since is not None
+        return event_id_at(_epoch_ms(self.since) - 1, 999999)
+
+    def last_id(self) -> str | None:
+        return None if self.until is None else event_id_at(_epoch_ms(self.until), 999999)
+
+
+def _epoch_ms(moment: AwareDatetime) -> int:
+    return int(moment.timestamp() * 1000)
+
+
+def _store(request: web.Request) -> SubscriberStore:
+    return SubscriberStore(request.app[ENGINE].registry)
+
+
+async def _check_target(request: web.Request, url: str) -> None:
+    if request.app[SETTINGS].allow_private_targets:
+        return
+    refused = await refusal(url, request.app[RESOLVER])
+    if refused is not None:
+        raise invalid_payload(f"url: {refused}")
+
+
+async def _subscriber(request: web.Request) -> Subscriber:
+    require_admin(request)
+    subscriber = await _store(request).get(request.match_info["subscriber_id"])
+    if subscriber is None:
+        raise not_found("No subscriber with this id.")
+    return subscriber
+
+
+def _json(body: Any, status: int = 200) -> web.Response:
+    return web.json_response(body, status=status)
+
+
+async def create(request: web.Request) -> web.Response:
+    require_admin(request)
+    body = await parse_body(request, SubscriberCreate)
+    await _check_target(request, body.url)
+    subscriber = new_subscriber(str(uuid.uuid4()), body, time.time())
+    await _store(request).save(subscriber)
+    return _json(subscriber.view(), 201)
+
+
+async def list_all(request: web.Request) -> web.Response:
+    require_admin(request)
+    page = page_from(request)
+    return _json(page.of([s.view() for s in await _store(request).list()]))
+
+
+async def get(request: web.Request) -> web.Response:
+    return _json((await _subscriber(request)).view())
+
+
+async def update(request: web.Request) -> web.Response:
+    subscriber = await _subscriber(request)
+    changes = await parse_body(request, SubscriberChanges)
+    if changes.url is not None and changes.url != subscriber.url:
+        await _check_target(request, changes.url)
+    updated = subscriber.changed(changes)
+    await _store(request).save(updated)
+    return _json(updated.view())
+
+
+async def delete(request: web.Request) -> web.Response:
+    subscriber = await _subscriber(request)
+    await _store(request).delete(subscriber.id)
+    await request.app[ENGINE].deliveries.drop_subscriber(subscriber.id)
+    return web.Response(status=204)
+
+
+async def rotate(request: web.Request) -> web.Response:
+    subscriber = await _subscriber(request)
+    grace = request.app[SETTINGS].rotation_grace_seconds
+    rotated = subscriber.rotated(time.time(), grace)
+    await _store(request).save(rotated)
+    return _json(rotated.view())
+
+
+async def enable(request: web.Request) -> web.Response:
+    subscriber = await _subscriber(request)
+    enabled = subscriber.enable()
+    await request.app[ENGINE].deliveries.clear_failing(subscriber.id)
+    await _store(request).save(enabled)
+    request.app[DELIVERY].wake()
+    return _json(enabled.view())
+
+
+async def deliveries(request: web.Request) -> web.Response:
+    subscriber = await _subscriber(request)
+    status = request.query.get("status") or None
+    if status is not None and status not in STATUSES:
+        raise invalid_payload(f"status must be one of {', '.join(STATUSES)}.")
+    page = page_from(request)
+    records = await request.app[ENGINE].deliveries.attempts(subscriber.id)
+    if status is not None:
+        records = [record for record in records if record["status"] == status]
+    return _json(page.of(records))
+
+
+async def replay_range(request: web.Request) -> web.Response:
+    subscriber = await _subscriber(request)
+    body = await parse_body(request, ReplayRequest)
+    count = await replay(request.app[ENGINE], subscriber, body.after_cursor(), body.last_id())
+    request.app[DELIVERY].wake()
+    return _json({"enqueued": count}, 202)
+
+
+def add_routes(app: web.Application) -> None:
+    app.router.add_post("/subscribers", create)
+    app.router.add_get("/subscribers", list_all)
+    app.router.add_get("/subscribers/{subscriber_id}", get)
+    app.router.add_patch("/subscribers/{subscriber_id}", update)
+    app.router.add_delete("/subscribers/{subscriber_id}", delete)
+    app.router.add_post("/subscribers/{subscriber_id}/rotate", rotate)
+    app.router.add_post("/subscribers/{subscriber_id}/enable", enable)
+    app.router.add_get("/subscribers/{subscriber_id}/deliveries", deliveries)
+    app.router.add_post("/subscribers/{subscriber_id}/replay", replay_range)
