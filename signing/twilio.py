@@ -15,7 +15,7 @@ scheme), and strips the port correctly from URLs carrying userinfo or an IPv6 ho
 
 import hashlib
 import hmac
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from urllib.parse import ParseResult, parse_qs, urlparse
 
 from signing._compare import matches_any, require_some
@@ -32,8 +32,9 @@ Params = Mapping[str, str | Sequence[str]]
 first value per name."""
 
 
-def _signed_text(url: str, params: Params | None) -> str:
-    parts = [url]
+def _params_text(params: Params | None) -> str:
+    """``name + value`` for every parameter, names sorted, each name's distinct values sorted."""
+    parts: list[str] = []
     if params:
         for name in sorted(set(params)):
             value = params[name]
@@ -42,14 +43,13 @@ def _signed_text(url: str, params: Params | None) -> str:
     return "".join(parts)
 
 
-def _digest(auth_token: str, url: str, params: Params | None) -> bytes:
-    text = _signed_text(url, params)
-    return hmac.digest(utf8(auth_token), utf8(text), hashlib.sha1)
+def _digest(auth_token: str, url: str, params_text: str) -> bytes:
+    return hmac.digest(utf8(auth_token), utf8(url + params_text), hashlib.sha1)
 
 
 def sign(url: str, params: Params | None, auth_token: str) -> str:
     """Return the ``X-Twilio-Signature`` value for a request to ``url`` with ``params``."""
-    return b64encode(_digest(auth_token, url, params))
+    return b64encode(_digest(auth_token, url, _params_text(params)))
 
 
 def body_sha256(body: bytes) -> str:
@@ -66,7 +66,7 @@ def verify(
     """Accept a form-encoded request signed with any of ``auth_tokens`` (rotation)."""
     tokens = require_some(auth_tokens, "auth token")
     presented = decode_signature(required(signature))
-    _check(presented, _url_variants(url, _parse(url)), params, tokens)
+    _check(presented, _candidate_urls(url, _parse(url)), _params_text(params), tokens)
 
 
 def verify_json(url: str, body: bytes, signature: str | None, auth_tokens: Sequence[str]) -> None:
@@ -78,14 +78,14 @@ def verify_json(url: str, body: bytes, signature: str | None, auth_tokens: Seque
     tokens = require_some(auth_tokens, "auth token")
     presented = decode_signature(required(signature))
     parsed = _parse(url)
-    _check(presented, _url_variants(url, parsed), None, tokens)
+    _check(presented, _candidate_urls(url, parsed), "", tokens)
     claimed = parse_qs(parsed.query).get(BODY_HASH_PARAMETER)
     if not claimed or not hmac.compare_digest(utf8(claimed[0]), utf8(body_sha256(body))):
         raise VerificationError("signature_invalid")
 
 
-def _check(presented: bytes, urls: set[str], params: Params | None, tokens: Sequence[str]) -> None:
-    expected = (_digest(token, url, params) for token in tokens for url in urls)
+def _check(presented: bytes, urls: Iterator[str], params_text: str, tokens: Sequence[str]) -> None:
+    expected = (_digest(token, url, params_text) for url in urls for token in tokens)
     if not matches_any(presented, expected):
         raise VerificationError("signature_invalid")
 
@@ -100,12 +100,17 @@ def _parse(url: str) -> ParseResult:
     return parsed
 
 
-def _url_variants(url: str, parsed: ParseResult) -> set[str]:
-    """The URL as given, and without its port and with one as the ``twilio`` package tries."""
+def _candidate_urls(url: str, parsed: ParseResult) -> Iterator[str]:
+    """The URL as given (the usual match, so tried first), then, lazily, the forms the
+    ``twilio`` package tries: normalised by ``urlparse``, and with the port toggled."""
+    yield url
     if parsed.port is None:
         port = 443 if parsed.scheme == "https" else 80
         other_netloc = f"{parsed.netloc}:{port}"
     else:
         userinfo, at, host_port = parsed.netloc.rpartition("@")
         other_netloc = userinfo + at + host_port[: host_port.rindex(":")]
-    return {url, parsed.geturl(), parsed._replace(netloc=other_netloc).geturl()}
+    normalised = parsed.geturl()
+    if normalised != url:
+        yield normalised
+    yield parsed._replace(netloc=other_netloc).geturl()
