@@ -34,8 +34,9 @@ async def run(ctx: Context) -> ScenarioResult:
             "private_key": private_key,
         }
         if ctx.max_ingest_rate is None:
-            probe = IngestJob(**webhook, duration=PROBE_SECONDS, concurrency=options.concurrency)
-            measured = await ctx.measure("e2e: probing max ingest", probe, PROBE_SECONDS)
+            seconds = min(PROBE_SECONDS, options.duration)
+            probe = IngestJob(**webhook, duration=seconds, concurrency=options.concurrency)
+            measured = await ctx.measure("e2e: probing max ingest", probe, seconds)
             ctx.max_ingest_rate = requests_per_second(measured)
         target_rate = max(1.0, LOAD_FRACTION * ctx.max_ingest_rate)
         job = OpenLoopJob(

@@ -1,0 +1,103 @@
+"""Every scenario through `python -m gateway bench --json`, about a second each.
+
+Structure only: each figure carries a value, a ratio and a verdict, or the scenario says it
+was skipped because this build lacks its feature. Never a speed assertion.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+SCENARIOS = ("signing", "ingest", "fanout", "e2e", "delivery", "idle")
+FIGURE_FIELDS = {"value", "unit", "baseline", "ratio", "target", "verdict", "void"}
+FIGURE_FIELDS |= {"generatorCpuPercent"}
+
+
+def bench(*args: str, timeout: float = 150) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "gateway", "bench", *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+
+
+@pytest.fixture(scope="module")
+def report(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    path = tmp_path_factory.mktemp("bench") / "bench.json"
+    options = ["--duration", "1", "--sessions", "20", "--concurrency", "4", "--json", str(path)]
+    finished = bench(*SCENARIOS, *options)
+    assert finished.returncode == 0, finished.stderr[-3000:] + finished.stdout[-3000:]
+    document: dict[str, Any] = json.loads(path.read_text())
+    document["stdout"] = finished.stdout
+    return document
+
+
+@pytest.mark.timeout(180)
+def test_every_scenario_reports_figures_with_ratios_or_is_skipped(report: dict[str, Any]) -> None:
+    assert set(report["scenarios"]) == set(SCENARIOS)
+    for name, scenario in report["scenarios"].items():
+        if scenario["status"] == "skipped":
+            assert scenario["skipped"] is True
+            assert "feature not in this build" in scenario["reason"]
+            continue
+        assert scenario["status"] == "ok", (name, scenario["reason"])
+        assert scenario["figures"], name
+        for figure_name, figure in scenario["figures"].items():
+            assert set(figure) >= FIGURE_FIELDS, (name, figure_name)
+            assert figure["verdict"] in {"pass", "MISS", "VOID", "n/a", "-"}
+            assert figure["void"] is (figure["verdict"] == "VOID")
+
+
+def test_targets_are_attached_to_the_headline_figures(report: dict[str, Any]) -> None:
+    headline = {
+        "ingest": "requests/s",
+        "fanout": "frames/s",
+        "delivery": "deliveries/s",
+        "idle": "memory/session",
+        "e2e": "p99/p50",
+    }
+    for name, figure_name in headline.items():
+        scenario = report["scenarios"][name]
+        if scenario["status"] == "ok":
+            assert scenario["figures"][figure_name]["target"] is not None, name
+
+
+def test_signing_compares_standard_v1_with_the_reference_library(report: dict[str, Any]) -> None:
+    figures = report["scenarios"]["signing"]["figures"]
+    assert figures["standard v1 verify"]["ratio"] > 0
+    assert {"hubster verify", "twilio verify", "basic verify", "bearer verify"} <= set(figures)
+
+
+def test_the_table_names_every_scenario(report: dict[str, Any]) -> None:
+    header = report["stdout"].splitlines()[0].split()
+    assert header[:3] == ["scenario", "figure", "value"]
+    for name in SCENARIOS:
+        assert name in report["stdout"]
+    assert report["machine"]["nproc"] >= 1
+
+
+def test_unknown_scenario_is_a_usage_error() -> None:
+    finished = bench("no-such-scenario", timeout=30)
+    assert finished.returncode == 2
+    assert "unknown scenario" in finished.stderr
+
+
+@pytest.mark.skipif(
+    importlib.util.find_spec("gateway.engine.redis") is not None,
+    reason="this build has a Redis engine",
+)
+def test_redis_engine_absent_is_reported_with_exit_2() -> None:
+    finished = bench("ingest", "--engine", "redis", timeout=30)
+    assert finished.returncode == 2
+    assert "no Redis engine" in finished.stderr
