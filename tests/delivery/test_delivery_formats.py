@@ -11,7 +11,7 @@ from standardwebhooks.webhooks import WebhookVerificationError
 from svix.webhooks import Webhook as SvixWebhook
 
 import signing
-from tests.delivery.conftest import AUTH, HUB, INTEGRATION, TENANT, activity, wait_until
+from tests.delivery.support import AUTH, HUB, INTEGRATION, TENANT, activity, wait_until
 
 OTHER_HUB = "5d3e0b1c-0000-4000-8000-00000000beef"
 

@@ -8,7 +8,7 @@ from collections import Counter
 
 from aiohttp import web
 
-from tests.delivery.conftest import Received, activity, wait_until
+from tests.delivery.support import Received, activity, wait_until
 
 
 async def test_ordered_delivery_per_conversation_without_holding_up_others(make_gateway, make_sink):

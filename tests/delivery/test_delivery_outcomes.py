@@ -10,7 +10,7 @@ from datetime import datetime
 
 from aiohttp import web
 
-from tests.delivery.conftest import AUTH, Received, activity, wait_until
+from tests.delivery.support import AUTH, Received, activity, wait_until
 
 
 async def answer_500(request: web.Request, received: Received) -> web.StreamResponse:
