@@ -35,7 +35,9 @@ class Gateway:
     def app(self) -> web.Application:
         return self.client.app
 
-    async def connect(self, token: str | None = None, **kwargs: Any) -> aiohttp.ClientWebSocketResponse:
+    async def connect(
+        self, token: str | None = None, **kwargs: Any
+    ) -> aiohttp.ClientWebSocketResponse:
         headers = bearer(token) if token else None
         return await self.client.ws_connect("/ws", headers=headers, **kwargs)
 

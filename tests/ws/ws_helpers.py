@@ -140,6 +140,8 @@ async def closed_with(ws: aiohttp.ClientWebSocketResponse, timeout: float = FRAM
     """Read until the server closes; its close code."""
     while True:
         message = await ws.receive(timeout=timeout)
-        if message.type in (aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSED):
+        if message.type is aiohttp.WSMsgType.CLOSE:
+            return int(message.data)
+        if message.type is aiohttp.WSMsgType.CLOSED:
             assert ws.close_code is not None
             return ws.close_code
