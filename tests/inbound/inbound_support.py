@@ -181,3 +181,31 @@ class Gateway:
 
 
 GatewayFactory = Callable[..., Awaitable[Gateway]]
+
+
+def signed(
+    kind: str, integration: Mapping[str, Any], body: bytes, url: str, *, form: bool = False
+) -> tuple[dict[str, str], str]:
+    """Headers (and the query to post with) that authenticate `body` for any kind; `url`
+    is the webhook URL without query. Twilio bodies are signed as JSON unless `form`."""
+    config = integration["configuration"]
+    if kind.startswith("hubster"):
+        return hubster_headers(body, integration), ""
+    if kind == "scg":
+        return scg_headers(integration), ""
+    if kind == "standard":
+        return standard_headers(body, integration, f"msg-{hash(body)}"), ""
+    if form:
+        return twilio_form_headers(url, body, config["authToken"]), ""
+    query = "?bodySHA256=" + signing.twilio.body_sha256(body)
+    signature = signing.twilio.sign(url + query, None, config["authToken"])
+    return {"Content-Type": "application/json", "X-Twilio-Signature": signature}, query
+
+
+KIND_CONFIG: dict[str, dict[str, Any]] = {
+    "hubster-system": {},
+    "hubster-direct": {},
+    "scg": {},
+    "standard": {},
+    "twilio": {"authToken": "tw-token"},
+}

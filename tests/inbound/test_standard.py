@@ -127,3 +127,15 @@ async def test_ed25519_public_key_integration_verifies_v1a(gateway: Gateway) -> 
         integration, body, standard_headers(body, integration, "msg_2", key=other)
     )
     assert response.status == 403
+
+
+@pytest.mark.parametrize(
+    ("occurred_at", "field"),
+    [("0001-01-01T00:00:00+01:00", "occurredAt"), ("2026-01-01T00:00:00", "occurredAt")],
+)
+async def test_unusable_times_are_invalid(gateway: Gateway, occurred_at: str, field: str) -> None:
+    integration = await gateway.create("standard")
+    body = orjson.dumps({**ACTIVITY, "occurredAt": occurred_at})
+    response = await gateway.post(integration, body, standard_headers(body, integration))
+    assert response.status == 400
+    assert (await response.json())["error"]["message"].startswith(field)

@@ -1,0 +1,180 @@
+"""Whatever a provider (or an attacker holding the credentials) sends, correctly signed or
+not, the answer is never a 500: arbitrary JSON and bytes, signed so they reach the parsers,
+and arbitrary headers."""
+
+from __future__ import annotations
+
+import copy
+import json
+from typing import Any
+from urllib.parse import urlencode
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from inbound_support import KIND_CONFIG, Gateway, GatewayFactory, fixture_bytes, signed
+
+KINDS = list(KIND_CONFIG)
+PROPERTY_SETTINGS = settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+
+scalars = (
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=20)
+)
+json_values = st.recursive(
+    scalars,
+    lambda inner: (
+        st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=12), inner, max_size=5)
+    ),
+    max_leaves=20,
+)
+# Bodies that look like what providers send, with any member replaced or dropped.
+provider_keys = st.sampled_from(
+    [
+        "hubId",
+        "tenantId",
+        "conversationId",
+        "activities",
+        "activity",
+        "type",
+        "eventId",
+        "message",
+        "event",
+        "sender",
+        "recipient",
+        "integrationType",
+        "channelType",
+        "evt-tp",
+        "fld-val-list",
+        "event-id",
+        "event_id",
+        "attempt",
+        "new_state",
+        "timestamp",
+        "data",
+        "occurredAt",
+        "source",
+        "MessageSid",
+        "MessageStatus",
+        "From",
+        "To",
+        "Body",
+        "NumMedia",
+        "MediaUrl0",
+        "isEcho",
+    ]
+)
+shaped = st.recursive(
+    scalars,
+    lambda inner: (
+        st.lists(inner, max_size=3)
+        | st.dictionaries(provider_keys | st.text(max_size=5), inner, max_size=6)
+    ),
+    max_leaves=25,
+)
+
+
+def encode(value: Any) -> bytes:
+    """JSON text as any sender may write it: big integers and non-ASCII included."""
+    return json.dumps(value, ensure_ascii=False).encode()
+
+
+FIXTURES = [
+    json.loads(fixture_bytes(name))
+    for name in (
+        "hubster-system-messages.json",
+        "hubster-direct-agent-image.json",
+        "scg-receipt-delivered.json",
+        "scg-mo-message.json",
+    )
+]
+
+
+@st.composite
+def mutated_fixtures(draw: st.DrawFn) -> bytes:
+    """A real provider body with one member, at any depth, replaced by any JSON value."""
+    document = copy.deepcopy(draw(st.sampled_from(FIXTURES)))
+    node: Any = document
+    while True:
+        keys = list(node) if isinstance(node, dict) else list(range(len(node)))
+        key = draw(st.sampled_from(keys))
+        child = node[key]
+        if not isinstance(child, dict | list) or not child or draw(st.booleans()):
+            node[key] = draw(json_values)
+            return encode(document)
+        node = child
+
+
+bodies = st.one_of(
+    mutated_fixtures(),
+    json_values.map(encode),
+    shaped.map(encode),
+    st.binary(max_size=200),
+)
+header_names = st.sampled_from(
+    [
+        "Content-Type",
+        "Authorization",
+        "x-hubster-signature",
+        "webhook-id",
+        "webhook-timestamp",
+        "webhook-signature",
+        "svix-id",
+        "X-Twilio-Signature",
+        "Content-Encoding",
+        "X-Request-Id",
+    ]
+)
+header_values = st.text(st.characters(min_codepoint=32, max_codepoint=126), max_size=40)
+
+
+@pytest.fixture(params=KINDS)
+async def target(request: Any, make_gateway: GatewayFactory) -> tuple[Gateway, dict[str, Any], str]:
+    gateway = await make_gateway()
+    kind = request.param
+    integration = await gateway.create(kind, configuration=dict(KIND_CONFIG[kind]))
+    return gateway, integration, kind
+
+
+async def post_signed(target: tuple[Gateway, dict[str, Any], str], body: bytes, form: bool) -> int:
+    gateway, integration, kind = target
+    url = gateway.url(f"/webhooks/{integration['integrationId']}")
+    headers, query = signed(kind, integration, body, url, form=form)
+    response = await gateway.post(integration, body, headers, query)
+    return response.status
+
+
+@PROPERTY_SETTINGS
+@given(body=bodies)
+async def test_signed_bodies_never_500(
+    target: tuple[Gateway, dict[str, Any], str], body: bytes
+) -> None:
+    status = await post_signed(target, body, form=False)
+    assert status in (202, 400), status
+
+
+@PROPERTY_SETTINGS
+@given(
+    fields=st.dictionaries(provider_keys | st.text(max_size=8), st.text(max_size=20), max_size=8)
+)
+async def test_signed_twilio_forms_never_500(
+    make_gateway: GatewayFactory, fields: dict[str, str]
+) -> None:
+    gateway = await make_gateway()
+    integration = await gateway.create("twilio", configuration=dict(KIND_CONFIG["twilio"]))
+    status = await post_signed(
+        (gateway, integration, "twilio"), urlencode(fields).encode(), form=True
+    )
+    assert status in (202, 400), status
+
+
+@PROPERTY_SETTINGS
+@given(headers=st.dictionaries(header_names, header_values, max_size=6), body=bodies)
+async def test_arbitrary_headers_never_500(
+    target: tuple[Gateway, dict[str, Any], str], headers: dict[str, str], body: bytes
+) -> None:
+    gateway, integration, _ = target
+    response = await gateway.post(integration, body, headers)
+    assert response.status in (400, 401, 403, 415), response.status
+    assert (await response.json())["error"]["code"]
