@@ -9,10 +9,18 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, replace
 from functools import cached_property
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictBool,
+    field_validator,
+    model_validator,
+)
 
 import signing
 from gateway.events.filters import TypeFilter, check_filter
@@ -46,18 +54,11 @@ def check_url(url: str) -> str:
     return url
 
 
-def _check_events(values: list[str]) -> list[str]:
-    for value in values:
-        check_filter(value)
-    return values
+EventFilter = Annotated[str, AfterValidator(check_filter)]
 
 
 def _check_optional_url(url: str | None) -> str | None:
     return None if url is None else check_url(url)
-
-
-def _check_optional_events(values: list[str] | None) -> list[str] | None:
-    return None if values is None else _check_events(values)
 
 
 def _check_hub_ids(values: list[str] | None) -> list[str] | None:
@@ -74,7 +75,7 @@ class SubscriberChanges(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     url: str | None = None
-    events: list[str] | None = Field(None, min_length=1)
+    events: list[EventFilter] | None = Field(None, min_length=1)
     hubIds: list[str] | None = None
     ordered: StrictBool | None = None
     rateLimitPerSecond: float | None = Field(None, gt=0)
@@ -82,7 +83,6 @@ class SubscriberChanges(BaseModel):
     description: str | None = Field(None, max_length=1000)
 
     _url = field_validator("url")(_check_optional_url)
-    _events = field_validator("events")(_check_optional_events)
     _hub_ids = field_validator("hubIds")(_check_hub_ids)
 
 
@@ -93,7 +93,7 @@ class SubscriberCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     url: str
-    events: list[str] = Field(min_length=1)
+    events: list[EventFilter] = Field(min_length=1)
     hubIds: list[str] | None = None
     format: Format = "standard"
     ordered: StrictBool = False
@@ -105,7 +105,6 @@ class SubscriberCreate(BaseModel):
     privateSigningKey: str | None = None
 
     _url = field_validator("url")(check_url)
-    _events = field_validator("events")(_check_events)
     _hub_ids = field_validator("hubIds")(_check_hub_ids)
 
     @field_validator("secret")
