@@ -5,8 +5,6 @@ UTF-8, not the 16 bytes the hex spells. Hubster sends no timestamp, so replay pr
 the receiver's job (use each activity's ``eventId``).
 """
 
-import hashlib
-import hmac
 import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -14,6 +12,7 @@ from dataclasses import dataclass, field
 from signing._compare import matches_any, require_some
 from signing._encoding import b64encode, utf8
 from signing._headers import decode_signature, required
+from signing._hmac import prepared
 from signing.errors import VerificationError
 
 SIGNATURE_HEADER = "x-hubster-signature"
@@ -37,7 +36,7 @@ def _new_key() -> str:
 
 
 def _digest(body: bytes, private_signing_key: str) -> bytes:
-    return hmac.digest(utf8(private_signing_key), body, hashlib.sha256)
+    return prepared(utf8(private_signing_key), "sha256").digest(body)
 
 
 def sign(body: bytes, private_signing_key: str) -> str:

@@ -12,8 +12,6 @@ for it, never ``VerificationError``. Call ``load_key`` at start-up to validate c
 """
 
 import functools
-import hashlib
-import hmac
 import secrets
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -34,6 +32,7 @@ from signing._headers import (
     parse_timestamp,
     required,
 )
+from signing._hmac import prepared
 from signing.errors import VerificationError
 
 StandardKey = bytes | Ed25519PrivateKey | Ed25519PublicKey
@@ -78,12 +77,13 @@ def load_key(key: str) -> StandardKey:
     return b64decode_key(key.removeprefix(_SECRET_PREFIX), "webhook secret")
 
 
-def _signed_content(msg_id: str, timestamp: int, body: bytes) -> bytes:
-    return utf8(f"{msg_id}.{timestamp}.") + body
+def _signed_prefix(msg_id: str, timestamp: int) -> bytes:
+    """What precedes the body in the signed content; kept apart so HMAC never copies the body."""
+    return utf8(f"{msg_id}.{timestamp}.")
 
 
-def _hmac(secret: bytes, content: bytes) -> bytes:
-    return hmac.digest(secret, content, hashlib.sha256)
+def _hmac(secret: bytes, prefix: bytes, body: bytes) -> bytes:
+    return prepared(secret, "sha256").digest(prefix, body)
 
 
 def sign(msg_id: str, timestamp: int, body: bytes, keys: Sequence[str]) -> str:
@@ -93,14 +93,14 @@ def sign(msg_id: str, timestamp: int, body: bytes, keys: Sequence[str]) -> str:
     """
     if timestamp < 0:
         raise ValueError("timestamp must be non-negative unix seconds")
-    content = _signed_content(msg_id, timestamp, body)
+    prefix = _signed_prefix(msg_id, timestamp)
     entries = []
     for key in require_some(keys, "signing key"):
         loaded = load_key(key)
         if isinstance(loaded, bytes):
-            entries.append("v1," + b64encode(_hmac(loaded, content)))
+            entries.append("v1," + b64encode(_hmac(loaded, prefix, body)))
         elif isinstance(loaded, Ed25519PrivateKey):
-            entries.append("v1a," + b64encode(loaded.sign(content)))
+            entries.append("v1a," + b64encode(loaded.sign(prefix + body)))
         else:
             raise ValueError("a whpk_ public key cannot sign")
     return " ".join(entries)
@@ -155,13 +155,13 @@ def verify_parts(
     timestamp = parse_timestamp(required(timestamp_header))
     entries = _parse_signature_header(required(signature_header))
     check_tolerance(timestamp, tolerance_seconds, now)
-    content = _signed_content(msg_id, timestamp, body)
-    macs = [_hmac(secret, content) for secret in hmac_secrets]
+    prefix = _signed_prefix(msg_id, timestamp)
+    macs = [_hmac(secret, prefix, body) for secret in hmac_secrets]
     for version, signature in entries:
         if version == "v1":
             if matches_any(signature, macs):
                 return
-        elif any(_ed25519.is_valid(key, signature, content) for key in public_keys):
+        elif any(_ed25519.is_valid(key, signature, prefix + body) for key in public_keys):
             return
     raise VerificationError("signature_invalid")
 

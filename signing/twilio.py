@@ -21,6 +21,7 @@ from urllib.parse import ParseResult, parse_qs, urlparse
 from signing._compare import matches_any, require_some
 from signing._encoding import b64encode, utf8
 from signing._headers import decode_signature, required
+from signing._hmac import prepared
 from signing.errors import VerificationError
 
 SIGNATURE_HEADER = "X-Twilio-Signature"
@@ -32,7 +33,7 @@ Params = Mapping[str, str | Sequence[str]]
 first value per name."""
 
 
-def _params_text(params: Params | None) -> str:
+def _params_text(params: Params | None) -> bytes:
     """``name + value`` for every parameter, names sorted, each name's distinct values sorted."""
     parts: list[str] = []
     if params:
@@ -40,11 +41,11 @@ def _params_text(params: Params | None) -> str:
             value = params[name]
             values = [value] if isinstance(value, str) else value
             parts.extend(name + item for item in sorted(set(values)))
-    return "".join(parts)
+    return utf8("".join(parts))
 
 
-def _digest(auth_token: str, url: str, params_text: str) -> bytes:
-    return hmac.digest(utf8(auth_token), utf8(url + params_text), hashlib.sha1)
+def _digest(auth_token: str, url: str, params_text: bytes) -> bytes:
+    return prepared(utf8(auth_token), "sha1").digest(utf8(url), params_text)
 
 
 def sign(url: str, params: Params | None, auth_token: str) -> str:
@@ -78,13 +79,15 @@ def verify_json(url: str, body: bytes, signature: str | None, auth_tokens: Seque
     tokens = require_some(auth_tokens, "auth token")
     presented = decode_signature(required(signature))
     parsed = _parse(url)
-    _check(presented, _candidate_urls(url, parsed), "", tokens)
+    _check(presented, _candidate_urls(url, parsed), b"", tokens)
     claimed = parse_qs(parsed.query).get(BODY_HASH_PARAMETER)
     if not claimed or not hmac.compare_digest(utf8(claimed[0]), utf8(body_sha256(body))):
         raise VerificationError("signature_invalid")
 
 
-def _check(presented: bytes, urls: Iterator[str], params_text: str, tokens: Sequence[str]) -> None:
+def _check(
+    presented: bytes, urls: Iterator[str], params_text: bytes, tokens: Sequence[str]
+) -> None:
     expected = (_digest(token, url, params_text) for url in urls for token in tokens)
     if not matches_any(presented, expected):
         raise VerificationError("signature_invalid")
