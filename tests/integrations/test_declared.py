@@ -1,0 +1,78 @@
+"""Integrations declared in the configuration file exist from start-up, idempotently; a bad
+declaration stops start-up with a clear message."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from gateway.config import Settings
+from gateway.engine.memory import MemoryEngine
+from gateway.http.app import build_app
+
+ROOT = Path(__file__).resolve().parents[2]
+KEYS = {"publicSigningKey": "0123456789ABCDEF" * 2, "privateSigningKey": "FEDCBA9876543210" * 2}
+DECLARED: list[dict[str, Any]] = [
+    {
+        "integrationId": "support-hub",
+        "name": "Support",
+        "kind": "hubster-system",
+        "hubId": "hub-a",
+        "tenantId": "t",
+        "configuration": KEYS,
+    },
+    {"name": "SMS", "kind": "scg", "hubId": "sms-hub"},
+]
+
+
+async def test_declared_integrations_exist_and_restart_is_idempotent(
+    aiohttp_client: Any, admin: dict[str, str]
+) -> None:
+    engine = MemoryEngine()
+    settings = Settings(port=0, integrations=DECLARED)
+    first = await aiohttp_client(
+        build_app(settings, engine, admin_key="integrations-admin-key", jwt_secret="j")
+    )
+    listed = (await (await first.get("/integrations", headers=admin)).json())["results"]
+    assert [item["name"] for item in listed] == ["Support", "SMS"]
+    support = await (await first.get("/integrations/support-hub", headers=admin)).json()
+    assert support["configuration"] == KEYS and support["statusId"] == 3000
+
+    again = await aiohttp_client(
+        build_app(settings, engine, admin_key="integrations-admin-key", jwt_secret="j")
+    )
+    relisted = (await (await again.get("/integrations", headers=admin)).json())["results"]
+    assert relisted == listed
+
+
+def write_config(tmp_path: Path, table: str) -> Path:
+    path = tmp_path / "gateway.toml"
+    path.write_text(f'admin_key = "k"\nport = 0\n\n[[integrations]]\n{table}\n')
+    return path
+
+
+@pytest.mark.parametrize(
+    ("table", "named"),
+    [
+        ('name = "x"\nkind = "fax"\nhubId = "h"', "kind"),
+        ('name = "x"\nkind = "twilio"\nhubId = "h"', "configuration.authToken"),
+        ('name = "x"\nkind = "scg"\nhubId = "h"\nstatusId = 1', "statusId"),
+    ],
+)
+def test_bad_declaration_stops_start_up(tmp_path: Path, table: str, named: str) -> None:
+    config = write_config(tmp_path, table)
+    result = subprocess.run(
+        [sys.executable, "-m", "gateway", "serve", "--config", str(config)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=30,
+        env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT)},
+    )
+    assert result.returncode == 2
+    assert "gateway: [[integrations]] #1: " + named in result.stderr
+    assert "listening" not in result.stdout
