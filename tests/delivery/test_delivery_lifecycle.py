@@ -1,0 +1,120 @@
+"""The delivery loops' life: readiness while the engine fails, a restart that resumes from
+the stored cursor, and shutdown handing unfinished deliveries back to the queue."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from gateway.engine import EngineUnavailable
+from gateway.engine.memory import MemoryEngine
+from tests.delivery.support import activity, wait_until
+
+
+class FaultyQueue:
+    """The memory delivery queue behind a switch: while `fault` is set, every call raises it."""
+
+    def __init__(self, inner: Any) -> None:
+        self.inner = inner
+        self.fault: Exception | None = None
+
+    def __getattr__(self, name: str) -> Callable[..., Awaitable[Any]]:
+        method = getattr(self.inner, name)
+
+        async def call(*args: Any, **kwargs: Any) -> Any:
+            if self.fault is not None:
+                raise self.fault
+            return await method(*args, **kwargs)
+
+        return call
+
+
+class FaultyEngine(MemoryEngine):
+    def __init__(self) -> None:
+        super().__init__()
+        self.faulty = FaultyQueue(self.deliveries)
+        self.deliveries = self.faulty  # type: ignore[assignment]
+
+
+async def readiness(gateway: Any) -> tuple[int, dict[str, Any]]:
+    response = await gateway.client.get("/readyz")
+    return response.status, await response.json()
+
+
+async def test_loops_survive_an_unavailable_engine_and_catch_up(make_gateway, make_sink):
+    engine = FaultyEngine()
+    gateway = await make_gateway(engine=engine)
+    sink = await make_sink()
+    await gateway.create_subscriber(url=sink.url(), events=["*"])
+    await wait_until(lambda: _ready(gateway), message="readiness")
+
+    engine.faulty.fault = EngineUnavailable("redis went away")
+    stored = await gateway.store(activity(), activity())
+    status, _ = await readiness(gateway)
+    assert status == 200
+    assert sink.received == []
+    engine.faulty.fault = None
+
+    await wait_until(lambda: len(sink.received) == 2, timeout=15, message="catching up")
+    assert [r.headers["webhook-id"] for r in sink.received] == [e.id for e in stored]
+    assert (await readiness(gateway))[0] == 200
+
+
+async def test_readyz_reports_a_dead_delivery_loop(make_gateway):
+    engine = FaultyEngine()
+    gateway = await make_gateway(engine=engine)
+    await wait_until(lambda: _ready(gateway), message="readiness")
+
+    engine.faulty.fault = RuntimeError("corrupt record")
+    await gateway.store(activity())
+
+    async def not_ready() -> bool:
+        return (await readiness(gateway))[0] == 503
+
+    await wait_until(not_ready, message="/readyz to turn 503")
+    _, body = await readiness(gateway)
+    assert body["error"]["code"] == "unavailable"
+    assert any("delivery" in problem for problem in body["problems"])
+
+
+async def _ready(gateway: Any) -> bool:
+    return (await readiness(gateway))[0] == 200
+
+
+async def test_restart_resumes_from_the_stored_cursor(make_gateway, make_sink):
+    engine = MemoryEngine()
+    sink = await make_sink()
+    first = await make_gateway(engine=engine)
+    await first.create_subscriber(url=sink.url(), events=["*"])
+    [before] = await first.store(activity(text="before the restart"))
+    await wait_until(lambda: len(sink.received) == 1, message="the first delivery")
+    await first.client.close()
+
+    while_down = await first.store(activity(text="while down 1"), activity(text="while down 2"))
+    second = await make_gateway(engine=engine)
+    [after] = await second.store(activity(text="after the restart"))
+
+    await wait_until(lambda: len(sink.received) == 4, message="every delivery")
+    expected = [before.id, *(e.id for e in while_down), after.id]
+    assert [r.headers["webhook-id"] for r in sink.received] == expected
+
+
+async def test_shutdown_hands_unfinished_deliveries_back(make_gateway, make_sink):
+    engine = MemoryEngine()
+    gateway = await make_gateway(engine=engine, delivery_timeout_seconds=30)
+    sink = await make_sink()
+    sink.respond = sink.hang
+    subscriber = await gateway.create_subscriber(url=sink.url(), events=["*"])
+    stored = await gateway.store(activity(), activity(), activity())
+    await wait_until(lambda: len(sink.received) == 3, message="three deliveries in flight")
+    now = time.time()
+    assert await engine.deliveries.due_subscribers(now) == []  # claimed: leased for 60 s
+
+    await gateway.client.close()
+
+    subscriber_id = subscriber["subscriberId"]
+    assert await engine.deliveries.due_subscribers(time.time()) == [subscriber_id]
+    handed_back = await engine.deliveries.claim(subscriber_id, time.time(), 10, 60)
+    assert sorted(d.event_id for d in handed_back) == [e.id for e in stored]
+    assert all(d.attempts == 0 for d in handed_back)
