@@ -97,6 +97,17 @@ def _data(item: JsonObject, envelope: JsonObject, sender: JsonObject, recipient:
     return data
 
 
+def _activity_type(
+    message: JsonObject | None, event: JsonObject | None, role: Role, path: str
+) -> tuple[str, str]:
+    """The activity type, and the event type the dedup key uses (`message` for messages)."""
+    if message is not None:
+        text(message, "type", path + ".message.type")
+        return "message:" + role, "message"
+    name = text(event or {}, "type", path + ".event.type")
+    return activity_type("event", name, path + ".event.type"), name
+
+
 def _normalise_one(
     item: JsonObject, path: str, envelope: JsonObject, conversation_id: str, receiver: Receiver
 ) -> KeyedActivity:
@@ -115,13 +126,7 @@ def _normalise_one(
     customer_side = sender if sender.get("integrationType") == "Customer" else recipient
     customer_path = path + (".sender" if customer_side is sender else ".recipient")
     interaction_id = optional_text(item, "interactionId", path + ".interactionId")
-    if event is not None:
-        event_name = text(event, "type", path + ".event.type")
-        type_ = activity_type("event", event_name, path + ".event.type")
-    else:
-        text(message or {}, "type", path + ".message.type")
-        event_name = "message"
-        type_ = "message:" + sender_party["role"]
+    type_, event_name = _activity_type(message, event, sender_party["role"], path)
     identity = [interaction_id] if interaction_id else [event_name, sender_party["id"] or ""]
     activity = build_activity(
         receiver.destination,
