@@ -57,6 +57,8 @@ def plan(
 
 
 async def _note_pending(engine: Engine, deliveries: Sequence[QueuedDelivery], now: float) -> None:
+    """Written before the deliveries are enqueued, so an attempt's own record (same key)
+    can never be overwritten by a late `pending`."""
     for delivery in deliveries:
         await engine.deliveries.record_attempt(
             delivery.subscriber_id, f"{delivery.id}#1", pending_record(delivery, now)
@@ -82,9 +84,9 @@ def enqueuer_loop(engine: Engine, on_enqueued: Callable[[], None]) -> LoopBody:
                 enabled = [s for s in await store.list() if s.enabled]
                 planned = plan(events, enabled, live=True)
                 now = time.time()
+                await _note_pending(engine, planned, now)
                 await engine.deliveries.enqueue(planned, now, (CURSOR_NAME, events[-1].id))
                 cursor = events[-1].id
-                await _note_pending(engine, planned, now)
                 if planned:
                     on_enqueued()
             except EngineUnavailable:
@@ -104,8 +106,8 @@ async def replay(engine: Engine, subscriber: Subscriber, after: str, until: str 
         in_range = [event for event in events if until is None or event.id <= until]
         planned = plan(in_range, [subscriber], live=False, id_suffix=suffix)
         now = time.time()
-        total += await engine.deliveries.enqueue(planned, now)
         await _note_pending(engine, planned, now)
+        total += await engine.deliveries.enqueue(planned, now)
         if len(in_range) < BATCH_SIZE:
             return total
         cursor = in_range[-1].id

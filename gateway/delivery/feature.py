@@ -13,6 +13,7 @@ from gateway.delivery.ssrf import system_resolver
 from gateway.delivery.worker import Deliverer
 from gateway.http.appkeys import ENGINE, LOOPS, METRICS, SETTINGS
 from gateway.subscribers.api import add_routes
+from gateway.subscribers.declared import create_declared
 
 
 async def _start(app: web.Application) -> None:
@@ -46,6 +47,7 @@ def setup(app: web.Application) -> None:
     app[RESOLVER] = system_resolver
     app[DELIVERY] = DeliveryRuntime()
     add_routes(app)
+    app.on_startup.append(create_declared)
     app.on_startup.append(_start)
     app.on_shutdown.append(_hand_back)
     app.on_cleanup.append(_close_sender)
