@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import time
 from typing import Any
 
@@ -211,3 +212,18 @@ async def test_wrong_shape_is_invalid_payload(
     assert await gateway.stored() == []
     outcome = f'gateway_webhooks_total{{kind="{kind}",outcome="invalid_payload"}}'
     assert await gateway.metric(outcome) == 1
+
+
+@pytest.mark.parametrize(
+    ("body", "expected"),
+    [
+        (b"not gzip at all", (400, "invalid_payload")),
+        (gzip.compress(b"0" * (LIMIT * 50)), (413, "payload_too_large")),
+    ],
+)
+async def test_content_encoding_errors_and_bombs(
+    make_gateway: GatewayFactory, body: bytes, expected: tuple[int, str]
+) -> None:
+    gateway, integration = await setup(make_gateway, "scg")
+    headers = {"Content-Type": "application/json", "Content-Encoding": "gzip"}
+    assert await answer(await gateway.post(integration, body, headers)) == expected

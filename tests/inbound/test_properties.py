@@ -127,6 +127,9 @@ header_names = st.sampled_from(
     ]
 )
 header_values = st.text(st.characters(min_codepoint=32, max_codepoint=126), max_size=40)
+header_values |= st.sampled_from(
+    ["gzip", "deflate", "br", "application/json", "application/x-www-form-urlencoded", "Bearer x"]
+)
 
 
 @pytest.fixture(params=KINDS)
@@ -176,5 +179,5 @@ async def test_arbitrary_headers_never_500(
 ) -> None:
     gateway, integration, _ = target
     response = await gateway.post(integration, body, headers)
-    assert response.status in (400, 401, 403, 415), response.status
+    assert response.status in (400, 401, 403, 413, 415), response.status
     assert (await response.json())["error"]["code"]
