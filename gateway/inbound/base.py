@@ -62,7 +62,6 @@ class Adapter:
     """One provider: the media types it takes (the first is what a missing Content-Type
     means) and its pure verify-and-normalise function."""
 
-    provider: str
     media_types: tuple[str, ...]
     normalise: Normalise
 

@@ -173,4 +173,4 @@ def normalise(request: InboundRequest, receiver: Receiver) -> list[KeyedActivity
     ]
 
 
-ADAPTER = Adapter(provider="hubster", media_types=(JSON,), normalise=normalise)
+ADAPTER = Adapter(media_types=(JSON,), normalise=normalise)

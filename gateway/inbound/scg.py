@@ -213,4 +213,4 @@ def normalise(request: InboundRequest, receiver: Receiver) -> list[KeyedActivity
     return _other(delivery)
 
 
-ADAPTER = Adapter(provider="scg", media_types=(JSON,), normalise=normalise)
+ADAPTER = Adapter(media_types=(JSON,), normalise=normalise)

@@ -114,4 +114,4 @@ def normalise(request: InboundRequest, receiver: Receiver) -> list[KeyedActivity
     return [KeyedActivity(activity, key)]
 
 
-ADAPTER = Adapter(provider="standard", media_types=(JSON,), normalise=normalise)
+ADAPTER = Adapter(media_types=(JSON,), normalise=normalise)

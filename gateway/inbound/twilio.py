@@ -174,4 +174,4 @@ def normalise(request: InboundRequest, receiver: Receiver) -> list[KeyedActivity
     return _inbound(callback)
 
 
-ADAPTER = Adapter(provider="twilio", media_types=(FORM, JSON), normalise=normalise)
+ADAPTER = Adapter(media_types=(FORM, JSON), normalise=normalise)

@@ -3,8 +3,10 @@ declaration stops start-up with a clear message."""
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
+import urllib.request
 from pathlib import Path
 from typing import Any
 
@@ -76,3 +78,19 @@ def test_bad_declaration_stops_start_up(tmp_path: Path, table: str, named: str) 
     assert result.returncode == 2
     assert "gateway: [[integrations]] #1: " + named in result.stderr
     assert "listening" not in result.stdout
+
+
+def test_served_process_has_the_declared_integration(tmp_path: Path, gateway_factory: Any) -> None:
+    config = write_config(
+        tmp_path,
+        'integrationId = "toml-sms"\nname = "SMS"\nkind = "scg"\nhubId = "sms-hub"\n'
+        'configuration = { username = "ess", password = "pw" }',
+    )
+    gateway = gateway_factory("--config", str(config), env={"GATEWAY_ADMIN_KEY": "k"})
+    request = urllib.request.Request(
+        gateway.url + "/integrations/toml-sms", headers={"Authorization": "Bearer k"}
+    )
+    with urllib.request.urlopen(request, timeout=10) as response:
+        integration = json.loads(response.read())
+    assert integration["configuration"] == {"username": "ess", "password": "pw"}
+    assert integration["hubId"] == "sms-hub"
