@@ -2,7 +2,9 @@
 
 Messages become Hubster message activities; anything else (receipts, consent, events)
 becomes an `event` activity of type `payload` carrying the whole gateway activity, so code
-written for Hubster System webhooks reads every delivery without loss.
+written for Hubster System webhooks reads every delivery without loss. Hubster fields the
+inbound side kept in `data` (interactionId, externalId, flowProcess, token ids,
+conversationProperties) are put back where Hubster has them.
 """
 
 from __future__ import annotations
@@ -49,9 +51,13 @@ def hubster_activity(activity: Json) -> Json:
     }
     if is_message:
         converted["interactionId"] = data.get("interactionId") or activity.get("id")
-    converted["flowProcess"] = "Default"
-    converted["sender"] = _party(activity.get("sender"), activity, fallback_to_integration=True)
-    converted["recipient"] = _party(activity.get("recipient"), activity)
+    converted["flowProcess"] = data.get("flowProcess") or "Default"
+    converted["sender"] = _party(
+        activity.get("sender"), activity, data.get("senderTokenId"), fallback_to_integration=True
+    )
+    converted["recipient"] = _party(
+        activity.get("recipient"), activity, data.get("recipientTokenId")
+    )
     if is_message:
         converted["message"] = message
     else:
@@ -77,7 +83,10 @@ def _event_ms(activity: Json) -> int:
     return event_id_ms(str(activity.get("id", "0" * 13)))
 
 
-def _party(party: object, activity: Json, *, fallback_to_integration: bool = False) -> Json | None:
+def _party(
+    party: object, activity: Json, token_id: object, *, fallback_to_integration: bool = False
+) -> Json | None:
+    """A Hubster party; a missing sender is the integration itself, as a system sender."""
     if not isinstance(party, dict):
         if not fallback_to_integration:
             return None
@@ -88,5 +97,5 @@ def _party(party: object, activity: Json, *, fallback_to_integration: bool = Fal
         "integrationId": party.get("id"),
         "integrationType": _INTEGRATION_TYPES.get(role, "System"),
         "channelType": channel,
-        "tokenId": None,
+        "tokenId": token_id,
     }
