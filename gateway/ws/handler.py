@@ -155,13 +155,18 @@ async def _serve_session(
     finally:
         timers.cancel()
         runtime.router.remove(session)
-        await session.close(close_code, "")
-        try:
-            await runtime.presence.left(session)
-        except EngineUnavailable:
-            log.warning(
-                "engine unavailable; presence of session %s not cleared", session.session_id
-            )
+        ending = runtime.keep(_end_session(runtime, session, close_code))
+        await asyncio.shield(ending)
+
+
+async def _end_session(runtime: WsRuntime, session: Session, close_code: int) -> None:
+    """Close and leave presence in a task of its own: it must complete even when the
+    server cancels the handler because the client vanished."""
+    await session.close(close_code, "")
+    try:
+        await runtime.presence.left(session)
+    except EngineUnavailable:
+        log.warning("engine unavailable; presence of %s not cleared", session.session_id)
 
 
 async def _serve_frames(runtime: WsRuntime, session: Session, timers: SessionTimers) -> int:

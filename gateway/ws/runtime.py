@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Coroutine
 from dataclasses import dataclass, field
+from typing import Any
 
 from aiohttp import web
 
@@ -25,6 +27,14 @@ class WsRuntime:
     presence: PresenceAnnouncer
     sockets: dict[web.WebSocketResponse, asyncio.Transport | None] = field(default_factory=dict)
     """Every open websocket, authenticated or not, so shutdown can close them all."""
+    background: set[asyncio.Task[None]] = field(default_factory=set)
+
+    def keep(self, work: Coroutine[Any, Any, None]) -> asyncio.Task[None]:
+        """Run `work` in a task referenced until it ends (the loop only holds tasks weakly)."""
+        task = asyncio.create_task(work)
+        self.background.add(task)
+        task.add_done_callback(self.background.discard)
+        return task
 
 
 WS_RUNTIME = web.AppKey("ws_runtime", WsRuntime)

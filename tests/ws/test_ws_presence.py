@@ -1,0 +1,106 @@
+"""Presence: frames to the hub's sessions on connect, status and leave; the admin roster."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from datetime import datetime
+from typing import Any
+
+import aiohttp
+from ws_helpers import ADMIN_KEY, agent_token, next_frame
+
+ADMIN = {"Authorization": f"Bearer {ADMIN_KEY}"}
+
+
+async def _presence(ws: aiohttp.ClientWebSocketResponse, hub_id: str) -> dict[str, str]:
+    """The next presence roster of `hub_id`, as agentId -> status."""
+    while True:
+        frame = await next_frame(ws, "presence")
+        if frame["hubId"] == hub_id:
+            return {agent["agentId"]: agent["status"] for agent in frame["agents"]}
+
+
+async def _becomes(
+    ws: aiohttp.ClientWebSocketResponse, hub_id: str, roster: dict[str, str]
+) -> None:
+    """Read `hub_id`'s presence frames until one shows `roster` (times out otherwise)."""
+    while await _presence(ws, hub_id) != roster:
+        pass
+
+
+async def test_presence_frames_follow_connect_status_and_leave(make_gateway: Any) -> None:
+    gw = await make_gateway()
+    ann, _ = await gw.session(agent_token("ann", ["hub-a", "hub-b"], name="Ann"))
+    first = await next_frame(ann, "presence")
+    assert first["agents"] == [{"agentId": "ann", "name": "Ann", "status": "available"}]
+    assert await _presence(ann, "hub-b") == {"ann": "available"}
+
+    carol, _ = await gw.session(agent_token("carol", ["hub-c"]))
+    assert await _presence(carol, "hub-c") == {"carol": "available"}
+
+    bob1, _ = await gw.session(agent_token("bob", ["hub-a"], name="Bob"))
+    await _becomes(ann, "hub-a", {"ann": "available", "bob": "available"})
+    bob2, _ = await gw.session(agent_token("bob", ["hub-a"], name="Bob"))
+    assert await _presence(ann, "hub-a") == {"ann": "available", "bob": "available"}
+
+    await bob2.send_json({"type": "status", "status": "busy"})
+    assert await _presence(ann, "hub-a") == {"ann": "available", "bob": "busy"}
+    await _becomes(bob1, "hub-a", {"ann": "available", "bob": "busy"})
+    await ann.send_json({"type": "status", "status": "unavailable"})
+    await _becomes(bob2, "hub-a", {"ann": "unavailable", "bob": "busy"})
+    await bob1.send_json({"type": "status", "status": "available"})
+    await _becomes(ann, "hub-a", {"ann": "unavailable", "bob": "available"})
+    await _becomes(bob2, "hub-a", {"ann": "unavailable", "bob": "available"})
+
+    response = await gw.client.get("/hubs/hub-a/presence", headers=ADMIN)
+    assert response.status == 200
+    roster = await response.json()
+    assert roster["hubId"] == "hub-a"
+    assert roster["counts"] == {"available": 1, "busy": 0, "unavailable": 1}
+    bob = next(agent for agent in roster["agents"] if agent["agentId"] == "bob")
+    assert bob["name"] == "Bob"
+    assert bob["status"] == "available"
+    assert bob["sessions"] == 2
+    since = datetime.fromisoformat(bob["since"].replace("Z", "+00:00")).timestamp()
+    assert abs(since - time.time()) < 10
+
+    await bob1.close()
+    assert await _presence(ann, "hub-a") == {"ann": "unavailable", "bob": "busy"}
+    await bob2.close()
+    assert await _presence(ann, "hub-a") == {"ann": "unavailable"}
+    roster = await (await gw.client.get("/hubs/hub-a/presence", headers=ADMIN)).json()
+    assert [agent["agentId"] for agent in roster["agents"]] == ["ann"]
+    assert roster["counts"] == {"available": 0, "busy": 0, "unavailable": 1}
+
+    await ann.close()
+    empty = {"hubId": "hub-a", "counts": {"available": 0, "busy": 0, "unavailable": 0}}
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:
+        roster = await (await gw.client.get("/hubs/hub-a/presence", headers=ADMIN)).json()
+        if not roster["agents"]:
+            break
+        await asyncio.sleep(0.02)
+    assert roster == {**empty, "agents": []}
+    await carol.close()
+
+
+async def test_carol_sees_no_presence_of_other_hubs(make_gateway: Any) -> None:
+    gw = await make_gateway()
+    carol, _ = await gw.session(agent_token("carol", ["hub-c"]))
+    await _presence(carol, "hub-c")
+    ann, _ = await gw.session(agent_token("ann", ["hub-a"]))
+    await ann.send_json({"type": "status", "status": "busy"})
+    await carol.send_json({"type": "status", "status": "busy"})
+    frame = await next_frame(carol, "presence")
+    assert frame["hubId"] == "hub-c"
+    assert frame["agents"] == [{"agentId": "carol", "name": None, "status": "busy"}]
+    await ann.close()
+    await carol.close()
+
+
+async def test_roster_needs_the_admin_key(make_gateway: Any) -> None:
+    gw = await make_gateway()
+    response = await gw.client.get("/hubs/hub-a/presence", headers={"Authorization": "Bearer x"})
+    assert response.status == 401
+    assert (await response.json())["error"]["code"] == "unauthorized"
