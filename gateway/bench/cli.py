@@ -1,5 +1,6 @@
-"""`python -m gateway bench [SCENARIO ...] [--json PATH] [--duration S] [--engine memory|redis]
-[--sessions N] [--concurrency N]`: run scenarios, print the table, optionally write JSON.
+"""`python -m gateway bench [SCENARIO ...] [--json PATH] [--duration S]
+[--engine memory|redis] [--sessions N] [--concurrency N] [--profile DIR]`: run scenarios,
+print the table, optionally write JSON.
 
 Exit status: 0 when every selected scenario ran or was skipped for a missing feature,
 1 when one failed, 2 for a usage error or an engine this build does not have.
@@ -21,10 +22,14 @@ from gateway.bench.procs import StartFailed
 from gateway.bench.progress import Progress
 from gateway.bench.report import ScenarioResult, machine, table
 from gateway.bench.scenarios import SCENARIOS
+from gateway.bench.server_cpu import machine_busy_percent
 
 EXIT_FAILED = 1
 EXIT_USAGE = 2
 SKIPPED_REASON = "feature not in this build"
+
+
+BUSY_WARNING_PERCENT = 30.0
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -37,6 +42,13 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--engine", choices=("memory", "redis"), default="memory")
     parser.add_argument("--sessions", type=int, default=1000, help="agent sessions (1000)")
     parser.add_argument("--concurrency", type=int, default=32, help="connections (32)")
+    parser.add_argument(
+        "--profile",
+        type=Path,
+        metavar="DIR",
+        help="run each gateway under pyinstrument; text reports go to DIR/<scenario>.txt "
+        "(the profiler slows the gateway: quote figures from runs without it)",
+    )
     return parser
 
 
@@ -58,14 +70,21 @@ async def _run_one(name: str, ctx: Context) -> ScenarioResult:
         return ScenarioResult(name, "error", str(exc))
 
 
-async def _run_all(names: list[str], options: Options) -> list[ScenarioResult]:
+async def _run_all(names: list[str], options: Options) -> tuple[float, list[ScenarioResult]]:
+    """(how busy the machine was before we started, the results)."""
     ctx = Context(options, Progress())
-    return [await _run_one(name, ctx) for name in names]
+    busy = await machine_busy_percent()
+    if busy > BUSY_WARNING_PERCENT:
+        ctx.progress.note(
+            f"warning: other processes keep {busy:.0f}% of a core busy; "
+            "every figure will be disturbed (ratios less so: both sides share the disturbance)"
+        )
+    return busy, [await _run_one(name, ctx) for name in names]
 
 
-def _write_json(path: Path, options: Options, results: list[ScenarioResult]) -> None:
+def _write_json(path: Path, options: Options, busy: float, results: list[ScenarioResult]) -> None:
     document = {
-        "machine": machine(),
+        "machine": {**machine(), "busyBeforePercent": round(busy, 1)},
         "options": {
             "duration": options.duration,
             "sessions": options.sessions,
@@ -88,10 +107,12 @@ def main(argv: list[str]) -> int:
     if args.engine == "redis" and not _redis_engine_available():
         print("gateway bench: this build has no Redis engine (--engine redis)", file=sys.stderr)
         return EXIT_USAGE
-    options = Options(args.duration, args.sessions, args.concurrency, args.engine)
+    if args.profile:
+        args.profile.mkdir(parents=True, exist_ok=True)
+    options = Options(args.duration, args.sessions, args.concurrency, args.engine, args.profile)
     names = args.scenarios or list(SCENARIOS)
-    results = asyncio.run(_run_all(names, options))
+    busy, results = asyncio.run(_run_all(names, options))
     print(table(results))
     if args.json:
-        _write_json(args.json, options, results)
+        _write_json(args.json, options, busy, results)
     return EXIT_FAILED if any(result.status == "error" for result in results) else 0

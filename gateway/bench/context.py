@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel
@@ -20,6 +21,7 @@ from gateway.bench.procs import (
     running,
 )
 from gateway.bench.progress import Progress
+from gateway.bench.server_cpu import CpuSampler
 
 SETUP_SECONDS = 2.0
 """Roughly what a generator spends opening connections before its timed window."""
@@ -31,6 +33,8 @@ class Options:
     sessions: int = 1000
     concurrency: int = 32
     engine: str = "memory"
+    profile_dir: Path | None = None
+    """When set, each gateway runs under pyinstrument and leaves DIR/<label>.txt."""
 
 
 @dataclass
@@ -41,10 +45,12 @@ class Context:
     """Requests/s the gateway took in the `ingest` run, when it ran before `e2e`."""
 
     @contextlib.asynccontextmanager
-    async def gateway(self) -> AsyncIterator[tuple[Server, GatewayApi]]:
-        """A fresh gateway process and an admin client for it."""
+    async def gateway(self, label: str) -> AsyncIterator[tuple[Server, GatewayApi]]:
+        """A fresh gateway process (profiled to `<profile_dir>/<label>.txt` when asked) and
+        an admin client for it."""
         credentials = new_credentials()
-        command = gateway_command(self.options.engine)
+        profile_dir = self.options.profile_dir
+        command = gateway_command(profile_dir / f"{label}.txt" if profile_dir else None)
         async with (
             running(command, gateway_env(credentials)) as server,
             GatewayApi(server.base_url, credentials.admin_key) as api,
@@ -58,8 +64,36 @@ class Context:
             yield server
 
     async def measure(
-        self, label: str, job: BaseModel, seconds: float, on_ready: OnReady | None = None
+        self,
+        label: str,
+        job: BaseModel,
+        seconds: float,
+        server: Server,
+        on_ready: OnReady | None = None,
     ) -> dict[str, Any]:
-        """Run `job` in a generator process with a progress bar over `seconds`."""
-        async with self.progress.phase(label, seconds + SETUP_SECONDS):
-            return await run_generator(job, on_ready)
+        """Run `job` in a generator process with a progress bar over `seconds`; add the
+        `server`'s CPU over the generator's timed window as `serverCpuPercent`."""
+        async with (
+            self.progress.phase(label, seconds + SETUP_SECONDS),
+            CpuSampler(server.pid).sampling() as sampler,
+        ):
+            result = await run_generator(job, on_ready)
+        window = result.get("window")
+        usage = sampler.percent(*window) if window else None
+        if usage is not None:
+            result["serverCpuPercent"], result["machineCpuPercent"] = usage
+        return result
+
+
+def cpu_note(label: str, result: dict[str, Any]) -> str:
+    """`label: CPU server N%, generator M%, everything else K%` (each % of one core)."""
+    server, generator = result.get("serverCpuPercent"), result.get("cpuPercent")
+    machine = result.get("machineCpuPercent")
+    parts = [
+        f"{name} {value:.0f}%"
+        for name, value in (("server", server), ("generator", generator))
+        if value is not None
+    ]
+    if server is not None and generator is not None and machine is not None:
+        parts.append(f"everything else {max(0.0, machine - server - generator):.0f}%")
+    return f"{label}: CPU (% of one core) " + (", ".join(parts) or "not measured")

@@ -17,6 +17,7 @@ import sys
 import tempfile
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import IO
 
 LISTENING = re.compile(rb"listening on http://([^:\s]+):(\d+)")
@@ -58,9 +59,14 @@ def new_credentials() -> GatewayCredentials:
     return GatewayCredentials(secrets.token_urlsafe(24), secrets.token_urlsafe(32))
 
 
-def gateway_command(engine: str) -> list[str]:
-    del engine  # the engine is chosen by environment (GATEWAY_REDIS_URL)
-    return [sys.executable, "-m", "gateway", "serve", "--host", "127.0.0.1", "--port", "0"]
+def gateway_command(profile_to: Path | None = None) -> list[str]:
+    """`python -m gateway serve` on a free port; under pyinstrument when `profile_to` is
+    given (the text report is written there when the server exits on SIGTERM)."""
+    serve = ["-m", "gateway", "serve", "--host", "127.0.0.1", "--port", "0"]
+    if profile_to is None:
+        return [sys.executable, *serve]
+    profiler = ["-m", "pyinstrument", "--renderer", "text", "--no-color", "-o", str(profile_to)]
+    return [sys.executable, *profiler, *serve]
 
 
 def module_command(module: str, *args: str) -> list[str]:
@@ -141,3 +147,11 @@ def cpu_seconds(pid: int) -> float:
         fields = stat.read().rsplit(")", 1)[1].split()
     ticks = os.sysconf("SC_CLK_TCK")
     return (int(fields[11]) + int(fields[12])) / ticks
+
+
+def machine_busy_seconds() -> float:
+    """CPU seconds all cores have spent busy since boot (the `cpu` line of /proc/stat)."""
+    with open("/proc/stat", encoding="ascii") as stat:
+        fields = [int(value) for value in stat.readline().split()[1:]]
+    idle = fields[3] + fields[4]  # idle + iowait
+    return (sum(fields[:8]) - idle) / os.sysconf("SC_CLK_TCK")

@@ -40,5 +40,5 @@ async def run_client_loop(job: ClientLoopJob) -> dict[str, Any]:
 
         await asyncio.gather(*(worker() for _ in range(job.concurrency)))
         seconds = time.monotonic() - started
-        cpu = meter.percent()
-    return {**outcomes.to_json(), "seconds": seconds, "cpuPercent": cpu}
+        usage = meter.report()
+    return {**outcomes.to_json(), "seconds": seconds, **usage}

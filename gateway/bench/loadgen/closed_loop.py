@@ -32,12 +32,12 @@ async def run_ingest(job: IngestJob) -> dict[str, Any]:
 
     await asyncio.gather(*(worker(connection) for connection in connections))
     seconds = time.monotonic() - started
-    cpu = meter.percent()
+    usage = meter.report()
     for connection in connections:
         connection.close()
     return {
         **sender.outcomes.to_json(),
         "seconds": seconds,
         "latency": LatencySummary.of(latencies_ms).to_json(),
-        "cpuPercent": cpu,
+        **usage,
     }

@@ -6,7 +6,6 @@ import asyncio
 import contextlib
 import time
 from array import array
-from collections import Counter
 from typing import Any
 
 from gateway.bench.loadgen.jobs import CpuMeter, FanoutJob
@@ -25,7 +24,7 @@ class Receipts:
         self.frames = 0
         self.delivered = 0
         self.latencies_ms = array("d")
-        self._counts: Counter[int] = Counter()
+        self._counts: dict[int, int] = {}
         self._complete: dict[int, asyncio.Future[None]] = {}
 
     def expect(self, seq: int) -> asyncio.Future[None]:
@@ -46,8 +45,8 @@ class Receipts:
         seq, sent_ns = found
         self.latencies_ms.append((time.time_ns() - sent_ns) / 1e6)
         self.delivered += 1
-        self._counts[seq] += 1
-        if self._counts[seq] >= self.sessions:
+        count = self._counts[seq] = self._counts.get(seq, 0) + 1
+        if count >= self.sessions:
             future = self._complete.get(seq)
             if future is not None and not future.done():
                 future.set_result(None)
@@ -82,7 +81,7 @@ async def run_fanout(job: FanoutJob) -> dict[str, Any]:
 
     await asyncio.gather(*(publisher() for _ in range(job.window)))
     seconds = time.monotonic() - started
-    cpu = meter.percent()
+    usage = meter.report()
     closed_by_server = sum(1 for socket in sockets if socket.closed.done())
     close_all(sockets)
     return {
@@ -93,5 +92,5 @@ async def run_fanout(job: FanoutJob) -> dict[str, Any]:
         "closedByServer": closed_by_server,
         "seconds": seconds,
         "latency": LatencySummary.of(receipts.latencies_ms).to_json(),
-        "cpuPercent": cpu,
+        **usage,
     }

@@ -52,7 +52,7 @@ class FanoutJob(SessionJob):
     """`sessions` receivers; at most `window` events in flight, each until all have it."""
 
     kind: Literal["fanout"] = "fanout"
-    window: int = 4
+    window: int = 16
     event_timeout_seconds: float = 10.0
 
 
@@ -76,16 +76,19 @@ JOB: TypeAdapter[Job] = TypeAdapter(Job)
 
 
 class CpuMeter:
-    """This process's CPU use (user + system) over a window, as % of one core."""
+    """This process's CPU use (user + system) over the timed window, as % of one core, and
+    the window itself in epoch seconds (so the parent can measure the server over it too)."""
 
     def __init__(self) -> None:
-        self._cpu = self._wall = 0.0
+        self._cpu = self._started = 0.0
 
     def start(self) -> None:
         times = os.times()
-        self._cpu, self._wall = times.user + times.system, time.monotonic()
+        self._cpu, self._started = times.user + times.system, time.time()
 
-    def percent(self) -> float:
+    def report(self) -> dict[str, float | list[float]]:
         times = os.times()
-        wall = time.monotonic() - self._wall
-        return 100.0 * (times.user + times.system - self._cpu) / wall if wall > 0 else 0.0
+        ended = time.time()
+        wall = ended - self._started
+        cpu = 100.0 * (times.user + times.system - self._cpu) / wall if wall > 0 else 0.0
+        return {"cpuPercent": cpu, "window": [self._started, ended]}

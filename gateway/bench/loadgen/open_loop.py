@@ -52,7 +52,7 @@ async def run_open_loop(job: OpenLoopJob) -> dict[str, Any]:
         task.add_done_callback(in_flight.discard)
     if in_flight:
         await asyncio.wait(in_flight)
-    cpu = meter.percent()
+    usage = meter.report()
     expected = sender.outcomes.ok * job.sessions
     if len(latencies_ms) >= expected:
         all_received.set()
@@ -68,5 +68,5 @@ async def run_open_loop(job: OpenLoopJob) -> dict[str, Any]:
         "missing": max(0, expected - len(latencies_ms)),
         "seconds": (time.time_ns() - first_ns) / 1e9,
         "latency": LatencySummary.of(latencies_ms).to_json(),
-        "cpuPercent": cpu,
+        **usage,
     }

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 from collections.abc import Callable
 
 from gateway.bench.loadgen.jobs import SessionJob
@@ -21,17 +22,16 @@ async def open_sessions(job: SessionJob, on_text: OnText) -> list[WebSocket]:
     async def one(index: int) -> WebSocket:
         ready: asyncio.Future[None] = asyncio.get_running_loop().create_future()
 
-        def received(payload: bytes) -> None:
+        def first_frame(payload: bytes) -> None:
             if not ready.done():
                 ready.set_result(None)
-            else:
-                on_text(index, payload)
 
         async with gate:
             socket = await WebSocket.connect(
-                job.host, job.port, job.ws_path, received, job.ws_headers
+                job.host, job.port, job.ws_path, first_frame, job.ws_headers
             )
             await asyncio.wait_for(ready, READY_TIMEOUT_SECONDS)
+            socket.on_text = functools.partial(on_text, index)
             return socket
 
     return list(await asyncio.gather(*(one(index) for index in range(job.sessions))))

@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from gateway.bench import sink_client
-from gateway.bench.context import Context
+from gateway.bench.context import Context, cpu_note
 from gateway.bench.loadgen.jobs import ClientLoopJob, IngestJob
 from gateway.bench.report import Figure, ScenarioResult, Target
 
@@ -22,7 +22,7 @@ async def run(ctx: Context) -> ScenarioResult:
     options = ctx.options
     async with ctx.server("sink") as sink:
         sink_url = sink.base_url + SINK_PATH
-        async with ctx.gateway() as (server, api):
+        async with ctx.gateway("delivery") as (server, api):
             integration_id, hub_id, private_key = await api.hubster_integration()
             await api.subscriber(sink_url)
             await sink_client.reset(sink.base_url)
@@ -35,7 +35,7 @@ async def run(ctx: Context) -> ScenarioResult:
                 duration=options.duration,
                 concurrency=options.concurrency,
             )
-            load = await ctx.measure("delivery: gateway", job, options.duration)
+            load = await ctx.measure("delivery: gateway", job, options.duration, server)
             async with ctx.progress.phase("delivery: draining", options.duration):
                 gateway = await sink_client.drained(
                     sink.base_url, load["ok"], 3 * options.duration + 10
@@ -48,7 +48,7 @@ async def run(ctx: Context) -> ScenarioResult:
             duration=options.duration,
             concurrency=options.concurrency,
         )
-        client = await ctx.measure("delivery: raw client loop", loop, options.duration)
+        client = await ctx.measure("delivery: raw client loop", loop, options.duration, sink)
         baseline = await sink_client.arrivals(sink.base_url)
     return ScenarioResult(
         "delivery",
@@ -72,6 +72,8 @@ def notes(load: dict[str, Any], gateway: dict[str, Any], client: dict[str, Any])
         f"{load['seconds']:.1f} s; the sink got {gateway['count']} deliveries",
         "gateway latency runs from the webhook's send to the delivery's arrival (queueing "
         "included); the baseline's from the POST's send",
-        f"raw client loop: {client['ok']} POSTs, its own CPU {client['cpuPercent']:.0f}% "
-        "(it is the subject here, not the load, so it does not void the figure)",
+        f"raw client loop: {client['ok']} POSTs; its CPU does not void the figure (it is "
+        "the subject here, not the load)",
+        cpu_note("gateway (server = gateway)", load),
+        cpu_note("raw client loop (server = sink)", client),
     ]

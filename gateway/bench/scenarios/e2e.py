@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from gateway.bench.context import Context
+from gateway.bench.context import Context, cpu_note
 from gateway.bench.loadgen.jobs import IngestJob, OpenLoopJob
 from gateway.bench.report import Figure, ScenarioResult, Target
 from gateway.bench.scenarios.ingest import requests_per_second
@@ -22,7 +22,7 @@ RECEIVERS = 1
 
 async def run(ctx: Context) -> ScenarioResult:
     options = ctx.options
-    async with ctx.gateway() as (server, api):
+    async with ctx.gateway("e2e") as (server, api):
         integration_id, hub_id, private_key = await api.hubster_integration()
         token = await api.agent_token(hub_id)
         await api.probe_websocket(token)
@@ -36,7 +36,7 @@ async def run(ctx: Context) -> ScenarioResult:
         if ctx.max_ingest_rate is None:
             seconds = min(PROBE_SECONDS, options.duration)
             probe = IngestJob(**webhook, duration=seconds, concurrency=options.concurrency)
-            measured = await ctx.measure("e2e: probing max ingest", probe, seconds)
+            measured = await ctx.measure("e2e: probing max ingest", probe, seconds, server)
             ctx.max_ingest_rate = requests_per_second(measured)
         target_rate = max(1.0, LOAD_FRACTION * ctx.max_ingest_rate)
         job = OpenLoopJob(
@@ -46,14 +46,16 @@ async def run(ctx: Context) -> ScenarioResult:
             sessions=RECEIVERS,
             ws_headers={"Authorization": f"Bearer {token}"},
         )
-        gateway = await ctx.measure(f"e2e: gateway @ {target_rate:.0f}/s", job, options.duration)
+        gateway = await ctx.measure(
+            f"e2e: gateway @ {target_rate:.0f}/s", job, options.duration, server
+        )
     async with ctx.server("broadcast") as bare:
         plain = job.model_copy(
             update={"host": bare.host, "port": bare.port, "path": "/publish", "ws_headers": {}}
         )
-        baseline = await ctx.measure("e2e: bare broadcast", plain, options.duration)
+        baseline = await ctx.measure("e2e: bare broadcast", plain, options.duration, bare)
     return ScenarioResult(
-        "e2e", figures=figures(gateway, baseline), notes=notes(gateway, target_rate)
+        "e2e", figures=figures(gateway, baseline), notes=notes(gateway, baseline, target_rate)
     )
 
 
@@ -74,8 +76,10 @@ def figures(gateway: dict[str, Any], baseline: dict[str, Any]) -> list[Figure]:
     ]
 
 
-def notes(gateway: dict[str, Any], target_rate: float) -> list[str]:
+def notes(gateway: dict[str, Any], baseline: dict[str, Any], target_rate: float) -> list[str]:
     return [
         f"rate {target_rate:.0f} req/s for {gateway['sent']} requests; "
-        f"{gateway['errors']} errors; {gateway['received']} frames received"
+        f"{gateway['errors']} errors; {gateway['received']} frames received",
+        cpu_note("gateway", gateway),
+        cpu_note("bare broadcast", baseline),
     ]

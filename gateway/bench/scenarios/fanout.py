@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from gateway.bench.context import Context
+from gateway.bench.context import Context, cpu_note
 from gateway.bench.loadgen.jobs import FanoutJob
 from gateway.bench.report import Figure, ScenarioResult, Target
 from gateway.bench.stats import rate
@@ -16,7 +16,7 @@ CONNECT_SECONDS_PER_1000 = 5.0
 async def run(ctx: Context) -> ScenarioResult:
     options = ctx.options
     expected = options.duration + CONNECT_SECONDS_PER_1000 * options.sessions / 1000
-    async with ctx.gateway() as (server, api):
+    async with ctx.gateway("fanout") as (server, api):
         integration_id, hub_id, private_key = await api.hubster_integration()
         token = await api.agent_token(hub_id)
         await api.probe_websocket(token)
@@ -30,13 +30,15 @@ async def run(ctx: Context) -> ScenarioResult:
             sessions=options.sessions,
             ws_headers={"Authorization": f"Bearer {token}"},
         )
-        gateway = await ctx.measure("fanout: gateway", job, expected)
+        gateway = await ctx.measure("fanout: gateway", job, expected, server)
     async with ctx.server("broadcast") as bare:
         plain = job.model_copy(
             update={"host": bare.host, "port": bare.port, "path": "/publish", "ws_headers": {}}
         )
-        baseline = await ctx.measure("fanout: bare broadcast", plain, expected)
-    return ScenarioResult("fanout", figures=figures(gateway, baseline), notes=notes(gateway))
+        baseline = await ctx.measure("fanout: bare broadcast", plain, expected, bare)
+    return ScenarioResult(
+        "fanout", figures=figures(gateway, baseline), notes=notes(gateway, baseline)
+    )
 
 
 def frames_per_second(result: dict[str, Any]) -> float:
@@ -60,8 +62,11 @@ def figures(gateway: dict[str, Any], baseline: dict[str, Any]) -> list[Figure]:
     ]
 
 
-def notes(gateway: dict[str, Any]) -> list[str]:
+def notes(gateway: dict[str, Any], baseline: dict[str, Any]) -> list[str]:
     return [
         f"gateway: {gateway['events']} events published, {gateway['errors']} publish errors, "
-        f"{gateway['closedByServer']} sessions closed by the server"
+        f"{gateway['closedByServer']} sessions closed by the server",
+        f"bare broadcast: {baseline['events']} events published",
+        cpu_note("gateway", gateway),
+        cpu_note("bare broadcast", baseline),
     ]

@@ -23,7 +23,7 @@ KIB = 1024
 async def run(ctx: Context) -> ScenarioResult:
     options = ctx.options
     expected = 2 + 5 * options.sessions / 1000
-    async with ctx.gateway() as (server, api):
+    async with ctx.gateway("idle") as (server, api):
         _, hub_id, _ = await api.hubster_integration()
         token = await api.agent_token(hub_id)
         headers = {"Authorization": f"Bearer {token}"}
@@ -51,7 +51,7 @@ async def _held(
         held["rss"] = rss_bytes(server.pid)
         held["sessions"] = int(report["sessions"])
 
-    result = await ctx.measure(label, job, expected, measure)
+    result = await ctx.measure(label, job, expected, server, measure)
     return {**result, "before": before, "after": held["rss"], "held": held["sessions"]}
 
 

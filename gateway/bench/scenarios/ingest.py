@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from gateway.bench.context import Context
+from gateway.bench.context import Context, cpu_note
 from gateway.bench.loadgen.jobs import IngestJob
 from gateway.bench.report import Figure, ScenarioResult, Target
 from gateway.bench.stats import rate
@@ -14,7 +14,7 @@ TARGET = Target(">=", 0.5)
 
 async def run(ctx: Context) -> ScenarioResult:
     options = ctx.options
-    async with ctx.gateway() as (server, api):
+    async with ctx.gateway("ingest") as (server, api):
         integration_id, hub_id, private_key = await api.hubster_integration()
         job = IngestJob(
             host=server.host,
@@ -25,12 +25,14 @@ async def run(ctx: Context) -> ScenarioResult:
             duration=options.duration,
             concurrency=options.concurrency,
         )
-        gateway = await ctx.measure("ingest: gateway", job, options.duration)
+        gateway = await ctx.measure("ingest: gateway", job, options.duration, server)
     async with ctx.server("bare") as bare:
         plain = job.model_copy(update={"host": bare.host, "port": bare.port, "path": "/webhook"})
-        baseline = await ctx.measure("ingest: bare handler", plain, options.duration)
+        baseline = await ctx.measure("ingest: bare handler", plain, options.duration, bare)
     ctx.max_ingest_rate = requests_per_second(gateway)
-    return ScenarioResult("ingest", figures=figures(gateway, baseline), notes=notes(gateway))
+    return ScenarioResult(
+        "ingest", figures=figures(gateway, baseline), notes=notes(gateway, baseline)
+    )
 
 
 def requests_per_second(result: dict[str, Any]) -> float:
@@ -54,5 +56,9 @@ def figures(gateway: dict[str, Any], baseline: dict[str, Any]) -> list[Figure]:
     ]
 
 
-def notes(gateway: dict[str, Any]) -> list[str]:
-    return [f"gateway answers by status: {gateway['statuses']}"]
+def notes(gateway: dict[str, Any], baseline: dict[str, Any]) -> list[str]:
+    return [
+        f"gateway answers by status: {gateway['statuses']}",
+        cpu_note("gateway", gateway),
+        cpu_note("bare handler", baseline),
+    ]

@@ -1,6 +1,6 @@
 """A websocket client that hands each text frame's raw bytes to a callback.
 
-No JSON parsing here: a receiver looks for what it needs in the bytes, so ten thousand
+No JSON parsing here: a receiver looks for what it needs in the bytes, so a hundred thousand
 frames a second cost the generator little. Pings (protocol and the gateway's own
 `{"type": "ping"}` frames) are answered so long runs are not closed as idle.
 """
@@ -16,6 +16,7 @@ from collections.abc import Callable, Mapping
 OP_CONTINUATION, OP_TEXT, OP_BINARY, OP_CLOSE, OP_PING, OP_PONG = 0x0, 0x1, 0x2, 0x8, 0x9, 0xA
 APP_PING = b'"type":"ping"'
 APP_PONG = b'{"type":"pong"}'
+APP_PING_MAX_BYTES = 64
 
 
 class HandshakeFailed(Exception):
@@ -38,7 +39,8 @@ def _frame(opcode: int, payload: bytes) -> bytes:
 
 class WebSocket(asyncio.Protocol):
     def __init__(self, on_text: Callable[[bytes], None]) -> None:
-        self._on_text = on_text
+        self.on_text = on_text
+        """Receives every text frame; replaceable once the session is set up."""
         self._transport: asyncio.Transport | None = None
         self._buffer = bytearray()
         self._upgraded = False
@@ -90,10 +92,14 @@ class WebSocket(asyncio.Protocol):
             self._transport.close()
 
     def data_received(self, data: bytes) -> None:
-        self._buffer += data
-        if not self._upgraded and not self._read_handshake():
-            return
-        self._read_frames()
+        if not self._upgraded:
+            self._buffer += data
+            if not self._read_handshake():
+                return
+            data = bytes(self._buffer)
+        elif self._buffer:
+            data = bytes(self._buffer) + data
+        self._buffer = bytearray(self._read_frames(data))
 
     def _read_handshake(self) -> bool:
         end = self._buffer.find(b"\r\n\r\n")
@@ -106,37 +112,42 @@ class WebSocket(asyncio.Protocol):
             self._handshake.set_result(status)
         return self._upgraded
 
-    def _read_frames(self) -> None:
-        buffer, offset, size = self._buffer, 0, len(self._buffer)
+    def _read_frames(self, data: bytes) -> bytes:
+        """Handle every complete frame in `data`; return the incomplete rest."""
+        offset, size = 0, len(data)
         while size - offset >= 2:
-            first, second = buffer[offset], buffer[offset + 1]
-            length, start = second & 0x7F, offset + 2
+            first, length = data[offset], data[offset + 1] & 0x7F
+            start = offset + 2
             if length == 126:
                 if size - start < 2:
                     break
-                (length,) = struct.unpack_from("!H", buffer, start)
+                length = (data[start] << 8) | data[start + 1]
                 start += 2
             elif length == 127:
                 if size - start < 8:
                     break
-                (length,) = struct.unpack_from("!Q", buffer, start)
+                (length,) = struct.unpack_from("!Q", data, start)
                 start += 8
             if size - start < length:
                 break
-            self._handle(first & 0x80, first & 0x0F, bytes(buffer[start : start + length]))
             offset = start + length
-        del buffer[:offset]
+            if first == 0x80 | OP_TEXT and not self._fragments:
+                self._text(data[start:offset])
+            else:
+                self._handle(first & 0x80, first & 0x0F, data[start:offset])
+        return data[offset:]
+
+    def _text(self, payload: bytes) -> None:
+        if len(payload) < APP_PING_MAX_BYTES and APP_PING in payload:
+            self.send_text(APP_PONG)
+        self.on_text(payload)
 
     def _handle(self, fin: int, opcode: int, payload: bytes) -> None:
         if opcode in (OP_TEXT, OP_BINARY, OP_CONTINUATION):
-            if not fin:
-                self._fragments += payload
-                return
-            if self._fragments:
-                payload, self._fragments = bytes(self._fragments + payload), bytearray()
-            if APP_PING in payload and len(payload) < 64:
-                self.send_text(APP_PONG)
-            self._on_text(payload)
+            self._fragments += payload
+            if fin:
+                message, self._fragments = bytes(self._fragments), bytearray()
+                self._text(message)
         elif opcode == OP_PING and self._transport is not None:
             self._transport.write(_frame(OP_PONG, payload))
         elif opcode == OP_CLOSE:
