@@ -14,13 +14,12 @@ _TIMESTAMP = re.compile(r"0|[1-9][0-9]{0,18}")
 def first_present(headers: Mapping[str, str], *names: str) -> str | None:
     """The value of the first of ``names`` (lower-case) present, ignoring the keys' case.
 
-    Exact lower-case keys (HTTP/2, aiohttp's case-insensitive multidict, most frameworks)
-    are found without scanning every header; only other casings pay for a full pass.
+    An exact lower-case key for the first name (HTTP/2, aiohttp's case-insensitive
+    multidict, most frameworks) is found without a case-folding pass over every header.
     """
-    for name in names:
-        value = headers.get(name)
-        if value is not None:
-            return value
+    value = headers.get(names[0])
+    if value is not None:
+        return value
     lowered = {key.lower(): value for key, value in headers.items()}
     return next((lowered[name] for name in names if name in lowered), None)
 

@@ -107,7 +107,7 @@ def test_headers_case_insensitive_and_webhook_names_win_over_svix(now: int) -> N
     good = standard.sign(MSG_ID, now, BODY, [secret])
     headers = {"Webhook-ID": MSG_ID, "WEBHOOK-TIMESTAMP": str(now), "Webhook-Signature": good}
     standard.verify(headers, BODY, [secret], now=lambda: now)
-    headers["Svix-Id"] = "other"
+    headers["svix-id"] = "other"
     standard.verify(headers, BODY, [secret], now=lambda: now)
     svix_only = {"svix-id": "other", "svix-timestamp": str(now), "svix-signature": good}
     reason = _reason(lambda: standard.verify(svix_only, BODY, [secret], now=lambda: now))
