@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from gateway.engine.deliveries import DeliveryQueue
 from gateway.engine.events import EventLog
 from gateway.engine.memory.deliveries import MemoryDeliveryQueue
 from gateway.engine.memory.events import MemoryEventLog
@@ -18,7 +19,7 @@ class MemoryEngine:
         self.events: EventLog = MemoryEventLog()
         self.registry: Registry = MemoryRegistry()
         self.presence: PresenceStore = MemoryPresenceStore()
-        self.deliveries = MemoryDeliveryQueue()
+        self.deliveries: DeliveryQueue = MemoryDeliveryQueue()
 
     async def ping(self) -> None:
         return None
