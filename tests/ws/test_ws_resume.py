@@ -1,0 +1,144 @@
+"""Resume: replay after `lastEventId` while events keep arriving; none missing, none twice."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from typing import Any
+
+import aiohttp
+import pytest
+from ws_helpers import activity, agent_token, event_ids, next_frame, publish
+
+from gateway.engine.base import Engine
+from gateway.engine.events import StoredEvent
+
+HUBS = ["hub-a", "hub-b", "hub-c"]
+
+
+class Publisher:
+    """Appends events to random hubs in the background until stopped."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self.stored: list[StoredEvent] = []
+        self._stop = asyncio.Event()
+        self._task = asyncio.create_task(self._run())
+
+    async def _run(self) -> None:
+        seq = 0
+        while not self._stop.is_set():
+            hub = HUBS[seq % 3]
+            conversation = f"conv-{seq % 4}"
+            self.stored += await publish(self.engine, [activity(hub, conversation, seq=seq)])
+            seq += 1
+            await asyncio.sleep(0.001)
+
+    async def until(self, count: int) -> None:
+        while len(self.stored) < count:
+            await asyncio.sleep(0.005)
+
+    async def stop(self) -> None:
+        self._stop.set()
+        await self._task
+
+
+async def _resume(
+    gw: Any, token: str, last_id: str, by_frame: bool
+) -> aiohttp.ClientWebSocketResponse:
+    if by_frame:
+        ws = await gw.connect()
+        await ws.send_json({"type": "auth", "token": token, "lastEventId": last_id})
+        assert (await next_frame(ws))["type"] == "ready"
+        return ws
+    ws = await gw.client.ws_connect(
+        "/ws", params={"lastEventId": last_id}, headers={"Authorization": f"Bearer {token}"}
+    )
+    assert (await next_frame(ws))["type"] == "ready"
+    return ws
+
+
+@pytest.mark.parametrize("by_frame", [False, True], ids=["query", "auth-frame"])
+async def test_resume_while_events_keep_coming(make_gateway: Any, by_frame: bool) -> None:
+    gw = await make_gateway()
+    token = agent_token("ann", ["hub-a", "hub-b"], conversations=["conv-0", "conv-1", "conv-2"])
+
+    def visible(event: StoredEvent) -> bool:
+        return event.hub_id in {"hub-a", "hub-b"} and event.conversation_id != "conv-3"
+
+    ws, _ = await gw.session(token)
+    publisher = Publisher(gw.engine)
+    try:
+        first = await event_ids(ws, 10)
+        await ws.close()
+        await publisher.until(len(publisher.stored) + 250)
+        ws = await _resume(gw, token, first[-1], by_frame)
+        frames: list[dict[str, Any]] = []
+        while not any(frame["type"] == "recovered" for frame in frames):
+            frames.append(await next_frame(ws, "event", "recovered"))
+        after_recovery = await event_ids(ws, 30)
+    finally:
+        await publisher.stop()
+
+    recovered = frames[-1]
+    replayed = [frame["event"]["id"] for frame in frames[:-1]]
+    assert recovered == {"type": "recovered", "recovered": True, "count": len(replayed)}
+    assert len(replayed) > 100
+    expected = [event.id for event in publisher.stored if visible(event) and event.id > first[-1]]
+    live = after_recovery + await event_ids(ws, len(expected) - len(replayed) - 30)
+    assert replayed + live == expected
+    assert live, "events published during the replay must arrive live"
+    with pytest.raises(asyncio.TimeoutError):
+        await next_frame(ws, "event", timeout=0.2)
+    await ws.close()
+
+
+async def test_resume_replays_more_than_a_batch_and_only_visible(make_gateway: Any) -> None:
+    gw = await make_gateway()
+    token = agent_token("ann", ["hub-a"])
+    start = await publish(gw.engine, [activity("hub-a", "c1", seq=0)])
+    stored = await publish(gw.engine, [activity(HUBS[n % 3], "c1", seq=n) for n in range(900)])
+    ws = await _resume(gw, token, start[0].id, by_frame=False)
+    expected = [event.id for event in stored if event.hub_id == "hub-a"]
+    assert await event_ids(ws, len(expected)) == expected
+    assert await next_frame(ws, "recovered") == {
+        "type": "recovered",
+        "recovered": True,
+        "count": len(expected),
+    }
+    live = await publish(gw.engine, [activity("hub-a", "c1", seq=901)])
+    assert await event_ids(ws, 1) == [live[0].id]
+    await ws.close()
+
+
+async def test_recovered_false_once_history_is_outrun(make_gateway: Any) -> None:
+    gw = await make_gateway()
+    token = agent_token("ann", ["hub-a"])
+    old = await publish(gw.engine, [activity("hub-a", "c1", seq=n) for n in range(5)])
+    await asyncio.sleep(0.01)
+    assert await gw.engine.events.trim(int(time.time() * 1000)) == 5
+    ws = await _resume(gw, token, old[1].id, by_frame=False)
+    assert await next_frame(ws, "event", "recovered") == {
+        "type": "recovered",
+        "recovered": False,
+        "count": 0,
+    }
+    live = await publish(gw.engine, [activity("hub-a", "c1", seq=9)])
+    assert await event_ids(ws, 1) == [live[0].id]
+    await ws.close()
+
+
+async def test_resume_from_the_newest_event_replays_nothing(make_gateway: Any) -> None:
+    gw = await make_gateway()
+    stored = await publish(gw.engine, [activity("hub-a", "c1")])
+    ws = await _resume(gw, agent_token("ann", ["hub-a"]), stored[0].id, by_frame=True)
+    assert await next_frame(ws, "event", "recovered") == {
+        "type": "recovered",
+        "recovered": True,
+        "count": 0,
+    }
+    with contextlib.suppress(asyncio.TimeoutError):
+        frame = await next_frame(ws, "event", timeout=0.2)
+        pytest.fail(f"nothing should be replayed or repeated, got {frame}")
+    await ws.close()
