@@ -67,7 +67,7 @@ def generate_ed25519_key_pair() -> Ed25519KeyPair:
 def load_key(key: str) -> StandardKey:
     """Decode a configured key; ``ValueError`` if it is not valid base64 of the right size.
 
-    Memoised: the gateway verifies with the same few keys on every request, and decoding
+    Memoised: a receiver verifies with the same few keys on every request, and decoding
     (or building an Ed25519 key object) would otherwise be a sizeable share of a ``v1`` check.
     """
     if key.startswith(_PUBLIC_PREFIX):
