@@ -180,4 +180,7 @@ async def test_arbitrary_headers_never_500(
     gateway, integration, _ = target
     response = await gateway.post(integration, body, headers)
     assert response.status in (400, 401, 403, 413, 415), response.status
-    assert (await response.json())["error"]["code"]
+    if response.content_type == "application/json":
+        assert (await response.json())["error"]["code"]
+    else:  # aiohttp's own parser refused the request (e.g. an unknown Content-Encoding)
+        assert response.status == 400
