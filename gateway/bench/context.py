@@ -21,6 +21,7 @@ from gateway.bench.procs import (
     running,
 )
 from gateway.bench.progress import Progress
+from gateway.bench.redis_proc import redis_server
 from gateway.bench.server_cpu import CpuSampler
 
 SETUP_SECONDS = 2.0
@@ -51,10 +52,14 @@ class Context:
         credentials = new_credentials()
         profile_dir = self.options.profile_dir
         command = gateway_command(profile_dir / f"{label}.txt" if profile_dir else None)
-        async with (
-            running(command, gateway_env(credentials)) as server,
-            GatewayApi(server.base_url, credentials.admin_key) as api,
-        ):
+        async with contextlib.AsyncExitStack() as stack:
+            env = gateway_env(credentials)
+            if self.options.engine == "redis":
+                env["GATEWAY_REDIS_URL"] = await stack.enter_async_context(redis_server())
+            server = await stack.enter_async_context(running(command, env))
+            api = await stack.enter_async_context(
+                GatewayApi(server.base_url, credentials.admin_key)
+            )
             yield server, api
 
     @contextlib.asynccontextmanager

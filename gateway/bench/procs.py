@@ -95,7 +95,7 @@ async def running(
             finally:
                 drain.cancel()
         finally:
-            await _stop(process)
+            await stop(process)
 
 
 async def _announced(process: asyncio.subprocess.Process, errors: IO[bytes]) -> Server:
@@ -121,7 +121,8 @@ async def _discard(stream: asyncio.StreamReader) -> None:
         pass
 
 
-async def _stop(process: asyncio.subprocess.Process) -> None:
+async def stop(process: asyncio.subprocess.Process) -> None:
+    """SIGTERM, then SIGKILL if it is still there after the grace."""
     if process.returncode is None:
         with contextlib.suppress(ProcessLookupError):
             process.send_signal(signal.SIGTERM)
