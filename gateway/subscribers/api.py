@@ -20,12 +20,8 @@ from gateway.delivery.ssrf import refusal
 from gateway.engine.events import event_id_at
 from gateway.errors import invalid_payload, not_found
 from gateway.http.appkeys import ENGINE, SETTINGS
-from gateway.subscribers.model import (
-    Subscriber,
-    SubscriberChanges,
-    SubscriberCreate,
-    new_subscriber,
-)
+from gateway.subscribers.bodies import SubscriberChanges, SubscriberCreate
+from gateway.subscribers.model import Subscriber, new_subscriber
 from gateway.subscribers.store import SubscriberStore
 
 _EVENT_ID = re.compile(r"^\d{13}-\d{6}$")

@@ -20,7 +20,8 @@ from gateway.config import ConfigError
 from gateway.delivery.appkeys import RESOLVER
 from gateway.delivery.ssrf import refusal
 from gateway.http.appkeys import ENGINE, SETTINGS
-from gateway.subscribers.model import Subscriber, SubscriberCreate, new_subscriber
+from gateway.subscribers.bodies import SubscriberCreate
+from gateway.subscribers.model import Subscriber, new_subscriber
 from gateway.subscribers.store import SubscriberStore
 
 _DECLARED_NAMESPACE = uuid.UUID("0b7e5d2a-3c41-4f6e-9d8a-1e2f3a4b5c6d")
