@@ -40,9 +40,9 @@ def _serve(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
-    if args.command == "bench":
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["bench"]:  # before parsing: REMAINDER would refuse `bench --json P`
         from gateway.bench.cli import main as bench_main
 
-        return bench_main(args.rest)
-    return _serve(args)
+        return bench_main(argv[1:])
+    return _serve(_parser().parse_args(argv))

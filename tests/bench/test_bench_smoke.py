@@ -86,8 +86,8 @@ def test_the_table_names_every_scenario(report: dict[str, Any]) -> None:
     assert report["machine"]["nproc"] >= 1
 
 
-def test_unknown_scenario_is_a_usage_error() -> None:
-    finished = bench("no-such-scenario", timeout=30)
+def test_unknown_scenario_is_a_usage_error_even_after_options() -> None:
+    finished = bench("--duration", "1", "no-such-scenario", timeout=30)
     assert finished.returncode == 2
     assert "unknown scenario" in finished.stderr
 
