@@ -22,6 +22,28 @@ PROPERTY_SETTINGS = settings(
 scalars = (
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=20)
 )
+# Values the parsers branch on, so random bodies also reach the deeper paths.
+scalars |= st.sampled_from(
+    [
+        "message:customer",
+        "receipt:delivered",
+        "event:x",
+        "message",
+        "event",
+        "Customer",
+        "Agent",
+        "WebChat",
+        "mo_message_received",
+        "message_state_change",
+        "hubster",
+        "standard",
+        "2026-01-01T00:00:00Z",
+        "0001-01-01T00:00:00+01:00",
+        "STOP",
+        1763899200123,
+        "1",
+    ]
+)
 json_values = st.recursive(
     scalars,
     lambda inner: (
