@@ -14,6 +14,8 @@ import orjson
 
 from gateway.engine.deliveries import ATTEMPT_LOG_SIZE, QueuedDelivery, Record
 
+_COMPACT_SLACK = 1024
+
 
 @dataclass
 class _Visibility:
@@ -26,6 +28,9 @@ class _Visibility:
     def set(self, delivery_id: str, at: float, order: int) -> None:
         self.score[delivery_id] = at
         heapq.heappush(self.heap, (at, order, delivery_id))
+        if len(self.heap) > 2 * len(self.score) + _COMPACT_SLACK:
+            self.heap = [entry for entry in self.heap if self.score.get(entry[2]) == entry[0]]
+            heapq.heapify(self.heap)
 
     def earliest(self) -> float | None:
         while self.heap:
