@@ -22,13 +22,21 @@ from gateway.events.activity import (
     party,
     source,
 )
-from gateway.inbound.base import Adapter, InboundRequest, Receiver, invalid_payload, refused
+from gateway.inbound.base import (
+    Adapter,
+    InboundError,
+    InboundRequest,
+    Receiver,
+    invalid_payload,
+    refused,
+)
 from gateway.inbound.fields import JsonObject, activity_type, parse_object
 from gateway.inbound.media import FORM, JSON
 from gateway.inbound.sms import consent_of, thread_conversation_id
 
 SMS = "SMS"
 MAX_MEDIA = 10
+MAX_FORM_FIELDS = 1000
 _STATUS_FIELDS = frozenset(
     {"MessageSid", "MessageStatus", "From", "To", "ErrorCode", "ErrorMessage"}
 )
@@ -36,8 +44,15 @@ _STATUS_FIELDS = frozenset(
 
 def _form(body: bytes) -> dict[str, list[str]]:
     """Form fields as Twilio signed them; undecodable bytes become U+FFFD (and then the
-    signature cannot match), so parsing itself never refuses a request."""
-    return parse_qs(body.decode("utf-8", "replace"), keep_blank_values=True)
+    signature cannot match). Twilio sends a few dozen fields: a form with more than
+    MAX_FORM_FIELDS is refused before anyone spends time sorting and hashing them."""
+    try:
+        text = body.decode("utf-8", "replace")
+        return parse_qs(text, keep_blank_values=True, max_num_fields=MAX_FORM_FIELDS)
+    except ValueError:
+        raise InboundError(
+            413, "payload_too_large", f"The form has more than {MAX_FORM_FIELDS} fields."
+        ) from None
 
 
 def _verified_fields(request: InboundRequest, receiver: Receiver) -> JsonObject:

@@ -311,7 +311,7 @@ async def test_body_naming_no_hub_gets_the_integrations(
 
 
 async def test_rotated_keys_old_valid_in_grace_then_not(make_gateway: GatewayFactory) -> None:
-    gateway = await make_gateway(rotation_grace_seconds=0.5)
+    gateway = await make_gateway(rotation_grace_seconds=1.0)
     old = await gateway.create("hubster-system", HUBSTER_HUB, HUBSTER_TENANT)
     new = await gateway.patch(old, regenerateKeys=True)
     old_key = old["configuration"]["privateSigningKey"]
@@ -323,7 +323,7 @@ async def test_rotated_keys_old_valid_in_grace_then_not(make_gateway: GatewayFac
 
     assert (await gateway.post(new, body(1), hubster_headers(body(1), new))).status == 202
     assert (await gateway.post(new, body(2), hubster_headers(body(2), new, old_key))).status == 202
-    await asyncio.sleep(0.6)
+    await asyncio.sleep(1.2)
     response = await gateway.post(new, body(3), hubster_headers(body(3), new, old_key))
     assert response.status == 403
     assert (await gateway.post(new, body(4), hubster_headers(body(4), new))).status == 202

@@ -122,3 +122,11 @@ async def test_wrong_token_is_403_and_missing_signature_401(gateway: Gateway) ->
     headers = {"Content-Type": "application/x-www-form-urlencoded"}
     response = await gateway.post(integration, body, headers)
     assert (response.status, (await response.json())["error"]["code"]) == (401, "unauthorized")
+
+
+async def test_form_with_too_many_fields_is_refused_before_hashing(gateway: Gateway) -> None:
+    integration = await gateway.create("twilio", configuration={"authToken": TOKEN})
+    body = "&".join(f"f{i}=x" for i in range(1001)).encode()
+    headers = {"Content-Type": "application/x-www-form-urlencoded", "X-Twilio-Signature": "AAAA"}
+    response = await gateway.post(integration, body, headers)
+    assert (response.status, (await response.json())["error"]["code"]) == (413, "payload_too_large")
