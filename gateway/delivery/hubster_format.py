@@ -12,6 +12,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from gateway.delivery.times import epoch_ms
 from gateway.engine.events import event_id_ms
 
 Json = dict[str, Any]
@@ -75,9 +76,7 @@ def _event_ms(activity: Json) -> int:
     occurred = activity.get("occurredAt")
     if isinstance(occurred, str):
         try:
-            moment = datetime.fromisoformat(occurred)
-            whole_seconds = int(moment.replace(microsecond=0).timestamp())
-            return whole_seconds * 1000 + moment.microsecond // 1000
+            return epoch_ms(datetime.fromisoformat(occurred))
         except ValueError:
             pass
     return event_id_ms(str(activity.get("id", "0" * 13)))

@@ -17,6 +17,7 @@ from gateway.delivery.appkeys import DELIVERY, RESOLVER
 from gateway.delivery.attempts import STATUSES
 from gateway.delivery.enqueuer import replay
 from gateway.delivery.ssrf import refusal
+from gateway.delivery.times import epoch_ms
 from gateway.engine.events import event_id_at
 from gateway.errors import invalid_payload, not_found
 from gateway.http.appkeys import ENGINE, SETTINGS
@@ -47,17 +48,13 @@ class ReplayRequest(BaseModel):
         return self
 
     def after_cursor(self) -> str:
-        if self.afterEventId is not None:
-            return self.afterEventId
-        assert self.since is not None
-        return event_id_at(_epoch_ms(self.since) - 1, 999999)
+        """The replay starts after this id: the given one, or just before `since`."""
+        if self.since is not None:
+            return event_id_at(epoch_ms(self.since) - 1, 999999)
+        return str(self.afterEventId)
 
     def last_id(self) -> str | None:
-        return None if self.until is None else event_id_at(_epoch_ms(self.until), 999999)
-
-
-def _epoch_ms(moment: AwareDatetime) -> int:
-    return int(moment.timestamp() * 1000)
+        return None if self.until is None else event_id_at(epoch_ms(self.until), 999999)
 
 
 def _store(request: web.Request) -> SubscriberStore:
