@@ -96,6 +96,12 @@ async def test_hanging_subscriber_does_not_slow_another(make_gateway, make_sink)
     pending = await gateway.attempts(stuck["subscriberId"], "pending")
     assert len(pending) == 20
 
+    async def depth_reported() -> bool:
+        metrics = await (await gateway.client.get("/metrics")).text()
+        return "gateway_delivery_queue_depth 20.0" in metrics
+
+    await wait_until(depth_reported, message="the queue depth gauge")
+
 
 async def test_rate_limit_spaces_out_deliveries(make_gateway, make_sink):
     gateway = await make_gateway()
