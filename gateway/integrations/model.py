@@ -7,6 +7,8 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
 
+from gateway.events.times import format_ms
+
 Kind = Literal["hubster-system", "hubster-direct", "scg", "standard", "twilio"]
 ACTIVE: Literal[3000] = 3000
 PAUSED: Literal[3002] = 3002
@@ -64,8 +66,12 @@ class Integration(_Body):
     rotated: list[RotatedCredential] = Field(default_factory=list)
 
     def public_view(self) -> dict[str, Any]:
-        """What the admin API returns: everything but the rotated-out credentials."""
-        return self.model_dump(by_alias=True, exclude={"rotated"})
+        """What the admin API returns: not the rotated-out credentials themselves, but until
+        when the last of them is still accepted (`null` when none was rotated out)."""
+        view = self.model_dump(by_alias=True, exclude={"rotated"})
+        expiries = [item.expires_at_ms for item in self.rotated]
+        view["previousCredentialsExpireAt"] = format_ms(max(expiries)) if expiries else None
+        return view
 
     def configurations_valid_at(self, now_ms: int) -> list[dict[str, Any]]:
         """The current configuration first, then those rotated out whose grace runs on."""

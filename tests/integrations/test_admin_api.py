@@ -45,6 +45,7 @@ async def test_hubster_kinds_get_a_key_pair(
         "configuration",
         "createdAt",
         "updatedAt",
+        "previousCredentialsExpireAt",
     }
     assert created["createdAt"].endswith("Z")
 
@@ -177,6 +178,9 @@ async def test_regenerate_keys_issues_new_credentials(
     regenerated = (await response.json())["configuration"]
     assert set(regenerated) == set(created["configuration"])
     assert all(regenerated[name] != value for name, value in created["configuration"].items())
+    assert created["previousCredentialsExpireAt"] is None
+    expires = (await (await client.get(path, headers=admin)).json())["previousCredentialsExpireAt"]
+    assert expires.endswith("Z") and expires > created["createdAt"]
 
 
 async def test_configuration_patch_merges(client: TestClient, admin: dict[str, str]) -> None:
