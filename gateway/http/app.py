@@ -12,6 +12,7 @@ from gateway.engine import Engine
 from gateway.engine.retention import retention_loop
 from gateway.http import ops
 from gateway.http.appkeys import ADMIN_KEY, ENGINE, JWT_SECRET, LOOPS, METRICS, SETTINGS
+from gateway.http.inflight import INFLIGHT, InFlight, inflight_middleware
 from gateway.http.middleware import access_middleware, error_middleware
 from gateway.http.request_id import add_request_id_header
 from gateway.inbound import feature as inbound
@@ -38,13 +39,14 @@ def build_app(
 ) -> web.Application:
     """Everything a running gateway serves; tests build it in-process with their own engine."""
     app = web.Application(
-        middlewares=[access_middleware, error_middleware],
+        middlewares=[inflight_middleware, access_middleware, error_middleware],
         client_max_size=settings.max_body_bytes,
     )
     app[SETTINGS] = settings
     app[ENGINE] = engine
     app[METRICS] = Metrics()
     app[LOOPS] = Loops()
+    app[INFLIGHT] = InFlight()
     app[ADMIN_KEY] = admin_key
     app[JWT_SECRET] = jwt_secret
     app.on_response_prepare.append(add_request_id_header)

@@ -1,12 +1,13 @@
 """The server process: bind, announce, serve until SIGTERM, then shut down gracefully.
 
-Shutdown order (aiohttp's runner): stop accepting, run `on_shutdown` (websockets close 1012,
-deliveries go back to the queue), wait for in-flight requests, then `on_cleanup`.
+Shutdown order: stop accepting, wait for in-flight HTTP requests, then aiohttp's runner runs
+`on_shutdown` (websockets close 1012, deliveries go back to the queue) and `on_cleanup`.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import signal
 import socket
 
@@ -16,6 +17,9 @@ from gateway.config import ConfigError, Settings, generated_secret
 from gateway.engine import Engine
 from gateway.engine.memory import MemoryEngine
 from gateway.http.app import build_app
+from gateway.http.inflight import INFLIGHT, InFlight
+
+log = logging.getLogger("gateway.server")
 
 
 class StartupError(Exception):
@@ -67,4 +71,16 @@ async def serve(settings: Settings) -> None:
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
     await stop.wait()
+    await _shut_down(runner, app[INFLIGHT], settings.shutdown_timeout_seconds)
+
+
+async def _shut_down(runner: web.AppRunner, inflight: InFlight, limit_seconds: float) -> None:
+    """Stop listening, let in-flight requests finish (their bodies still arriving), then let
+    aiohttp run the app's shutdown hooks and close what is left."""
+    for site in list(runner.sites):
+        await site.stop()
+    if not await inflight.wait_idle(limit_seconds):
+        log.warning(
+            "shutdown: %d requests still in flight after %ss", inflight.count, limit_seconds
+        )
     await runner.cleanup()
