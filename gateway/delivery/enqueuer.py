@@ -1,6 +1,7 @@
 """Filling the delivery queue: the enqueuer loop follows the event log by a cursor kept in
-the engine (stored atomically with each batch it enqueues, so a restart neither misses nor
-doubles a delivery), and replays enqueue a range of the log again for one subscriber."""
+the engine (moved atomically with each batch it enqueues, so a restart neither misses nor
+doubles a delivery, and of several instances' enqueuers only one enqueues each batch), and
+replays enqueue a range of the log again for one subscriber."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from collections.abc import Callable, Sequence
 
 from gateway.delivery.attempts import pending_record
 from gateway.engine.base import Engine, EngineUnavailable
-from gateway.engine.deliveries import QueuedDelivery
+from gateway.engine.deliveries import CursorConflict, CursorMove, QueuedDelivery
 from gateway.engine.events import StoredEvent, event_id_ms
 from gateway.loops import LoopBody
 from gateway.subscribers.model import Subscriber
@@ -57,12 +58,24 @@ def plan(
 
 
 async def _note_pending(engine: Engine, deliveries: Sequence[QueuedDelivery], now: float) -> None:
-    """Written before the deliveries are enqueued, so an attempt's own record (same key)
-    can never be overwritten by a late `pending`."""
+    """Only where no record exists yet: a first attempt may already have written its own."""
     for delivery in deliveries:
         await engine.deliveries.record_attempt(
-            delivery.subscriber_id, f"{delivery.id}#1", pending_record(delivery, now)
+            delivery.subscriber_id,
+            f"{delivery.id}#1",
+            pending_record(delivery, now),
+            only_new=True,
         )
+
+
+async def _stored_cursor(engine: Engine) -> str:
+    """Where the enqueuers left off; the first one ever starts at the newest event."""
+    stored = await engine.deliveries.cursor(CURSOR_NAME)
+    if stored is not None:
+        return stored
+    start = await engine.events.last_id()
+    await engine.deliveries.enqueue([], time.time(), CursorMove(CURSOR_NAME, None, start))
+    return start
 
 
 def enqueuer_loop(engine: Engine, on_enqueued: Callable[[], None]) -> LoopBody:
@@ -73,22 +86,21 @@ def enqueuer_loop(engine: Engine, on_enqueued: Callable[[], None]) -> LoopBody:
         while True:
             beat()
             try:
-                if cursor is None:
-                    cursor = await engine.deliveries.cursor(CURSOR_NAME)
-                if cursor is None:
-                    cursor = await engine.events.last_id()
-                    await engine.deliveries.enqueue([], time.time(), (CURSOR_NAME, cursor))
+                cursor = cursor or await _stored_cursor(engine)
                 events = await engine.events.wait_after(cursor, BATCH_SIZE, WAIT_SECONDS)
                 if not events:
                     continue
                 enabled = [s for s in await store.list() if s.enabled]
                 planned = plan(events, enabled, live=True)
                 now = time.time()
-                await _note_pending(engine, planned, now)
-                await engine.deliveries.enqueue(planned, now, (CURSOR_NAME, events[-1].id))
+                move = CursorMove(CURSOR_NAME, cursor, events[-1].id)
+                await engine.deliveries.enqueue(planned, now, move)
                 cursor = events[-1].id
+                await _note_pending(engine, planned, now)
                 if planned:
                     on_enqueued()
+            except CursorConflict:
+                cursor = None
             except EngineUnavailable:
                 log.warning("engine unavailable; enqueuer retrying")
                 await asyncio.sleep(BACKOFF_SECONDS)
@@ -106,8 +118,8 @@ async def replay(engine: Engine, subscriber: Subscriber, after: str, until: str 
         in_range = [event for event in events if until is None or event.id <= until]
         planned = plan(in_range, [subscriber], live=False, id_suffix=suffix)
         now = time.time()
-        await _note_pending(engine, planned, now)
         total += await engine.deliveries.enqueue(planned, now)
+        await _note_pending(engine, planned, now)
         if len(in_range) < BATCH_SIZE:
             return total
         cursor = in_range[-1].id

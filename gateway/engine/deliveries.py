@@ -31,17 +31,31 @@ class QueuedDelivery:
     lane: str | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class CursorMove:
+    """Move the named cursor from `expected` (None: never set) to `to`."""
+
+    name: str
+    expected: str | None
+    to: str
+
+
+class CursorConflict(Exception):
+    """The cursor was not where the mover expected: another reader moved it first."""
+
+
 class DeliveryQueue(Protocol):
     async def enqueue(
         self,
         deliveries: Sequence[QueuedDelivery],
         due_at: float,
-        cursor: tuple[str, str] | None = None,
+        move: CursorMove | None = None,
     ) -> int:
         """Add the deliveries whose ids are new, visible at `due_at` (a lane's later entries
-        wait for its head); with `cursor` (name, value) also store that cursor, atomically,
-        so a reader that crashed re-enqueues nothing and misses nothing. Returns how many
-        were new."""
+        wait for its head), and with `move` also move that cursor, all atomically: a reader
+        that crashed re-enqueues nothing and misses nothing, and of several readers racing
+        on one cursor only one enqueues a batch (the others get `CursorConflict` and
+        nothing is changed). Returns how many deliveries were new."""
         ...
 
     async def cursor(self, name: str) -> str | None: ...
@@ -77,9 +91,12 @@ class DeliveryQueue(Protocol):
         """Deliveries held, claimed or not."""
         ...
 
-    async def record_attempt(self, subscriber_id: str, key: str, record: Record) -> None:
+    async def record_attempt(
+        self, subscriber_id: str, key: str, record: Record, *, only_new: bool = False
+    ) -> None:
         """Insert (newest first) or update in place the attempt record under `key`, keeping
-        only the newest `ATTEMPT_LOG_SIZE` records of the subscriber."""
+        only the newest `ATTEMPT_LOG_SIZE` records of the subscriber. With `only_new`, an
+        existing record is left alone (a late `pending` never hides an outcome)."""
         ...
 
     async def attempts(self, subscriber_id: str) -> list[Record]:

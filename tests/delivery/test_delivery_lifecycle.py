@@ -118,3 +118,23 @@ async def test_shutdown_hands_unfinished_deliveries_back(make_gateway, make_sink
     handed_back = await engine.deliveries.claim(subscriber_id, time.time(), 10, 60)
     assert sorted(d.event_id for d in handed_back) == [e.id for e in stored]
     assert all(d.attempts == 0 for d in handed_back)
+
+
+async def test_two_instances_on_one_engine_deliver_each_event_once(make_gateway, make_sink):
+    engine = MemoryEngine()
+    sink = await make_sink()
+    first = await make_gateway(engine=engine)
+    second = await make_gateway(engine=engine)
+    await first.create_subscriber(url=sink.url(), events=["*"])
+
+    stored = []
+    for index in range(10):
+        stored += await (first if index % 2 else second).store(activity(), activity())
+
+    await wait_until(lambda: len(sink.received) >= 20, message="every delivery")
+    await wait_until(lambda: _empty(engine), message="an empty queue")
+    assert sorted(r.headers["webhook-id"] for r in sink.received) == [e.id for e in stored]
+
+
+async def _empty(engine: MemoryEngine) -> bool:
+    return await engine.deliveries.depth() == 0

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from gateway.engine.deliveries import ATTEMPT_LOG_SIZE, QueuedDelivery
+import pytest
+
+from gateway.engine.deliveries import ATTEMPT_LOG_SIZE, CursorConflict, CursorMove, QueuedDelivery
 from gateway.engine.memory.deliveries import MemoryDeliveryQueue
 
 
@@ -65,13 +67,24 @@ async def test_a_lane_shows_one_delivery_at_a_time_in_event_order():
     assert laned_order == [delivery(n).event_id for n in (1, 2, 3)]
 
 
-async def test_enqueue_is_idempotent_and_stores_the_cursor_with_the_batch():
+async def test_enqueue_is_idempotent_and_moves_the_cursor_with_the_batch():
     queue = MemoryDeliveryQueue()
     assert await queue.cursor("reader") is None
-    assert await queue.enqueue([delivery(1)], 0.0, ("reader", "c1")) == 1
-    assert await queue.enqueue([delivery(1), delivery(2)], 0.0, ("reader", "c2")) == 1
+    assert await queue.enqueue([delivery(1)], 0.0, CursorMove("reader", None, "c1")) == 1
+    assert (
+        await queue.enqueue([delivery(1), delivery(2)], 0.0, CursorMove("reader", "c1", "c2")) == 1
+    )
     assert await queue.cursor("reader") == "c2"
     assert await queue.depth() == 2
+
+
+async def test_a_reader_behind_the_cursor_enqueues_nothing():
+    queue = MemoryDeliveryQueue()
+    await queue.enqueue([delivery(1)], 0.0, CursorMove("reader", None, "c1"))
+    with pytest.raises(CursorConflict):
+        await queue.enqueue([delivery(2)], 0.0, CursorMove("reader", None, "c2"))
+    assert await queue.cursor("reader") == "c1"
+    assert await queue.depth() == 1
 
 
 async def test_attempt_log_is_newest_first_updated_in_place_and_capped():
@@ -79,6 +92,7 @@ async def test_attempt_log_is_newest_first_updated_in_place_and_capped():
     await queue.record_attempt("s1", "a#1", {"status": "pending"})
     await queue.record_attempt("s1", "b#1", {"status": "pending"})
     await queue.record_attempt("s1", "a#1", {"status": "succeeded"})
+    await queue.record_attempt("s1", "a#1", {"status": "pending"}, only_new=True)
     assert await queue.attempts("s1") == [{"status": "pending"}, {"status": "succeeded"}]
     for index in range(ATTEMPT_LOG_SIZE + 5):
         await queue.record_attempt("s1", f"k{index}", {"n": index})

@@ -12,7 +12,13 @@ from dataclasses import dataclass, field
 
 import orjson
 
-from gateway.engine.deliveries import ATTEMPT_LOG_SIZE, QueuedDelivery, Record
+from gateway.engine.deliveries import (
+    ATTEMPT_LOG_SIZE,
+    CursorConflict,
+    CursorMove,
+    QueuedDelivery,
+    Record,
+)
 
 _COMPACT_SLACK = 1024
 
@@ -73,8 +79,12 @@ class MemoryDeliveryQueue:
         self,
         deliveries: Sequence[QueuedDelivery],
         due_at: float,
-        cursor: tuple[str, str] | None = None,
+        move: CursorMove | None = None,
     ) -> int:
+        if move is not None:
+            if self._cursors.get(move.name) != move.expected:
+                raise CursorConflict(move.name)
+            self._cursors[move.name] = move.to
         added = 0
         for delivery in deliveries:
             if delivery.id in self._records:
@@ -88,8 +98,6 @@ class MemoryDeliveryQueue:
             if delivery.lane:
                 self._lanes[delivery.lane] = _Lane(active=delivery.id)
             self._show(delivery, due_at)
-        if cursor is not None:
-            self._cursors[cursor[0]] = cursor[1]
         return added
 
     async def cursor(self, name: str) -> str | None:
@@ -156,8 +164,12 @@ class MemoryDeliveryQueue:
     async def depth(self) -> int:
         return len(self._records)
 
-    async def record_attempt(self, subscriber_id: str, key: str, record: Record) -> None:
+    async def record_attempt(
+        self, subscriber_id: str, key: str, record: Record, *, only_new: bool = False
+    ) -> None:
         log = self._attempts.setdefault(subscriber_id, OrderedDict())
+        if only_new and key in log:
+            return
         log[key] = orjson.dumps(record)
         while len(log) > ATTEMPT_LOG_SIZE:
             log.popitem(last=False)
