@@ -68,6 +68,13 @@ class GatewayApi:
         """Open and close one session, so a missing /ws is found before any load starts."""
         await probe_websocket(self.base_url, {"Authorization": f"Bearer {token}"})
 
+    async def replay(self, subscriber_id: str, since: str) -> int:
+        """Queue every stored event since `since` (RFC 3339) for the subscriber again."""
+        path = f"/subscribers/{subscriber_id}/replay"
+        answer = await self._call("POST", path, "subscriber replay", {"since": since})
+        enqueued: int = answer["enqueued"]
+        return enqueued
+
     async def subscriber(self, url: str) -> str:
         body = {"url": url, "events": ["*"], "format": "standard"}
         created = await self._call("POST", "/subscribers", "subscriber delivery", body)

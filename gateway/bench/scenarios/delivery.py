@@ -1,32 +1,44 @@
-"""Events delivered to a local sink subscriber vs an aiohttp ClientSession POST loop with the
-same concurrency to the same sink (the sink is its own process, shared by both runs).
+"""Events delivered to a local sink subscriber vs an aiohttp ClientSession POST loop to the
+same sink (its own process) with the same concurrency: as many connections as the gateway
+was seen to use.
 
-The gateway's deliveries are driven by webhooks sent at maximum rate; the rate is counted at
-the sink, from its first arrival to its last, so deliveries that trail the webhooks count.
+Three runs. Throughput: webhooks are stored first, then a new subscriber gets them all by
+replay, so delivery is measured alone (not sharing the core with ingest). Latency: a fresh
+stream of webhooks at half of what the gateway can take in and deliver together (open
+model), webhook scheduled send to arrival at the sink. Baseline: the raw client loop at
+maximum rate.
 """
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from gateway.bench import sink_client
 from gateway.bench.context import Context, cpu_note
-from gateway.bench.loadgen.jobs import ClientLoopJob, IngestJob
+from gateway.bench.gateway_api import GatewayApi
+from gateway.bench.loadgen.jobs import ClientLoopJob, IngestJob, OpenLoopJob
+from gateway.bench.procs import Server
 from gateway.bench.report import Figure, ScenarioResult, Target
+from gateway.bench.scenarios.ingest import requests_per_second
+from gateway.bench.sink_client import deliveries_per_second
 
 TARGET = Target(">=", 0.5)
 SINK_PATH = "/deliveries"
+LOAD_FRACTION = 0.5
+DRAIN_SECONDS = 60.0
+
+
+def _rfc3339(moment: datetime) -> str:
+    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 async def run(ctx: Context) -> ScenarioResult:
     options = ctx.options
     async with ctx.server("sink") as sink:
-        sink_url = sink.base_url + SINK_PATH
         async with ctx.gateway("delivery") as (server, api):
             integration_id, hub_id, private_key = await api.hubster_integration()
-            await api.subscriber(sink_url)
-            await sink_client.reset(sink.base_url)
-            job = IngestJob(
+            webhook = IngestJob(
                 host=server.host,
                 port=server.port,
                 path=f"/webhooks/{integration_id}",
@@ -35,45 +47,91 @@ async def run(ctx: Context) -> ScenarioResult:
                 duration=options.duration,
                 concurrency=options.concurrency,
             )
-            load = await ctx.measure("delivery: gateway", job, options.duration, server)
-            async with ctx.progress.phase("delivery: draining", options.duration):
-                gateway = await sink_client.drained(
-                    sink.base_url, load["ok"], 3 * options.duration + 10
-                )
+            stored, enqueued, replayed = await _replayed(ctx, api, server, sink, webhook)
+            capacity = _capacity(requests_per_second(stored), deliveries_per_second(replayed))
+            live = await _live(ctx, server, sink, webhook, capacity)
         await sink_client.reset(sink.base_url)
         loop = ClientLoopJob(
             host=sink.host,
             port=sink.port,
             path=SINK_PATH,
             duration=options.duration,
-            concurrency=options.concurrency,
+            concurrency=max(1, replayed["connections"]),
         )
         client = await ctx.measure("delivery: raw client loop", loop, options.duration, sink)
         baseline = await sink_client.arrivals(sink.base_url)
     return ScenarioResult(
         "delivery",
-        figures=figures(gateway, baseline, load["cpuPercent"]),
-        notes=notes(load, gateway, client),
+        figures=figures(replayed, live, baseline, stored["cpuPercent"]),
+        notes=notes(stored, enqueued, replayed, live, client),
     )
 
 
-def figures(gateway: dict[str, Any], baseline: dict[str, Any], cpu: float) -> list[Figure]:
-    rate = sink_client.deliveries_per_second
+async def _replayed(
+    ctx: Context, api: GatewayApi, server: Server, sink: Server, webhook: IngestJob
+) -> tuple[dict[str, Any], int, dict[str, Any]]:
+    """Store webhooks with no subscriber, then replay them all to a new one: (the storing
+    generator's result, how many were enqueued, the sink's arrivals)."""
+    since = _rfc3339(datetime.now(UTC) - timedelta(seconds=1))
+    stored = await ctx.measure("delivery: storing webhooks", webhook, webhook.duration, server)
+    subscriber_id = await api.subscriber(sink.base_url + SINK_PATH)
+    await sink_client.reset(sink.base_url)
+    async with ctx.progress.phase("delivery: replay to the sink", webhook.duration):
+        enqueued = await api.replay(subscriber_id, since)
+        replayed = await sink_client.drained(sink.base_url, enqueued, DRAIN_SECONDS)
+    return stored, enqueued, replayed
+
+
+def _capacity(ingest_rate: float, delivery_rate: float) -> float:
+    """Webhooks/s the gateway can take in AND deliver, both stages sharing its one core."""
+    if ingest_rate <= 0 or delivery_rate <= 0:
+        return 0.0
+    return 1 / (1 / ingest_rate + 1 / delivery_rate)
+
+
+async def _live(
+    ctx: Context, server: Server, sink: Server, webhook: IngestJob, capacity: float
+) -> dict[str, Any]:
+    """Sink arrivals for webhooks sent at half the capacity, from their scheduled time."""
+    await sink_client.reset(sink.base_url)
+    job = OpenLoopJob(
+        **webhook.model_dump(exclude={"kind", "concurrency"}),
+        rate=max(1.0, LOAD_FRACTION * capacity),
+        sessions=0,
+    )
+    label = f"delivery: live @ {job.rate:.0f}/s"
+    sent = await ctx.measure(label, job, job.duration, server)
+    arrived = await sink_client.drained(sink.base_url, sent["ok"], DRAIN_SECONDS)
+    return {**arrived, "rate": job.rate, "sent": sent}
+
+
+def figures(
+    replayed: dict[str, Any], live: dict[str, Any], baseline: dict[str, Any], cpu: float
+) -> list[Figure]:
+    rate = deliveries_per_second
     return [
-        Figure("deliveries/s", rate(gateway), "del/s", rate(baseline), TARGET, cpu),
-        Figure("p50", gateway["latency"]["p50"], "ms", baseline["latency"]["p50"], None, cpu),
-        Figure("p99", gateway["latency"]["p99"], "ms", baseline["latency"]["p99"], None, cpu),
+        Figure("deliveries/s", rate(replayed), "del/s", rate(baseline), TARGET, cpu),
+        Figure("p50", live["latency"]["p50"], "ms", baseline["latency"]["p50"], None, cpu),
+        Figure("p99", live["latency"]["p99"], "ms", baseline["latency"]["p99"], None, cpu),
     ]
 
 
-def notes(load: dict[str, Any], gateway: dict[str, Any], client: dict[str, Any]) -> list[str]:
+def notes(
+    stored: dict[str, Any],
+    enqueued: int,
+    replayed: dict[str, Any],
+    live: dict[str, Any],
+    client: dict[str, Any],
+) -> list[str]:
+    sent = live["sent"]
     return [
-        f"gateway accepted {load['ok']} webhooks ({load['errors']} errors) in "
-        f"{load['seconds']:.1f} s; the sink got {gateway['count']} deliveries",
-        "gateway latency runs from the webhook's send to the delivery's arrival (queueing "
-        "included); the baseline's from the POST's send",
-        f"raw client loop: {client['ok']} POSTs; its CPU does not void the figure (it is "
-        "the subject here, not the load)",
-        cpu_note("gateway (server = gateway)", load),
+        f"stored {stored['ok']} webhooks; replay enqueued {enqueued}; the sink got "
+        f"{replayed['count']} over {replayed['connections']} connections",
+        f"latency run: {sent['ok']} webhooks at {live['rate']:.0f}/s (open model), "
+        f"{live['count']} delivered; gateway latency is webhook scheduled send -> arrival, "
+        "the baseline's is POST send -> arrival",
+        f"raw client loop: {client['ok']} POSTs over {replayed['connections']} connections; its "
+        "CPU does not void the figure (it is the subject here, not the load)",
+        cpu_note("storing webhooks (server = gateway)", stored),
         cpu_note("raw client loop (server = sink)", client),
     ]

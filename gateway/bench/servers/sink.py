@@ -1,7 +1,8 @@
 """The subscriber sink: answers 204 and records when each marked body arrived.
 
-`GET /_stats` returns the count, first and last arrival and latency percentiles (arrival
-minus the marker's send time); `POST /_reset` starts over for the next run.
+`GET /_stats` returns the count, first and last arrival, latency percentiles (arrival minus
+the marker's send time) and how many connections the sender used (distinct client ports:
+a sender's pool size is its concurrency); `POST /_reset` starts over for the next run.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ class Arrivals:
     first_ns: int = 0
     last_ns: int = 0
     latencies_ms: array[float] = field(default_factory=lambda: array("d"))
+    peers: set[object] = field(default_factory=set)
 
 
 ARRIVALS = web.AppKey("arrivals", Arrivals)
@@ -34,6 +36,7 @@ async def receive(request: web.Request) -> web.Response:
     arrivals.count += 1
     arrivals.first_ns = arrivals.first_ns or arrived
     arrivals.last_ns = arrived
+    arrivals.peers.add(request.transport.get_extra_info("peername") if request.transport else None)
     found = read_marker(body)
     if found is not None:
         arrivals.latencies_ms.append((arrived - found[1]) / 1e6)
@@ -49,6 +52,7 @@ async def stats(request: web.Request) -> web.Response:
             "firstNs": arrivals.first_ns,
             "lastNs": arrivals.last_ns,
             "latency": summary,
+            "connections": len(arrivals.peers),
         }
     )
 
