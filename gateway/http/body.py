@@ -15,13 +15,20 @@ def too_large(limit: int) -> ApiError:
 
 async def read_limited(request: web.Request, limit: int) -> bytes:
     """The whole body, or 413 as soon as it is known to pass `limit` (by Content-Length up
-    front, else while streaming) without reading further."""
+    front, else while streaming) without reading further. The limit counts bytes after any
+    Content-Encoding is undone, so a compressed bomb is 413 too; a body that does not decode
+    as its encoding says is 400."""
     if request.content_length is not None and request.content_length > limit:
         raise too_large(limit)
     chunks: list[bytes] = []
     size = 0
     while True:
-        chunk = await request.content.read(_CHUNK)
+        try:
+            chunk = await request.content.read(_CHUNK)
+        except web.RequestPayloadError:
+            raise ApiError(
+                400, "invalid_payload", "body: cannot be decoded as its Content-Encoding says."
+            ) from None
         if not chunk:
             return b"".join(chunks)
         size += len(chunk)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import logging
 
 import pytest
@@ -94,3 +95,17 @@ async def test_unsafe_request_id_is_replaced(client) -> None:  # type: ignore[no
     response = await client.get("/healthz", headers={"X-Request-Id": "bad id\twith spaces"})
     assert response.headers["X-Request-Id"] != "bad id\twith spaces"
     assert len(response.headers["X-Request-Id"]) == 32
+
+
+async def test_body_that_does_not_decode_as_its_encoding_is_400(client) -> None:  # type: ignore[no-untyped-def]
+    response = await client.post(
+        "/test/echo", data=b"definitely not gzip", headers={"Content-Encoding": "gzip"}
+    )
+    assert_error(response, await response.json(), 400, "invalid_payload")
+
+
+async def test_compressed_body_over_limit_after_decoding_is_413(client) -> None:  # type: ignore[no-untyped-def]
+    bomb = gzip.compress(b"\0" * 100_000)
+    assert len(bomb) < 1024
+    response = await client.post("/test/echo", data=bomb, headers={"Content-Encoding": "gzip"})
+    assert_error(response, await response.json(), 413, "payload_too_large")
