@@ -78,6 +78,15 @@ class SubscriberChanges(BaseModel):
     _url = field_validator("url")(_check_optional_url)
     _hub_ids = field_validator("hubIds")(_check_hub_ids)
 
+    @field_validator("url", "events", "ordered", "disableAfterSeconds", mode="before")
+    @classmethod
+    def _not_null(cls, value: object) -> object:
+        """Leaving a field out keeps it; only hubIds, rateLimitPerSecond and description
+        can be set to null."""
+        if value is None:
+            raise ValueError("must not be null")
+        return value
+
 
 class SubscriberCreate(BaseModel):
     """`POST /subscribers` (and `[[subscribers]]` in the configuration file). Credentials

@@ -125,6 +125,8 @@ async def test_patch_changes_only_what_is_given(make_gateway):
         ({"ordered": "yes"}, "ordered"),
         ({"rateLimitPerSecond": 0}, "rateLimitPerSecond"),
         ({"hubIds": []}, "hubIds"),
+        ({"url": None}, "url"),
+        ({"events": None}, "events"),
     ],
 )
 async def test_bad_patch_names_the_field(make_gateway, body, field):
