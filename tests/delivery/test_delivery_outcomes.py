@@ -186,3 +186,20 @@ async def test_a_success_ends_a_run_of_failures(make_gateway, make_sink):
 
     await wait_until(lambda: len(sink.received) == 4, message="the second delivery's retry")
     assert (await gateway.subscriber(subscriber_id))["enabled"] is True
+
+
+async def test_a_huge_response_body_is_not_read_and_still_succeeds(make_gateway, make_sink):
+    gateway = await make_gateway()
+
+    async def huge(request: web.Request, received: Received) -> web.StreamResponse:
+        response = web.StreamResponse(status=200)
+        await response.prepare(request)
+        for _ in range(64):
+            await response.write(b"x" * 65536)
+        return response
+
+    sink = await make_sink(huge)
+    subscriber = await gateway.create_subscriber(url=sink.url(), events=["*"])
+    await gateway.store(activity())
+    await wait_until(lambda: gateway.attempts(subscriber["subscriberId"], "succeeded"))
+    assert len(sink.received) == 1
