@@ -39,6 +39,10 @@ def _bound_port(site: web.TCPSite, fallback: int) -> int:
 
 
 async def serve(settings: Settings) -> None:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop.set)
     admin_key = settings.admin_key or generated_secret()
     engine = create_engine(settings)
     app = build_app(
@@ -65,11 +69,6 @@ async def serve(settings: Settings) -> None:
     print(f"gateway listening on http://{settings.host}:{port} (engine: {engine.name})", flush=True)
     if settings.admin_key is None:
         print(f"admin key: {admin_key}", flush=True)
-
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(signum, stop.set)
     await stop.wait()
     await _shut_down(runner, app[INFLIGHT], settings.shutdown_timeout_seconds)
 
