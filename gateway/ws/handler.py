@@ -116,8 +116,11 @@ async def _serve_session(
     scope = _admitted_scope(admission)
 
     def too_slow() -> None:
+        """Called from inside the fan-out loop's walk over a hub's sessions: the index is
+        left alone until that walk is over."""
         runtime.metrics.ws_slow_disconnects.inc()
         session.close(CLOSE_TOO_SLOW, "too slow")
+        asyncio.get_running_loop().call_soon(runtime.router.remove, session)
 
     session = Session(
         session_id=uuid.uuid4().hex,

@@ -9,7 +9,6 @@ writes each frame straight into it). Past the limit the outbox shuts and reports
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections import deque
 from collections.abc import Callable
@@ -105,7 +104,10 @@ class Outbox:
             self._idle.set()
 
     def shut(self) -> None:
-        """Stop taking frames and drop what is held; the writer stops."""
+        """Stop taking frames and drop what is held. The writer ends after the frame it is
+        sending, if any; it is never cancelled, because a writer waiting for the transport
+        to drain shares aiohttp's drain future with the close frame, and cancelling one would
+        cancel both."""
         self._open = False
         self._frames.clear()
         self._queued_bytes = 0
@@ -113,9 +115,3 @@ class Outbox:
         self._parked_bytes = 0
         self._wake.set()
         self._idle.set()
-
-    async def stop(self) -> None:
-        self.shut()
-        self._task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await self._task

@@ -71,5 +71,5 @@ class Session:
         if code != CLOSE_TOO_SLOW:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self.outbox.drained(), FLUSH_BEFORE_CLOSE_SECONDS)
-        await self.outbox.stop()
+        self.outbox.shut()
         await close_socket(self.ws, self.transport, code, reason)

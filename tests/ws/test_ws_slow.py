@@ -1,0 +1,85 @@
+"""A client that stops reading is closed 4008; the other sessions get every event."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+from typing import Any
+
+import aiohttp
+import pytest
+import websockets
+from websockets.asyncio.client import connect
+from ws_helpers import activity, agent_token, next_frame, publish
+
+BACKLOG_LIMIT = 256 * 1024
+EVENT_TEXT = "x" * 8000
+MAX_EVENTS = 8000
+
+
+class Reader:
+    """A normal client: reads every event frame as it comes."""
+
+    def __init__(self, ws: aiohttp.ClientWebSocketResponse) -> None:
+        self.ids: list[str] = []
+        self._ws = ws
+        self._task = asyncio.create_task(self._run())
+
+    async def _run(self) -> None:
+        while True:
+            frame = await next_frame(self._ws, "event", timeout=30)
+            self.ids.append(frame["event"]["id"])
+
+    async def caught_up(self, count: int) -> None:
+        while len(self.ids) < count:
+            assert not self._task.done(), self._task
+            await asyncio.sleep(0.001)
+
+    def stop(self) -> None:
+        self._task.cancel()
+
+
+def _small_receive_buffer(host: str, port: int) -> socket.socket:
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    sock.connect((host, port))
+    sock.setblocking(False)
+    return sock
+
+
+async def test_stuck_client_closed_4008_while_a_normal_client_gets_everything(
+    make_gateway: Any,
+) -> None:
+    gw = await make_gateway(ws_max_backlog_bytes=BACKLOG_LIMIT)
+    token = agent_token("ann", ["hub-a"])
+    normal, _ = await gw.session(agent_token("bob", ["hub-a"]))
+    reader = Reader(normal)
+    host, port = str(gw.client.host), int(gw.client.port)  # type: ignore[arg-type]
+    stuck = await connect(
+        f"ws://{host}:{port}/ws",
+        additional_headers={"Authorization": f"Bearer {token}"},
+        sock=_small_receive_buffer(host, port),
+        max_queue=1,
+        compression=None,
+        ping_interval=None,
+    )
+    assert gw.metric("gateway_ws_sessions") == 2
+
+    stored = []
+    while gw.metric("gateway_ws_slow_disconnects_total") == 0 and len(stored) < MAX_EVENTS:
+        bodies = [activity("hub-a", "c1", text=EVENT_TEXT, seq=len(stored) + n) for n in range(8)]
+        stored += await publish(gw.engine, bodies)
+        await reader.caught_up(len(stored))
+    assert gw.metric("gateway_ws_slow_disconnects_total") == 1
+    stored += await publish(gw.engine, [activity("hub-a", "c1", seq=n) for n in range(50)])
+    await reader.caught_up(len(stored))
+    reader.stop()
+    assert reader.ids == [event.id for event in stored]
+    assert gw.metric("gateway_ws_sessions") == 1
+
+    with pytest.raises(websockets.ConnectionClosed) as closed:
+        while True:
+            await asyncio.wait_for(stuck.recv(), 10)
+    assert closed.value.rcvd is not None
+    assert closed.value.rcvd.code == 4008
+    await normal.close()
