@@ -21,5 +21,7 @@ def require_admin(request: web.Request) -> None:
     """Raise 401 unless the request carries the admin key."""
     token = bearer_token(request)
     expected = request.app[ADMIN_KEY].encode()
-    if token is None or not hmac.compare_digest(token.encode(), expected):
+    # Undecodable header bytes reach us as surrogates; they can never match, but must not raise.
+    presented = None if token is None else token.encode("utf-8", "surrogateescape")
+    if presented is None or not hmac.compare_digest(presented, expected):
         raise unauthorized("The admin key is missing or wrong.")

@@ -6,10 +6,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
+MAX_SEQ = 999_999
+
 
 def event_id_at(ms: int, seq: int = 0) -> str:
     """Gateway event ids: `<13-digit epoch ms>-<6-digit sequence>`, fixed width, sorting as
-    strings in storage order. The time part also lets replay ranges map onto ids."""
+    strings in storage order. The time part also lets replay ranges map onto ids. A writer
+    that would pass MAX_SEQ within one millisecond moves on to the next one instead."""
     return f"{ms:013d}-{seq:06d}"
 
 

@@ -7,7 +7,14 @@ import time
 from bisect import bisect_right
 from collections.abc import Sequence
 
-from gateway.engine.events import AppendResult, NewEvent, StoredEvent, event_id_at, with_id
+from gateway.engine.events import (
+    MAX_SEQ,
+    AppendResult,
+    NewEvent,
+    StoredEvent,
+    event_id_at,
+    with_id,
+)
 
 
 def _now_ms() -> int:
@@ -31,8 +38,10 @@ class MemoryEventLog:
         now = _now_ms()
         if now > self._last_ms:
             self._last_ms, self._seq = now, 0
-        else:
+        elif self._seq < MAX_SEQ:
             self._seq += 1
+        else:
+            self._last_ms, self._seq = self._last_ms + 1, 0
         return event_id_at(self._last_ms, self._seq)
 
     async def append(self, events: Sequence[NewEvent], dedup_ttl_seconds: float) -> AppendResult:
