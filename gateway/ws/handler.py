@@ -55,9 +55,9 @@ CLOSE_INTERNAL_ERROR = 1011
 async def websocket(request: web.Request) -> web.WebSocketResponse:
     runtime = request.app[WS_RUNTIME]
     settings = runtime.settings
-    query_resume = query_last_event_id(request)
     token = bearer_token(request)
     grant = upgrade_grant(runtime.verifier, token) if token else None
+    query_resume = query_last_event_id(request)
     ws = web.WebSocketResponse(
         heartbeat=settings.ws_heartbeat_seconds,
         compress=False,
