@@ -22,12 +22,27 @@ TOLERANCE_SECONDS = 300
 _GENERIC_MEMBERS = frozenset({"type", "data"})
 
 
+def _header(request: InboundRequest, name: str) -> str:
+    """`webhook-<name>`, else its `svix-<name>` alias (the precedence the verifier documents);
+    "" when neither is sent, which the verifier refuses as missing."""
+    for prefix in ("webhook-", "svix-"):
+        value = request.headers.get(prefix + name)
+        if value is not None:
+            return value
+    return ""
+
+
 def _verify(request: InboundRequest, receiver: Receiver) -> str:
-    """Verify the signature; return the `webhook-id` (the idempotency key)."""
+    """Verify the signature; return the message id it covers (the idempotency key). The
+    three headers are read once and handed to the verifier, so the dedup key is by
+    construction the id that was checked, never an unsigned alias added beside it."""
+    message_id = _header(request, "id")
     keys = receiver.credentials("secret") + receiver.credentials("publicKey")
     try:
-        signing.standard.verify(
-            request.headers,
+        signing.standard.verify_parts(
+            message_id,
+            _header(request, "timestamp"),
+            _header(request, "signature"),
             request.body,
             keys,
             tolerance_seconds=TOLERANCE_SECONDS,
@@ -35,8 +50,7 @@ def _verify(request: InboundRequest, receiver: Receiver) -> str:
         )
     except signing.VerificationError as exc:
         raise refused(exc) from None
-    headers = {name.lower(): value for name, value in request.headers.items()}
-    return headers.get("svix-id") or headers["webhook-id"]
+    return message_id
 
 
 def _is_activity(body: JsonObject) -> bool:

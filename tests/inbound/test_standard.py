@@ -139,3 +139,30 @@ async def test_unusable_times_are_invalid(gateway: Gateway, occurred_at: str, fi
     response = await gateway.post(integration, body, standard_headers(body, integration))
     assert response.status == 400
     assert (await response.json())["error"]["message"].startswith(field)
+
+
+async def test_replay_with_an_added_svix_id_is_a_duplicate(gateway: Gateway) -> None:
+    """The signature covers `webhook-id` (svix-id is only its fallback): an unsigned svix-id
+    added to a replay must not make it a new event."""
+    integration = await gateway.create("standard")
+    body = orjson.dumps({"type": "ping", "data": {}})
+    headers = standard_headers(body, integration, "msg_signed")
+    first = await gateway.post(integration, body, headers)
+    assert await first.json() == {"accepted": 1, "duplicates": 0}
+    replay = await gateway.post(integration, body, {**headers, "svix-id": "msg_unsigned"})
+    assert await replay.json() == {"accepted": 0, "duplicates": 1}
+    [stored] = await gateway.stored()
+    assert stored["source"]["eventId"] == "msg_signed"
+
+
+async def test_svix_headers_alone_are_read(gateway: Gateway) -> None:
+    integration = await gateway.create("standard")
+    body = orjson.dumps({"type": "ping", "data": {}})
+    headers = {
+        name.replace("webhook-", "svix-"): value
+        for name, value in standard_headers(body, integration, "msg_svix").items()
+    }
+    response = await gateway.post(integration, body, headers)
+    assert await response.json() == {"accepted": 1, "duplicates": 0}
+    [stored] = await gateway.stored()
+    assert stored["source"]["eventId"] == "msg_svix"
