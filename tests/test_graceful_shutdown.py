@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
 import signal
@@ -11,6 +12,7 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+import websockets
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 ADMIN_KEY = "shutdown-test-admin-key"
@@ -77,4 +79,31 @@ def test_sigterm_finishes_a_slow_webhook_then_exits_0(gateway_factory) -> None: 
     status_line = response.split(b"\r\n", 1)[0]
     assert status_line == b"HTTP/1.1 202 Accepted", response
     assert json.loads(response.split(b"\r\n\r\n", 1)[1]) == {"accepted": 1, "duplicates": 0}
+    assert gateway.proc.wait(20) == 0
+
+
+def test_sigterm_closes_websockets_with_1012_then_exits_0(gateway_factory) -> None:  # type: ignore[no-untyped-def]
+    gateway = gateway_factory(env={"GATEWAY_ADMIN_KEY": ADMIN_KEY})
+    request = urllib.request.Request(
+        f"{gateway.url}/agent/auth",
+        data=json.dumps({"agentId": "agent-1", "hubIds": ["hub-1"]}).encode(),
+        method="PUT",
+        headers={"Authorization": f"Bearer {ADMIN_KEY}", "Content-Type": "application/json"},
+    )
+    with urllib.request.urlopen(request, timeout=5) as response:
+        token = json.loads(response.read())["agentAuth"]["jwt"]
+
+    async def session_closed_by_sigterm() -> int | None:
+        headers = {"Authorization": f"Bearer {token}"}
+        url = f"ws://{gateway.host}:{gateway.port}/ws"
+        async with websockets.connect(url, additional_headers=headers) as ws:
+            assert json.loads(await ws.recv())["type"] == "ready"
+            gateway.proc.send_signal(signal.SIGTERM)
+            try:
+                while True:
+                    await asyncio.wait_for(ws.recv(), 10)
+            except websockets.ConnectionClosed as closed:
+                return closed.rcvd.code if closed.rcvd else None
+
+    assert asyncio.run(session_closed_by_sigterm()) == 1012
     assert gateway.proc.wait(20) == 0
