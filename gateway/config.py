@@ -49,7 +49,9 @@ def _split_csv(value: object) -> object:
 class Settings(BaseSettings):
     """Every setting of contract §0, with its default."""
 
-    model_config = SettingsConfigDict(env_prefix="GATEWAY_", extra="forbid", frozen=True)
+    model_config = SettingsConfigDict(
+        env_prefix="GATEWAY_", extra="forbid", frozen=True, allow_inf_nan=False
+    )
 
     host: str = "127.0.0.1"
     port: int = Field(8080, ge=0, le=65535)

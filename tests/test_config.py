@@ -56,3 +56,20 @@ def test_unknown_key_names_it(tmp_path: Path) -> None:
     config.write_text("colour = 'blue'\n")
     with pytest.raises(ConfigError, match="unknown setting 'colour'"):
         load_settings(str(config))
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("GATEWAY_RETRY_SCHEDULE", "0,nan"),
+        ("GATEWAY_RETRY_SCHEDULE", "inf"),
+        ("GATEWAY_HISTORY_SECONDS", "inf"),
+        ("GATEWAY_DELIVERY_TIMEOUT_SECONDS", "nan"),
+    ],
+)
+def test_non_finite_numbers_are_refused(
+    monkeypatch: pytest.MonkeyPatch, name: str, value: str
+) -> None:
+    monkeypatch.setenv(name, value)
+    with pytest.raises(ConfigError, match="finite number"):
+        load_settings()
