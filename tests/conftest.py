@@ -69,16 +69,23 @@ def run_gateway(
 
 
 def start_gateway(
-    *args: str, env: dict[str, str] | None = None, timeout: float = 20
+    *args: str,
+    env: dict[str, str] | None = None,
+    timeout: float = 20,
+    log_file: Path | None = None,
 ) -> GatewayProcess:
+    """Start a gateway on a free port; its JSON log goes to `log_file` when given."""
+    log = log_file.open("w") if log_file else subprocess.DEVNULL
     proc = subprocess.Popen(
         [sys.executable, "-m", "gateway", "serve", "--port", "0", *args],
         cwd=ROOT,
         env=gateway_env(env),
         stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
+        stderr=log,
         text=True,
     )
+    if log_file:
+        log.close()  # type: ignore[union-attr]
     assert proc.stdout is not None
     deadline = time.monotonic() + timeout
     lines: list[str] = []

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import socket
 import subprocess
 import sys
@@ -136,3 +137,38 @@ def test_port_in_use_exits_2_with_one_line() -> None:
     assert len(lines) == 1, result.stderr
     assert f"cannot listen on 127.0.0.1:{port}" in lines[0]
     assert "Traceback" not in result.stderr
+
+
+def test_one_json_log_line_per_request_without_secrets(tmp_path: Path) -> None:
+    log_file = tmp_path / "gateway.log"
+    admin_key = "admin-key-that-must-not-be-logged"
+    gateway = start_gateway(env={"GATEWAY_ADMIN_KEY": admin_key}, log_file=log_file)
+    try:
+        request = urllib.request.Request(
+            f"{gateway.url}/integrations?pageSize=5",
+            headers={"Authorization": f"Bearer {admin_key}", "X-Request-Id": "trace-7"},
+        )
+        with urllib.request.urlopen(request, timeout=5) as response:
+            assert response.status == 200
+    finally:
+        assert gateway.terminate() == 0
+    lines = [json.loads(line) for line in log_file.read_text().splitlines()]
+    access = [line for line in lines if line.get("logger") == "gateway.access"]
+    assert len(access) == 1
+    assert access[0]["method"] == "GET"
+    assert access[0]["route"] == "/integrations"
+    assert access[0]["status"] == 200
+    assert access[0]["requestId"] == "trace-7"
+    assert isinstance(access[0]["durationMs"], float)
+    assert admin_key not in log_file.read_text()
+
+
+def test_log_level_from_configuration_silences_request_lines(tmp_path: Path) -> None:
+    log_file = tmp_path / "gateway.log"
+    gateway = start_gateway(env={"GATEWAY_LOG_LEVEL": "warning"}, log_file=log_file)
+    try:
+        status, _ = _get(f"{gateway.url}/healthz")
+        assert status == 200
+    finally:
+        assert gateway.terminate() == 0
+    assert "gateway.access" not in log_file.read_text()
