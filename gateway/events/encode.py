@@ -2,18 +2,46 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import orjson
 
 from gateway.engine import NewEvent
 from gateway.events.activity import KeyedActivity
 
 
+class UnencodableActivity(ValueError):
+    """An activity holding a value JSON cannot carry (an integer past 64 bits, ...): the
+    input's fault, so a 400 naming the field, never a 500. The message starts with the path."""
+
+
+def _first_unencodable(value: Any, path: str) -> str:
+    """The path of the innermost member orjson refuses (only walked once encoding failed)."""
+    if isinstance(value, dict):
+        children = list(value.items())
+    elif isinstance(value, list):
+        children = list(enumerate(value))
+    else:
+        return path or "$"
+    for key, child in children:
+        try:
+            orjson.dumps(child)
+        except orjson.JSONEncodeError:
+            return _first_unencodable(child, f"{path}.{key}" if path else str(key))
+    return path or "$"
+
+
 def encode(keyed: KeyedActivity) -> NewEvent:
     activity = keyed.activity
+    try:
+        body = orjson.dumps(activity)
+    except orjson.JSONEncodeError as exc:
+        where = _first_unencodable(activity, "")
+        raise UnencodableActivity(f"{where}: cannot be encoded as JSON ({exc}).") from None
     return NewEvent(
         dedup_key=keyed.dedup_key,
         hub_id=activity["hubId"],
         conversation_id=activity["conversationId"],
         type=activity["type"],
-        body=orjson.dumps(activity),
+        body=body,
     )

@@ -17,6 +17,9 @@ from gateway.events.filters import FAMILIES, check_filter
 
 Role = Literal["customer", "agent", "bot", "system"]
 Provider = Literal["hubster", "scg", "standard", "twilio"]
+# Providers count attempts in the tens; the cap keeps a sender's number inside what every
+# consumer (and orjson, 64 bits) can take.
+MAX_ATTEMPT = 2**31 - 1
 
 
 class _Shape(BaseModel):
@@ -38,7 +41,7 @@ class Party(_Shape):
 class Source(_Shape):
     provider: Provider
     event_id: str
-    attempt: int = Field(1, ge=1)
+    attempt: int = Field(1, ge=1, le=MAX_ATTEMPT)
     echo: bool = False
 
 

@@ -51,6 +51,16 @@ def optional_text(parent: JsonObject, key: str, path: str) -> str | None:
     return value or None
 
 
+def decimal(value: str, max_digits: int) -> int | None:
+    """The number a string of ASCII digits spells, or None when it is not one or has more
+    than `max_digits` significant digits (Python's int() refuses thousands of digits, and a
+    number that long is out of every range we take anyway)."""
+    if not (value.isascii() and value.isdigit()):
+        return None
+    significant = value.lstrip("0")
+    return int(significant or "0") if len(significant) <= max_digits else None
+
+
 def flag(parent: JsonObject, key: str, path: str) -> bool:
     value = parent.get(key, False)
     if value is None:

@@ -7,14 +7,14 @@ import time
 
 from aiohttp import web
 
-from gateway.engine import EngineUnavailable
+from gateway.engine import AppendResult, EngineUnavailable
 from gateway.errors import ApiError, not_found
 from gateway.events.activity import Destination
-from gateway.events.encode import encode
+from gateway.events.encode import UnencodableActivity, encode
 from gateway.events.times import format_ms
 from gateway.http.appkeys import ENGINE, METRICS, SETTINGS
 from gateway.http.body import read_limited
-from gateway.inbound.base import InboundError, InboundRequest, Receiver
+from gateway.inbound.base import InboundError, InboundRequest, Receiver, invalid_payload
 from gateway.inbound.media import accepted_media_type
 from gateway.inbound.registry import ADAPTERS
 from gateway.integrations.model import PAUSED, Integration
@@ -41,7 +41,7 @@ def _receiver(integration: Integration, now: float) -> Receiver:
     return Receiver(destination, tuple(integration.configurations_valid_at(now_ms)), now)
 
 
-async def _accept(request: web.Request, integration: Integration) -> web.Response:
+async def _accept(request: web.Request, integration: Integration) -> AppendResult:
     if integration.status_id == PAUSED:
         raise ApiError(409, "integration_paused", "This integration is paused.")
     settings = request.app[SETTINGS]
@@ -50,33 +50,45 @@ async def _accept(request: web.Request, integration: Integration) -> web.Respons
     media_type = accepted_media_type(adapter, request.headers.get("Content-Type"))
     inbound = InboundRequest(request.headers, body, signed_url(request), media_type)
     keyed = adapter.normalise(inbound, _receiver(integration, time.time()))
-    result = await request.app[ENGINE].events.append(
-        [encode(item) for item in keyed], settings.history_seconds
-    )
+    try:
+        events = [encode(item) for item in keyed]
+    except UnencodableActivity as exc:
+        raise invalid_payload(str(exc)) from None
+    result = await request.app[ENGINE].events.append(events, settings.history_seconds)
     metrics = request.app[METRICS]
-    accepted = len(result.stored)
-    metrics.events_stored.inc(accepted)
+    metrics.events_stored.inc(len(result.stored))
     metrics.duplicates.inc(result.duplicates)
-    outcome = "accepted" if accepted else "duplicate"
-    metrics.webhooks.labels(integration.kind, outcome).inc()
-    return web.json_response({"accepted": accepted, "duplicates": result.duplicates}, status=202)
+    return result
 
 
 async def receive(request: web.Request) -> web.Response:
-    metrics = request.app[METRICS]
-    store = IntegrationStore(request.app[ENGINE].registry)
-    integration = await store.get(request.match_info["integration_id"])
-    if integration is None:
-        metrics.webhooks.labels("unknown", "not_found").inc()
-        raise not_found("No integration with this id.")
+    """Every answer, whatever ends the request, is counted in gateway_webhooks_total by
+    kind ("unknown" before the integration is known) and outcome (the error code;
+    "cancelled" when the client went away before the answer)."""
+    kind, outcome = "unknown", "cancelled"
     try:
-        return await _accept(request, integration)
+        store = IntegrationStore(request.app[ENGINE].registry)
+        integration = await store.get(request.match_info["integration_id"])
+        if integration is None:
+            raise not_found("No integration with this id.")
+        kind = integration.kind
+        result = await _accept(request, integration)
+        accepted = len(result.stored)
+        outcome = "accepted" if accepted else "duplicate"
+        return web.json_response(
+            {"accepted": accepted, "duplicates": result.duplicates}, status=202
+        )
     except InboundError as exc:
-        metrics.webhooks.labels(integration.kind, exc.code).inc()
+        outcome = exc.code
         raise ApiError(exc.status, exc.code, exc.message) from None
     except ApiError as exc:
-        metrics.webhooks.labels(integration.kind, exc.code).inc()
+        outcome = exc.code
         raise
     except EngineUnavailable:
-        metrics.webhooks.labels(integration.kind, "unavailable").inc()
+        outcome = "unavailable"
         raise
+    except Exception:
+        outcome = "internal_server_error"
+        raise
+    finally:
+        request.app[METRICS].webhooks.labels(kind, outcome).inc()

@@ -13,6 +13,7 @@ from gateway.inbound.base import Adapter, InboundRequest, Receiver, invalid_payl
 from gateway.inbound.fields import (
     JsonObject,
     activity_type,
+    decimal,
     flag,
     obj,
     optional_obj,
@@ -56,8 +57,8 @@ def _verify(request: InboundRequest, receiver: Receiver) -> None:
 
 def _event_id(item: JsonObject, path: str) -> int:
     value = item.get("eventId")
-    if isinstance(value, str) and value.isascii() and value.isdigit():
-        value = int(value)
+    if isinstance(value, str):
+        value = decimal(value, len(str(MAX_EPOCH_MS)))
     if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_EPOCH_MS:
         raise invalid_payload(f"{path}.eventId: must be epoch milliseconds.")
     return value

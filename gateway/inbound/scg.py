@@ -14,6 +14,7 @@ from gateway.events.activity import (
     party,
     source,
 )
+from gateway.events.model import MAX_ATTEMPT
 from gateway.events.times import canonical_time
 from gateway.inbound.base import (
     Adapter,
@@ -25,6 +26,7 @@ from gateway.inbound.base import (
 from gateway.inbound.fields import (
     JsonObject,
     activity_type,
+    decimal,
     obj,
     optional_obj,
     optional_text,
@@ -77,11 +79,12 @@ def _verify(request: InboundRequest, receiver: Receiver) -> None:
 
 
 def _attempt(envelope: JsonObject) -> int:
+    """ESS sends a number, sometimes as a numeric string; 1..MAX_ATTEMPT."""
     value = envelope.get("attempt", 1)
-    if isinstance(value, str) and value.strip().isascii() and value.strip().isdigit():
-        value = int(value.strip())
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise invalid_payload("attempt: must be a positive integer.")
+    if isinstance(value, str):
+        value = decimal(value.strip(), len(str(MAX_ATTEMPT)))
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_ATTEMPT:
+        raise invalid_payload(f"attempt: must be an integer from 1 to {MAX_ATTEMPT}.")
     return value
 
 

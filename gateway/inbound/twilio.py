@@ -30,7 +30,7 @@ from gateway.inbound.base import (
     invalid_payload,
     refused,
 )
-from gateway.inbound.fields import JsonObject, activity_type, parse_object
+from gateway.inbound.fields import JsonObject, activity_type, decimal, parse_object
 from gateway.inbound.media import FORM, JSON
 from gateway.inbound.sms import consent_of, thread_conversation_id
 
@@ -83,11 +83,19 @@ def _optional(fields: JsonObject, name: str) -> Any:
     return None if value == "" else value
 
 
-def _media(fields: JsonObject) -> tuple[list[Activity], set[str]]:
+def _media_count(fields: JsonObject) -> int | None:
+    """NumMedia as a count (a string in forms, a number in JSON), None when it is not one."""
     raw = fields.get("NumMedia", "0")
-    count = (
-        int(raw) if isinstance(raw, str | int) and str(raw).isascii() and str(raw).isdigit() else 0
-    )
+    if isinstance(raw, int) and not isinstance(raw, bool):
+        raw = str(raw)
+    return decimal(raw, 2) if isinstance(raw, str) else None
+
+
+def _media(fields: JsonObject) -> tuple[list[Activity], set[str]]:
+    """The attachments NumMedia announces; a NumMedia that is not a count is kept in `data`."""
+    count = _media_count(fields)
+    if count is None:
+        return [], set()
     attachments, used = [], {"NumMedia"}
     for index in range(min(count, MAX_MEDIA)):
         url_name, type_name = f"MediaUrl{index}", f"MediaContentType{index}"

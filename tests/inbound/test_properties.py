@@ -44,6 +44,18 @@ scalars |= st.sampled_from(
         "1",
     ]
 )
+# Numbers past 64 bits (as JSON numbers and as digit strings) and digit strings past Python's
+# int() limit: what a provider's number fields must survive.
+HUGE_NUMBERS = [
+    99999999999999999999999,
+    "99999999999999999999999",
+    "9" * 5000,
+    2**63,
+    -(2**63) - 1,
+    2**31,
+    str(2**31),
+]
+scalars |= st.sampled_from(HUGE_NUMBERS)
 json_values = st.recursive(
     scalars,
     lambda inner: (
@@ -113,6 +125,55 @@ FIXTURES = [
 ]
 
 
+STANDARD_ACTIVITY = {
+    "type": "receipt:delivered",
+    "occurredAt": "2026-01-01T00:00:00Z",
+    "source": {"provider": "standard", "eventId": "e1", "attempt": 1},
+    "receipt": {"state": "delivered", "reasonCode": 1, "price": 1.5},
+}
+TWILIO_JSON = {"MessageSid": "SM1", "From": "+1", "To": "+2", "Body": "hi", "NumMedia": "0"}
+SCOPE = ("hubId", "tenantId")  # the test integrations have their own hub: no claim
+HUBSTER_POSITIONS = [
+    ({k: v for k, v in FIXTURES[0].items() if k not in SCOPE}, ("activities", 0, "eventId")),
+    ({k: v for k, v in FIXTURES[1].items() if k not in SCOPE}, ("activity", "eventId")),
+]
+# Where each kind's adapter reads a number (or a numeric string) from the body.
+NUMBER_POSITIONS: dict[str, list[tuple[Any, tuple[str | int, ...]]]] = {
+    "hubster-system": HUBSTER_POSITIONS,
+    "hubster-direct": HUBSTER_POSITIONS,
+    "scg": [
+        (FIXTURES[2], ("attempt",)),
+        (FIXTURES[3], ("attempt",)),
+        (FIXTURES[2], ("event", "fld-val-list", "reason_code")),
+        (FIXTURES[2], ("event", "fld-val-list", "reason_description")),
+        (FIXTURES[2], ("event", "fld-val-list", "mt_price")),
+    ],
+    "standard": [
+        (STANDARD_ACTIVITY, ("source", "attempt")),
+        (STANDARD_ACTIVITY, ("receipt", "reasonCode")),
+        (STANDARD_ACTIVITY, ("receipt", "price")),
+    ],
+    "twilio": [
+        (TWILIO_JSON, ("NumMedia",)),
+        (TWILIO_JSON, ("MessageStatus",)),
+        (TWILIO_JSON, ("ErrorCode",)),
+        (TWILIO_JSON, ("Price",)),
+    ],
+}
+
+
+@st.composite
+def huge_numbers_in_place(draw: st.DrawFn, kind: str) -> bytes:
+    """A body for `kind` with a huge number or digit string where a number is read."""
+    base, path = draw(st.sampled_from(NUMBER_POSITIONS[kind]))
+    document = copy.deepcopy(base)
+    node: Any = document
+    for key in path[:-1]:
+        node = node[key]
+    node[path[-1]] = draw(st.sampled_from(HUGE_NUMBERS))
+    return encode(document)
+
+
 @st.composite
 def mutated_fixtures(draw: st.DrawFn) -> bytes:
     """A real provider body with one member, at any depth, replaced by any JSON value."""
@@ -180,17 +241,32 @@ async def test_signed_bodies_never_500(
 
 
 @PROPERTY_SETTINGS
+@given(data=st.data())
+async def test_huge_numbers_never_500(
+    target: tuple[Gateway, dict[str, Any], str], data: st.DataObject
+) -> None:
+    body = data.draw(huge_numbers_in_place(target[2]))
+    status = await post_signed(target, body, form=False)
+    assert status in (202, 400), status
+
+
+@PROPERTY_SETTINGS
 @given(
-    fields=st.dictionaries(provider_keys | st.text(max_size=8), st.text(max_size=20), max_size=8)
+    fields=st.dictionaries(
+        provider_keys | st.text(max_size=8),
+        st.text(max_size=20) | st.sampled_from([str(value) for value in HUGE_NUMBERS]),
+        max_size=8,
+    ),
+    base=st.sampled_from([{}, TWILIO_JSON]),
 )
 async def test_signed_twilio_forms_never_500(
-    make_gateway: GatewayFactory, fields: dict[str, str]
+    make_gateway: GatewayFactory, fields: dict[str, str], base: dict[str, str]
 ) -> None:
+    """Random fields, alone or over a valid inbound SMS (so they reach the deeper paths)."""
     gateway = await make_gateway()
     integration = await gateway.create("twilio", configuration=dict(KIND_CONFIG["twilio"]))
-    status = await post_signed(
-        (gateway, integration, "twilio"), urlencode(fields).encode(), form=True
-    )
+    form = urlencode({**base, **fields}).encode()
+    status = await post_signed((gateway, integration, "twilio"), form, form=True)
     assert status in (202, 400), status
 
 
