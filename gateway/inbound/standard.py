@@ -63,25 +63,53 @@ def _dumped(model: Any) -> Any:
     return None if model is None else model.model_dump(by_alias=True)
 
 
+def _type(submitted: SubmittedActivity) -> str:
+    """A receipt's type is `receipt:<state lower-cased>` (contract §4), whatever case the
+    sender wrote; a receipt type naming another state than the receipt's is refused."""
+    family, _, name = submitted.type.partition(":")
+    if family != "receipt":
+        return submitted.type
+    state = name.lower()
+    if submitted.receipt is not None and submitted.receipt.state != state:
+        raise invalid_payload(
+            f"type: a receipt in state '{submitted.receipt.state}' has type "
+            f"'receipt:{submitted.receipt.state}'."
+        )
+    return "receipt:" + state
+
+
+def _source_and_data(submitted: SubmittedActivity) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The source is the gateway's to say: provider `standard` (the integration's kind, so a
+    sender cannot pass for Hubster) and no echo (a Hubster notion). The sender's own event id
+    and attempt are kept; a source claiming more is kept in `data.submittedSource` (this
+    key is the gateway's: it replaces a sender's `data.submittedSource`)."""
+    claimed = submitted.source.model_dump(by_alias=True)
+    forced = source("standard", submitted.source.event_id, submitted.source.attempt)
+    if claimed == forced:
+        return forced, submitted.data
+    return forced, {**submitted.data, "submittedSource": claimed}
+
+
 def _from_activity(body: JsonObject, receiver: Receiver) -> dict[str, Any]:
     try:
         submitted = SubmittedActivity.model_validate(body)
     except ValidationError as exc:
         raise invalid_payload(describe_validation_error(exc)) from None
     check_scope(submitted.hub_id, submitted.tenant_id, receiver.destination)
+    source_, data = _source_and_data(submitted)
     return build_activity(
         receiver.destination,
-        type=submitted.type,
+        type=_type(submitted),
         occurred_at=format_datetime(submitted.occurred_at),
         conversation_id=submitted.conversation_id,
         channel=submitted.channel,
-        source=submitted.source.model_dump(by_alias=True),
+        source=source_,
         sender=_dumped(submitted.sender),
         recipient=_dumped(submitted.recipient),
         message=_dumped(submitted.message),
         receipt=_dumped(submitted.receipt),
         event=_dumped(submitted.event),
-        data=submitted.data,
+        data=data,
     )
 
 

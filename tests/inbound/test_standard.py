@@ -166,3 +166,59 @@ async def test_svix_headers_alone_are_read(gateway: Gateway) -> None:
     assert await response.json() == {"accepted": 1, "duplicates": 0}
     [stored] = await gateway.stored()
     assert stored["source"]["eventId"] == "msg_svix"
+
+
+@pytest.mark.parametrize("state", ["DELIVERED", "Delivered", "delivered"])
+async def test_receipt_activity_type_follows_the_lower_cased_state(
+    gateway: Gateway, state: str
+) -> None:
+    integration = await gateway.create("standard")
+    receipt = {"messageId": "m1", "state": state, "previousState": "SENT"}
+    body = orjson.dumps(
+        {**ACTIVITY, "type": f"receipt:{state}", "message": None, "receipt": receipt}
+    )
+    response = await gateway.post(integration, body, standard_headers(body, integration))
+    assert response.status == 202, await response.text()
+    [stored] = await gateway.stored()
+    assert stored["type"] == "receipt:delivered"
+    assert stored["receipt"]["state"] == "delivered"
+    assert stored["receipt"]["previousState"] == "sent"
+
+
+async def test_receipt_type_naming_another_state_is_refused(gateway: Gateway) -> None:
+    integration = await gateway.create("standard")
+    receipt = {"messageId": "m1", "state": "failed"}
+    body = orjson.dumps({**ACTIVITY, "type": "receipt:delivered", "receipt": receipt})
+    response = await gateway.post(integration, body, standard_headers(body, integration))
+    assert response.status == 400
+    error = (await response.json())["error"]
+    assert error["code"] == "invalid_payload" and error["message"].startswith("type:")
+    assert await gateway.stored() == []
+
+
+async def test_a_standard_sender_cannot_pass_for_hubster(gateway: Gateway) -> None:
+    """source.provider is the integration's kind; what the sender claimed stays in data."""
+    integration = await gateway.create("standard")
+    claimed = {"provider": "hubster", "eventId": "17", "attempt": 2, "echo": True}
+    body = orjson.dumps({**ACTIVITY, "source": claimed})
+    response = await gateway.post(integration, body, standard_headers(body, integration))
+    assert response.status == 202, await response.text()
+    [stored] = await gateway.stored()
+    assert stored["source"] == {
+        "provider": "standard",
+        "eventId": "17",
+        "attempt": 2,
+        "echo": False,
+    }
+    assert stored["data"] == {**ACTIVITY["data"], "submittedSource": claimed}  # type: ignore[dict-item]
+
+
+async def test_a_standard_source_is_kept_without_a_copy(gateway: Gateway) -> None:
+    integration = await gateway.create("standard")
+    own = {"provider": "standard", "eventId": "e-5", "attempt": 1, "echo": False}
+    body = orjson.dumps({**ACTIVITY, "source": own})
+    response = await gateway.post(integration, body, standard_headers(body, integration))
+    assert response.status == 202, await response.text()
+    [stored] = await gateway.stored()
+    assert stored["source"] == own
+    assert stored["data"] == ACTIVITY["data"]
