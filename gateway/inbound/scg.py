@@ -34,7 +34,7 @@ from gateway.inbound.fields import (
     text,
 )
 from gateway.inbound.media import JSON
-from gateway.inbound.sms import consent_of, thread_conversation_id
+from gateway.inbound.sms import consent_of, receipt_details, thread_conversation_id
 
 SMS = "SMS"
 _ENVELOPE = frozenset({"attempt", "event", "event-id", "event_id"})
@@ -150,13 +150,14 @@ def _receipt(delivery: _Delivery) -> list[KeyedActivity]:
     state = text(delivery.fields, "new_state", path).lower()
     previous = delivery.field("previous_state")
     sender, recipient = delivery.field("from_address"), delivery.field("to_address")
+    details, unfit = receipt_details(
+        delivery.fields, "reason_code", "reason_description", "mt_price"
+    )
     receipt = {
         "messageId": delivery.field("message_id"),
         "state": state,
         "previousState": previous.lower() if previous else None,
-        "reasonCode": delivery.fields.get("reason_code"),
-        "reasonDescription": delivery.fields.get("reason_description"),
-        "price": delivery.fields.get("mt_price"),
+        **details,
     }
     activity = delivery.activity(
         activity_type("receipt", state, path),
@@ -164,7 +165,7 @@ def _receipt(delivery: _Delivery) -> list[KeyedActivity]:
         sender=party("system", address=sender) if sender else None,
         recipient=party("customer", address=recipient) if recipient else None,
         receipt=receipt,
-        data=_rest(delivery.fields, _RECEIPT_FIELDS, delivery.envelope),
+        data=_rest(delivery.fields, _RECEIPT_FIELDS, delivery.envelope) | unfit,
     )
     return [KeyedActivity(activity, delivery.key)]
 

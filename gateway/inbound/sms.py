@@ -1,10 +1,13 @@
-"""What SMS providers (SCG, Twilio) share: one conversation per SMS thread, and consent
-keywords."""
+"""What SMS providers (SCG, Twilio) share: one conversation per SMS thread, consent
+keywords, and receipt details in the activity schema's types."""
 
 from __future__ import annotations
 
 import uuid
-from typing import Literal
+from collections.abc import Mapping
+from typing import Any, Literal
+
+import orjson
 
 _THREAD_NAMESPACE = uuid.UUID("2d6b1f0a-7c3e-4e59-9a41-8b0c5d7e6f13")
 
@@ -33,3 +36,38 @@ def consent_of(text: str) -> tuple[Consent, str] | None:
     keyword = text.strip().upper()
     consent = _KEYWORDS.get(keyword)
     return None if consent is None else (consent, keyword)
+
+
+def _fits(member: str, value: Any) -> bool:
+    """Whether a value can take the schema's type: the reasons any scalar (made text), the
+    price a number or text."""
+    if member == "price":
+        return value is None or (
+            isinstance(value, int | float | str) and not isinstance(value, bool)
+        )
+    return not isinstance(value, dict | list)
+
+
+def _text(value: Any) -> str:
+    """A scalar as text: numbers and booleans in their JSON spelling."""
+    return value if isinstance(value, str) else orjson.dumps(value).decode()
+
+
+def receipt_details(
+    fields: Mapping[str, Any], reason_code: str, reason_description: str, price: str
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """`reasonCode`, `reasonDescription` and `price` from the provider's fields of those
+    names, in the served schema's types ("" is no value). A value that cannot take its type
+    (an object, a list; a boolean price) is not dropped: it comes back in the second dict,
+    under its provider name, for `data`."""
+    named = {"reasonCode": reason_code, "reasonDescription": reason_description, "price": price}
+    details: dict[str, Any] = {}
+    unfit: dict[str, Any] = {}
+    for member, name in named.items():
+        value = fields.get(name)
+        if value == "":
+            value = None
+        if not _fits(member, value):
+            unfit[name], value = value, None
+        details[member] = value if member == "price" or value is None else _text(value)
+    return details, unfit

@@ -32,13 +32,13 @@ from gateway.inbound.base import (
 )
 from gateway.inbound.fields import JsonObject, activity_type, decimal, parse_object
 from gateway.inbound.media import FORM, JSON
-from gateway.inbound.sms import consent_of, thread_conversation_id
+from gateway.inbound.sms import consent_of, receipt_details, thread_conversation_id
 
 SMS = "SMS"
 MAX_MEDIA = 10
 MAX_FORM_FIELDS = 1000
 _STATUS_FIELDS = frozenset(
-    {"MessageSid", "MessageStatus", "From", "To", "ErrorCode", "ErrorMessage"}
+    {"MessageSid", "MessageStatus", "From", "To", "ErrorCode", "ErrorMessage", "Price"}
 )
 
 
@@ -76,11 +76,6 @@ def _text(fields: JsonObject, name: str) -> str:
     if not isinstance(value, str) or not value:
         raise invalid_payload(f"{name}: must be a non-empty string.")
     return value
-
-
-def _optional(fields: JsonObject, name: str) -> Any:
-    value = fields.get(name)
-    return None if value == "" else value
 
 
 def _media_count(fields: JsonObject) -> int | None:
@@ -136,14 +131,8 @@ class _Callback:
 def _status(callback: _Callback, status: str) -> list[KeyedActivity]:
     business, customer = _text(callback.fields, "From"), _text(callback.fields, "To")
     state = status.lower()
-    receipt = {
-        "messageId": callback.sid,
-        "state": state,
-        "previousState": None,
-        "reasonCode": _optional(callback.fields, "ErrorCode"),
-        "reasonDescription": _optional(callback.fields, "ErrorMessage"),
-        "price": _optional(callback.fields, "Price"),
-    }
+    details, unfit = receipt_details(callback.fields, "ErrorCode", "ErrorMessage", "Price")
+    receipt = {"messageId": callback.sid, "state": state, "previousState": None, **details}
     activity = callback.activity(
         activity_type("receipt", state, "MessageStatus"),
         customer,
@@ -151,7 +140,7 @@ def _status(callback: _Callback, status: str) -> list[KeyedActivity]:
         sender=party("system", address=business),
         recipient=party("customer", address=customer),
         receipt=receipt,
-        data=callback.rest(_STATUS_FIELDS | {"Price"}),
+        data=callback.rest(_STATUS_FIELDS) | unfit,
     )
     return [KeyedActivity(activity, callback.key(status))]
 

@@ -14,6 +14,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from inbound_support import KIND_CONFIG, Gateway, GatewayFactory, fixture_bytes, signed
 
+from gateway.events.model import ActivityEvent
+
 KINDS = list(KIND_CONFIG)
 PROPERTY_SETTINGS = settings(
     max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
@@ -224,10 +226,14 @@ async def target(request: Any, make_gateway: GatewayFactory) -> tuple[Gateway, d
 
 
 async def post_signed(target: tuple[Gateway, dict[str, Any], str], body: bytes, form: bool) -> int:
+    """Post `body` signed; whatever was accepted must be stored in the served schema's shape."""
     gateway, integration, kind = target
     url = gateway.url(f"/webhooks/{integration['integrationId']}")
     headers, query = signed(kind, integration, body, url, form=form)
     response = await gateway.post(integration, body, headers, query)
+    if response.status == 202:
+        for event in await gateway.engine.events.read_after("0", 10_000):
+            ActivityEvent.model_validate_json(event.payload)
     return response.status
 
 

@@ -11,6 +11,8 @@ import orjson
 import pytest
 from inbound_support import Gateway, fixture_bytes, scg_headers
 
+from gateway.events.model import ActivityEvent
+
 RECEIPT: dict[str, Any] = orjson.loads(fixture_bytes("scg-receipt-delivered.json"))
 MO: dict[str, Any] = orjson.loads(fixture_bytes("scg-mo-message.json"))
 
@@ -222,3 +224,46 @@ async def test_wrong_shapes_name_the_field(
     status, answer = await post(gateway, scg, orjson.dumps(body))
     assert status == 400
     assert answer["error"]["message"].startswith(field + ":")
+
+
+ODD_VALUES = [{"a": 1}, [1, "x"], True, 200, 0.5, "", None, "text"]
+RECEIPT_MEMBERS = {
+    "reason_code": "reasonCode",
+    "reason_description": "reasonDescription",
+    "mt_price": "price",
+}
+
+
+@pytest.mark.parametrize("value", ODD_VALUES, ids=repr)
+@pytest.mark.parametrize("name", list(RECEIPT_MEMBERS))
+async def test_odd_receipt_fields_store_a_schema_valid_event(
+    gateway: Gateway, scg: dict[str, Any], name: str, value: Any
+) -> None:
+    """The stored event validates against the served schema, and a value is never dropped:
+    it is in the receipt (in the schema's type) or, when it cannot be, in `data`."""
+    assert (await post(gateway, scg, variant(RECEIPT, **{name: value})))[0] == 202
+    [event] = await gateway.engine.events.read_after("0", 10)
+    ActivityEvent.model_validate_json(event.payload)
+    stored = orjson.loads(event.payload)
+    in_receipt = stored["receipt"][RECEIPT_MEMBERS[name]] is not None
+    in_data = name in stored["data"]
+    assert in_receipt != in_data or value in (None, "")
+
+
+async def test_receipt_reasons_are_text_and_prices_numbers_or_text(
+    gateway: Gateway, scg: dict[str, Any]
+) -> None:
+    body = variant(RECEIPT, reason_code=4001, reason_description=True, mt_price=2)
+    assert (await post(gateway, scg, body))[0] == 202
+    body = variant(RECEIPT, reason_code=0.5, mt_price="0.0075").replace(b"kQ2b", b"next")
+    assert (await post(gateway, scg, body))[0] == 202
+    body = variant(RECEIPT, mt_price=False).replace(b"kQ2b", b"last")
+    assert (await post(gateway, scg, body))[0] == 202
+    first, second, third = await gateway.stored()
+    assert (first["receipt"]["reasonCode"], first["receipt"]["reasonDescription"]) == (
+        "4001",
+        "true",
+    )
+    assert first["receipt"]["price"] == 2
+    assert (second["receipt"]["reasonCode"], second["receipt"]["price"]) == ("0.5", "0.0075")
+    assert third["receipt"]["price"] is None and third["data"]["mt_price"] is False

@@ -8,6 +8,7 @@ import orjson
 from inbound_support import Gateway, GatewayFactory, twilio_form_headers
 
 import signing
+from gateway.events.model import ActivityEvent
 from gateway.inbound.sms import thread_conversation_id
 
 TOKEN = "twilio-auth-token-1"
@@ -130,3 +131,32 @@ async def test_form_with_too_many_fields_is_refused_before_hashing(gateway: Gate
     headers = {"Content-Type": "application/x-www-form-urlencoded", "X-Twilio-Signature": "AAAA"}
     response = await gateway.post(integration, body, headers)
     assert (response.status, (await response.json())["error"]["code"]) == (413, "payload_too_large")
+
+
+async def test_json_status_with_odd_error_fields_stores_a_schema_valid_event(
+    gateway: Gateway,
+) -> None:
+    integration = await gateway.create("twilio", configuration={"authToken": TOKEN})
+    fields = {
+        "MessageSid": "SModd",
+        "MessageStatus": "failed",
+        "From": "+1500",
+        "To": "+1408",
+        "ErrorCode": 30003,
+        "ErrorMessage": {"detail": "unreachable"},
+        "Price": [1],
+    }
+    body = orjson.dumps(fields)
+    query = "?bodySHA256=" + signing.twilio.body_sha256(body)
+    url = gateway.url(f"/webhooks/{integration['integrationId']}{query}")
+    headers = {
+        "Content-Type": "application/json",
+        "X-Twilio-Signature": signing.twilio.sign(url, None, TOKEN),
+    }
+    response = await gateway.post(integration, body, headers, query)
+    assert response.status == 202, await response.text()
+    [stored] = await gateway.engine.events.read_after("0", 10)
+    event = ActivityEvent.model_validate_json(stored.payload)
+    assert event.receipt is not None and event.receipt.reason_code == "30003"
+    data = orjson.loads(stored.payload)["data"]
+    assert data["ErrorMessage"] == {"detail": "unreachable"} and data["Price"] == [1]
