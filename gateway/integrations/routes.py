@@ -13,8 +13,11 @@ from gateway.admin.paging import page_from
 from gateway.errors import not_found
 from gateway.http.appkeys import ENGINE, SETTINGS
 from gateway.integrations.lifecycle import new_integration, updated_integration
+from gateway.integrations.locks import KeyedLocks
 from gateway.integrations.model import Integration, IntegrationCreate, IntegrationUpdate
 from gateway.integrations.store import IntegrationStore
+
+UPDATE_LOCKS = web.AppKey("integration_update_locks", KeyedLocks)
 
 
 def _now_ms() -> int:
@@ -53,23 +56,35 @@ async def list_all(request: web.Request) -> web.Response:
 
 
 async def update(request: web.Request) -> web.Response:
+    """Read, change and write the record as one step: the body is read first (a slow client
+    holds nothing), then the record is read and written under the integration's lock, so a
+    concurrent PATCH (a rotation) is never overwritten by one that read the record before it.
+
+    The lock serialises this process only. A Redis engine, where several instances update
+    the same record, will need a compare-and-set write (WATCH/MULTI or a version field)."""
     require_admin(request)
-    current = await _existing(request)
     patch = await parse_body(request, IntegrationUpdate)
-    grace = request.app[SETTINGS].rotation_grace_seconds
-    integration = updated_integration(current, patch, _now_ms(), grace)
-    await _store(request).put(integration)
+    async with request.app[UPDATE_LOCKS].hold(request.match_info["integration_id"]):
+        current = await _existing(request)
+        grace = request.app[SETTINGS].rotation_grace_seconds
+        integration = updated_integration(current, patch, _now_ms(), grace)
+        await _store(request).put(integration)
     return web.json_response(integration.public_view())
 
 
 async def delete(request: web.Request) -> web.Response:
+    """Under the same lock as updates, so an update in flight cannot bring the record back."""
     require_admin(request)
-    if not await _store(request).delete(request.match_info["integration_id"]):
+    integration_id = request.match_info["integration_id"]
+    async with request.app[UPDATE_LOCKS].hold(integration_id):
+        deleted = await _store(request).delete(integration_id)
+    if not deleted:
         raise not_found("No integration with this id.")
     return web.Response(status=204)
 
 
 def setup(app: web.Application) -> None:
+    app[UPDATE_LOCKS] = KeyedLocks()
     app.router.add_post("/integrations", create)
     app.router.add_get("/integrations", list_all)
     app.router.add_get("/integrations/{integration_id}", get)
