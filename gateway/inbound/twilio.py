@@ -142,7 +142,7 @@ def _status(callback: _Callback, status: str) -> list[KeyedActivity]:
         receipt=receipt,
         data=callback.rest(_STATUS_FIELDS) | unfit,
     )
-    return [KeyedActivity(activity, callback.key(status))]
+    return [KeyedActivity(activity, callback.key(state))]
 
 
 def _inbound(callback: _Callback) -> list[KeyedActivity]:

@@ -160,3 +160,16 @@ async def test_json_status_with_odd_error_fields_stores_a_schema_valid_event(
     assert event.receipt is not None and event.receipt.reason_code == "30003"
     data = orjson.loads(stored.payload)["data"]
     assert data["ErrorMessage"] == {"detail": "unreachable"} and data["Price"] == [1]
+
+
+async def test_status_case_does_not_make_a_second_receipt(gateway: Gateway) -> None:
+    integration = await gateway.create("twilio", configuration={"authToken": TOKEN})
+    url = gateway.url(f"/webhooks/{integration['integrationId']}")
+    answers = []
+    for status in ("delivered", "Delivered", "DELIVERED"):
+        fields = {"MessageSid": "SMcase", "MessageStatus": status, "From": "+1500", "To": "+1408"}
+        body = urlencode(fields).encode()
+        response = await gateway.post(integration, body, twilio_form_headers(url, body, TOKEN))
+        answers.append(await response.json())
+    assert answers[1:] == [{"accepted": 0, "duplicates": 1}] * 2
+    assert [item["type"] for item in await gateway.stored()] == ["receipt:delivered"]
