@@ -89,8 +89,12 @@ def _attempt(envelope: JsonObject) -> int:
 
 
 def _event_id(envelope: JsonObject) -> str:
-    key = "event-id" if "event-id" in envelope else "event_id"
-    return text(envelope, key, key)
+    """`event-id` or `event_id`, whichever is a non-empty string (the hyphenated first)."""
+    for key in ("event-id", "event_id"):
+        value = envelope.get(key)
+        if isinstance(value, str) and value:
+            return value
+    raise invalid_payload("event-id (or event_id): must be a non-empty string.")
 
 
 def _occurred_at(event: JsonObject) -> str | None:

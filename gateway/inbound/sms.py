@@ -32,7 +32,11 @@ def thread_conversation_id(hub_id: str, customer: str, business: str) -> str:
 
 
 def consent_of(text: str) -> tuple[Consent, str] | None:
-    """The consent change and keyword an MO text asks for, if it is exactly a keyword."""
+    """The consent change and keyword an MO text asks for, if it is exactly a keyword.
+    ASCII only: Unicode case mapping would read look-alikes as keywords ("\u017ftop" upper-cases
+    to "STOP")."""
+    if not text.isascii():
+        return None
     keyword = text.strip().upper()
     consent = _KEYWORDS.get(keyword)
     return None if consent is None else (consent, keyword)

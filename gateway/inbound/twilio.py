@@ -30,7 +30,13 @@ from gateway.inbound.base import (
     invalid_payload,
     refused,
 )
-from gateway.inbound.fields import JsonObject, activity_type, decimal, parse_object
+from gateway.inbound.fields import (
+    JsonObject,
+    activity_type,
+    decimal,
+    optional_text,
+    parse_object,
+)
 from gateway.inbound.media import FORM, JSON
 from gateway.inbound.sms import consent_of, receipt_details, thread_conversation_id
 
@@ -147,8 +153,7 @@ def _status(callback: _Callback, status: str) -> list[KeyedActivity]:
 
 def _inbound(callback: _Callback) -> list[KeyedActivity]:
     customer, business = _text(callback.fields, "From"), _text(callback.fields, "To")
-    body = callback.fields.get("Body", "")
-    body = body if isinstance(body, str) else str(body)
+    body = optional_text(callback.fields, "Body", "Body") or ""
     attachments, used = _media(callback.fields)
     message: Activity = {"type": "text", "text": body}
     if attachments:

@@ -209,7 +209,7 @@ async def test_receipt_without_addresses_has_no_conversation(
     ("mutate", "field"),
     [
         (lambda b: b.pop("event"), "event"),
-        (lambda b: b.pop("event-id"), "event_id"),
+        (lambda b: b.pop("event-id"), "event-id (or event_id)"),
         (lambda b: b["event"].pop("evt-tp"), "event.evt-tp"),
         (lambda b: b["event"].update(timestamp="yesterday"), "event.timestamp"),
         (lambda b: b["event"]["fld-val-list"].pop("new_state"), "event.fld-val-list.new_state"),
@@ -267,3 +267,39 @@ async def test_receipt_reasons_are_text_and_prices_numbers_or_text(
     assert first["receipt"]["price"] == 2
     assert (second["receipt"]["reasonCode"], second["receipt"]["price"]) == ("0.5", "0.0075")
     assert third["receipt"]["price"] is None and third["data"]["mt_price"] is False
+
+
+LONG_S = "\u017f"  # LATIN SMALL LETTER LONG S, whose upper case is S
+
+
+@pytest.mark.parametrize(
+    "text", [LONG_S + "top", LONG_S + "tart", "\uff33\uff34\uff2f\uff30", "stop\u200b"]
+)
+async def test_consent_keywords_are_ascii_only(
+    gateway: Gateway, scg: dict[str, Any], text: str
+) -> None:
+    """Unicode case mapping (long s upper-cases to S) must not turn a word into a keyword."""
+    assert await post(gateway, scg, variant(MO, message_body=text)) == (
+        202,
+        {"accepted": 1, "duplicates": 0},
+    )
+    [message] = await gateway.stored()
+    assert message["message"]["text"] == text
+
+
+@pytest.mark.parametrize("hyphenated", [None, "", 7])
+async def test_event_id_is_whichever_spelling_is_a_string(
+    gateway: Gateway, scg: dict[str, Any], hyphenated: Any
+) -> None:
+    body = {**RECEIPT, "event-id": hyphenated, "event_id": "underscored-1"}
+    assert (await post(gateway, scg, orjson.dumps(body)))[0] == 202
+    assert (await gateway.stored())[0]["source"]["eventId"] == "underscored-1"
+
+
+async def test_no_usable_event_id_names_both_spellings(
+    gateway: Gateway, scg: dict[str, Any]
+) -> None:
+    body = {**RECEIPT, "event-id": None, "event_id": 5}
+    status, answer = await post(gateway, scg, orjson.dumps(body))
+    assert status == 400
+    assert answer["error"]["message"].startswith("event-id (or event_id):")

@@ -173,3 +173,36 @@ async def test_status_case_does_not_make_a_second_receipt(gateway: Gateway) -> N
         answers.append(await response.json())
     assert answers[1:] == [{"accepted": 0, "duplicates": 1}] * 2
     assert [item["type"] for item in await gateway.stored()] == ["receipt:delivered"]
+
+
+async def test_repeated_body_field_is_invalid(gateway: Gateway) -> None:
+    integration = await gateway.create("twilio", configuration={"authToken": TOKEN})
+    url = gateway.url(f"/webhooks/{integration['integrationId']}")
+    body = b"MessageSid=SMrep&From=%2B1&To=%2B2&Body=a&Body=b"
+    response = await gateway.post(integration, body, twilio_form_headers(url, body, TOKEN))
+    assert response.status == 400
+    error = (await response.json())["error"]
+    assert error["code"] == "invalid_payload" and error["message"].startswith("Body:")
+    assert await gateway.stored() == []
+
+
+async def test_json_body_null_is_an_empty_text(gateway: Gateway) -> None:
+    integration = await gateway.create("twilio", configuration={"authToken": TOKEN})
+    body = orjson.dumps({"MessageSid": "SMnull", "From": "+1", "To": "+2", "Body": None})
+    query = "?bodySHA256=" + signing.twilio.body_sha256(body)
+    url = gateway.url(f"/webhooks/{integration['integrationId']}{query}")
+    headers = {
+        "Content-Type": "application/json",
+        "X-Twilio-Signature": signing.twilio.sign(url, None, TOKEN),
+    }
+    response = await gateway.post(integration, body, headers, query)
+    assert response.status == 202, await response.text()
+    assert (await gateway.stored())[0]["message"] == {"type": "text", "text": ""}
+
+
+async def test_unicode_look_alike_of_stop_is_no_consent(gateway: Gateway) -> None:
+    integration = await gateway.create("twilio", configuration={"authToken": TOKEN})
+    url = gateway.url(f"/webhooks/{integration['integrationId']}")
+    body = urlencode({"MessageSid": "SMs", "From": "+1", "To": "+2", "Body": "\u017ftop"}).encode()
+    response = await gateway.post(integration, body, twilio_form_headers(url, body, TOKEN))
+    assert await response.json() == {"accepted": 1, "duplicates": 0}
