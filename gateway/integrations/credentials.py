@@ -8,6 +8,7 @@ from collections.abc import Callable
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic_core import PydanticCustomError
 
 import signing
 from gateway.admin.json_body import describe_validation_error
@@ -16,6 +17,11 @@ from gateway.integrations.model import Kind
 
 Configuration = dict[str, Any]
 _HEX_KEY = r"^[0-9A-F]{32}$"
+
+
+def _problem(message: str) -> PydanticCustomError:
+    """A validator's refusal worded as given (a ValueError would read "Value error, ...")."""
+    return PydanticCustomError("configuration", message)
 
 
 class _Config(BaseModel):
@@ -29,7 +35,7 @@ class HubsterConfig(_Config):
     @model_validator(mode="after")
     def _both_or_neither(self) -> HubsterConfig:
         if (self.publicSigningKey is None) != (self.privateSigningKey is None):
-            raise ValueError("give both publicSigningKey and privateSigningKey, or neither")
+            raise _problem("give both publicSigningKey and privateSigningKey, or neither")
         return self
 
 
@@ -41,7 +47,7 @@ class ScgConfig(_Config):
     @model_validator(mode="after")
     def _basic_pairs(self) -> ScgConfig:
         if (self.username is None) != (self.password is None):
-            raise ValueError("give both username and password, or neither")
+            raise _problem("give both username and password, or neither")
         return self
 
 
@@ -53,14 +59,14 @@ class StandardConfig(_Config):
     @classmethod
     def _hmac_secret(cls, value: str | None) -> str | None:
         if value is not None and (value.startswith(("whpk_", "whsk_")) or not _loads(value)):
-            raise ValueError("must be a whsec_ secret (base64 of 24..64 bytes)")
+            raise _problem("must be a whsec_ secret (base64 of 24..64 bytes)")
         return value
 
     @field_validator("publicKey")
     @classmethod
     def _ed25519_public(cls, value: str | None) -> str | None:
         if value is not None and (not value.startswith("whpk_") or not _loads(value)):
-            raise ValueError("must be whpk_ + base64 of a 32-byte Ed25519 public key")
+            raise _problem("must be whpk_ + base64 of a 32-byte Ed25519 public key")
         return value
 
 
@@ -101,7 +107,10 @@ def _validated(kind: Kind, configuration: Configuration) -> Configuration:
     try:
         model = _MODELS[kind].model_validate(configuration)
     except ValidationError as exc:
-        raise invalid_payload("configuration." + describe_validation_error(exc)) from None
+        # A field's problem reads `configuration.<field>: ...`, the whole object's
+        # `configuration: ...`.
+        joint = "." if exc.errors()[0]["loc"] else ": "
+        raise invalid_payload("configuration" + joint + describe_validation_error(exc)) from None
     return model.model_dump(exclude_none=True)
 
 

@@ -242,3 +242,28 @@ async def test_admin_key_required(
     headers = {"Authorization": authorization} if authorization else {}
     response = await client.request(method, path, json={}, headers=headers)
     assert (await error(response))[:2] == (401, "unauthorized")
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        (
+            {"configuration": {"username": "a"}},
+            "configuration: give both username and password, or neither",
+        ),
+        (
+            {"kind": "hubster-system", "configuration": {"publicSigningKey": "A" * 32}},
+            "configuration: give both publicSigningKey and privateSigningKey, or neither",
+        ),
+        (
+            {"kind": "standard", "configuration": {"secret": "whsec_!!"}},
+            "configuration.secret: must be a whsec_ secret (base64 of 24..64 bytes)",
+        ),
+    ],
+)
+async def test_configuration_problems_read_plainly(
+    client: TestClient, admin: dict[str, str], body: dict[str, Any], message: str
+) -> None:
+    payload = {"name": "n", "kind": "scg", "hubId": "hub-1", **body}
+    response = await client.post("/integrations", json=payload, headers=admin)
+    assert (await error(response))[2] == message
