@@ -11,7 +11,8 @@ from signing import VerificationError
 
 
 class InboundError(Exception):
-    """A refused webhook: the handler turns it into the contract's error answer."""
+    """A refused webhook, raised by the pure adapters: the handler turns it into an
+    `ApiError` (gateway.errors, which needs aiohttp) and so into the contract's answer."""
 
     def __init__(self, status: int, code: str, message: str) -> None:
         super().__init__(message)
@@ -19,13 +20,14 @@ class InboundError(Exception):
         self.code = code
         self.message = message
 
+    @classmethod
+    def invalid_payload(cls, message: str) -> InboundError:
+        """400 `invalid_payload`; the message starts with the field (`event.timestamp: ...`)."""
+        return cls(400, "invalid_payload", message)
 
-def invalid_payload(message: str) -> InboundError:
-    return InboundError(400, "invalid_payload", message)
-
-
-def invalid_json() -> InboundError:
-    return InboundError(400, "invalid_json", "The body is not valid JSON.")
+    @classmethod
+    def invalid_json(cls) -> InboundError:
+        return cls(400, "invalid_json", "The body is not valid JSON.")
 
 
 @dataclass(frozen=True, slots=True)

@@ -7,7 +7,7 @@ from typing import Any
 import orjson
 
 from gateway.events.filters import check_filter
-from gateway.inbound.base import invalid_json, invalid_payload
+from gateway.inbound.base import InboundError
 
 JsonObject = dict[str, Any]
 
@@ -17,37 +17,37 @@ def parse_object(body: bytes) -> JsonObject:
     try:
         value = orjson.loads(body)
     except orjson.JSONDecodeError:
-        raise invalid_json() from None
+        raise InboundError.invalid_json() from None
     if not isinstance(value, dict):
-        raise invalid_payload("The body must be a JSON object.")
+        raise InboundError.invalid_payload("The body must be a JSON object.")
     return value
 
 
 def obj(parent: JsonObject, key: str, path: str) -> JsonObject:
     value = parent.get(key)
     if not isinstance(value, dict):
-        raise invalid_payload(f"{path}: must be an object.")
+        raise InboundError.invalid_payload(f"{path}: must be an object.")
     return value
 
 
 def optional_obj(parent: JsonObject, key: str, path: str) -> JsonObject | None:
     value = parent.get(key)
     if value is not None and not isinstance(value, dict):
-        raise invalid_payload(f"{path}: must be an object or null.")
+        raise InboundError.invalid_payload(f"{path}: must be an object or null.")
     return value
 
 
 def text(parent: JsonObject, key: str, path: str) -> str:
     value = parent.get(key)
     if not isinstance(value, str) or not value:
-        raise invalid_payload(f"{path}: must be a non-empty string.")
+        raise InboundError.invalid_payload(f"{path}: must be a non-empty string.")
     return value
 
 
 def optional_text(parent: JsonObject, key: str, path: str) -> str | None:
     value = parent.get(key)
     if value is not None and not isinstance(value, str):
-        raise invalid_payload(f"{path}: must be a string or null.")
+        raise InboundError.invalid_payload(f"{path}: must be a string or null.")
     return value or None
 
 
@@ -66,7 +66,7 @@ def flag(parent: JsonObject, key: str, path: str) -> bool:
     if value is None:
         return False
     if not isinstance(value, bool):
-        raise invalid_payload(f"{path}: must be true or false.")
+        raise InboundError.invalid_payload(f"{path}: must be true or false.")
     return value
 
 
@@ -76,5 +76,5 @@ def activity_type(family: str, name: str, path: str) -> str:
     try:
         check_filter(value)
     except ValueError:
-        raise invalid_payload(f"{path}: '{name}' is not a usable type name.") from None
+        raise InboundError.invalid_payload(f"{path}: '{name}' is not a usable type name.") from None
     return value

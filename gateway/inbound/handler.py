@@ -14,7 +14,7 @@ from gateway.events.encode import UnencodableActivity, encode
 from gateway.events.times import format_ms
 from gateway.http.appkeys import ENGINE, METRICS, SETTINGS
 from gateway.http.body import read_limited
-from gateway.inbound.base import InboundError, InboundRequest, Receiver, invalid_payload
+from gateway.inbound.base import InboundError, InboundRequest, Receiver
 from gateway.inbound.media import accepted_media_type
 from gateway.inbound.registry import ADAPTERS
 from gateway.integrations.model import PAUSED, Integration
@@ -53,7 +53,7 @@ async def _accept(request: web.Request, integration: Integration) -> AppendResul
     try:
         events = [encode(item) for item in keyed]
     except UnencodableActivity as exc:
-        raise invalid_payload(str(exc)) from None
+        raise InboundError.invalid_payload(str(exc)) from None
     result = await request.app[ENGINE].events.append(events, settings.history_seconds)
     metrics = request.app[METRICS]
     metrics.events_stored.inc(len(result.stored))

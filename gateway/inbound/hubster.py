@@ -9,7 +9,7 @@ import signing
 from gateway.events.activity import KeyedActivity, build_activity, dedup_key, party, source
 from gateway.events.model import Role
 from gateway.events.times import MAX_EPOCH_MS, format_ms
-from gateway.inbound.base import Adapter, InboundRequest, Receiver, invalid_payload, refused
+from gateway.inbound.base import Adapter, InboundError, InboundRequest, Receiver, refused
 from gateway.inbound.fields import (
     JsonObject,
     activity_type,
@@ -60,7 +60,7 @@ def _event_id(item: JsonObject, path: str) -> int:
     if isinstance(value, str):
         value = decimal(value, len(str(MAX_EPOCH_MS)))
     if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_EPOCH_MS:
-        raise invalid_payload(f"{path}.eventId: must be epoch milliseconds.")
+        raise InboundError.invalid_payload(f"{path}.eventId: must be epoch milliseconds.")
     return value
 
 
@@ -68,7 +68,9 @@ def _role(member: JsonObject, path: str) -> Role:
     integration_type = member.get("integrationType")
     role = ROLES.get(integration_type) if isinstance(integration_type, str) else None
     if role is None:
-        raise invalid_payload(f"{path}.integrationType: must be one of {', '.join(ROLES)}.")
+        raise InboundError.invalid_payload(
+            f"{path}.integrationType: must be one of {', '.join(ROLES)}."
+        )
     return role
 
 
@@ -78,7 +80,7 @@ def _channel(member: JsonObject | None, path: str) -> str | None:
         return value
     if isinstance(value, int) and not isinstance(value, bool):
         return CHANNELS.get(value, str(value))
-    raise invalid_payload(f"{path}.channelType: must be a channel name or number.")
+    raise InboundError.invalid_payload(f"{path}.channelType: must be a channel name or number.")
 
 
 def _party(member: JsonObject, path: str) -> dict[str, Any]:
@@ -115,10 +117,12 @@ def _normalise_one(
     message = optional_obj(item, "message", path + ".message")
     event = optional_obj(item, "event", path + ".event")
     if (message is None) == (event is None):
-        raise invalid_payload(f"{path}: needs exactly one of message and event.")
+        raise InboundError.invalid_payload(f"{path}: needs exactly one of message and event.")
     kind = "message" if message is not None else "event"
     if item.get("type") is not None and item.get("type") != kind:
-        raise invalid_payload(f"{path}.type: must be '{kind}' for an activity with a {kind}.")
+        raise InboundError.invalid_payload(
+            f"{path}.type: must be '{kind}' for an activity with a {kind}."
+        )
     event_id = _event_id(item, path)
     sender = obj(item, "sender", path + ".sender")
     recipient = optional_obj(item, "recipient", path + ".recipient")
@@ -149,16 +153,18 @@ def _normalise_one(
 def _items(envelope: JsonObject) -> list[tuple[str, JsonObject]]:
     """System bodies list `activities`; Direct bodies carry one `activity`. Either is read."""
     if ("activities" in envelope) == ("activity" in envelope):
-        raise invalid_payload("activities: give either activities (a list) or activity.")
+        raise InboundError.invalid_payload(
+            "activities: give either activities (a list) or activity."
+        )
     if "activity" in envelope:
         return [("activity", obj(envelope, "activity", "activity"))]
     listed = envelope["activities"]
     if not isinstance(listed, list) or not listed:
-        raise invalid_payload("activities: must be a non-empty list of activities.")
+        raise InboundError.invalid_payload("activities: must be a non-empty list of activities.")
     items = []
     for index, item in enumerate(listed):
         if not isinstance(item, dict):
-            raise invalid_payload(f"activities.{index}: must be an object.")
+            raise InboundError.invalid_payload(f"activities.{index}: must be an object.")
         items.append((f"activities.{index}", item))
     return items
 

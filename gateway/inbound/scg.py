@@ -21,7 +21,6 @@ from gateway.inbound.base import (
     InboundError,
     InboundRequest,
     Receiver,
-    invalid_payload,
 )
 from gateway.inbound.fields import (
     JsonObject,
@@ -34,9 +33,8 @@ from gateway.inbound.fields import (
     text,
 )
 from gateway.inbound.media import JSON
-from gateway.inbound.sms import consent_of, receipt_details, thread_conversation_id
+from gateway.inbound.sms import SMS, consent_of, receipt_details, thread_conversation_id
 
-SMS = "SMS"
 _ENVELOPE = frozenset({"attempt", "event", "event-id", "event_id"})
 _RECEIPT_FIELDS = frozenset(
     {
@@ -84,7 +82,7 @@ def _attempt(envelope: JsonObject) -> int:
     if isinstance(value, str):
         value = decimal(value.strip(), len(str(MAX_ATTEMPT)))
     if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_ATTEMPT:
-        raise invalid_payload(f"attempt: must be an integer from 1 to {MAX_ATTEMPT}.")
+        raise InboundError.invalid_payload(f"attempt: must be an integer from 1 to {MAX_ATTEMPT}.")
     return value
 
 
@@ -94,7 +92,7 @@ def _event_id(envelope: JsonObject) -> str:
         value = envelope.get(key)
         if isinstance(value, str) and value:
             return value
-    raise invalid_payload("event-id (or event_id): must be a non-empty string.")
+    raise InboundError.invalid_payload("event-id (or event_id): must be a non-empty string.")
 
 
 def _occurred_at(event: JsonObject) -> str | None:
@@ -104,7 +102,7 @@ def _occurred_at(event: JsonObject) -> str | None:
     try:
         return canonical_time(stamp)
     except ValueError:
-        raise invalid_payload("event.timestamp: must be an RFC 3339 time.") from None
+        raise InboundError.invalid_payload("event.timestamp: must be an RFC 3339 time.") from None
 
 
 def _rest(fields: JsonObject, used: frozenset[str], envelope: JsonObject) -> JsonObject:

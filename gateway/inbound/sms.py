@@ -9,6 +9,7 @@ from typing import Any, Literal
 
 import orjson
 
+SMS = "SMS"  # the channel of every SMS activity, whichever provider carried it
 _THREAD_NAMESPACE = uuid.UUID("2d6b1f0a-7c3e-4e59-9a41-8b0c5d7e6f13")
 
 Consent = Literal["optin", "optout"]

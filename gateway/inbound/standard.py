@@ -13,7 +13,7 @@ from gateway.events.activity import KeyedActivity, build_activity, dedup_key, so
 from gateway.events.filters import FAMILIES
 from gateway.events.model import SubmittedActivity
 from gateway.events.times import canonical_time, format_datetime
-from gateway.inbound.base import Adapter, InboundRequest, Receiver, invalid_payload, refused
+from gateway.inbound.base import Adapter, InboundError, InboundRequest, Receiver, refused
 from gateway.inbound.fields import JsonObject, activity_type, parse_object, text
 from gateway.inbound.media import JSON
 from gateway.inbound.scope import check_scope
@@ -71,7 +71,7 @@ def _type(submitted: SubmittedActivity) -> str:
         return submitted.type
     state = name.lower()
     if submitted.receipt is not None and submitted.receipt.state != state:
-        raise invalid_payload(
+        raise InboundError.invalid_payload(
             f"type: a receipt in state '{submitted.receipt.state}' has type "
             f"'receipt:{submitted.receipt.state}'."
         )
@@ -94,7 +94,7 @@ def _from_activity(body: JsonObject, receiver: Receiver) -> dict[str, Any]:
     try:
         submitted = SubmittedActivity.model_validate(body)
     except ValidationError as exc:
-        raise invalid_payload(describe_validation_error(exc)) from None
+        raise InboundError.invalid_payload(describe_validation_error(exc)) from None
     check_scope(submitted.hub_id, submitted.tenant_id, receiver.destination)
     source_, data = _source_and_data(submitted)
     return build_activity(
@@ -128,7 +128,7 @@ def _from_event(body: JsonObject, webhook_id: str, receiver: Receiver) -> dict[s
     name = text(body, "type", "type")
     data = body.get("data", {})
     if not isinstance(data, dict):
-        raise invalid_payload("data: must be an object.")
+        raise InboundError.invalid_payload("data: must be an object.")
     envelope = {key: value for key, value in body.items() if key not in _GENERIC_MEMBERS}
     if envelope:
         data = {**data, "envelope": envelope}

@@ -27,7 +27,6 @@ from gateway.inbound.base import (
     InboundError,
     InboundRequest,
     Receiver,
-    invalid_payload,
     refused,
 )
 from gateway.inbound.fields import (
@@ -36,11 +35,11 @@ from gateway.inbound.fields import (
     decimal,
     optional_text,
     parse_object,
+    text,
 )
 from gateway.inbound.media import FORM, JSON
-from gateway.inbound.sms import consent_of, receipt_details, thread_conversation_id
+from gateway.inbound.sms import SMS, consent_of, receipt_details, thread_conversation_id
 
-SMS = "SMS"
 MAX_MEDIA = 10
 MAX_FORM_FIELDS = 1000
 _STATUS_FIELDS = frozenset(
@@ -53,8 +52,8 @@ def _form(body: bytes) -> dict[str, list[str]]:
     signature cannot match). Twilio sends a few dozen fields: a form with more than
     MAX_FORM_FIELDS is refused before anyone spends time sorting and hashing them."""
     try:
-        text = body.decode("utf-8", "replace")
-        return parse_qs(text, keep_blank_values=True, max_num_fields=MAX_FORM_FIELDS)
+        decoded = body.decode("utf-8", "replace")
+        return parse_qs(decoded, keep_blank_values=True, max_num_fields=MAX_FORM_FIELDS)
     except ValueError:
         raise InboundError(
             413, "payload_too_large", f"The form has more than {MAX_FORM_FIELDS} fields."
@@ -75,13 +74,6 @@ def _verified_fields(request: InboundRequest, receiver: Receiver) -> JsonObject:
     except signing.VerificationError as exc:
         raise refused(exc) from None
     return parse_object(request.body)
-
-
-def _text(fields: JsonObject, name: str) -> str:
-    value = fields.get(name)
-    if not isinstance(value, str) or not value:
-        raise invalid_payload(f"{name}: must be a non-empty string.")
-    return value
 
 
 def _media_count(fields: JsonObject) -> int | None:
@@ -114,7 +106,7 @@ class _Callback:
     def __init__(self, fields: JsonObject, receiver: Receiver) -> None:
         self.fields = fields
         self.destination: Destination = receiver.destination
-        self.sid = _text(fields, "MessageSid")
+        self.sid = text(fields, "MessageSid", "MessageSid")
 
     def activity(self, type_: str, customer: str, business: str, **members: Any) -> Activity:
         return build_activity(
@@ -135,7 +127,7 @@ class _Callback:
 
 
 def _status(callback: _Callback, status: str) -> list[KeyedActivity]:
-    business, customer = _text(callback.fields, "From"), _text(callback.fields, "To")
+    business, customer = text(callback.fields, "From", "From"), text(callback.fields, "To", "To")
     state = status.lower()
     details, unfit = receipt_details(callback.fields, "ErrorCode", "ErrorMessage", "Price")
     receipt = {"messageId": callback.sid, "state": state, "previousState": None, **details}
@@ -152,7 +144,7 @@ def _status(callback: _Callback, status: str) -> list[KeyedActivity]:
 
 
 def _inbound(callback: _Callback) -> list[KeyedActivity]:
-    customer, business = _text(callback.fields, "From"), _text(callback.fields, "To")
+    customer, business = text(callback.fields, "From", "From"), text(callback.fields, "To", "To")
     body = optional_text(callback.fields, "Body", "Body") or ""
     attachments, used = _media(callback.fields)
     message: Activity = {"type": "text", "text": body}
@@ -186,7 +178,7 @@ def normalise(request: InboundRequest, receiver: Receiver) -> list[KeyedActivity
     status = fields.get("MessageStatus")
     if status is not None:
         if not isinstance(status, str):
-            raise invalid_payload("MessageStatus: must be a string.")
+            raise InboundError.invalid_payload("MessageStatus: must be a string.")
         return _status(callback, status)
     return _inbound(callback)
 
