@@ -8,6 +8,7 @@ from typing import Any
 import aiohttp
 
 DRAIN_POLL_SECONDS = 0.25
+QUIET_SECONDS = 5.0
 
 
 async def reset(base_url: str) -> None:
@@ -23,16 +24,20 @@ async def arrivals(base_url: str) -> dict[str, Any]:
 
 
 async def drained(base_url: str, expected: int, at_most_seconds: float) -> dict[str, Any]:
-    """Arrivals once `expected` bodies came in, or nothing new came for a while, or time ran
-    out: deliveries trail the webhooks that caused them."""
+    """Arrivals once `expected` bodies came in, or nothing new came for `QUIET_SECONDS` after
+    the first, or `at_most_seconds` ran out: deliveries trail the webhooks that caused them,
+    and a large backlog can take a while to start."""
     loop = asyncio.get_running_loop()
     give_up = loop.time() + at_most_seconds
     stats = await arrivals(base_url)
-    idle_polls = 0
-    while stats["count"] < expected and loop.time() < give_up and idle_polls < 8:
+    quiet_since = loop.time()
+    while stats["count"] < expected and loop.time() < give_up:
         await asyncio.sleep(DRAIN_POLL_SECONDS)
         latest = await arrivals(base_url)
-        idle_polls = idle_polls + 1 if latest["count"] == stats["count"] else 0
+        if latest["count"] != stats["count"]:
+            quiet_since = loop.time()
+        elif latest["count"] and loop.time() - quiet_since > QUIET_SECONDS:
+            return latest
         stats = latest
     return stats
 
