@@ -15,7 +15,7 @@ from gateway.events.times import format_ms
 from gateway.http.appkeys import ENGINE, METRICS, SETTINGS
 from gateway.http.body import read_limited
 from gateway.inbound.base import InboundError, InboundRequest, Receiver
-from gateway.inbound.media import accepted_media_type
+from gateway.inbound.media import accepted_media_type, is_compressed
 from gateway.inbound.registry import ADAPTERS
 from gateway.integrations.model import PAUSED, Integration
 from gateway.integrations.store import IntegrationStore
@@ -41,11 +41,35 @@ def _receiver(integration: Integration, now: float) -> Receiver:
     return Receiver(destination, tuple(integration.configurations_valid_at(now_ms)), now)
 
 
+def _compressed_refused() -> ApiError:
+    """Webhooks are verified on the bytes the provider signed, which a decoded body is not
+    (and an undecoded one cannot be parsed): any Content-Encoding but identity is 415. The
+    connection is announced closed: aiohttp drops one whose body it could not decode."""
+    message = "Webhooks must not be compressed: send them with no Content-Encoding."
+    return ApiError(415, "unsupported_media_type", message, {"Connection": "close"})
+
+
+async def _read_body(request: web.Request, limit: int) -> bytes:
+    """The body within the limit (413 first, as the order says). A compressed body is read
+    too, within the limit like every body (so a bomb is 413), then refused 415 whatever it
+    holds, decodable or not."""
+    compressed = is_compressed(request.headers.get("Content-Encoding"))
+    try:
+        body = await read_limited(request, limit)
+    except ApiError as exc:
+        if compressed and exc.status != 413:
+            raise _compressed_refused() from None
+        raise
+    if compressed:
+        raise _compressed_refused()
+    return body
+
+
 async def _accept(request: web.Request, integration: Integration) -> AppendResult:
     if integration.status_id == PAUSED:
         raise ApiError(409, "integration_paused", "This integration is paused.")
     settings = request.app[SETTINGS]
-    body = await read_limited(request, settings.max_body_bytes)
+    body = await _read_body(request, settings.max_body_bytes)
     adapter = ADAPTERS[integration.kind]
     media_type = accepted_media_type(adapter, request.headers.get("Content-Type"))
     inbound = InboundRequest(request.headers, body, signed_url(request), media_type)

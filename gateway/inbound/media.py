@@ -10,6 +10,12 @@ FORM = "application/x-www-form-urlencoded"
 _UTF8 = frozenset({"utf-8", "utf8"})
 
 
+def is_compressed(content_encoding: str | None) -> bool:
+    """Whether the Content-Encoding names any coding other than identity."""
+    codings = (part.strip().lower() for part in (content_encoding or "").split(","))
+    return any(coding not in ("", "identity") for coding in codings)
+
+
 def _unsupported(adapter: Adapter) -> InboundError:
     takes = " or ".join(adapter.media_types)
     return InboundError(415, "unsupported_media_type", f"This integration takes {takes}.")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import os
 import time
 from typing import Any
 
@@ -214,16 +215,66 @@ async def test_wrong_shape_is_invalid_payload(
     assert await gateway.metric(outcome) == 1
 
 
-@pytest.mark.parametrize(
-    ("body", "expected"),
-    [
-        (b"not gzip at all", (400, "invalid_payload")),
-        (gzip.compress(b"0" * (LIMIT * 50)), (413, "payload_too_large")),
-    ],
-)
-async def test_content_encoding_errors_and_bombs(
-    make_gateway: GatewayFactory, body: bytes, expected: tuple[int, str]
+COMPRESSED_BODIES = {"not-gzip": b"not gzip at all", "gzip": gzip.compress(b"{}")}
+
+
+@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize("encoding", ["gzip", "deflate", "GZIP", "identity, gzip"])
+@pytest.mark.parametrize("body", list(COMPRESSED_BODIES.values()), ids=list(COMPRESSED_BODIES))
+async def test_compressed_webhooks_are_415(
+    make_gateway: GatewayFactory, kind: str, encoding: str, body: bytes
 ) -> None:
-    gateway, integration = await setup(make_gateway, "scg")
+    """Verification runs on the bytes as sent: a compressed body is refused at the 415 step,
+    whether it decodes or not (and whatever its signature says)."""
+    gateway, integration = await setup(make_gateway, kind)
+    headers = {"Content-Type": "application/json", "Content-Encoding": encoding, **BAD_SIGNATURE}
+    response = await gateway.post(integration, body, headers)
+    assert await answer(response) == (415, "unsupported_media_type")
+    assert "must not be compressed" in (await response.json())["error"]["message"]
+    assert response.headers["Connection"] == "close"
+    outcome = f'gateway_webhooks_total{{kind="{kind}",outcome="unsupported_media_type"}}'
+    assert await gateway.metric(outcome) == 1
+
+
+async def test_correctly_signed_compressed_body_is_still_refused(
+    make_gateway: GatewayFactory,
+) -> None:
+    """The signature of the decoded bytes must not be accepted for the compressed ones."""
+    gateway, integration = await setup(make_gateway, "standard")
+    plain = b'{"type": "ping", "data": {}}'
+    headers, _ = signed("standard", integration, plain, webhook_url(gateway, integration))
+    response = await gateway.post(
+        integration, gzip.compress(plain), {**headers, "Content-Encoding": "gzip"}
+    )
+    assert await answer(response) == (415, "unsupported_media_type")
+    assert await gateway.stored() == []
+
+
+@pytest.mark.parametrize("kind", KINDS)
+async def test_compressed_oversize_is_413_and_paused_409(
+    make_gateway: GatewayFactory, kind: str
+) -> None:
+    """The earlier steps still answer first for a compressed body; the limit counts the
+    decoded bytes as for every body, so a small bomb is 413 too."""
+    gateway, integration = await setup(make_gateway, kind)
     headers = {"Content-Type": "application/json", "Content-Encoding": "gzip"}
-    assert await answer(await gateway.post(integration, body, headers)) == expected
+    oversize = gzip.compress(os.urandom(LIMIT * 2))  # incompressible: over the limit as sent
+    bomb = gzip.compress(b"0" * (LIMIT * 50))
+    for body in (oversize, bomb):
+        assert await answer(await gateway.post(integration, body, headers)) == (
+            413,
+            "payload_too_large",
+        )
+    await gateway.patch(integration, statusId=3002)
+    assert await answer(await gateway.post(integration, b"x", headers)) == (
+        409,
+        "integration_paused",
+    )
+
+
+async def test_identity_encoding_is_accepted(make_gateway: GatewayFactory) -> None:
+    gateway, integration = await setup(make_gateway, "standard")
+    body = b'{"type": "ping", "data": {}}'
+    headers, _ = signed("standard", integration, body, webhook_url(gateway, integration))
+    response = await gateway.post(integration, body, {**headers, "Content-Encoding": "identity"})
+    assert response.status == 202, await response.text()
