@@ -1,8 +1,13 @@
-"""The presence store's interface: which agent sessions are connected to each hub.
+"""The presence store's interface: which agents are connected to each hub, and their status.
 
-One record per (hub, session), shaped for Redis: a hash `presence:{hubId}` whose fields are
-session ids and whose values are the JSON below, plus a per-hub revision counter (HINCRBY) so
-"the last status any session set" is a max over revisions, never a wall-clock race.
+One record per (hub, agent), with the agent's session count, shaped for Redis: a hash
+`presence:{hubId}:agents` (agentId -> the JSON below) and a hash `presence:{hubId}:sessions`
+(sessionId -> agentId, so the sessions of a dead instance can be reaped), each change one
+Lua script. An agent's status is the last one any of its sessions set (a new session sets
+its starting status); the agent leaves the hub with its last session.
+
+Every change returns the hubs whose roster (agent, name, status) changed, so a session of an
+agent already present with the same status announces nothing to the hub.
 """
 
 from __future__ import annotations
@@ -15,35 +20,30 @@ STATUSES = ("available", "busy", "unavailable")
 
 
 @dataclass(frozen=True, slots=True)
-class PresenceEntry:
-    """One session of an agent in one hub; `revision` orders status changes in the hub."""
-
-    session_id: str
+class AgentPresence:
     agent_id: str
     name: str | None
     status: str
     since_ms: int
-    revision: int
+    sessions: int
 
     def to_json(self) -> dict[str, Any]:
         return {
-            "sessionId": self.session_id,
             "agentId": self.agent_id,
             "name": self.name,
             "status": self.status,
             "sinceMs": self.since_ms,
-            "revision": self.revision,
+            "sessions": self.sessions,
         }
 
     @classmethod
-    def from_json(cls, data: dict[str, Any]) -> PresenceEntry:
+    def from_json(cls, data: dict[str, Any]) -> AgentPresence:
         return cls(
-            session_id=str(data["sessionId"]),
             agent_id=str(data["agentId"]),
             name=data["name"],
             status=str(data["status"]),
             since_ms=int(data["sinceMs"]),
-            revision=int(data["revision"]),
+            sessions=int(data["sessions"]),
         )
 
 
@@ -56,18 +56,20 @@ class PresenceStore(Protocol):
         name: str | None,
         status: str,
         now_ms: int,
-    ) -> None:
-        """Record a session in every hub it may see, with its starting status."""
+    ) -> list[str]:
+        """Add a session to each hub; its agent takes `status`. The hubs whose roster changed."""
         ...
 
     async def set_status(
-        self, hub_ids: Sequence[str], session_id: str, status: str, now_ms: int
-    ) -> None:
-        """Set a joined session's status; the newest revision wins for its agent."""
+        self, hub_ids: Sequence[str], agent_id: str, status: str, now_ms: int
+    ) -> list[str]:
+        """Set a present agent's status; the hubs whose roster changed."""
         ...
 
-    async def leave(self, hub_ids: Sequence[str], session_id: str) -> None: ...
+    async def leave(self, hub_ids: Sequence[str], session_id: str) -> list[str]:
+        """Remove a session; its agent goes with its last session. The hubs that changed."""
+        ...
 
-    async def entries(self, hub_id: str) -> list[PresenceEntry]:
-        """Every session present in the hub, in no particular order."""
+    async def agents(self, hub_id: str) -> list[AgentPresence]:
+        """The agents present in the hub, by agent id."""
         ...

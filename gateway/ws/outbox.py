@@ -1,24 +1,27 @@
-"""A session's outbox: frames waiting for its socket, bounded in bytes, written by its own task.
+"""A session's outbox: frames go straight into its socket's transport, bounded in bytes.
 
-`offer` never awaits, so the fan-out loop hands a frame to every session without waiting on
-any socket. The backlog is every byte the gateway holds for the session: frames queued here,
-frames parked during a resume, and the transport's unsent write buffer (aiohttp's writer
-writes each frame straight into it). Past the limit the outbox shuts and reports overflow once.
+The transport's write buffer is the session's queue: the event loop sends from it as fast as
+the client reads, so `offer` never awaits and the fan-out loop never waits on a socket. The
+backlog is every byte the gateway holds for the session: that buffer (not the kernel's) plus
+live frames parked during a resume. Past the limit the outbox shuts and reports overflow once.
+An idle session costs no task and no buffer.
 """
 
 from __future__ import annotations
 
 import asyncio
-import logging
-from collections import deque
 from collections.abc import Callable
 
-from aiohttp import WSMsgType, web
+from aiohttp import web
 
-log = logging.getLogger("gateway.ws")
+from gateway.ws.wire import write_text_frame
+
+DRAIN_POLL_SECONDS = 0.01
 
 
 class Outbox:
+    __slots__ = ("_limit", "_on_overflow", "_open", "_parked", "_parked_bytes", "_transport", "_ws")
+
     def __init__(
         self,
         ws: web.WebSocketResponse,
@@ -30,29 +33,31 @@ class Outbox:
         self._transport = transport
         self._limit = limit_bytes
         self._on_overflow = on_overflow
-        self._frames: deque[bytes] = deque()
-        self._queued_bytes = 0
         self._parked: list[tuple[str, bytes]] = []
         self._parked_bytes = 0
-        self._open = True
-        self._wake = asyncio.Event()
-        self._idle = asyncio.Event()
-        self._idle.set()
-        self._task = asyncio.create_task(self._write_frames(), name="ws-outbox")
+        self._open = transport is not None
 
     @property
     def open(self) -> bool:
+        """False once shut, or once the socket is closing (no data frame may follow a close
+        frame)."""
+        if self._open and (self._ws.closed or self._transport_closing()):
+            self.shut()
         return self._open
 
+    def _transport_closing(self) -> bool:
+        return self._transport is None or self._transport.is_closing()
+
+    def _buffered(self) -> int:
+        if self._transport is None or self._transport.is_closing():
+            return 0
+        return self._transport.get_write_buffer_size()
+
     def backlog_bytes(self) -> int:
-        transport = self._transport
-        buffered = 0
-        if transport is not None and not transport.is_closing():
-            buffered = transport.get_write_buffer_size()
-        return self._queued_bytes + self._parked_bytes + buffered
+        return self._buffered() + self._parked_bytes
 
     def _has_room(self, size: int) -> bool:
-        if not self._open:
+        if not self.open:
             return False
         if self.backlog_bytes() + size <= self._limit:
             return True
@@ -61,12 +66,9 @@ class Outbox:
         return False
 
     def offer(self, frame: bytes) -> None:
-        """Queue a frame for the socket, or overflow."""
-        if self._has_room(len(frame)):
-            self._frames.append(frame)
-            self._queued_bytes += len(frame)
-            self._idle.clear()
-            self._wake.set()
+        """Send a frame (into the transport's buffer), or overflow."""
+        if self._has_room(len(frame)) and self._transport is not None:
+            write_text_frame(self._transport, frame)
 
     def park(self, event_id: str, frame: bytes) -> None:
         """Hold a live event frame while a resume replays history (it counts as backlog)."""
@@ -75,43 +77,22 @@ class Outbox:
             self._parked_bytes += len(frame)
 
     def unpark_after(self, last_id: str | None) -> None:
-        """Queue the parked frames newer than the last replayed event, drop the rest."""
+        """Send the parked frames newer than the last replayed event, drop the rest."""
         parked, self._parked, self._parked_bytes = self._parked, [], 0
         for event_id, frame in parked:
             if last_id is None or event_id > last_id:
                 self.offer(frame)
 
-    async def drained(self) -> None:
-        """Wait until the writer has handed every queued frame to a transport that was not
-        paused: a producer with history to send (a resume) paces itself on this."""
-        await self._idle.wait()
-
-    async def _write_frames(self) -> None:
-        try:
-            while self._open:
-                if not self._frames:
-                    self._idle.set()
-                    self._wake.clear()
-                    await self._wake.wait()
-                    continue
-                frame = self._frames.popleft()
-                self._queued_bytes -= len(frame)
-                await self._ws.send_frame(frame, WSMsgType.TEXT)
-        except (ConnectionError, RuntimeError) as exc:
-            log.debug("websocket write failed: %s", exc)
-            self.shut()
-        finally:
-            self._idle.set()
+    async def drained(self, below_bytes: int = 0) -> None:
+        """Wait until the transport holds at most `below_bytes` unsent (or the outbox shut).
+        A resume paces its replay on this; a close flushes with it. Polled, because the
+        transport reports draining only to its protocol (aiohttp's); only a session with a
+        backlog ever waits here."""
+        while self.open and self._buffered() > below_bytes:  # noqa: ASYNC110
+            await asyncio.sleep(DRAIN_POLL_SECONDS)
 
     def shut(self) -> None:
-        """Stop taking frames and drop what is held. The writer ends after the frame it is
-        sending, if any; it is never cancelled, because a writer waiting for the transport
-        to drain shares aiohttp's drain future with the close frame, and cancelling one would
-        cancel both."""
+        """Stop taking frames and drop the parked ones."""
         self._open = False
-        self._frames.clear()
-        self._queued_bytes = 0
-        self._parked.clear()
+        self._parked = []
         self._parked_bytes = 0
-        self._wake.set()
-        self._idle.set()

@@ -31,7 +31,7 @@ async def replay(session: Session, events: EventLog, last_event_id: str, limit_b
             if not session.scope.sees(event):
                 continue
             if outbox.backlog_bytes() > limit_bytes // 2:
-                await outbox.drained()
+                await outbox.drained(below_bytes=limit_bytes // 4)
             outbox.offer(event_frame(event.payload))
             count += 1
     outbox.offer(server_frame("recovered", recovered=True, count=count))

@@ -24,7 +24,7 @@ from gateway.ws.scope import Scope
 FLUSH_BEFORE_CLOSE_SECONDS = 2.0
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, slots=True)
 class Session:
     session_id: str
     grant: AgentGrant

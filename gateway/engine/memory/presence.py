@@ -1,26 +1,26 @@
-"""In-memory presence: per hub, encoded entries by session id and a revision counter."""
+"""In-memory presence: per hub, encoded agent records and the session -> agent map."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 
 import orjson
 
-from gateway.engine.presence import PresenceEntry
+from gateway.engine.presence import AgentPresence
 
 
 class MemoryPresenceStore:
     def __init__(self) -> None:
-        self._hubs: dict[str, dict[str, bytes]] = {}
-        self._revisions: dict[str, int] = {}
+        self._agents: dict[str, dict[str, bytes]] = {}
+        self._sessions: dict[str, dict[str, str]] = {}
 
-    def _next_revision(self, hub_id: str) -> int:
-        revision = self._revisions.get(hub_id, 0) + 1
-        self._revisions[hub_id] = revision
-        return revision
+    def _get(self, hub_id: str, agent_id: str) -> AgentPresence | None:
+        raw = self._agents.get(hub_id, {}).get(agent_id)
+        return None if raw is None else AgentPresence.from_json(orjson.loads(raw))
 
-    def _put(self, hub_id: str, entry: PresenceEntry) -> None:
-        self._hubs.setdefault(hub_id, {})[entry.session_id] = orjson.dumps(entry.to_json())
+    def _put(self, hub_id: str, record: AgentPresence) -> None:
+        self._agents.setdefault(hub_id, {})[record.agent_id] = orjson.dumps(record.to_json())
 
     async def join(
         self,
@@ -30,36 +30,49 @@ class MemoryPresenceStore:
         name: str | None,
         status: str,
         now_ms: int,
-    ) -> None:
+    ) -> list[str]:
+        changed = []
         for hub_id in hub_ids:
-            entry = PresenceEntry(
-                session_id, agent_id, name, status, now_ms, self._next_revision(hub_id)
-            )
-            self._put(hub_id, entry)
+            self._sessions.setdefault(hub_id, {})[session_id] = agent_id
+            old = self._get(hub_id, agent_id)
+            if old is None:
+                self._put(hub_id, AgentPresence(agent_id, name, status, now_ms, 1))
+                changed.append(hub_id)
+                continue
+            since = old.since_ms if old.status == status else now_ms
+            self._put(hub_id, AgentPresence(agent_id, name, status, since, old.sessions + 1))
+            if (old.name, old.status) != (name, status):
+                changed.append(hub_id)
+        return changed
 
     async def set_status(
-        self, hub_ids: Sequence[str], session_id: str, status: str, now_ms: int
-    ) -> None:
+        self, hub_ids: Sequence[str], agent_id: str, status: str, now_ms: int
+    ) -> list[str]:
+        changed = []
         for hub_id in hub_ids:
-            raw = self._hubs.get(hub_id, {}).get(session_id)
-            if raw is None:
-                continue
-            old = PresenceEntry.from_json(orjson.loads(raw))
-            entry = PresenceEntry(
-                session_id, old.agent_id, old.name, status, now_ms, self._next_revision(hub_id)
-            )
-            self._put(hub_id, entry)
+            old = self._get(hub_id, agent_id)
+            if old is not None and old.status != status:
+                self._put(hub_id, replace(old, status=status, since_ms=now_ms))
+                changed.append(hub_id)
+        return changed
 
-    async def leave(self, hub_ids: Sequence[str], session_id: str) -> None:
+    async def leave(self, hub_ids: Sequence[str], session_id: str) -> list[str]:
+        changed = []
         for hub_id in hub_ids:
-            sessions = self._hubs.get(hub_id)
-            if sessions is None:
+            agent_id = self._sessions.get(hub_id, {}).pop(session_id, None)
+            old = None if agent_id is None else self._get(hub_id, agent_id)
+            if old is None:
                 continue
-            sessions.pop(session_id, None)
-            if not sessions:
-                del self._hubs[hub_id]
-                self._revisions.pop(hub_id, None)
+            if old.sessions > 1:
+                self._put(hub_id, replace(old, sessions=old.sessions - 1))
+                continue
+            del self._agents[hub_id][old.agent_id]
+            changed.append(hub_id)
+            if not self._agents[hub_id]:
+                del self._agents[hub_id]
+                self._sessions.pop(hub_id, None)
+        return changed
 
-    async def entries(self, hub_id: str) -> list[PresenceEntry]:
-        raws = self._hubs.get(hub_id, {}).values()
-        return [PresenceEntry.from_json(orjson.loads(raw)) for raw in raws]
+    async def agents(self, hub_id: str) -> list[AgentPresence]:
+        records = self._agents.get(hub_id, {})
+        return [AgentPresence.from_json(orjson.loads(records[key])) for key in sorted(records)]
