@@ -11,6 +11,8 @@ from typing import Any
 import orjson
 from pydantic import BaseModel
 
+RESULT_LINE_LIMIT = 256 * 1024 * 1024
+"""A result line can carry every latency of a run (`raw_latencies`)."""
 OnReady = Callable[[dict[str, Any]], Awaitable[None]]
 
 
@@ -29,6 +31,7 @@ async def run_generator(job: BaseModel, on_ready: OnReady | None = None) -> dict
             stdin=asyncio.subprocess.PIPE,
             stdout=asyncio.subprocess.PIPE,
             stderr=errors,
+            limit=RESULT_LINE_LIMIT,
         )
         assert process.stdin is not None and process.stdout is not None
         process.stdin.write(job.model_dump_json().encode() + b"\n")

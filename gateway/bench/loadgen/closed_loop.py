@@ -39,5 +39,6 @@ async def run_ingest(job: IngestJob) -> dict[str, Any]:
         **sender.outcomes.to_json(),
         "seconds": seconds,
         "latency": LatencySummary.of(latencies_ms).to_json(),
+        **({"latenciesMs": latencies_ms} if job.raw_latencies else {}),
         **usage,
     }

@@ -37,6 +37,8 @@ class IngestJob(_Job):
 
     kind: Literal["ingest"] = "ingest"
     concurrency: int = 32
+    raw_latencies: bool = False
+    """Also return every latency (`latenciesMs`), so rounds can be merged exactly."""
 
 
 class OpenLoopJob(SessionJob):
