@@ -61,3 +61,16 @@ def test_retry_after_forms():
     assert retry_after_seconds("-5", NOW) is None
     unparsable = decide(SendResult(503, retry_after="soon"), 1, SCHEDULE, NOW, no_jitter)
     assert unparsable.retry_in == 5.0
+
+
+@pytest.mark.parametrize("value", ["\u00b2", "\u0663", "\uff15", "1.5", "", "Wed, 21 Oct 2015"])
+def test_retry_after_that_is_neither_ascii_digits_nor_a_date_is_ignored(value):
+    assert retry_after_seconds(value, NOW) is None
+    decision = decide(SendResult(503, retry_after=value), 1, SCHEDULE, NOW, no_jitter)
+    assert (decision.status, decision.retry_in) == ("failed", 5.0)
+
+
+@pytest.mark.parametrize("asked", ["0", "1", "4"])
+def test_a_retry_after_shorter_than_the_schedule_waits_for_the_schedule(asked):
+    decision = decide(SendResult(429, retry_after=asked), 1, SCHEDULE, NOW, no_jitter)
+    assert decision.retry_in == 5.0
