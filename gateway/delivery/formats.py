@@ -16,7 +16,9 @@ from gateway.delivery.hubster_format import hubster_body
 from gateway.subscribers.model import Subscriber
 
 USER_AGENT = "webhook-gateway"
-SOURCE_SYSTEM = "webhook-gateway"
+SOURCE_SYSTEM = "engine.hubster.io"
+"""What Hubster itself sends (providers.md §1): receivers written for Hubster System webhooks
+may check it, and contract §6 promises such code works unchanged."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -87,17 +87,18 @@ async def create(request: web.Request) -> web.Response:
     await _check_target(request, body.url)
     subscriber = new_subscriber(str(uuid.uuid4()), body, time.time())
     await _store(request).save(subscriber)
-    return _json(subscriber.view(), 201)
+    return _json(subscriber.view(time.time()), 201)
 
 
 async def list_all(request: web.Request) -> web.Response:
     require_admin(request)
     page = page_from(request)
-    return _json(page.of([s.view() for s in await _store(request).list()]))
+    now = time.time()
+    return _json(page.of([s.view(now) for s in await _store(request).list()]))
 
 
 async def get(request: web.Request) -> web.Response:
-    return _json((await _subscriber(request)).view())
+    return _json((await _subscriber(request)).view(time.time()))
 
 
 async def update(request: web.Request) -> web.Response:
@@ -107,7 +108,7 @@ async def update(request: web.Request) -> web.Response:
         await _check_target(request, changes.url)
     updated = subscriber.changed(changes)
     await _store(request).save(updated)
-    return _json(updated.view())
+    return _json(updated.view(time.time()))
 
 
 async def delete(request: web.Request) -> web.Response:
@@ -120,9 +121,10 @@ async def delete(request: web.Request) -> web.Response:
 async def rotate(request: web.Request) -> web.Response:
     subscriber = await _subscriber(request)
     grace = request.app[SETTINGS].rotation_grace_seconds
-    rotated = subscriber.rotated(time.time(), grace)
+    now = time.time()
+    rotated = subscriber.rotated(now, grace)
     await _store(request).save(rotated)
-    return _json(rotated.view())
+    return _json(rotated.view(now))
 
 
 async def enable(request: web.Request) -> web.Response:
@@ -131,7 +133,7 @@ async def enable(request: web.Request) -> web.Response:
     await request.app[ENGINE].deliveries.clear_failing(subscriber.id)
     await _store(request).save(enabled)
     request.app[DELIVERY].wake()
-    return _json(enabled.view())
+    return _json(enabled.view(time.time()))
 
 
 async def deliveries(request: web.Request) -> web.Response:

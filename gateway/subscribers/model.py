@@ -1,7 +1,8 @@
 """Subscribers as stored: the record and the credentials that sign its deliveries.
 
 A subscriber is kept in the registry as one camelCase JSON record: its public view plus the
-previous credential of a rotation still in grace. `Subscriber` reads and writes that record.
+previous credentials of recent rotations with when each stops working. `Subscriber` reads
+and writes that record.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from gateway.events.times import format_seconds
 from gateway.subscribers.bodies import Format, SubscriberChanges, SubscriberCreate
 
 DisabledReason = Literal["gone", "failing"]
+MAX_PREVIOUS_CREDENTIALS = 3
 
 
 @dataclass(frozen=True)
@@ -54,8 +56,8 @@ class Subscriber:
     disabled_reason: DisabledReason | None
     created_at: float
     credential: Credential
-    previous_credential: Credential | None = None
-    previous_expires_at: float | None = None
+    previous: tuple[tuple[Credential, float], ...] = ()
+    """Credentials replaced by rotations, newest first, each with when its grace ends."""
 
     @cached_property
     def _type_filter(self) -> TypeFilter:
@@ -68,20 +70,21 @@ class Subscriber:
         return self._type_filter.matches(event_type)
 
     def credentials(self, now: float) -> list[Credential]:
-        """The current credential, then the previous one while its grace lasts."""
-        if self.previous_credential is None or (self.previous_expires_at or 0) <= now:
-            return [self.credential]
-        return [self.credential, self.previous_credential]
+        """The current credential, then every previous one whose grace still lasts."""
+        return [self.credential, *(old for old, expires in self.previous if expires > now)]
 
     def enable(self) -> Subscriber:
         return replace(self, enabled=True, disabled_reason=None)
 
     def rotated(self, now: float, grace_seconds: float) -> Subscriber:
+        """A new credential; the replaced one keeps working for the grace, and so do earlier
+        ones still in theirs (the newest `MAX_PREVIOUS_CREDENTIALS` of them): rotating twice
+        in a row must not cut off a receiver still on the first secret."""
+        in_grace = tuple(entry for entry in self.previous if entry[1] > now)
         return replace(
             self,
             credential=Credential.generate(self.format),
-            previous_credential=self.credential,
-            previous_expires_at=now + grace_seconds,
+            previous=((self.credential, now + grace_seconds), *in_grace)[:MAX_PREVIOUS_CREDENTIALS],
         )
 
     def changed(self, changes: SubscriberChanges) -> Subscriber:
@@ -103,8 +106,17 @@ class Subscriber:
             updated = replace(updated, description=changes.description)
         return updated
 
-    def view(self) -> dict[str, Any]:
-        """The admin API's JSON (credentials included: these routes are admin-only)."""
+    def view(self, now: float) -> dict[str, Any]:
+        """The admin API's JSON (credentials included: these routes are admin-only). After a
+        rotation, `previousSecretExpiresAt` says until when an earlier secret still works,
+        and is null once none does."""
+        body = self._fields()
+        if self.previous:
+            in_grace = [expires for _, expires in self.previous if expires > now]
+            body["previousSecretExpiresAt"] = format_seconds(max(in_grace)) if in_grace else None
+        return body
+
+    def _fields(self) -> dict[str, Any]:
         body: dict[str, Any] = {
             "subscriberId": self.id,
             "url": self.url,
@@ -120,21 +132,18 @@ class Subscriber:
             "createdAt": format_seconds(self.created_at),
             **self.credential.view(),
         }
-        if self.previous_expires_at is not None:
-            body["previousSecretExpiresAt"] = format_seconds(self.previous_expires_at)
         return body
 
     def to_record(self) -> dict[str, Any]:
-        record = self.view()
+        record = self._fields()
         record["createdAtSeconds"] = self.created_at
-        if self.previous_credential is not None:
-            record["previous"] = self.previous_credential.view()
-            record["previousExpiresAtSeconds"] = self.previous_expires_at
+        record["previousCredentials"] = [
+            {**old.view(), "expiresAtSeconds": expires} for old, expires in self.previous
+        ]
         return record
 
     @staticmethod
     def from_record(record: dict[str, Any]) -> Subscriber:
-        previous = record.get("previous")
         return Subscriber(
             id=record["subscriberId"],
             url=record["url"],
@@ -149,8 +158,10 @@ class Subscriber:
             disabled_reason=record["disabledReason"],
             created_at=record["createdAtSeconds"],
             credential=_credential_from(record),
-            previous_credential=None if previous is None else _credential_from(previous),
-            previous_expires_at=record.get("previousExpiresAtSeconds"),
+            previous=tuple(
+                (_credential_from(old), old["expiresAtSeconds"])
+                for old in record.get("previousCredentials", ())
+            ),
         )
 
 

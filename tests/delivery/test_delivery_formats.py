@@ -104,7 +104,7 @@ async def test_hubster_format_is_a_signed_system_webhook(make_gateway, make_sink
         assert received.headers["x-hub-id"] == HUB
         assert received.headers["x-integration-id"] == INTEGRATION
         assert received.headers["x-conversation-id"] == message.conversation_id
-        assert received.headers["x-source-system"]
+        assert received.headers["x-source-system"] == "engine.hubster.io"  # as Hubster sends
         body = received.json()
         assert (body["hubId"], body["tenantId"]) == (HUB, TENANT)
         assert body["conversationId"] == message.conversation_id
@@ -178,3 +178,32 @@ async def test_after_the_grace_only_the_new_secret_signs(make_gateway, make_sink
     StandardWebhook(after["secret"]).verify(received.body, received.headers)
     with pytest.raises(WebhookVerificationError):
         StandardWebhook(before["secret"]).verify(received.body, received.headers)
+
+
+async def test_every_secret_still_in_its_grace_signs_and_the_view_says_until_when(
+    make_gateway, make_sink
+):
+    gateway = await make_gateway(rotation_grace_seconds=2)
+    sink = await make_sink()
+    first = await gateway.create_subscriber(url=sink.url(), events=["*"])
+    path = f"/subscribers/{first['subscriberId']}"
+    second = await (await gateway.client.post(f"{path}/rotate", headers=AUTH)).json()
+    third = await (await gateway.client.post(f"{path}/rotate", headers=AUTH)).json()
+    assert third["previousSecretExpiresAt"] >= second["previousSecretExpiresAt"]
+
+    await gateway.store(activity())
+    await wait_until(lambda: sink.received, message="the delivery during the grace")
+    [during] = sink.received
+    assert len(during.headers["webhook-signature"].split(" ")) == 3
+    for secret in (first["secret"], second["secret"], third["secret"]):
+        StandardWebhook(secret).verify(during.body, during.headers)
+
+    async def grace_over() -> bool:
+        return (await gateway.subscriber(first["subscriberId"]))["previousSecretExpiresAt"] is None
+
+    await wait_until(grace_over, message="previousSecretExpiresAt to turn null")
+    await gateway.store(activity())
+    await wait_until(lambda: len(sink.received) == 2, message="the delivery after the grace")
+    after = sink.received[1]
+    assert len(after.headers["webhook-signature"].split(" ")) == 1
+    StandardWebhook(third["secret"]).verify(after.body, after.headers)
