@@ -6,7 +6,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from gateway.delivery.appkeys import DELIVERY, RESOLVER, DeliveryRuntime
-from gateway.delivery.dispatcher import GLOBAL_CONCURRENCY, Dispatcher
+from gateway.delivery.dispatcher import Dispatcher
 from gateway.delivery.enqueuer import enqueuer_loop
 from gateway.delivery.sender import HttpSender
 from gateway.delivery.ssrf import system_resolver
@@ -23,7 +23,6 @@ async def _start(app: web.Application) -> None:
         app[RESOLVER],
         allow_private=settings.allow_private_targets,
         timeout=settings.delivery_timeout_seconds,
-        max_connections=GLOBAL_CONCURRENCY,
     )
     deliverer = Deliverer(app[ENGINE], runtime.sender, app[METRICS], settings.retry_schedule)
     runtime.dispatcher = Dispatcher(deliverer, settings.delivery_timeout_seconds)

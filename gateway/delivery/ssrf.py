@@ -4,6 +4,13 @@ Checked twice: when a URL is registered (every address its host resolves to must
 and when a delivery connects, through `GuardedResolver`, so the connection can only go to an
 address that passed the check at that moment (a host re-pointed at 127.0.0.1 after
 registration — DNS rebinding — is refused). `allow_private_targets` turns the guard off.
+
+URLs are read with yarl, exactly as aiohttp reads them when it connects: urllib would see a
+host of fullwidth digits ('127.0.0.1' in U+FF10..) as a name to resolve, while yarl turns it
+into the literal 127.0.0.1, which aiohttp then connects to without asking any resolver.
+
+Name resolution runs `getaddrinfo` in the loop's default executor, so very slow DNS can
+queue lookups behind one another there; it delays deliveries, never the event loop.
 """
 
 from __future__ import annotations
@@ -12,9 +19,9 @@ import asyncio
 import ipaddress
 import socket
 from typing import Protocol
-from urllib.parse import urlsplit
 
 from aiohttp.abc import AbstractResolver, ResolveResult
+from yarl import URL
 
 
 class Resolver(Protocol):
@@ -31,6 +38,7 @@ class TargetRefused(OSError):
 
 
 async def system_resolver(host: str, port: int) -> list[str]:
+    """Raises OSError, or UnicodeError for a host the IDNA codec refuses (`a..b.com`)."""
     infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
     return list(dict.fromkeys(str(info[4][0]) for info in infos))
 
@@ -52,16 +60,29 @@ def ip_literal(host: str) -> IpAddress | None:
         return None
 
 
+def url_host(url: str | URL) -> str:
+    """The host aiohttp connects to (IDNA-encoded, IP literals normalised); '' if none."""
+    return (url if isinstance(url, URL) else URL(url)).raw_host or ""
+
+
+async def resolve(resolver: Resolver, host: str, port: int) -> list[str]:
+    """The resolver's answer; a host it cannot even encode is an OSError like any other."""
+    try:
+        return await resolver(host, port)
+    except (UnicodeError, ValueError) as exc:
+        raise OSError(f"host {host} cannot be resolved ({exc})") from None
+
+
 async def refusal(url: str, resolver: Resolver) -> str | None:
-    """Why a subscriber URL may not be registered, or None when every address is public."""
-    parts = urlsplit(url)
-    host = parts.hostname or ""
+    """Why a subscriber URL (already checked by `check_url`) may not be registered, or None
+    when every address it resolves to is public."""
+    parsed = URL(url)
+    host = url_host(parsed)
     literal = ip_literal(host)
     if literal is not None:
         return None if is_public(literal) else f"{host} is not a public address"
-    port = parts.port or (443 if parts.scheme == "https" else 80)
     try:
-        addresses = await resolver(host, port)
+        addresses = await resolve(resolver, host, parsed.port or 80)
     except OSError:
         return f"host {host} cannot be resolved"
     if not addresses:
@@ -86,7 +107,7 @@ class GuardedResolver(AbstractResolver):
         self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET
     ) -> list[ResolveResult]:
         results: list[ResolveResult] = []
-        for text in await self._resolver(host, port):
+        for text in await resolve(self._resolver, host, port):
             address = ip_literal(text)
             if address is None or not (self._allow_private or is_public(address)):
                 continue

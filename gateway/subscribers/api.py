@@ -5,10 +5,10 @@ from __future__ import annotations
 import re
 import time
 import uuid
-from typing import Any
+from typing import Annotated, Any
 
 from aiohttp import web
-from pydantic import AwareDatetime, BaseModel, ConfigDict, model_validator
+from pydantic import AwareDatetime, BaseModel, BeforeValidator, ConfigDict, model_validator
 
 from gateway.admin.auth import require_admin
 from gateway.admin.json_body import parse_body
@@ -28,13 +28,23 @@ from gateway.subscribers.store import SubscriberStore
 _EVENT_ID = re.compile(r"^\d{13}-\d{6}$")
 
 
+def _rfc3339_text(value: object) -> object:
+    """Only a string is an RFC 3339 time (pydantic would read a number as epoch seconds)."""
+    if not isinstance(value, str):
+        raise ValueError("must be an RFC 3339 time string")
+    return value
+
+
+Rfc3339 = Annotated[AwareDatetime, BeforeValidator(_rfc3339_text)]
+
+
 class ReplayRequest(BaseModel):
     """`{since, until?}` (RFC 3339) or `{afterEventId, until?}`."""
 
     model_config = ConfigDict(extra="forbid")
 
-    since: AwareDatetime | None = None
-    until: AwareDatetime | None = None
+    since: Rfc3339 | None = None
+    until: Rfc3339 | None = None
     afterEventId: str | None = None
 
     @model_validator(mode="after")

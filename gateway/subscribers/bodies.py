@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import re
 from typing import Annotated, Literal
-from urllib.parse import urlsplit
 
 from pydantic import (
     AfterValidator,
@@ -16,6 +15,7 @@ from pydantic import (
     field_validator,
     model_validator,
 )
+from yarl import URL
 
 import signing
 from gateway.events.filters import check_filter
@@ -24,27 +24,41 @@ Format = Literal["standard", "hubster"]
 
 DEFAULT_DISABLE_AFTER_SECONDS = 432000.0
 MAX_URL_LENGTH = 2048
+MAX_RATE_PER_SECOND = 10_000.0
+MAX_DISABLE_AFTER_SECONDS = 10 * 365 * 86400.0
+SECRET_BYTES = (24, 64)
 _HUBSTER_KEY = re.compile(r"^[0-9A-F]{32}$")
 
 
 def check_url(url: str) -> str:
-    """An absolute http(s) URL with a host; where it points is the SSRF guard's job."""
+    """An absolute http(s) URL with a host; where it points is the SSRF guard's job. Parsed
+    by yarl, as aiohttp parses it when delivering, so what is checked is what is reached."""
     if len(url) > MAX_URL_LENGTH:
         raise ValueError(f"must be at most {MAX_URL_LENGTH} characters")
     try:
-        parts = urlsplit(url)
-        port = parts.port
-    except ValueError as exc:
+        parsed = URL(url)
+    except (ValueError, UnicodeError) as exc:
         raise ValueError(f"is not a valid URL ({exc})") from None
-    if parts.scheme not in ("http", "https"):
+    if parsed.scheme not in ("http", "https"):
         raise ValueError("must be an http or https URL")
-    if not parts.hostname:
+    if not parsed.raw_host:
         raise ValueError("must name a host")
-    if parts.username is not None or parts.password is not None:
+    if parsed.raw_user is not None or parsed.raw_password is not None:
         raise ValueError("must not carry credentials")
-    if port == 0:
+    if parsed.explicit_port == 0:
         raise ValueError("must not use port 0")
     return url
+
+
+def check_secret(secret: str) -> str:
+    """`whsec_` + base64 of 24..64 bytes (Standard Webhooks)."""
+    if not secret.startswith("whsec_"):
+        raise ValueError("must be a whsec_ secret")
+    key = signing.standard.load_key(secret)
+    if not isinstance(key, bytes) or not SECRET_BYTES[0] <= len(key) <= SECRET_BYTES[1]:
+        low, high = SECRET_BYTES
+        raise ValueError(f"must be whsec_ and the base64 of {low} to {high} bytes")
+    return secret
 
 
 EventFilter = Annotated[str, AfterValidator(check_filter)]
@@ -71,8 +85,12 @@ class SubscriberChanges(BaseModel):
     events: list[EventFilter] | None = Field(None, min_length=1)
     hubIds: list[str] | None = None
     ordered: StrictBool | None = None
-    rateLimitPerSecond: float | None = Field(None, gt=0)
-    disableAfterSeconds: float | None = Field(None, gt=0)
+    rateLimitPerSecond: float | None = Field(
+        None, gt=0, le=MAX_RATE_PER_SECOND, allow_inf_nan=False
+    )
+    disableAfterSeconds: float | None = Field(
+        None, gt=0, le=MAX_DISABLE_AFTER_SECONDS, allow_inf_nan=False
+    )
     description: str | None = Field(None, max_length=1000)
 
     _url = field_validator("url")(_check_optional_url)
@@ -99,8 +117,12 @@ class SubscriberCreate(BaseModel):
     hubIds: list[str] | None = None
     format: Format = "standard"
     ordered: StrictBool = False
-    rateLimitPerSecond: float | None = Field(None, gt=0)
-    disableAfterSeconds: float = Field(DEFAULT_DISABLE_AFTER_SECONDS, gt=0)
+    rateLimitPerSecond: float | None = Field(
+        None, gt=0, le=MAX_RATE_PER_SECOND, allow_inf_nan=False
+    )
+    disableAfterSeconds: float = Field(
+        DEFAULT_DISABLE_AFTER_SECONDS, gt=0, le=MAX_DISABLE_AFTER_SECONDS, allow_inf_nan=False
+    )
     description: str | None = Field(None, max_length=1000)
     secret: str | None = None
     publicSigningKey: str | None = None
@@ -112,11 +134,7 @@ class SubscriberCreate(BaseModel):
     @field_validator("secret")
     @classmethod
     def _whsec(cls, value: str | None) -> str | None:
-        if value is not None and not value.startswith("whsec_"):
-            raise ValueError("must be a whsec_ secret")
-        if value is not None:
-            signing.standard.load_key(value)
-        return value
+        return None if value is None else check_secret(value)
 
     @field_validator("publicSigningKey", "privateSigningKey")
     @classmethod

@@ -7,6 +7,7 @@ import ipaddress
 
 import pytest
 
+from gateway.config import ConfigError
 from gateway.delivery.formats import OutboundRequest
 from gateway.delivery.sender import HttpSender
 from gateway.delivery.ssrf import is_public
@@ -109,7 +110,7 @@ async def test_rebinding_to_loopback_is_refused_at_delivery(make_gateway, make_s
 
 async def test_sender_refuses_private_literals_without_connecting(make_sink):
     sink = await make_sink()
-    sender = HttpSender(FakeDns([]), allow_private=False, timeout=2, max_connections=4)
+    sender = HttpSender(FakeDns([]), allow_private=False, timeout=2)
     try:
         result = await sender.send(sink.url(), OutboundRequest(b"{}", {}))
     finally:
@@ -143,3 +144,85 @@ async def test_sender_refuses_private_literals_without_connecting(make_sink):
 )
 def test_address_policy(address, public):
     assert is_public(ipaddress.ip_address(address)) is public
+
+
+LONG_LABEL = "a" * 64
+
+
+@pytest.mark.parametrize("url", ["http://a..b.com/hook", f"http://{LONG_LABEL}.example.com/"])
+async def test_hosts_the_idna_codec_refuses_are_400_on_create(make_gateway, url):
+    gateway = await make_gateway(allow_private_targets=False)  # the real system resolver
+    response = await gateway.client.post(
+        "/subscribers", json={"url": url, "events": ["*"]}, headers=AUTH
+    )
+    assert response.status == 400
+    error = (await response.json())["error"]
+    assert error["code"] == "invalid_payload"
+    assert error["message"].startswith("url: host ")
+    assert error["message"].endswith("cannot be resolved")
+
+
+class IdnaDns(FakeDns):
+    """Encodes the host as `getaddrinfo` does first (raising UnicodeError as it does)."""
+
+    async def __call__(self, host: str, port: int) -> list[str]:
+        host.encode("idna")
+        return await super().__call__(host, port)
+
+
+async def test_an_idna_refused_host_on_patch_is_400(make_gateway):
+    gateway = await make_gateway(allow_private_targets=False, resolver=IdnaDns([PUBLIC]))
+    created = await gateway.create_subscriber(url="https://hooks.example.com/in", events=["*"])
+    response = await gateway.client.patch(
+        f"/subscribers/{created['subscriberId']}", json={"url": "http://a..b.com/"}, headers=AUTH
+    )
+    assert response.status == 400
+    assert (await response.json())["error"]["message"].endswith("cannot be resolved")
+
+
+async def test_an_idna_refused_declared_host_is_a_config_error(make_gateway):
+    with pytest.raises(ConfigError, match=r"subscribers\]\] #1: url: host .* cannot be resolved"):
+        await make_gateway(
+            allow_private_targets=False,
+            subscribers=[{"url": "http://a..b.com/", "events": ["*"]}],
+        )
+
+
+FULLWIDTH_LOOPBACK = "".join(chr(ord(c) + 0xFEE0) if c.isdigit() else c for c in "127.0.0.1")
+
+
+async def test_fullwidth_digits_are_the_ip_literal_aiohttp_would_connect_to(make_gateway):
+    dns = FakeDns([PUBLIC])  # a resolver would be fooled: it is never asked
+    gateway = await make_gateway(allow_private_targets=False, resolver=dns)
+    response = await gateway.client.post(
+        "/subscribers",
+        json={"url": f"http://{FULLWIDTH_LOOPBACK}:8080/hook", "events": ["*"]},
+        headers=AUTH,
+    )
+    assert response.status == 400
+    assert (await response.json())["error"]["message"] == "url: 127.0.0.1 is not a public address"
+    assert dns.asked == []
+
+
+async def test_the_sender_refuses_fullwidth_loopback_without_connecting(make_sink):
+    sink = await make_sink()
+    port = sink.url().split(":")[2].split("/")[0]
+    sender = HttpSender(FakeDns([PUBLIC]), allow_private=False, timeout=2)
+    try:
+        url = f"http://{FULLWIDTH_LOOPBACK}:{port}/hook"
+        result = await sender.send(url, OutboundRequest(b"{}", {}))
+    finally:
+        await sender.close()
+    assert result.status is None
+    assert result.error == "refused: 127.0.0.1 is not a public address"
+    assert sink.received == []
+
+
+@pytest.mark.parametrize("allow_private", [True, False])
+async def test_urls_aiohttp_cannot_parse_are_refused_at_registration(make_gateway, allow_private):
+    gateway = await make_gateway(allow_private_targets=allow_private, resolver=FakeDns([PUBLIC]))
+    response = await gateway.client.post(
+        "/subscribers", json={"url": "http://exa\\mple.com/hook", "events": ["*"]}, headers=AUTH
+    )
+    assert response.status == 400
+    assert (await response.json())["error"]["message"].startswith("url: Value error, is not a")

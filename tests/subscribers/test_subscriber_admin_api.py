@@ -3,6 +3,7 @@ the 401/404/400 answers."""
 
 from __future__ import annotations
 
+import base64
 import re
 from typing import Any
 
@@ -11,6 +12,8 @@ import pytest
 from tests.delivery.support import AUTH, Gateway, activity, wait_until
 
 HEX32 = re.compile(r"^[0-9A-F]{32}$")
+LONGEST_SECRET = "whsec_" + base64.b64encode(bytes(range(64))).decode()
+TOO_LONG_SECRET = "whsec_" + base64.b64encode(bytes(range(65))).decode()
 
 
 async def error_of(response: Any, status: int) -> dict[str, Any]:
@@ -67,6 +70,10 @@ async def test_given_credentials_are_kept(make_gateway):
     secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
     standard = await gateway.create_subscriber(url="http://a.example/", events=["*"], secret=secret)
     assert standard["secret"] == secret
+    longest = await gateway.create_subscriber(
+        url="http://a.example/", events=["*"], secret=LONGEST_SECRET
+    )
+    assert longest["secret"] == LONGEST_SECRET
     keys = {"publicSigningKey": "A" * 32, "privateSigningKey": "B" * 32}
     hubster = await gateway.create_subscriber(
         url="http://a.example/", events=["*"], format="hubster", **keys
@@ -127,6 +134,9 @@ async def test_patch_changes_only_what_is_given(make_gateway):
         ({"hubIds": []}, "hubIds"),
         ({"url": None}, "url"),
         ({"events": None}, "events"),
+        ({"rateLimitPerSecond": "inf"}, "rateLimitPerSecond"),
+        ({"disableAfterSeconds": "NaN"}, "disableAfterSeconds"),
+        ({"disableAfterSeconds": 1e12}, "disableAfterSeconds"),
     ],
 )
 async def test_bad_patch_names_the_field(make_gateway, body, field):
@@ -153,6 +163,12 @@ async def test_bad_patch_names_the_field(make_gateway, body, field):
         ({"url": "http://a.example/", "events": ["*"], "secret": "nope"}, "secret"),
         ({"url": "http://user:pw@a.example/", "events": ["*"]}, "url"),
         ({"url": "http://a.example/", "events": ["*"], "privateSigningKey": "a"}, "private"),
+        ({"url": "http://a.example/", "events": ["*"], "rateLimitPerSecond": "inf"}, "rate"),
+        ({"url": "http://a.example/", "events": ["*"], "rateLimitPerSecond": "NaN"}, "rate"),
+        ({"url": "http://a.example/", "events": ["*"], "rateLimitPerSecond": 1e300}, "rate"),
+        ({"url": "http://a.example/", "events": ["*"], "disableAfterSeconds": "inf"}, "disable"),
+        ({"url": "http://a.example/", "events": ["*"], "secret": "whsec_AAAA"}, "secret"),
+        ({"url": "http://a.example/", "events": ["*"], "secret": TOO_LONG_SECRET}, "secret"),
     ],
 )
 async def test_bad_create_names_the_field(make_gateway, body, field):
@@ -265,6 +281,8 @@ async def _count(gateway: Gateway, subscriber_id: str, status: str, expected: in
         {"since": "2026-01-01T00:00:00"},
         {"since": "2026-01-02T00:00:00Z", "until": "2026-01-01T00:00:00Z"},
         {"since": "2026-01-01T00:00:00Z", "extra": 1},
+        {"since": 12345},
+        {"since": "2026-01-01T00:00:00Z", "until": 1e10},
     ],
 )
 async def test_bad_replay_requests(make_gateway, body):
