@@ -1,7 +1,8 @@
 """Filling the delivery queue: the enqueuer loop follows the event log by a cursor kept in
 the engine (moved atomically with each batch it enqueues, so a restart neither misses nor
 doubles a delivery, and of several instances' enqueuers only one enqueues each batch), and
-replays enqueue a range of the log again for one subscriber."""
+replays enqueue a range again for one subscriber: from the event log and from the
+subscriber's dead letters, which outlive the log's history."""
 
 from __future__ import annotations
 
@@ -9,11 +10,13 @@ import asyncio
 import logging
 import secrets
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+
+import orjson
 
 from gateway.delivery.attempts import pending_record
 from gateway.engine.base import Engine, EngineUnavailable
-from gateway.engine.deliveries import CursorConflict, CursorMove, QueuedDelivery
+from gateway.engine.deliveries import CursorConflict, CursorMove, DeadLetter, QueuedDelivery
 from gateway.engine.events import StoredEvent, event_id_ms
 from gateway.loops import LoopBody
 from gateway.subscribers.model import Subscriber
@@ -109,17 +112,73 @@ def enqueuer_loop(engine: Engine, on_enqueued: Callable[[], None]) -> LoopBody:
 
 
 async def replay(engine: Engine, subscriber: Subscriber, after: str, until: str | None) -> int:
-    """Enqueue again every stored event after `after` (up to `until`, inclusive) that the
-    subscriber's filters match; new delivery ids, so they run even beside the originals."""
+    """Enqueue again every event after `after` (up to `until`, inclusive) that the
+    subscriber's filters match, whether still in the event log or only among its dead
+    letters; new delivery ids, so they run even beside the originals. Yields to the loop
+    after every batch: a long range must not hold up everything else."""
     suffix = "/replay-" + secrets.token_hex(6)
-    cursor, total = after, 0
-    while True:
-        events = await engine.events.read_after(cursor, BATCH_SIZE)
-        in_range = [event for event in events if until is None or event.id <= until]
-        planned = plan(in_range, [subscriber], live=False, id_suffix=suffix)
+    total = 0
+    sources = [engine.events.read_after, _dead_letter_reader(engine, subscriber.id)]
+    async for events in _merged(sources, after, until):
+        planned = plan(events, [subscriber], live=False, id_suffix=suffix)
         now = time.time()
         total += await engine.deliveries.enqueue(planned, now)
         await _note_pending(engine, planned, now)
-        if len(in_range) < BATCH_SIZE:
-            return total
-        cursor = in_range[-1].id
+        await asyncio.sleep(0)
+    return total
+
+
+Reader = Callable[[str, int], Awaitable[list[StoredEvent]]]
+
+
+def _dead_letter_reader(engine: Engine, subscriber_id: str) -> Reader:
+    async def read(cursor: str, limit: int) -> list[StoredEvent]:
+        letters = await engine.deliveries.dead_letters(subscriber_id, cursor, limit)
+        return [_as_event(letter) for letter in letters]
+
+    return read
+
+
+def _as_event(letter: DeadLetter) -> StoredEvent:
+    activity = orjson.loads(letter.payload)
+    conversation = activity.get("conversationId")
+    return StoredEvent(
+        id=letter.event_id,
+        hub_id=str(activity.get("hubId") or ""),
+        conversation_id=None if conversation is None else str(conversation),
+        type=str(activity.get("type") or ""),
+        payload=letter.payload,
+    )
+
+
+async def _merged(
+    sources: Sequence[Reader], after: str, until: str | None
+) -> AsyncIterator[list[StoredEvent]]:
+    """Batches of the events in (after, until] from every source, in id order, each id once.
+    A batch goes out only up to the lowest last id among sources not yet read to the end,
+    so an id still to come from another source can never be emitted twice."""
+    cursors = [after] * len(sources)
+    buffers: list[list[StoredEvent]] = [[] for _ in sources]
+    finished = [False] * len(sources)
+    while True:
+        for index, read in enumerate(sources):
+            if buffers[index] or finished[index]:
+                continue
+            batch = await read(cursors[index], BATCH_SIZE)
+            in_range = [event for event in batch if until is None or event.id <= until]
+            finished[index] = len(batch) < BATCH_SIZE or len(in_range) < len(batch)
+            buffers[index] = in_range
+            if batch:
+                cursors[index] = batch[-1].id
+        open_ends = [buffers[i][-1].id for i in range(len(sources)) if not finished[i]]
+        bound = min(open_ends, default=None)
+        ready: dict[str, StoredEvent] = {}
+        for index, buffer in enumerate(buffers):
+            taken = [event for event in buffer if bound is None or event.id <= bound]
+            buffers[index] = buffer[len(taken) :]
+            for event in taken:
+                ready.setdefault(event.id, event)
+        if ready:
+            yield sorted(ready.values(), key=lambda event: event.id)
+        if all(finished) and not any(buffers):
+            return

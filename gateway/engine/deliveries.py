@@ -6,6 +6,10 @@ of subscribers by earliest visible time, one sorted set per ordered lane (subscr
 conversation) of which only the head is ever visible, and capped attempt logs. Claiming
 moves a delivery's score to the lease expiry, so a delivery held by a process that died
 becomes visible again by itself (the visibility timeout).
+
+Dead deliveries are kept for replay, per subscriber, in a capped dead-letter store: a hash
+of encoded letters by event id and a sorted set of event ids scored by their millisecond
+(ties order by member, so by id), from which ranges are read and the oldest are trimmed.
 """
 
 from __future__ import annotations
@@ -29,6 +33,16 @@ class QueuedDelivery:
     payload: bytes
     attempts: int = 0
     lane: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class DeadLetter:
+    """A delivery that died: the event's bytes (the event log may have dropped them by now)
+    and its last attempt record, kept until replayed successfully or pushed out by the cap."""
+
+    event_id: str
+    payload: bytes
+    record: Record
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,7 +90,19 @@ class DeliveryQueue(Protocol):
         ...
 
     async def finish(self, delivery: QueuedDelivery) -> None:
-        """Forget the delivery (succeeded or dead); the next in its lane becomes visible."""
+        """Forget the delivery (it succeeded); the next in its lane becomes visible, and the
+        subscriber's dead letter for the same event, if any, is resolved (removed)."""
+        ...
+
+    async def bury(self, delivery: QueuedDelivery, record: Record) -> None:
+        """The delivery is dead: forget it like `finish`, and keep it as the subscriber's dead
+        letter for its event (replacing an older one), with `record`, its last attempt. Only
+        the newest `DEAD_LETTER_SIZE` events' letters of a subscriber are kept."""
+        ...
+
+    async def dead_letters(self, subscriber_id: str, after: str, limit: int) -> list[DeadLetter]:
+        """Up to `limit` of the subscriber's dead letters with event ids above `after`,
+        oldest event first."""
         ...
 
     async def release(self, deliveries: Sequence[QueuedDelivery], now: float) -> None:
@@ -84,7 +110,8 @@ class DeliveryQueue(Protocol):
         ...
 
     async def drop_subscriber(self, subscriber_id: str) -> None:
-        """Forget every delivery, lane, attempt record and failure mark of the subscriber."""
+        """Forget every delivery, lane, attempt record, dead letter and failure mark of the
+        subscriber."""
         ...
 
     async def depth(self) -> int:
@@ -113,3 +140,4 @@ class DeliveryQueue(Protocol):
 
 
 ATTEMPT_LOG_SIZE = 1000
+DEAD_LETTER_SIZE = 10_000

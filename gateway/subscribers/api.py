@@ -18,6 +18,7 @@ from gateway.delivery.attempts import STATUSES
 from gateway.delivery.enqueuer import replay
 from gateway.delivery.ssrf import refusal
 from gateway.delivery.times import epoch_ms
+from gateway.engine.deliveries import DEAD_LETTER_SIZE
 from gateway.engine.events import event_id_at
 from gateway.errors import invalid_payload, not_found
 from gateway.http.appkeys import ENGINE, SETTINGS
@@ -147,12 +148,19 @@ async def enable(request: web.Request) -> web.Response:
 
 
 async def deliveries(request: web.Request) -> web.Response:
+    """The attempt log, newest first. `status=dead` lists the dead letters instead: every
+    dead delivery still kept for replay (newest event first), each once, by its last
+    attempt, even after the attempt log has moved on past it."""
     subscriber = await _subscriber(request)
     status = request.query.get("status") or None
     if status is not None and status not in STATUSES:
         raise invalid_payload(f"status must be one of {', '.join(STATUSES)}.")
     page = page_from(request)
-    records = await request.app[ENGINE].deliveries.attempts(subscriber.id)
+    queue = request.app[ENGINE].deliveries
+    if status == "dead":
+        letters = await queue.dead_letters(subscriber.id, "", DEAD_LETTER_SIZE)
+        return _json(page.of([letter.record for letter in reversed(letters)]))
+    records = await queue.attempts(subscriber.id)
     if status is not None:
         records = [record for record in records if record["status"] == status]
     return _json(page.of(records))

@@ -114,3 +114,29 @@ async def test_rate_limit_spaces_out_deliveries(make_gateway, make_sink):
     # 2 per second with a burst of 2: the third cannot start until half a second has passed
     assert arrivals[2] - arrivals[0] >= 0.4
     assert subscriber["rateLimitPerSecond"] == 2
+
+
+async def test_slow_subscribers_filling_the_global_cap_do_not_hold_up_a_healthy_one(
+    make_gateway, make_sink
+):
+    """33 hanging subscribers with 8 deliveries each would fill the global cap (256) on their
+    own; the healthy subscriber still gets every delivery while they all hang."""
+    gateway = await make_gateway(delivery_timeout_seconds=30)
+    hanging = await make_sink()
+    hanging.respond = hanging.hang
+    healthy = await make_sink()
+    stuck = [
+        await gateway.create_subscriber(url=hanging.url(f"/slow-{index}"), events=["*"])
+        for index in range(33)
+    ]
+    await gateway.create_subscriber(url=healthy.url(), events=["*"])
+
+    stored = await gateway.store(*[activity(text=f"m{index}") for index in range(8)])
+
+    await wait_until(lambda: len(healthy.received) == 8, message="the healthy subscriber's 8")
+    assert {r.headers["webhook-id"] for r in healthy.received} == {e.id for e in stored}
+    await wait_until(lambda: len(hanging.received) >= 256, message="the cap filled by hangers")
+    assert not hanging.released.is_set()
+    for subscriber in stuck:
+        records = await gateway.attempts(subscriber["subscriberId"])
+        assert {record["status"] for record in records} == {"pending"}

@@ -4,10 +4,13 @@ their original webhook-id."""
 from __future__ import annotations
 
 import asyncio
+from dataclasses import replace
 from typing import Any
 
+from gateway.delivery.enqueuer import replay as replay_range
 from gateway.engine.events import StoredEvent, event_id_ms
 from gateway.events.times import format_ms
+from gateway.subscribers.store import SubscriberStore
 from tests.delivery.support import AUTH, Gateway, Sink, activity, wait_until
 
 
@@ -82,3 +85,28 @@ async def test_replay_reaches_back_past_the_subscriber_creation(make_gateway, ma
     assert await replay(gateway, subscriber["subscriberId"], {"since": since}) == 1
     await wait_until(lambda: sink.received, message="the replayed delivery")
     assert ids(sink) == [old.id]
+
+
+async def test_a_long_replay_lets_other_tasks_run_between_batches(make_gateway):
+    gateway = await make_gateway()
+    created = await gateway.create_subscriber(url="http://sink.invalid/hook", events=["*"])
+    store = SubscriberStore(gateway.engine.registry)
+    subscriber = await store.get(created["subscriberId"])
+    assert subscriber is not None
+    await store.save(replace(subscriber, enabled=False))  # enqueued, never sent
+    await gateway.store(*[activity() for _ in range(2000)])
+    ticks = 0
+
+    async def ticker() -> None:
+        nonlocal ticks
+        while True:
+            ticks += 1
+            await asyncio.sleep(0)
+
+    task = asyncio.create_task(ticker())
+    await asyncio.sleep(0)
+    before = ticks
+    assert await replay_range(gateway.engine, subscriber, "0", None) == 2000
+    during = ticks - before
+    task.cancel()
+    assert during >= 4  # at least once per batch of 500

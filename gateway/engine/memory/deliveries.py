@@ -1,11 +1,12 @@
 """In-memory delivery queue: per subscriber a heap of visibility times with lazy deletion
-(the stand-in for a Redis sorted set), lanes with one active delivery each, capped logs."""
+(the stand-in for a Redis sorted set), lanes with one active delivery each, capped logs and
+capped dead-letter stores."""
 
 from __future__ import annotations
 
 import heapq
 import itertools
-from bisect import insort
+from bisect import bisect_right, insort
 from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -14,8 +15,10 @@ import orjson
 
 from gateway.engine.deliveries import (
     ATTEMPT_LOG_SIZE,
+    DEAD_LETTER_SIZE,
     CursorConflict,
     CursorMove,
+    DeadLetter,
     QueuedDelivery,
     Record,
 )
@@ -61,6 +64,33 @@ class _Lane:
     waiting: list[tuple[str, str]] = field(default_factory=list)
 
 
+@dataclass
+class _DeadLetters:
+    """One subscriber's dead letters: encoded records by event id (the hash) and the ids in
+    order (the sorted set)."""
+
+    letters: dict[str, tuple[bytes, bytes]] = field(default_factory=dict)
+    order: list[str] = field(default_factory=list)
+
+    def keep(self, event_id: str, payload: bytes, record: Record) -> None:
+        if event_id not in self.letters:
+            insort(self.order, event_id)
+        self.letters[event_id] = (payload, orjson.dumps(record))
+        while len(self.order) > DEAD_LETTER_SIZE:
+            del self.letters[self.order.pop(0)]
+
+    def resolve(self, event_id: str) -> None:
+        if self.letters.pop(event_id, None) is not None:
+            self.order.remove(event_id)
+
+    def after(self, cursor: str, limit: int) -> list[DeadLetter]:
+        start = bisect_right(self.order, cursor)
+        return [
+            DeadLetter(event_id, self.letters[event_id][0], orjson.loads(self.letters[event_id][1]))
+            for event_id in self.order[start : start + limit]
+        ]
+
+
 class MemoryDeliveryQueue:
     def __init__(self) -> None:
         self._records: dict[str, QueuedDelivery] = {}
@@ -69,6 +99,7 @@ class MemoryDeliveryQueue:
         self._cursors: dict[str, str] = {}
         self._attempts: dict[str, OrderedDict[str, bytes]] = {}
         self._failing: dict[str, float] = {}
+        self._dead: dict[str, _DeadLetters] = {}
         self._order = itertools.count()
 
     def _show(self, delivery: QueuedDelivery, at: float) -> None:
@@ -132,6 +163,23 @@ class MemoryDeliveryQueue:
         self._show(delivery, due_at)
 
     async def finish(self, delivery: QueuedDelivery) -> None:
+        dead = self._dead.get(delivery.subscriber_id)
+        if dead is not None:
+            dead.resolve(delivery.event_id)
+        self._forget(delivery)
+
+    async def bury(self, delivery: QueuedDelivery, record: Record) -> None:
+        if delivery.id not in self._records:
+            return
+        dead = self._dead.setdefault(delivery.subscriber_id, _DeadLetters())
+        dead.keep(delivery.event_id, delivery.payload, record)
+        self._forget(delivery)
+
+    async def dead_letters(self, subscriber_id: str, after: str, limit: int) -> list[DeadLetter]:
+        dead = self._dead.get(subscriber_id)
+        return [] if dead is None else dead.after(after, limit)
+
+    def _forget(self, delivery: QueuedDelivery) -> None:
         if self._records.pop(delivery.id, None) is None:
             return
         visibility = self._visible.get(delivery.subscriber_id)
@@ -160,6 +208,7 @@ class MemoryDeliveryQueue:
         self._visible.pop(subscriber_id, None)
         self._attempts.pop(subscriber_id, None)
         self._failing.pop(subscriber_id, None)
+        self._dead.pop(subscriber_id, None)
 
     async def depth(self) -> int:
         return len(self._records)
