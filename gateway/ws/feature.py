@@ -18,6 +18,7 @@ from gateway.ws.presence import PresenceAnnouncer
 from gateway.ws.presence_route import get_hub_presence
 from gateway.ws.router import SessionRouter
 from gateway.ws.runtime import WS_RUNTIME, WsRuntime
+from gateway.ws.timers import heartbeat_loop
 
 SHUTDOWN_REASON = "server shutting down"
 
@@ -42,23 +43,25 @@ def _runtime(app: web.Application) -> WsRuntime:
     )
 
 
-async def _start_fanout(app: web.Application) -> None:
+async def _start_loops(app: web.Application) -> None:
     runtime = app[WS_RUNTIME]
+    heartbeat = runtime.settings.ws_heartbeat_seconds
     app[LOOPS].start("fanout", fanout_loop(runtime.engine.events, runtime.router))
+    app[LOOPS].start(
+        "ws-heartbeat",
+        heartbeat_loop(runtime.router, heartbeat),
+        stall_after=max(60.0, 3 * heartbeat),
+    )
 
 
 async def _close_websockets(app: web.Application) -> None:
     runtime = app[WS_RUNTIME]
     sessions = list(runtime.router.sessions.values())
-    session_sockets = {session.ws for session in sessions}
     closing = [session.close(CLOSE_SHUTTING_DOWN, SHUTDOWN_REASON) for session in sessions]
-    for ws, transport in list(runtime.sockets.items()):
-        if ws not in session_sockets:
-            closing.append(
-                asyncio.ensure_future(
-                    close_socket(ws, transport, CLOSE_SHUTTING_DOWN, SHUTDOWN_REASON)
-                )
-            )
+    for ws, transport in list(runtime.pending.items()):
+        closing.append(
+            asyncio.ensure_future(close_socket(ws, transport, CLOSE_SHUTTING_DOWN, SHUTDOWN_REASON))
+        )
     await asyncio.gather(*closing, return_exceptions=True)
 
 
@@ -67,5 +70,5 @@ def setup(app: web.Application) -> None:
     setup_agent_routes(app)
     app.router.add_get("/ws", websocket)
     app.router.add_get("/hubs/{hubId}/presence", get_hub_presence)
-    app.on_startup.append(_start_fanout)
+    app.on_startup.append(_start_loops)
     app.on_shutdown.append(_close_websockets)

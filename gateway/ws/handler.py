@@ -43,7 +43,7 @@ from gateway.ws.runtime import WS_RUNTIME, WsRuntime
 from gateway.ws.scope import AccessDenied, Scope, granted_scope, narrowed
 from gateway.ws.session import Session
 from gateway.ws.session_frames import handle_frame
-from gateway.ws.timers import SessionTimers
+from gateway.ws.timers import ExpiryTimer
 
 log = logging.getLogger("gateway.ws")
 
@@ -65,12 +65,9 @@ async def websocket(request: web.Request) -> web.WebSocketResponse:
     )
     await ws.prepare(request)
     transport = request.transport
-    runtime.sockets[ws] = transport
     try:
         if grant is None:
-            admission = await admit_by_first_frame(
-                ws, runtime.verifier, settings.ws_auth_timeout_seconds
-            )
+            admission = await _await_auth_frame(runtime, ws, transport)
         else:
             admission = Admission(grant, None, None)
         resume_from = admission.last_event_id or query_resume
@@ -79,9 +76,20 @@ async def websocket(request: web.Request) -> web.WebSocketResponse:
         if refusal.frame is not None and not ws.closed:
             await ws.send_frame(refusal.frame, WSMsgType.TEXT)
         await close_socket(ws, transport, refusal.code, refusal.reason)
-    finally:
-        runtime.sockets.pop(ws, None)
     return ws
+
+
+async def _await_auth_frame(
+    runtime: WsRuntime, ws: web.WebSocketResponse, transport: asyncio.Transport | None
+) -> Admission:
+    """Listed as pending meanwhile, so a shutdown closes it too."""
+    runtime.pending[ws] = transport
+    try:
+        return await admit_by_first_frame(
+            ws, runtime.verifier, runtime.settings.ws_auth_timeout_seconds
+        )
+    finally:
+        runtime.pending.pop(ws, None)
 
 
 def _admitted_scope(admission: Admission) -> Scope:
@@ -143,20 +151,18 @@ async def _serve_session(
         )
     )
     runtime.router.add(session)
-    timers = SessionTimers(
-        session, settings.ws_heartbeat_seconds, settings.ws_refresh_grace_seconds
-    )
+    expiry = ExpiryTimer(session, settings.ws_refresh_grace_seconds)
     close_code = CLOSE_NORMAL
     try:
         await runtime.presence.joined(session)
         if resume_from is not None:
             await replay(session, runtime.engine.events, resume_from, settings.ws_max_backlog_bytes)
-        close_code = await _serve_frames(runtime, session, timers)
+        close_code = await _serve_frames(runtime, session, expiry)
     except EngineUnavailable:
         session.outbox.offer(error_frame("unavailable", "The event store is unavailable."))
         close_code = CLOSE_INTERNAL_ERROR
     finally:
-        timers.cancel()
+        expiry.cancel()
         runtime.router.remove(session)
         ending = runtime.keep(_end_session(runtime, session, close_code))
         await asyncio.shield(ending)
@@ -172,7 +178,7 @@ async def _end_session(runtime: WsRuntime, session: Session, close_code: int) ->
         log.warning("engine unavailable; presence of %s not cleared", session.session_id)
 
 
-async def _serve_frames(runtime: WsRuntime, session: Session, timers: SessionTimers) -> int:
+async def _serve_frames(runtime: WsRuntime, session: Session, expiry: ExpiryTimer) -> int:
     """Read client frames until the socket closes; the close code if a frame ends it."""
     async for message in session.ws:
         if message.type is WSMsgType.TEXT:
@@ -180,7 +186,7 @@ async def _serve_frames(runtime: WsRuntime, session: Session, timers: SessionTim
                 frame = SESSION_FRAME.validate_json(message.data)
             except ValidationError as exc:
                 return _malformed(session, describe_validation_error(exc))
-            await handle_frame(runtime, session, timers, frame)
+            await handle_frame(runtime, session, expiry, frame)
         elif message.type is WSMsgType.BINARY:
             return _malformed(session, "Frames must be JSON text.")
         else:

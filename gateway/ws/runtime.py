@@ -25,8 +25,8 @@ class WsRuntime:
     verifier: TokenVerifier
     router: SessionRouter
     presence: PresenceAnnouncer
-    sockets: dict[web.WebSocketResponse, asyncio.Transport | None] = field(default_factory=dict)
-    """Every open websocket, authenticated or not, so shutdown can close them all."""
+    pending: dict[web.WebSocketResponse, asyncio.Transport | None] = field(default_factory=dict)
+    """Websockets still waiting for their auth frame (sessions are in the router)."""
     background: set[asyncio.Task[None]] = field(default_factory=set)
 
     def keep(self, work: Coroutine[Any, Any, None]) -> asyncio.Task[None]:

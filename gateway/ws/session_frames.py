@@ -16,16 +16,16 @@ from gateway.ws.frames import (
 from gateway.ws.runtime import WsRuntime
 from gateway.ws.scope import AccessDenied, narrowed, regranted
 from gateway.ws.session import Session
-from gateway.ws.timers import SessionTimers
+from gateway.ws.timers import ExpiryTimer
 
 
 async def handle_frame(
-    runtime: WsRuntime, session: Session, timers: SessionTimers, frame: SessionFrame
+    runtime: WsRuntime, session: Session, expiry: ExpiryTimer, frame: SessionFrame
 ) -> None:
     if isinstance(frame, SubscribeFrame):
         _subscribe(runtime, session, frame)
     elif isinstance(frame, RefreshFrame):
-        _refresh(runtime, session, timers, frame)
+        _refresh(runtime, session, expiry, frame)
     elif isinstance(frame, StatusFrame):
         await runtime.presence.status_set(session, frame.status)
     elif isinstance(frame, PongFrame):
@@ -46,7 +46,7 @@ def _subscribe(runtime: WsRuntime, session: Session, frame: SubscribeFrame) -> N
 
 
 def _refresh(
-    runtime: WsRuntime, session: Session, timers: SessionTimers, frame: RefreshFrame
+    runtime: WsRuntime, session: Session, expiry: ExpiryTimer, frame: RefreshFrame
 ) -> None:
     """A new token for the same agent extends the session (its scope cut to the new grant);
     a bad one changes nothing."""
@@ -65,5 +65,5 @@ def _refresh(
         return
     session.grant = grant
     runtime.router.rescope(session, scope)
-    timers.track_expiry()
+    expiry.track()
     session.outbox.offer(server_frame("refreshed", expiresAt=rfc3339(grant.expires_at)))

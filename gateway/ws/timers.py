@@ -1,14 +1,16 @@
-"""A session's clocks: the application `ping` frame and the token's expiry with its grace.
-
-Timer callbacks, not tasks: an idle session costs two scheduled handles, nothing more.
-"""
+"""The clocks of sessions: one process-wide loop sends the application `ping` frame to every
+session, and each session has one timer handle for its token's expiry and grace (an idle
+session costs a handle, not a task)."""
 
 from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Callable
 
+from gateway.loops import LoopBody
 from gateway.ws.frames import CLOSE_UNAUTHENTICATED, PING_FRAME, error_frame
+from gateway.ws.router import SessionRouter
 from gateway.ws.session import Session
 
 EXPIRED_FRAME = error_frame(
@@ -16,44 +18,50 @@ EXPIRED_FRAME = error_frame(
 )
 
 
-class SessionTimers:
-    def __init__(self, session: Session, heartbeat_seconds: float, grace_seconds: float) -> None:
+def heartbeat_loop(router: SessionRouter, heartbeat_seconds: float) -> LoopBody:
+    async def run(beat: Callable[[], None]) -> None:
+        while True:
+            beat()
+            await asyncio.sleep(heartbeat_seconds)
+            for session in list(router.sessions.values()):
+                session.outbox.offer(PING_FRAME)
+
+    return run
+
+
+class ExpiryTimer:
+    """Sends `expired_token` when the grant's `exp` passes, then closes 4001 unless a refresh
+    moved `exp` on within the grace."""
+
+    def __init__(self, session: Session, grace_seconds: float) -> None:
         self._session = session
-        self._heartbeat = heartbeat_seconds
         self._grace = grace_seconds
         self._loop = asyncio.get_running_loop()
-        self._ping = self._loop.call_later(heartbeat_seconds, self._send_ping)
-        self._expiry: asyncio.TimerHandle | None = None
-        self.track_expiry()
-
-    def _send_ping(self) -> None:
-        self._session.outbox.offer(PING_FRAME)
-        self._ping = self._loop.call_later(self._heartbeat, self._send_ping)
+        self._handle: asyncio.TimerHandle | None = None
+        self.track()
 
     def _expired(self) -> bool:
         return self._session.grant.expires_at <= time.time()
 
-    def track_expiry(self) -> None:
-        """(Re)arm the expiry timer for the session's current grant."""
-        if self._expiry is not None:
-            self._expiry.cancel()
+    def track(self) -> None:
+        """(Re)arm for the session's current grant."""
+        self.cancel()
         delay = max(self._session.grant.expires_at - time.time(), 0.0)
-        self._expiry = self._loop.call_later(delay, self._on_expiry)
+        self._handle = self._loop.call_later(delay, self._on_expiry)
 
     def _on_expiry(self) -> None:
         if not self._expired():
-            self.track_expiry()
+            self.track()
             return
         self._session.outbox.offer(EXPIRED_FRAME)
-        self._expiry = self._loop.call_later(self._grace, self._on_grace_over)
+        self._handle = self._loop.call_later(self._grace, self._on_grace_over)
 
     def _on_grace_over(self) -> None:
         if not self._expired():
-            self.track_expiry()
+            self.track()
             return
         self._session.close(CLOSE_UNAUTHENTICATED, "token expired")
 
     def cancel(self) -> None:
-        self._ping.cancel()
-        if self._expiry is not None:
-            self._expiry.cancel()
+        if self._handle is not None:
+            self._handle.cancel()
