@@ -18,6 +18,8 @@ class _Job(BaseModel):
     hub_id: str = "bench-hub"
     private_key: str = "0" * 32
     duration: float = 10.0
+    raw_latencies: bool = False
+    """Also return every latency (`latenciesMs`), so rounds can be merged exactly."""
 
     def webhook_target(self) -> WebhookTarget:
         return WebhookTarget(self.host, self.port, self.path, self.hub_id, self.private_key)
@@ -37,8 +39,6 @@ class IngestJob(_Job):
 
     kind: Literal["ingest"] = "ingest"
     concurrency: int = 32
-    raw_latencies: bool = False
-    """Also return every latency (`latenciesMs`), so rounds can be merged exactly."""
 
 
 class OpenLoopJob(SessionJob):

@@ -68,5 +68,6 @@ async def run_open_loop(job: OpenLoopJob) -> dict[str, Any]:
         "missing": max(0, expected - len(latencies_ms)),
         "seconds": (time.time_ns() - first_ns) / 1e9,
         "latency": LatencySummary.of(latencies_ms).to_json(),
+        **({"latenciesMs": latencies_ms} if job.raw_latencies else {}),
         **usage,
     }

@@ -1,7 +1,8 @@
 """Webhook in -> frame at the agent at a fixed rate (half the measured maximum ingest rate).
 
 Open model: latency runs from each request's scheduled send time. The maximum comes from the
-`ingest` scenario when it ran first in this invocation, else from a short probe.
+`ingest` scenario when it ran first in this invocation, else from a short probe. The gateway
+and the bare broadcast baseline (at the same rate) take turns in interleaved rounds.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from typing import Any
 from gateway.bench.context import Context, cpu_note
 from gateway.bench.loadgen.jobs import IngestJob, OpenLoopJob
 from gateway.bench.report import Figure, ScenarioResult, Target
+from gateway.bench.rounds import ROUNDS, Side, take_turns
 from gateway.bench.scenarios.ingest import requests_per_second
 from gateway.bench.stats import ratio
 
@@ -22,38 +24,39 @@ RECEIVERS = 1
 
 async def run(ctx: Context) -> ScenarioResult:
     options = ctx.options
-    async with ctx.gateway("e2e") as (server, api):
+    async with ctx.gateway("e2e") as (server, api), ctx.server("broadcast") as bare:
         integration_id, hub_id, private_key = await api.hubster_integration()
         token = await api.agent_token(hub_id)
         await api.probe_websocket(token)
-        webhook = {
-            "host": server.host,
-            "port": server.port,
-            "path": f"/webhooks/{integration_id}",
-            "hub_id": hub_id,
-            "private_key": private_key,
-        }
+        webhook = IngestJob(
+            host=server.host,
+            port=server.port,
+            path=f"/webhooks/{integration_id}",
+            hub_id=hub_id,
+            private_key=private_key,
+            duration=min(PROBE_SECONDS, options.duration),
+            concurrency=options.concurrency,
+        )
         if ctx.max_ingest_rate is None:
-            seconds = min(PROBE_SECONDS, options.duration)
-            probe = IngestJob(**webhook, duration=seconds, concurrency=options.concurrency)
-            measured = await ctx.measure("e2e: probing max ingest", probe, seconds, server)
-            ctx.max_ingest_rate = requests_per_second(measured)
+            probe = await ctx.measure("e2e: probing max ingest", webhook, webhook.duration, server)
+            ctx.max_ingest_rate = requests_per_second(probe)
         target_rate = max(1.0, LOAD_FRACTION * ctx.max_ingest_rate)
         job = OpenLoopJob(
-            **webhook,
-            duration=options.duration,
+            **webhook.model_dump(exclude={"kind", "concurrency", "duration", "raw_latencies"}),
+            duration=options.duration / ROUNDS,
             rate=target_rate,
             sessions=RECEIVERS,
             ws_headers={"Authorization": f"Bearer {token}"},
+            raw_latencies=True,
         )
-        gateway = await ctx.measure(
-            f"e2e: gateway @ {target_rate:.0f}/s", job, options.duration, server
-        )
-    async with ctx.server("broadcast") as bare:
         plain = job.model_copy(
             update={"host": bare.host, "port": bare.port, "path": "/publish", "ws_headers": {}}
         )
-        baseline = await ctx.measure("e2e: bare broadcast", plain, options.duration, bare)
+        sides = [
+            Side(f"e2e: gateway @ {target_rate:.0f}/s", job, server),
+            Side("e2e: bare broadcast", plain, bare),
+        ]
+        gateway, baseline = await take_turns(ctx, sides, job.duration)
     return ScenarioResult(
         "e2e", figures=figures(gateway, baseline), notes=notes(gateway, baseline, target_rate)
     )

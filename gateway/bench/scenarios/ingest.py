@@ -1,9 +1,5 @@
-"""Signed 1 KB Hubster webhooks at maximum rate vs a bare aiohttp handler returning 204.
-
-Both servers run side by side and the two sides take turns (gateway, bare, gateway, ...) in
-`ROUNDS` slices of the duration, so a disturbance from outside (the machine is shared)
-falls on both sides alike instead of on whichever happened to run at the time.
-"""
+"""Signed 1 KB Hubster webhooks at maximum rate vs a bare aiohttp handler returning 204,
+both servers up side by side and measured in interleaved rounds."""
 
 from __future__ import annotations
 
@@ -12,16 +8,14 @@ from typing import Any
 from gateway.bench.context import Context, cpu_note
 from gateway.bench.loadgen.jobs import IngestJob
 from gateway.bench.report import Figure, ScenarioResult, Target
-from gateway.bench.stats import LatencySummary, rate
+from gateway.bench.rounds import ROUNDS, Side, take_turns
+from gateway.bench.stats import rate
 
 TARGET = Target(">=", 0.5)
-ROUNDS = 3
 
 
 async def run(ctx: Context) -> ScenarioResult:
     options = ctx.options
-    gateway_runs: list[dict[str, Any]] = []
-    baseline_runs: list[dict[str, Any]] = []
     async with ctx.gateway("ingest") as (server, api), ctx.server("bare") as bare:
         integration_id, hub_id, private_key = await api.hubster_integration()
         job = IngestJob(
@@ -35,46 +29,12 @@ async def run(ctx: Context) -> ScenarioResult:
             raw_latencies=True,
         )
         plain = job.model_copy(update={"host": bare.host, "port": bare.port, "path": "/webhook"})
-        for round_number in range(1, ROUNDS + 1):
-            label = f"({round_number}/{ROUNDS})"
-            gateway_runs.append(
-                await ctx.measure(f"ingest: gateway {label}", job, job.duration, server)
-            )
-            baseline_runs.append(
-                await ctx.measure(f"ingest: bare handler {label}", plain, job.duration, bare)
-            )
-    gateway, baseline = merged(gateway_runs), merged(baseline_runs)
+        sides = [Side("ingest: gateway", job, server), Side("ingest: bare handler", plain, bare)]
+        gateway, baseline = await take_turns(ctx, sides, job.duration)
     ctx.max_ingest_rate = requests_per_second(gateway)
     return ScenarioResult(
         "ingest", figures=figures(gateway, baseline), notes=notes(gateway, baseline)
     )
-
-
-def merged(runs: list[dict[str, Any]]) -> dict[str, Any]:
-    """One result from several rounds: counts and seconds added, latencies pooled, CPU
-    weighted by time (the generator's at its highest, for the VOID rule)."""
-    seconds = sum(float(run["seconds"]) for run in runs)
-    statuses: dict[str, int] = {}
-    for run in runs:
-        for status, count in run["statuses"].items():
-            statuses[status] = statuses.get(status, 0) + count
-
-    def weighted(key: str) -> float | None:
-        if seconds <= 0 or any(run.get(key) is None for run in runs):
-            return None
-        total = sum(float(run[key]) * float(run["seconds"]) for run in runs)
-        return total / seconds
-
-    return {
-        "ok": sum(run["ok"] for run in runs),
-        "errors": sum(run["errors"] for run in runs),
-        "statuses": statuses,
-        "seconds": seconds,
-        "latency": LatencySummary.of([ms for run in runs for ms in run["latenciesMs"]]).to_json(),
-        "cpuPercent": max(run["cpuPercent"] for run in runs),
-        "serverCpuPercent": weighted("serverCpuPercent"),
-        "machineCpuPercent": weighted("machineCpuPercent"),
-    }
 
 
 def requests_per_second(result: dict[str, Any]) -> float:
