@@ -19,6 +19,7 @@ from pydantic import ValidationError
 from gateway.admin.auth import bearer_token
 from gateway.admin.json_body import describe_validation_error
 from gateway.agents.times import rfc3339
+from gateway.agents.tokens import AgentGrant
 from gateway.engine.base import EngineUnavailable
 from gateway.ws.closing import close_socket
 from gateway.ws.frames import (
@@ -55,8 +56,7 @@ CLOSE_INTERNAL_ERROR = 1011
 async def websocket(request: web.Request) -> web.WebSocketResponse:
     runtime = request.app[WS_RUNTIME]
     settings = runtime.settings
-    token = bearer_token(request)
-    grant = upgrade_grant(runtime.verifier, token) if token else None
+    grant = _bearer_grant(request, runtime)
     query_resume = query_last_event_id(request)
     ws = web.WebSocketResponse(
         heartbeat=settings.ws_heartbeat_seconds,
@@ -77,6 +77,12 @@ async def websocket(request: web.Request) -> web.WebSocketResponse:
             await ws.send_frame(refusal.frame, WSMsgType.TEXT)
         await close_socket(ws, transport, refusal.code, refusal.reason)
     return ws
+
+
+def _bearer_grant(request: web.Request, runtime: WsRuntime) -> AgentGrant | None:
+    """The upgrade's bearer token, verified (the token itself is not kept)."""
+    token = bearer_token(request)
+    return upgrade_grant(runtime.verifier, token) if token else None
 
 
 async def _await_auth_frame(

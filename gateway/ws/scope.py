@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
 from gateway.agents.tokens import AgentGrant
@@ -15,6 +16,12 @@ from gateway.engine.events import StoredEvent
 from gateway.events.filters import TypeFilter
 
 ALL_EVENTS = ("*",)
+
+
+@lru_cache(maxsize=1024)
+def _type_filter(events: tuple[str, ...]) -> TypeFilter:
+    """Sessions asking for the same events share one compiled filter (most ask for all)."""
+    return TypeFilter(events)
 
 
 class AccessDenied(Exception):
@@ -29,7 +36,7 @@ class Scope:
     type_filter: TypeFilter = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "type_filter", TypeFilter(self.events))
+        object.__setattr__(self, "type_filter", _type_filter(self.events))
 
     def sees(self, event: StoredEvent) -> bool:
         if event.hub_id not in self.hub_ids:
