@@ -9,14 +9,13 @@ from aiohttp import web
 
 HEADER = "X-Request-Id"
 _ACCEPTABLE = re.compile(r"[A-Za-z0-9._:\-]{1,128}")
-_KEY = "request_id"
+_KEY = web.RequestKey("request_id", str)
 
 
 def request_id(request: web.Request) -> str:
     """The request's id, chosen on first use and stable for the rest of the request."""
-    existing = request.get(_KEY)
-    if isinstance(existing, str):
-        return existing
+    if _KEY in request:
+        return request[_KEY]
     given = request.headers.get(HEADER, "")
     chosen = given if _ACCEPTABLE.fullmatch(given) else uuid.uuid4().hex
     request[_KEY] = chosen
