@@ -10,6 +10,7 @@ is an `invalid_payload` error frame and close 4400.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import uuid
 
@@ -74,7 +75,8 @@ async def websocket(request: web.Request) -> web.WebSocketResponse:
         await _serve_session(runtime, ws, transport, admission, resume_from)
     except Refusal as refusal:
         if refusal.frame is not None and not ws.closed:
-            await ws.send_frame(refusal.frame, WSMsgType.TEXT)
+            with contextlib.suppress(ConnectionError):
+                await ws.send_frame(refusal.frame, WSMsgType.TEXT)
         await close_socket(ws, transport, refusal.code, refusal.reason)
     return ws
 

@@ -1,6 +1,7 @@
 """One authenticated websocket session: its grant, scope, outbox and resume state.
 
-`deliver` runs inside the fan-out loop, so it only compares and queues, never awaits. While a
+`deliver` runs inside the fan-out loop, so it only compares and hands the frame to the outbox;
+it never awaits. While a
 resume replays history, live frames are parked; when the replay ends they are released,
 minus those the replay already sent (ids at or below the last replayed one): none missing,
 none twice.

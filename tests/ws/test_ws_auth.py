@@ -21,6 +21,8 @@ from ws_helpers import (
     publish,
 )
 
+from gateway.config import ConfigError
+
 UPGRADE = {
     "Upgrade": "websocket",
     "Connection": "Upgrade",
@@ -190,3 +192,26 @@ async def test_rs256_and_eddsa_tokens_minted_elsewhere(make_gateway: Any) -> Non
         forged = jwt.encode(claims, "x" * 32, algorithm="HS256")
         with pytest.raises(aiohttp.WSServerHandshakeError):
             await gw.connect(forged)
+
+
+async def test_plain_get_without_upgrade_is_an_error_in_the_contract_shape(
+    make_gateway: Any,
+) -> None:
+    gw = await make_gateway()
+    response = await gw.client.get("/ws", headers=bearer(agent_token("ann", ["hub-a"])))
+    assert response.status == 400
+    assert (await response.json())["error"]["code"]
+
+
+@pytest.mark.parametrize(
+    ("settings", "problem"),
+    [
+        ({"jwt_algorithms": ["none"]}, "unsupported JWT algorithms"),
+        ({"jwt_algorithms": ["RS256"], "jwt_public_key": "not a pem"}, "invalid JWT"),
+    ],
+)
+async def test_bad_jwt_configuration_is_a_config_error(
+    make_gateway: Any, settings: dict[str, Any], problem: str
+) -> None:
+    with pytest.raises(ConfigError, match=problem):
+        await make_gateway(**settings)
