@@ -135,6 +135,7 @@ async def _serve_session(
         """Called from inside the fan-out loop's walk over a hub's sessions: the index is
         left alone until that walk is over."""
         runtime.metrics.ws_slow_disconnects.inc()
+        log.warning("session too slow; closing 4008", extra=_log_fields(session))
         session.close(CLOSE_TOO_SLOW, "too slow")
         asyncio.get_running_loop().call_soon(runtime.router.remove, session)
 
@@ -159,6 +160,7 @@ async def _serve_session(
         )
     )
     runtime.router.add(session)
+    log.debug("session opened", extra=_log_fields(session))
     expiry = ExpiryTimer(session, settings.ws_refresh_grace_seconds)
     close_code = CLOSE_NORMAL
     try:
@@ -176,10 +178,15 @@ async def _serve_session(
         await asyncio.shield(ending)
 
 
+def _log_fields(session: Session) -> dict[str, str]:
+    return {"sessionId": session.session_id, "agentId": session.agent_id}
+
+
 async def _end_session(runtime: WsRuntime, session: Session, close_code: int) -> None:
     """Close and leave presence in a task of its own: it must complete even when the
     server cancels the handler because the client vanished."""
     await session.close(close_code, "")
+    log.debug("session closed", extra={**_log_fields(session), "closeCode": session.ws.close_code})
     try:
         await runtime.presence.left(session)
     except EngineUnavailable:

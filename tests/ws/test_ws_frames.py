@@ -178,3 +178,19 @@ async def test_shutdown_closes_every_websocket_1012(make_gateway: Any) -> None:
         assert await closed_with(ws) == 1012
     assert await closed_with(unauthenticated) == 1012
     assert isinstance(unauthenticated, aiohttp.ClientWebSocketResponse)
+
+
+@pytest.mark.parametrize(
+    "text_size", [0, 20_000, 70_000, 300_000], ids=["16-bit", "16-bit-split", "64-bit", "600k"]
+)
+async def test_event_frames_of_every_length_class_arrive_intact(
+    make_gateway: Any, text_size: int
+) -> None:
+    """Frames are written by the gateway itself (7-bit lengths are the ping frames)."""
+    gw = await make_gateway()
+    ws, _ = await gw.session(agent_token("ann", ["hub-a"]), max_msg_size=1 << 21)
+    body = activity("hub-a", "c1", text="é" * text_size)
+    stored = await publish(gw.engine, [body])
+    event = (await next_frame(ws, "event"))["event"]
+    assert event == {"id": stored[0].id, **body}
+    await ws.close()
