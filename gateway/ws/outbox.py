@@ -57,9 +57,13 @@ class Outbox:
         return self._buffered() + self._parked_bytes
 
     def _has_room(self, size: int) -> bool:
+        """Room while the backlog stays within the limit. A session holding nothing takes
+        any one frame, so a single event larger than the limit never drops a client that
+        keeps up."""
         if not self.open:
             return False
-        if self.backlog_bytes() + size <= self._limit:
+        held = self.backlog_bytes()
+        if held == 0 or held + size <= self._limit:
             return True
         self.shut()
         self._on_overflow()

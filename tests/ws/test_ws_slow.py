@@ -83,3 +83,15 @@ async def test_stuck_client_closed_4008_while_a_normal_client_gets_everything(
     assert closed.value.rcvd is not None
     assert closed.value.rcvd.code == 4008
     await normal.close()
+
+
+async def test_one_event_larger_than_the_limit_reaches_a_client_that_keeps_up(
+    make_gateway: Any,
+) -> None:
+    gw = await make_gateway(ws_max_backlog_bytes=16 * 1024)
+    ws, _ = await gw.session(agent_token("ann", ["hub-a"]), max_msg_size=1 << 20)
+    for n in range(3):
+        stored = await publish(gw.engine, [activity("hub-a", "c1", text="y" * 100_000, seq=n)])
+        assert (await next_frame(ws, "event"))["event"]["id"] == stored[0].id
+    assert gw.metric("gateway_ws_slow_disconnects_total") == 0
+    await ws.close()
