@@ -15,6 +15,9 @@ from gateway.ws.router import SessionRouter
 log = logging.getLogger("gateway.fanout")
 
 BATCH_SIZE = 500
+RUN_SIZE = 32
+"""Events routed between yields to the event loop: long enough to write each session's
+share at once, short enough that ingest and other sessions are not held up."""
 WAIT_SECONDS = 1.0
 BACKOFF_SECONDS = (0.1, 0.5, 1.0, 2.0, 5.0)
 
@@ -36,10 +39,10 @@ def fanout_loop(events: EventLog, router: SessionRouter) -> LoopBody:
                 await asyncio.sleep(delay)
                 continue
             failures = 0
-            for event in batch:
-                router.publish(event)
+            for start in range(0, len(batch), RUN_SIZE):
+                router.publish(batch[start : start + RUN_SIZE])
+                await asyncio.sleep(0)
             if batch:
                 cursor = batch[-1].id
-                await asyncio.sleep(0)
 
     return run

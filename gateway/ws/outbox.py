@@ -4,7 +4,8 @@ The transport's write buffer is the session's queue: the event loop sends from i
 the client reads, so `offer` never awaits and the fan-out loop never waits on a socket. The
 backlog is every byte the gateway holds for the session: that buffer (not the kernel's) plus
 live frames parked during a resume. Past the limit the outbox shuts and reports overflow once.
-An idle session costs no task and no buffer.
+An idle session costs no task and no buffer. While the fan-out loop routes a run of events,
+each outbox it touches is corked, so a session gets that run's frames in one write.
 """
 
 from __future__ import annotations
@@ -14,13 +15,23 @@ from collections.abc import Callable
 
 from aiohttp import web
 
-from gateway.ws.wire import write_text_frame
+from gateway.ws.wire import write_text_frame, write_text_frames
 
 DRAIN_POLL_SECONDS = 0.01
 
 
 class Outbox:
-    __slots__ = ("_limit", "_on_overflow", "_open", "_parked", "_parked_bytes", "_transport", "_ws")
+    __slots__ = (
+        "_corked",
+        "_corked_bytes",
+        "_limit",
+        "_on_overflow",
+        "_open",
+        "_parked",
+        "_parked_bytes",
+        "_transport",
+        "_ws",
+    )
 
     def __init__(
         self,
@@ -35,6 +46,8 @@ class Outbox:
         self._on_overflow = on_overflow
         self._parked: list[tuple[str, bytes]] = []
         self._parked_bytes = 0
+        self._corked: list[bytes] | None = None
+        self._corked_bytes = 0
         self._open = transport is not None
 
     @property
@@ -54,7 +67,7 @@ class Outbox:
         return self._transport.get_write_buffer_size()
 
     def backlog_bytes(self) -> int:
-        return self._buffered() + self._parked_bytes
+        return self._buffered() + self._parked_bytes + self._corked_bytes
 
     def _has_room(self, size: int) -> bool:
         """Room while the backlog stays within the limit. A session holding nothing takes
@@ -70,9 +83,26 @@ class Outbox:
         return False
 
     def offer(self, frame: bytes) -> None:
-        """Send a frame (into the transport's buffer), or overflow."""
-        if self._has_room(len(frame)) and self._transport is not None:
+        """Send a frame (into the transport's buffer; held while corked), or overflow."""
+        if not self._has_room(len(frame)) or self._transport is None:
+            return
+        if self._corked is None:
             write_text_frame(self._transport, frame)
+        else:
+            self._corked.append(frame)
+            self._corked_bytes += len(frame)
+
+    def cork(self) -> bool:
+        """Hold offered frames until `uncork`; True if this call corked it."""
+        if self._corked is not None:
+            return False
+        self._corked = []
+        return True
+
+    def uncork(self) -> None:
+        frames, self._corked, self._corked_bytes = self._corked, None, 0
+        if frames and self.open and self._transport is not None:
+            write_text_frames(self._transport, frames)
 
     def park(self, event_id: str, frame: bytes) -> None:
         """Hold a live event frame while a resume replays history (it counts as backlog)."""
@@ -96,7 +126,10 @@ class Outbox:
             await asyncio.sleep(DRAIN_POLL_SECONDS)
 
     def shut(self) -> None:
-        """Stop taking frames and drop the parked ones."""
+        """Stop taking frames and drop the held ones."""
         self._open = False
         self._parked = []
         self._parked_bytes = 0
+        if self._corked is not None:
+            self._corked = []
+        self._corked_bytes = 0

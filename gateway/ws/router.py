@@ -7,10 +7,12 @@ session found, so the cost of an event is its audience, not the number of open s
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 
 from gateway.engine.events import StoredEvent, event_id_ms
 from gateway.metrics import Metrics
 from gateway.ws.frames import event_frame
+from gateway.ws.outbox import Outbox
 from gateway.ws.scope import Scope
 from gateway.ws.session import Session
 
@@ -49,16 +51,24 @@ class SessionRouter:
         session.scope = scope
         self._index(session)
 
-    def publish(self, event: StoredEvent) -> None:
-        """Hand one stored event to every session of its hub; never awaits."""
-        lag = time.time() - event_id_ms(event.id) / 1000
-        self._metrics.ingest_to_fanout.observe(max(lag, 0.0))
-        sessions = self._by_hub.get(event.hub_id)
-        if not sessions:
-            return
-        frame = event_frame(event.payload)
-        for session in sessions:
-            session.deliver(event, frame)
+    def publish(self, events: Sequence[StoredEvent]) -> None:
+        """Hand each stored event, encoded once, to every session of its hub; never awaits.
+        The outboxes touched are corked for the run, so each session's share goes out in
+        one write."""
+        corked: list[Outbox] = []
+        now = time.time()
+        for event in events:
+            self._metrics.ingest_to_fanout.observe(max(now - event_id_ms(event.id) / 1000, 0.0))
+            sessions = self._by_hub.get(event.hub_id)
+            if not sessions:
+                continue
+            frame = event_frame(event.payload)
+            for session in sessions:
+                if session.outbox.cork():
+                    corked.append(session.outbox)
+                session.deliver(event, frame)
+        for outbox in corked:
+            outbox.uncork()
 
     def send_to_hub(self, hub_id: str, frame: bytes) -> None:
         for session in self._by_hub.get(hub_id, ()):

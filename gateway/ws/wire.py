@@ -18,6 +18,18 @@ def text_frame_header(length: int) -> bytes:
     return struct.pack("!BBQ", _FIN_TEXT, 127, length)
 
 
+def write_text_frames(transport: asyncio.Transport, payloads: list[bytes]) -> None:
+    """Several frames in one write: one send for what would be many."""
+    if len(payloads) == 1:
+        write_text_frame(transport, payloads[0])
+        return
+    parts = []
+    for payload in payloads:
+        parts.append(text_frame_header(len(payload)))
+        parts.append(payload)
+    transport.write(b"".join(parts))
+
+
 def write_text_frame(transport: asyncio.Transport, payload: bytes) -> None:
     """One complete frame per call, so frames aiohttp writes (pings, close) never interleave
     with it. Small frames go in one write (one send), large ones without a copy."""
