@@ -19,7 +19,7 @@ from gateway.bench.report import Figure, ScenarioResult
 from signing import credentials, hubster, standard, twilio
 
 ROUNDS = 5
-TWILIO_URL = "https://gateway.example.com/webhooks/bench?x=1"
+TWILIO_URL = "https://gateway.example.com/webhooks/bench"
 
 
 def cost_us(operation: Callable[[], object], budget_seconds: float) -> float:
@@ -77,8 +77,9 @@ def _standard_cases(body: bytes) -> list[Case]:
 
 
 def _twilio_case() -> Case:
-    params = {f"Field{index}": "v" * 90 for index in range(10)}
-    params["Body"] = "x" * (BODY_BYTES - sum(len(k) + len(v) for k, v in params.items()))
+    """A 1 KB SMS form (the three fields an inbound message is mostly about)."""
+    params = {"From": "+15551230000", "To": "+15559870000"}
+    params["Body"] = "x" * (BODY_BYTES - sum(len(k) + len(v) for k, v in params.items()) - 4)
     token = secrets.token_hex(16)
     signature = twilio.sign(TWILIO_URL, params, token)
     return ("twilio", lambda: twilio.verify(TWILIO_URL, params, signature, [token]), None)
