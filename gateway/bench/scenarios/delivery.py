@@ -62,7 +62,9 @@ async def run(ctx: Context) -> ScenarioResult:
         baseline = await sink_client.arrivals(sink.base_url)
     return ScenarioResult(
         "delivery",
-        figures=figures(replayed, live, baseline, stored["cpuPercent"]),
+        figures=figures(
+            replayed, live, baseline, max(stored["cpuPercent"], live["sent"]["cpuPercent"])
+        ),
         notes=notes(stored, enqueued, replayed, live, client),
     )
 
