@@ -90,8 +90,9 @@ class Context:
         return result
 
 
-def cpu_note(label: str, result: dict[str, Any]) -> str:
-    """`label: CPU server N%, generator M%, everything else K%` (each % of one core)."""
+def cpu_note(label: str, result: dict[str, Any], handled: int | None = None) -> str:
+    """`label: CPU server N%, generator M%, everything else K%` (each % of one core), and
+    the server's CPU per request when `handled` says how many it served in the window."""
     server, generator = result.get("serverCpuPercent"), result.get("cpuPercent")
     machine = result.get("machineCpuPercent")
     parts = [
@@ -101,4 +102,7 @@ def cpu_note(label: str, result: dict[str, Any]) -> str:
     ]
     if server is not None and generator is not None and machine is not None:
         parts.append(f"everything else {max(0.0, machine - server - generator):.0f}%")
+    if server is not None and handled:
+        per_request_us = server / 100 * float(result["windowSeconds"]) / handled * 1e6
+        parts.append(f"server CPU per request {per_request_us:.0f} us")
     return f"{label}: CPU (% of one core) " + (", ".join(parts) or "not measured")

@@ -57,6 +57,7 @@ def merged(runs: list[dict[str, Any]]) -> dict[str, Any]:
         **{key: sum(run[key] for run in runs) for key in COUNTS if key in runs[0]},
         "statuses": statuses,
         "seconds": seconds,
+        "windowSeconds": sum(float(run["windowSeconds"]) for run in runs),
         "latency": LatencySummary.of(latencies).to_json(),
         "cpuPercent": max(run["cpuPercent"] for run in runs),
         "serverCpuPercent": weighted("serverCpuPercent"),

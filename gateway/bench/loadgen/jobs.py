@@ -89,8 +89,9 @@ class CpuMeter:
         self._cpu, self._started = times.user + times.system, time.time()
 
     def report(self) -> dict[str, float | list[float]]:
+        """`cpuPercent`, `window` ([start, end] epoch seconds) and `windowSeconds`."""
         times = os.times()
         ended = time.time()
         wall = ended - self._started
         cpu = 100.0 * (times.user + times.system - self._cpu) / wall if wall > 0 else 0.0
-        return {"cpuPercent": cpu, "window": [self._started, ended]}
+        return {"cpuPercent": cpu, "window": [self._started, ended], "windowSeconds": wall}

@@ -7,8 +7,9 @@ import time
 from collections import Counter
 from dataclasses import dataclass, field
 
-from gateway.bench.payloads import WebhookTarget, hubster_body, now_ms, signed_headers
+from gateway.bench.payloads import HubsterBodies, WebhookTarget, now_ms
 from gateway.bench.wire.http import ConnectionClosed, HttpConnection, post_request
+from signing import hubster
 
 
 @dataclass
@@ -39,18 +40,20 @@ class WebhookSender:
 
     def __init__(self, target: WebhookTarget) -> None:
         self.target = target
-        self.host = f"{target.host}:{target.port}"
-        self.first_event_ms = now_ms()
+        self.bodies = HubsterBodies(target.hub_id, now_ms())
         self.next_seq = 0
         self.outcomes = Outcomes()
+        host = f"{target.host}:{target.port}"
+        head = post_request(host, target.path, {"Content-Type": "application/json"}, b"")
+        self._head = head.removesuffix(b"\r\n").replace(b"Content-Length: 0\r\n", b"")
 
     def request(self, stamp_ns: int | None = None) -> tuple[int, bytes]:
         """(seq, request bytes) for the next event, stamped with `stamp_ns` or now."""
         seq, self.next_seq = self.next_seq, self.next_seq + 1
-        stamp = time.time_ns() if stamp_ns is None else stamp_ns
-        body = hubster_body(seq, stamp, self.target.hub_id, self.first_event_ms)
-        headers = signed_headers(body, self.target.private_key)
-        return seq, post_request(self.host, self.target.path, headers, body)
+        body = self.bodies.body(seq, time.time_ns() if stamp_ns is None else stamp_ns)
+        signature = hubster.sign(body, self.target.private_key)
+        lines = f"Content-Length: {len(body)}\r\n{hubster.SIGNATURE_HEADER}: {signature}\r\n\r\n"
+        return seq, self._head + lines.encode() + body
 
     async def send(self, connection: HttpConnection, request: bytes) -> bool:
         """Send on `connection`; record the outcome; True when the answer was 2xx."""

@@ -134,6 +134,6 @@ def notes(
         "the baseline's is POST send -> arrival",
         f"raw client loop: {client['ok']} POSTs over {replayed['connections']} connections; its "
         "CPU does not void the figure (it is the subject here, not the load)",
-        cpu_note("storing webhooks (server = gateway)", stored),
+        cpu_note("storing webhooks (server = gateway)", stored, stored["ok"]),
         cpu_note("raw client loop (server = sink)", client),
     ]

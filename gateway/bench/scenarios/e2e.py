@@ -83,6 +83,6 @@ def notes(gateway: dict[str, Any], baseline: dict[str, Any], target_rate: float)
     return [
         f"rate {target_rate:.0f} req/s for {gateway['sent']} requests; "
         f"{gateway['errors']} errors; {gateway['received']} frames received",
-        cpu_note("gateway", gateway),
-        cpu_note("bare broadcast", baseline),
+        cpu_note("gateway", gateway, gateway["ok"]),
+        cpu_note("bare broadcast", baseline, baseline["ok"]),
     ]

@@ -61,6 +61,6 @@ def figures(gateway: dict[str, Any], baseline: dict[str, Any]) -> list[Figure]:
 def notes(gateway: dict[str, Any], baseline: dict[str, Any]) -> list[str]:
     return [
         f"gateway answers by status: {gateway['statuses']}; {ROUNDS} interleaved rounds",
-        cpu_note("gateway", gateway),
-        cpu_note("bare handler", baseline),
+        cpu_note("gateway", gateway, gateway["ok"]),
+        cpu_note("bare handler", baseline, baseline["ok"]),
     ]
