@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import sys
+import traceback
 from pathlib import Path
 
 import orjson
@@ -70,6 +71,9 @@ async def _run_one(name: str, ctx: Context) -> ScenarioResult:
         return ScenarioResult(name, "skipped", f"{SKIPPED_REASON}: {exc}")
     except (StartFailed, SetupFailed, GeneratorFailed) as exc:
         return ScenarioResult(name, "error", str(exc))
+    except Exception as exc:  # one broken scenario must not cost the others their run
+        traceback.print_exc(file=sys.stderr)
+        return ScenarioResult(name, "error", f"{type(exc).__name__}: {exc}")
 
 
 async def _run_all(names: list[str], options: Options) -> tuple[float, list[ScenarioResult]]:
