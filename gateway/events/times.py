@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from functools import lru_cache
 
 # Years 1..9999 are what `datetime` can render; an epoch-ms outside is no real event time.
 MIN_EPOCH_MS = -62135596800000
@@ -13,8 +14,13 @@ def format_ms(epoch_ms: int) -> str:
     """`2025-11-23T12:00:00.123Z` for an epoch-ms in range (ValueError otherwise)."""
     if not MIN_EPOCH_MS <= epoch_ms <= MAX_EPOCH_MS:
         raise ValueError("time out of range")
-    moment = datetime.fromtimestamp(epoch_ms // 1000, UTC)
-    return f"{moment:%Y-%m-%dT%H:%M:%S}.{epoch_ms % 1000:03d}Z"
+    return f"{_second_text(epoch_ms // 1000)}.{epoch_ms % 1000:03d}Z"
+
+
+@lru_cache(maxsize=1024)
+def _second_text(epoch_second: int) -> str:
+    """Formatting a datetime is slow next to the rest of a webhook; seconds repeat a lot."""
+    return f"{datetime.fromtimestamp(epoch_second, UTC):%Y-%m-%dT%H:%M:%S}"
 
 
 def format_datetime(moment: datetime) -> str:

@@ -11,9 +11,10 @@ from gateway.delivery import feature as delivery
 from gateway.engine import Engine
 from gateway.engine.retention import retention_loop
 from gateway.http import ops
+from gateway.http.access_log import AccessLog
 from gateway.http.appkeys import ADMIN_KEY, ENGINE, JWT_SECRET, LOOPS, METRICS, SETTINGS
-from gateway.http.inflight import INFLIGHT, InFlight, inflight_middleware
-from gateway.http.middleware import access_middleware, error_middleware
+from gateway.http.inflight import INFLIGHT, InFlight
+from gateway.http.middleware import ACCESS_LOG, request_middleware
 from gateway.http.request_id import add_request_id_header
 from gateway.inbound import feature as inbound
 from gateway.loops import Loops
@@ -32,6 +33,7 @@ async def _start_retention(app: web.Application) -> None:
 async def _stop_loops_and_engine(app: web.Application) -> None:
     await app[LOOPS].stop()
     await app[ENGINE].close()
+    app[ACCESS_LOG].flush()
 
 
 def build_app(
@@ -39,7 +41,7 @@ def build_app(
 ) -> web.Application:
     """Everything a running gateway serves; tests build it in-process with their own engine."""
     app = web.Application(
-        middlewares=[inflight_middleware, access_middleware, error_middleware],
+        middlewares=[request_middleware],
         client_max_size=settings.max_body_bytes,
     )
     app[SETTINGS] = settings
@@ -47,6 +49,7 @@ def build_app(
     app[METRICS] = Metrics()
     app[LOOPS] = Loops()
     app[INFLIGHT] = InFlight()
+    app[ACCESS_LOG] = AccessLog()
     app[ADMIN_KEY] = admin_key
     app[JWT_SECRET] = jwt_secret
     app.on_response_prepare.append(add_request_id_header)

@@ -12,7 +12,6 @@ import asyncio
 import contextlib
 
 from aiohttp import web
-from aiohttp.typedefs import Handler
 
 
 class InFlight:
@@ -42,19 +41,3 @@ class InFlight:
 
 
 INFLIGHT = web.AppKey("inflight", InFlight)
-
-
-def _is_websocket_upgrade(request: web.Request) -> bool:
-    return request.headers.get("Upgrade", "").lower() == "websocket"
-
-
-@web.middleware
-async def inflight_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-    if _is_websocket_upgrade(request):
-        return await handler(request)
-    tracker = request.app[INFLIGHT]
-    tracker.enter()
-    try:
-        return await handler(request)
-    finally:
-        tracker.leave()

@@ -2,14 +2,23 @@
 
 from __future__ import annotations
 
+import itertools
 import re
-import uuid
+import secrets
 
 from aiohttp import web
 
 HEADER = "X-Request-Id"
 _ACCEPTABLE = re.compile(r"[A-Za-z0-9._:\-]{1,128}")
 _KEY = web.RequestKey("request_id", str)
+# A random per-process prefix and a counter: unique across instances like a uuid4, without
+# paying for 16 random bytes on every request.
+_PREFIX = secrets.token_hex(10)
+_COUNTER = itertools.count()
+
+
+def _new_id() -> str:
+    return f"{_PREFIX}{next(_COUNTER):012x}"
 
 
 def request_id(request: web.Request) -> str:
@@ -17,7 +26,7 @@ def request_id(request: web.Request) -> str:
     if _KEY in request:
         return request[_KEY]
     given = request.headers.get(HEADER, "")
-    chosen = given if _ACCEPTABLE.fullmatch(given) else uuid.uuid4().hex
+    chosen = given if given and _ACCEPTABLE.fullmatch(given) else _new_id()
     request[_KEY] = chosen
     return chosen
 
