@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import time
 
+import orjson
 from aiohttp import web
 
 from gateway.engine import AppendResult, EngineUnavailable
@@ -99,9 +100,8 @@ async def receive(request: web.Request) -> web.Response:
         result = await _accept(request, integration)
         accepted = len(result.stored)
         outcome = "accepted" if accepted else "duplicate"
-        return web.json_response(
-            {"accepted": accepted, "duplicates": result.duplicates}, status=202
-        )
+        body = orjson.dumps({"accepted": accepted, "duplicates": result.duplicates})
+        return web.Response(status=202, body=body, content_type="application/json")
     except InboundError as exc:
         outcome = exc.code
         raise ApiError(exc.status, exc.code, exc.message) from None
