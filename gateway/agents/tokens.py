@@ -8,6 +8,8 @@ A token's own `alg` header only picks among the configured ones, so `none` and k
 
 from __future__ import annotations
 
+import math
+import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -15,6 +17,8 @@ from typing import Any
 import jwt
 from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, rsa
 from cryptography.hazmat.primitives.serialization import load_pem_public_key
+
+from gateway.config import ConfigError
 
 HMAC_ALGORITHMS = frozenset({"HS256", "HS384", "HS512"})
 _PUBLIC_KEY_TYPES: dict[str, tuple[type[Any], ...]] = {
@@ -30,6 +34,10 @@ _PUBLIC_KEY_TYPES: dict[str, tuple[type[Any], ...]] = {
     "EdDSA": (ed25519.Ed25519PublicKey, ed448.Ed448PublicKey),
 }
 MINT_ALGORITHM = "HS256"
+MAX_EXPIRY_AHEAD_SECONDS = 10 * 365 * 86400
+"""An `exp` further ahead than this is refused: no real token lives that long, and a huge one
+cannot even be written as a timestamp."""
+NUMERIC_DATE_CLAIMS = ("exp", "iat", "nbf")
 
 
 class TokenError(Exception):
@@ -65,24 +73,27 @@ class TokenVerifier:
         audience: str,
         leeway_seconds: float,
     ) -> None:
+        """Raises `ConfigError` for a configuration that could never verify a token: an
+        unknown algorithm, or a public-key algorithm without a public key of its type."""
         allowed = [alg for alg in algorithms if alg in HMAC_ALGORITHMS or alg in _PUBLIC_KEY_TYPES]
         unknown = set(algorithms) - set(allowed)
         if unknown:
-            raise ValueError(f"unsupported JWT algorithms: {', '.join(sorted(unknown))}")
+            raise ConfigError(f"unsupported JWT algorithms: {', '.join(sorted(unknown))}")
         self._algorithms = frozenset(allowed)
         self._secret = secret.encode()
-        self._public_key = load_pem_public_key(public_key_pem.encode()) if public_key_pem else None
+        self._public_key = _public_key(public_key_pem)
+        for alg in sorted(self._algorithms - HMAC_ALGORITHMS):
+            if self._public_key is None:
+                raise ConfigError(f"JWT algorithm {alg} needs GATEWAY_JWT_PUBLIC_KEY")
+            if not isinstance(self._public_key, _PUBLIC_KEY_TYPES[alg]):
+                raise ConfigError(f"GATEWAY_JWT_PUBLIC_KEY is not a key for JWT algorithm {alg}")
         self._audience = audience
         self._leeway = leeway_seconds
 
     def _key_for(self, alg: str) -> Any:
         if alg not in self._algorithms:
             raise TokenError("unauthorized", f"The token's algorithm {alg!r} is not accepted.")
-        if alg in HMAC_ALGORITHMS:
-            return self._secret
-        if self._public_key is None or not isinstance(self._public_key, _PUBLIC_KEY_TYPES[alg]):
-            raise TokenError("unauthorized", f"No public key is configured for {alg}.")
-        return self._public_key
+        return self._secret if alg in HMAC_ALGORITHMS else self._public_key
 
     def verify(self, token: str) -> AgentGrant:
         """The grant of a valid token, else `TokenError`."""
@@ -91,6 +102,7 @@ class TokenVerifier:
             alg = header.get("alg")
             if not isinstance(alg, str):
                 raise TokenError("unauthorized", "The token names no algorithm.")
+            _check_numeric_dates(jwt.decode(token, options={"verify_signature": False}))
             claims = jwt.decode(
                 token,
                 self._key_for(alg),
@@ -104,6 +116,33 @@ class TokenVerifier:
         except (jwt.PyJWTError, ValueError, TypeError) as exc:
             raise TokenError("unauthorized", f"The token is not valid: {exc}.") from None
         return _grant_from(claims)
+
+
+def _public_key(pem: str | None) -> Any:
+    if not pem:
+        return None
+    try:
+        return load_pem_public_key(pem.encode())
+    except (ValueError, TypeError) as exc:
+        raise ConfigError(f"invalid JWT configuration: GATEWAY_JWT_PUBLIC_KEY: {exc}") from None
+
+
+def _check_numeric_dates(claims: Any) -> None:
+    """`exp`, `iat` and `nbf` must be JSON numbers (PyJWT would take the string "123"), finite,
+    and `exp` within `MAX_EXPIRY_AHEAD_SECONDS`. Checked on the unverified claims, before
+    PyJWT compares them with the clock."""
+    if not isinstance(claims, dict):
+        raise TokenError("unauthorized", "The token's claims must be a JSON object.")
+    for name in NUMERIC_DATE_CLAIMS:
+        if name not in claims:
+            continue
+        value = claims[name]
+        finite = isinstance(value, int) or (isinstance(value, float) and math.isfinite(value))
+        if isinstance(value, bool) or not finite:
+            raise TokenError("unauthorized", f"The token's {name!r} claim must be a number.")
+    exp = claims.get("exp")
+    if exp is not None and exp > time.time() + MAX_EXPIRY_AHEAD_SECONDS:
+        raise TokenError("unauthorized", "The token's 'exp' claim is too far in the future.")
 
 
 def _string_list(claims: dict[str, Any], name: str) -> frozenset[str]:

@@ -9,7 +9,6 @@ from aiohttp import web
 
 from gateway.agents.routes import setup_agent_routes
 from gateway.agents.tokens import TokenVerifier
-from gateway.config import ConfigError
 from gateway.http.appkeys import ENGINE, JWT_SECRET, LOOPS, METRICS, SETTINGS
 from gateway.ws.closing import close_socket
 from gateway.ws.fanout import fanout_loop
@@ -26,18 +25,15 @@ SHUTDOWN_REASON = "server shutting down"
 
 def _verifier(app: web.Application) -> TokenVerifier:
     """The JWT settings, checked once at start-up: a bad algorithm list or public key is a
-    configuration error, not a failure at the first agent's connection."""
+    `ConfigError`, not a failure at the first agent's connection."""
     settings = app[SETTINGS]
-    try:
-        return TokenVerifier(
-            secret=app[JWT_SECRET],
-            public_key_pem=settings.jwt_public_key,
-            algorithms=settings.jwt_algorithms,
-            audience=settings.jwt_audience,
-            leeway_seconds=settings.jwt_leeway_seconds,
-        )
-    except ValueError as exc:
-        raise ConfigError(f"invalid JWT configuration: {exc}") from None
+    return TokenVerifier(
+        secret=app[JWT_SECRET],
+        public_key_pem=settings.jwt_public_key,
+        algorithms=settings.jwt_algorithms,
+        audience=settings.jwt_audience,
+        leeway_seconds=settings.jwt_leeway_seconds,
+    )
 
 
 def _runtime(app: web.Application) -> WsRuntime:

@@ -15,6 +15,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519, rsa
 
 from gateway.agents.tokens import TokenError, TokenVerifier, mint
+from gateway.config import ConfigError
 
 SECRET = "agents-tests-secret-0123456789abcdef"
 
@@ -128,7 +129,7 @@ def _b64(data: bytes) -> str:
 def test_alg_none_refused_even_when_configured() -> None:
     head = _b64(json.dumps({"alg": "none", "typ": "JWT"}).encode())
     unsigned = f"{head}.{_b64(json.dumps(_claims()).encode())}."
-    with pytest.raises(ValueError, match="unsupported"):
+    with pytest.raises(ConfigError, match="unsupported"):
         _verifier(["none"])
     _refused(_verifier(), unsigned)
     _refused(_verifier(), unsigned.rstrip(".") + ".c2ln")
@@ -145,7 +146,7 @@ def test_eddsa_accepted_with_public_key(ed_key: tuple[ed25519.Ed25519PrivateKey,
     key, pem = ed_key
     token = jwt.encode(_claims(), key, algorithm="EdDSA")
     assert _verifier(["EdDSA"], pem).verify(token).agent_id == "ann"
-    _refused(_verifier(["RS256"], pem), jwt.encode(_claims(), key, algorithm="EdDSA"))
+    _refused(_verifier(["HS256"], pem), jwt.encode(_claims(), key, algorithm="EdDSA"))
 
 
 def _hs256_signed_with(key: bytes) -> str:
@@ -164,14 +165,76 @@ def test_key_confusion_refused(rsa_key: tuple[rsa.RSAPrivateKey, str]) -> None:
     _refused(_verifier(["RS256", "HS256"], pem), forged)
 
 
-def test_public_key_of_the_wrong_type_refused(
+def test_token_for_another_key_type_refused(
     rsa_key: tuple[rsa.RSAPrivateKey, str], ed_key: tuple[ed25519.Ed25519PrivateKey, str]
 ) -> None:
     rsa_private, _ = rsa_key
     _, ed_pem = ed_key
-    _refused(_verifier(["RS256"], ed_pem), jwt.encode(_claims(), rsa_private, algorithm="RS256"))
+    _refused(_verifier(["EdDSA"], ed_pem), jwt.encode(_claims(), rsa_private, algorithm="RS256"))
 
 
 def test_garbage_refused() -> None:
     for token in ["", "abc", "a.b.c", "....."]:
         _refused(_verifier(), token)
+
+
+def _hs256(claims: dict[str, Any]) -> str:
+    return jwt.encode(claims, SECRET, algorithm="HS256")
+
+
+@pytest.mark.parametrize(
+    "overrides",
+    [
+        {"exp": str(int(time.time()) + 300)},
+        {"exp": True},
+        {"iat": str(int(time.time()))},
+        {"nbf": str(int(time.time()))},
+        {"iat": False},
+    ],
+    ids=["exp-string", "exp-bool", "iat-string", "nbf-string", "iat-bool"],
+)
+def test_numeric_date_claims_must_be_json_numbers(overrides: dict[str, Any]) -> None:
+    with pytest.raises(TokenError) as caught:
+        _verifier().verify(_hs256(_claims(**overrides)))
+    assert caught.value.code == "unauthorized"
+    assert "must be a number" in caught.value.message
+
+
+@pytest.mark.parametrize("exp", [10**15, 253402300800, 10**400], ids=["1e15", "year-10000", "huge"])
+def test_an_absurd_exp_is_unauthorized(exp: int) -> None:
+    with pytest.raises(TokenError) as caught:
+        _verifier().verify(_hs256(_claims(exp=exp)))
+    assert caught.value.code == "unauthorized"
+
+
+def test_non_finite_dates_are_unauthorized() -> None:
+    for claim in ("exp", "nbf", "iat"):
+        token = _hs256({**_claims(), claim: 1}).split(".")
+        payload = json.loads(base64.urlsafe_b64decode(token[1] + "=="))
+        raw = json.dumps({**payload, claim: float("inf")}).encode()  # `Infinity`, as Python reads
+        body = base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
+        signing_input = f"{token[0]}.{body}".encode()
+        signature = hmac.new(SECRET.encode(), signing_input, hashlib.sha256).digest()
+        forged = f"{token[0]}.{body}." + base64.urlsafe_b64encode(signature).rstrip(b"=").decode()
+        with pytest.raises(TokenError) as caught:
+            _verifier().verify(forged)
+        assert caught.value.code == "unauthorized"
+
+
+def test_float_exp_within_ten_years_is_accepted() -> None:
+    grant = _verifier().verify(_hs256(_claims(exp=time.time() + 9 * 365 * 86400)))
+    assert grant.agent_id == "ann"
+
+
+def test_public_key_algorithm_without_its_key_is_a_config_error(
+    rsa_key: tuple[rsa.RSAPrivateKey, str],
+) -> None:
+    with pytest.raises(ConfigError, match="RS256 needs GATEWAY_JWT_PUBLIC_KEY"):
+        _verifier(["HS256", "RS256"])
+    with pytest.raises(ConfigError, match="EdDSA needs GATEWAY_JWT_PUBLIC_KEY"):
+        _verifier(["EdDSA"])
+    with pytest.raises(ConfigError, match="not a key for JWT algorithm EdDSA"):
+        _verifier(["EdDSA"], rsa_key[1])
+    with pytest.raises(ConfigError, match="GATEWAY_JWT_PUBLIC_KEY"):
+        _verifier(["RS256"], "not a pem")
+    assert _verifier(["RS256"], rsa_key[1]) is not None
