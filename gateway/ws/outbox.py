@@ -2,8 +2,12 @@
 
 The transport's write buffer is the session's queue: the event loop sends from it as fast as
 the client reads, so `offer` never awaits and the fan-out loop never waits on a socket. The
-backlog is every byte the gateway holds for the session: that buffer (not the kernel's) plus
-live frames parked during a resume. Past the limit the outbox shuts and reports overflow once.
+backlog is every byte the gateway holds for the session: that buffer (not the kernel's) and
+frames corked for one write. Past the limit the outbox shuts and reports overflow once.
+
+Live frames parked during a resume are not backlog: each is an event the store holds, so
+parking is capped instead. Past the cap the parked frames are dropped and `parked_dropped`
+tells the replay to read on from the store until it has caught up with no drop since.
 An idle session costs no task and no buffer. While the fan-out loop routes a run of events,
 each outbox it touches is corked, so a session gets that run's frames in one write.
 """
@@ -29,8 +33,10 @@ class Outbox:
         "_open",
         "_parked",
         "_parked_bytes",
+        "_parking_cap",
         "_transport",
         "_ws",
+        "parked_dropped",
     )
 
     def __init__(
@@ -46,6 +52,8 @@ class Outbox:
         self._on_overflow = on_overflow
         self._parked: list[tuple[str, bytes]] = []
         self._parked_bytes = 0
+        self._parking_cap = limit_bytes // 2
+        self.parked_dropped = False
         self._corked: list[bytes] | None = None
         self._corked_bytes = 0
         self._open = transport is not None
@@ -67,7 +75,7 @@ class Outbox:
         return self._transport.get_write_buffer_size()
 
     def backlog_bytes(self) -> int:
-        return self._buffered() + self._parked_bytes + self._corked_bytes
+        return self._buffered() + self._corked_bytes
 
     def _has_room(self, size: int) -> bool:
         """Room while the backlog stays within the limit. A session holding nothing takes
@@ -105,10 +113,16 @@ class Outbox:
             write_text_frames(self._transport, frames)
 
     def park(self, event_id: str, frame: bytes) -> None:
-        """Hold a live event frame while a resume replays history (it counts as backlog)."""
-        if self._has_room(len(frame)):
-            self._parked.append((event_id, frame))
-            self._parked_bytes += len(frame)
+        """Hold a live event frame while a resume replays history; past the parking cap,
+        drop every parked frame instead (the replay reads them from the store)."""
+        if not self.open:
+            return
+        if self._parked_bytes + len(frame) > self._parking_cap:
+            self._parked, self._parked_bytes = [], 0
+            self.parked_dropped = True
+            return
+        self._parked.append((event_id, frame))
+        self._parked_bytes += len(frame)
 
     def unpark_after(self, last_id: str | None) -> None:
         """Send the parked frames newer than the last replayed event, drop the rest."""

@@ -2,7 +2,12 @@
 
 The session is registered for live events (parked) before the replay starts, so an event
 stored at any moment is either read here or arrives live; `finish_replay` drops the live
-copies of what was replayed.
+copies of what was replayed. Parking is capped (see `Outbox`): the replay goes live only
+after a read from the store finds nothing new and no parked frame was dropped since that
+read began, so every event after the last one replayed is still parked.
+
+A `lastEventId` newer than anything stored cannot be honoured (live events up to it would
+be skipped): `recovered: false` and the session goes live from where the store is.
 """
 
 from __future__ import annotations
@@ -16,15 +21,19 @@ REPLAY_BATCH = 200
 
 async def replay(session: Session, events: EventLog, last_event_id: str, limit_bytes: int) -> None:
     outbox = session.outbox
-    if last_event_id < await events.history_floor():
+    if last_event_id < await events.history_floor() or last_event_id > await events.last_id():
         outbox.offer(server_frame("recovered", recovered=False, count=0))
         session.finish_replay(None)
         return
     cursor = last_event_id
     count = 0
     while outbox.open:
+        outbox.parked_dropped = False
         batch = await events.read_after(cursor, REPLAY_BATCH)
         if not batch:
+            await outbox.drained(below_bytes=limit_bytes // 4)
+            if outbox.parked_dropped:
+                continue
             break
         for event in batch:
             cursor = event.id

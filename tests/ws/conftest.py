@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
@@ -9,7 +10,7 @@ from typing import Any
 import aiohttp
 import pytest
 from aiohttp import web
-from aiohttp.test_utils import TestClient
+from aiohttp.test_utils import TestClient, TestServer, get_port_socket
 from ws_helpers import ADMIN_KEY, JWT_SECRET, bearer, next_frame
 
 from gateway.config import Settings
@@ -60,7 +61,11 @@ GatewayFactory = Callable[..., Awaitable[Gateway]]
 
 @pytest.fixture
 def make_gateway(aiohttp_client: Any) -> GatewayFactory:
-    async def factory(engine: Engine | None = None, **settings: Any) -> Gateway:
+    async def factory(
+        engine: Engine | None = None, *, send_buffer: int | None = None, **settings: Any
+    ) -> Gateway:
+        """`send_buffer` caps the kernel's send buffer of the server's sockets, so data a
+        client has not read backs up in the gateway soon (loopback buffers take megabytes)."""
         engine = engine or MemoryEngine()
         app = build_app(
             Settings(**{**TEST_SETTINGS, **settings}),
@@ -68,6 +73,14 @@ def make_gateway(aiohttp_client: Any) -> GatewayFactory:
             admin_key=ADMIN_KEY,
             jwt_secret=JWT_SECRET,
         )
-        return Gateway(await aiohttp_client(app), engine)
+        if send_buffer is None:
+            return Gateway(await aiohttp_client(app), engine)
+
+        def listener(host: str, port: int, family: socket.AddressFamily) -> socket.socket:
+            sock = get_port_socket(host, port, family)
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, send_buffer)
+            return sock
+
+        return Gateway(await aiohttp_client(TestServer(app, socket_factory=listener)), engine)
 
     return factory

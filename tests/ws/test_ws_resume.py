@@ -8,11 +8,21 @@ import time
 from typing import Any
 
 import aiohttp
+import orjson
 import pytest
-from ws_helpers import activity, agent_token, event_ids, next_frame, publish
+from websockets.asyncio.client import connect
+from ws_helpers import (
+    FRAME_TIMEOUT,
+    activity,
+    agent_token,
+    event_ids,
+    next_frame,
+    publish,
+    small_receive_buffer,
+)
 
 from gateway.engine.base import Engine
-from gateway.engine.events import StoredEvent
+from gateway.engine.events import StoredEvent, event_id_at
 
 HUBS = ["hub-a", "hub-b", "hub-c"]
 
@@ -141,4 +151,80 @@ async def test_resume_from_the_newest_event_replays_nothing(make_gateway: Any) -
     with contextlib.suppress(asyncio.TimeoutError):
         frame = await next_frame(ws, "event", timeout=0.2)
         pytest.fail(f"nothing should be replayed or repeated, got {frame}")
+    await ws.close()
+
+
+async def test_resume_from_far_back_under_steady_publishing_is_not_too_slow(
+    make_gateway: Any,
+) -> None:
+    """History many times the backlog limit, events arriving all through the replay, a
+    client reading promptly through a small receive window: the live events parked
+    meanwhile overflow the parking cap, yet the session is not closed 4008 and gets every
+    event once, in order, with `recovered: true`."""
+    gw = await make_gateway(ws_max_backlog_bytes=64 * 1024, send_buffer=16 * 1024)
+    first = await publish(gw.engine, [activity("hub-a", "c1", seq=0)])
+    history = [activity("hub-a", "c1", seq=n, text="y" * 300) for n in range(1, 1500)]
+    await publish(gw.engine, history)
+    stop = asyncio.Event()
+
+    async def steady() -> None:
+        seq = 2000
+        while not stop.is_set():
+            await publish(gw.engine, [activity("hub-a", "c1", seq=seq, text="z" * 300)])
+            seq += 1
+            await asyncio.sleep(0.002)
+
+    host, port = str(gw.client.host), int(gw.client.port)  # type: ignore[arg-type]
+    publishing = asyncio.create_task(steady())
+    try:
+        client = await connect(
+            f"ws://{host}:{port}/ws?lastEventId={first[0].id}",
+            additional_headers={"Authorization": f"Bearer {agent_token('ann', ['hub-a'])}"},
+            sock=small_receive_buffer(host, port),
+            compression=None,
+            ping_interval=None,
+            max_queue=4,
+        )
+        frames: list[dict[str, Any]] = []
+        while not frames or frames[-1]["type"] != "recovered":
+            frames.append(orjson.loads(await asyncio.wait_for(client.recv(), FRAME_TIMEOUT)))
+            if len(frames) % 10 == 0:
+                await asyncio.sleep(0.001)
+        live_before_stop = 0
+        while live_before_stop < 20:
+            frame = orjson.loads(await asyncio.wait_for(client.recv(), FRAME_TIMEOUT))
+            frames.append(frame)
+            live_before_stop += frame["type"] == "event"
+    finally:
+        stop.set()
+        await publishing
+    assert gw.metric("gateway_ws_slow_disconnects_total") == 0
+    expected = [event.id for event in await gw.engine.events.read_after(first[0].id, 100_000)]
+    while sum(frame["type"] == "event" for frame in frames) < len(expected):
+        frames.append(orjson.loads(await asyncio.wait_for(client.recv(), FRAME_TIMEOUT)))
+    await client.close()
+    frames = [frame for frame in frames if frame["type"] in ("event", "recovered")]
+    recovered_at = [frame["type"] for frame in frames].index("recovered")
+    assert frames[recovered_at] == {"type": "recovered", "recovered": True, "count": recovered_at}
+    assert [frame["event"]["id"] for frame in frames if frame["type"] == "event"] == expected
+    assert recovered_at > len(history) + 1, "events published during the replay are replayed"
+
+
+@pytest.mark.parametrize("by_frame", [False, True], ids=["query", "auth-frame"])
+async def test_last_event_id_from_the_future_is_not_recovered(
+    make_gateway: Any, by_frame: bool
+) -> None:
+    """An id newer than anything stored cannot be resumed from: `recovered: false`, and
+    live events flow from where the store is (none skipped as 'already seen')."""
+    gw = await make_gateway()
+    await publish(gw.engine, [activity("hub-a", "c1", seq=0)])
+    future = event_id_at(int(time.time() * 1000) + 3_600_000)
+    ws = await _resume(gw, agent_token("ann", ["hub-a"]), future, by_frame)
+    assert await next_frame(ws, "event", "recovered") == {
+        "type": "recovered",
+        "recovered": False,
+        "count": 0,
+    }
+    live = await publish(gw.engine, [activity("hub-a", "c1", seq=n) for n in range(1, 4)])
+    assert await event_ids(ws, 3) == [event.id for event in live]
     await ws.close()

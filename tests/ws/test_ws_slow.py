@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import asyncio
-import socket
 from typing import Any
 
 import aiohttp
 import pytest
 import websockets
 from websockets.asyncio.client import connect
-from ws_helpers import activity, agent_token, next_frame, publish
+from ws_helpers import activity, agent_token, next_frame, publish, small_receive_buffer
 
 BACKLOG_LIMIT = 256 * 1024
 EVENT_TEXT = "x" * 8000
@@ -39,14 +38,6 @@ class Reader:
         self._task.cancel()
 
 
-def _small_receive_buffer(host: str, port: int) -> socket.socket:
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
-    sock.connect((host, port))
-    sock.setblocking(False)
-    return sock
-
-
 async def test_stuck_client_closed_4008_while_a_normal_client_gets_everything(
     make_gateway: Any,
 ) -> None:
@@ -58,7 +49,7 @@ async def test_stuck_client_closed_4008_while_a_normal_client_gets_everything(
     stuck = await connect(
         f"ws://{host}:{port}/ws",
         additional_headers={"Authorization": f"Bearer {token}"},
-        sock=_small_receive_buffer(host, port),
+        sock=small_receive_buffer(host, port),
         max_queue=1,
         compression=None,
         ping_interval=None,

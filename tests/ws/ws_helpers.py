@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 import time
 import uuid
 from collections.abc import Iterable
@@ -145,3 +146,13 @@ async def closed_with(ws: aiohttp.ClientWebSocketResponse, timeout: float = FRAM
         if message.type is aiohttp.WSMsgType.CLOSED:
             assert ws.close_code is not None
             return ws.close_code
+
+
+def small_receive_buffer(host: str, port: int) -> socket.socket:
+    """A connected socket with a small receive window: the server's data backs up in its
+    own buffers as soon as the client does not read (a slow link)."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    sock.connect((host, port))
+    sock.setblocking(False)
+    return sock
