@@ -2,7 +2,8 @@
 and announced to the hub's sessions whenever an agent connects, changes status or leaves.
 
 Only a roster that changed is announced to the hub: a further session of an agent already
-present with that status gets the roster itself, and nobody else hears of it.
+present with that status gets the roster itself, and nobody else hears of it. Presence goes
+to every session whose token grants the hub, whatever its subscription narrowed.
 """
 
 from __future__ import annotations
@@ -16,8 +17,6 @@ from gateway.engine.presence import STATUSES, AgentPresence, PresenceStore
 from gateway.ws.frames import server_frame
 from gateway.ws.router import SessionRouter
 from gateway.ws.session import Session
-
-INITIAL_STATUS = "available"
 
 
 def roster_entry(agent: AgentPresence) -> dict[str, Any]:
@@ -49,33 +48,48 @@ class PresenceAnnouncer:
         self._router = router
 
     async def joined(self, session: Session) -> None:
+        await self._join(session, session.presence_hubs)
+
+    async def _join(self, session: Session, hub_ids: tuple[str, ...]) -> None:
         changed = await self._store.join(
-            session.presence_hubs,
+            hub_ids,
             session.session_id,
             session.agent_id,
             session.grant.name,
-            INITIAL_STATUS,
+            session.status,
             _now_ms(),
         )
-        for hub_id in session.presence_hubs:
+        for hub_id in hub_ids:
             frame = await self._roster_frame(hub_id)
             if hub_id in changed:
-                self._router.send_to_hub(hub_id, frame)
-            elif hub_id in session.scope.hub_ids:
+                self._router.send_to_present(hub_id, frame)
+            else:
                 session.outbox.offer(frame)
 
     async def status_set(self, session: Session, status: str) -> None:
+        session.status = status
         changed = await self._store.set_status(
             session.presence_hubs, session.agent_id, status, _now_ms()
         )
         await self._announce(changed)
+
+    async def regranted(self, session: Session, hub_ids: tuple[str, ...]) -> None:
+        """A refresh moved the session's grant to `hub_ids`: it leaves the hubs no longer
+        granted and joins the new ones, each change announced."""
+        removed = [hub_id for hub_id in session.presence_hubs if hub_id not in hub_ids]
+        added = tuple(hub_id for hub_id in hub_ids if hub_id not in session.presence_hubs)
+        left = await self._store.leave(removed, session.session_id) if removed else []
+        self._router.move_presence(session, hub_ids)
+        await self._announce(left)
+        if added:
+            await self._join(session, added)
 
     async def left(self, session: Session) -> None:
         await self._announce(await self._store.leave(session.presence_hubs, session.session_id))
 
     async def _announce(self, hub_ids: Iterable[str]) -> None:
         for hub_id in hub_ids:
-            self._router.send_to_hub(hub_id, await self._roster_frame(hub_id))
+            self._router.send_to_present(hub_id, await self._roster_frame(hub_id))
 
     async def _roster_frame(self, hub_id: str) -> bytes:
         agents = await self._store.agents(hub_id)

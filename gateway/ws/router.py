@@ -1,4 +1,5 @@
-"""Routing to local sessions: an index from hub to the sessions that see it.
+"""Routing to local sessions: indexes from hub to the sessions that see its events (the
+scope) and to the sessions present in it (the grant's hubs, for presence frames).
 
 The fan-out loop looks an event's hub up here and hands the one encoded frame to each
 session found, so the cost of an event is its audience, not the number of open sessions.
@@ -7,7 +8,7 @@ session found, so the cost of an event is its audience, not the number of open s
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 
 from gateway.engine.events import StoredEvent, event_id_ms
 from gateway.metrics import Metrics
@@ -21,35 +22,33 @@ class SessionRouter:
     def __init__(self, metrics: Metrics) -> None:
         self._metrics = metrics
         self._by_hub: dict[str, set[Session]] = {}
+        self._present: dict[str, set[Session]] = {}
         self.sessions: dict[str, Session] = {}
-
-    def _index(self, session: Session) -> None:
-        for hub_id in session.scope.hub_ids:
-            self._by_hub.setdefault(hub_id, set()).add(session)
-
-    def _unindex(self, session: Session) -> None:
-        for hub_id in session.scope.hub_ids:
-            sessions = self._by_hub.get(hub_id)
-            if sessions is not None:
-                sessions.discard(session)
-                if not sessions:
-                    del self._by_hub[hub_id]
 
     def add(self, session: Session) -> None:
         self.sessions[session.session_id] = session
-        self._index(session)
+        _index(self._by_hub, session.scope.hub_ids, session)
+        _index(self._present, session.presence_hubs, session)
         self._metrics.ws_sessions.set(len(self.sessions))
 
     def remove(self, session: Session) -> None:
         if self.sessions.pop(session.session_id, None) is None:
             return
-        self._unindex(session)
+        _unindex(self._by_hub, session.scope.hub_ids, session)
+        _unindex(self._present, session.presence_hubs, session)
         self._metrics.ws_sessions.set(len(self.sessions))
 
     def rescope(self, session: Session, scope: Scope) -> None:
-        self._unindex(session)
+        _unindex(self._by_hub, session.scope.hub_ids, session)
         session.scope = scope
-        self._index(session)
+        _index(self._by_hub, session.scope.hub_ids, session)
+
+    def move_presence(self, session: Session, hub_ids: tuple[str, ...]) -> None:
+        """The session is now present in `hub_ids` (after a refresh changed its grant)."""
+        if session.session_id in self.sessions:
+            _unindex(self._present, session.presence_hubs, session)
+            _index(self._present, hub_ids, session)
+        session.presence_hubs = hub_ids
 
     def publish(self, events: Sequence[StoredEvent]) -> None:
         """Hand each stored event, encoded once, to every session of its hub; never awaits.
@@ -70,6 +69,21 @@ class SessionRouter:
         for outbox in corked:
             outbox.uncork()
 
-    def send_to_hub(self, hub_id: str, frame: bytes) -> None:
-        for session in self._by_hub.get(hub_id, ()):
+    def send_to_present(self, hub_id: str, frame: bytes) -> None:
+        """A presence frame to every local session present in the hub."""
+        for session in self._present.get(hub_id, ()):
             session.outbox.offer(frame)
+
+
+def _index(index: dict[str, set[Session]], hub_ids: Iterable[str], session: Session) -> None:
+    for hub_id in hub_ids:
+        index.setdefault(hub_id, set()).add(session)
+
+
+def _unindex(index: dict[str, set[Session]], hub_ids: Iterable[str], session: Session) -> None:
+    for hub_id in hub_ids:
+        sessions = index.get(hub_id)
+        if sessions is not None:
+            sessions.discard(session)
+            if not sessions:
+                del index[hub_id]

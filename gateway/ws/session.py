@@ -34,6 +34,10 @@ class Session:
     transport: asyncio.Transport | None
     outbox: Outbox
     presence_hubs: tuple[str, ...]
+    """The hubs of its grant: where the agent is present and hears presence (a narrowed
+    scope does not hide the agents it shares a hub with)."""
+    status: str = "available"
+    """The status this session last set (what it brings to a hub a refresh adds)."""
     replaying: bool = False
     last_event_id: str | None = None
     _closing: asyncio.Task[None] | None = field(default=None, repr=False)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 from gateway.agents.times import rfc3339
 from gateway.agents.tokens import TokenError
 from gateway.ws.frames import (
@@ -25,7 +27,7 @@ async def handle_frame(
     if isinstance(frame, SubscribeFrame):
         _subscribe(runtime, session, frame)
     elif isinstance(frame, RefreshFrame):
-        _refresh(runtime, session, expiry, frame)
+        await _refresh(runtime, session, expiry, frame)
     elif isinstance(frame, StatusFrame):
         await runtime.presence.status_set(session, frame.status)
     elif isinstance(frame, PongFrame):
@@ -45,15 +47,19 @@ def _subscribe(runtime: WsRuntime, session: Session, frame: SubscribeFrame) -> N
     session.outbox.offer(server_frame("subscribed", **scope.describe()))
 
 
-def _refresh(
+async def _refresh(
     runtime: WsRuntime, session: Session, expiry: ExpiryTimer, frame: RefreshFrame
 ) -> None:
-    """A new token for the same agent extends the session (its scope cut to the new grant);
-    a bad one changes nothing."""
+    """A new token for the same agent extends the session (its scope cut to the new grant,
+    its presence moved to the new grant's hubs); a bad one changes nothing. A token already
+    past its `exp` (accepted only within the leeway) would extend nothing, so it is bad."""
     try:
         grant = runtime.verifier.verify(frame.token)
     except TokenError as exc:
         session.outbox.offer(error_frame("unauthorized", exc.message))
+        return
+    if grant.expires_at <= time.time():
+        session.outbox.offer(error_frame("unauthorized", "The token has already expired."))
         return
     if grant.agent_id != session.agent_id:
         session.outbox.offer(error_frame("unauthorized", "The token is for another agent."))
@@ -67,3 +73,4 @@ def _refresh(
     runtime.router.rescope(session, scope)
     expiry.track()
     session.outbox.offer(server_frame("refreshed", expiresAt=rfc3339(grant.expires_at)))
+    await runtime.presence.regranted(session, tuple(sorted(grant.hub_ids)))

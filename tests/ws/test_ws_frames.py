@@ -194,3 +194,30 @@ async def test_event_frames_of_every_length_class_arrive_intact(
     event = (await next_frame(ws, "event"))["event"]
     assert event == {"id": stored[0].id, **body}
     await ws.close()
+
+
+async def test_refresh_with_an_absurd_exp_is_unauthorized_and_changes_nothing(
+    make_gateway: Any,
+) -> None:
+    gw = await make_gateway()
+    ws, ready = await gw.session(agent_token("ann", ["hub-a"], ttl=120))
+    for exp in (10**15, 253402300800, str(int(time.time()) + 900)):
+        await ws.send_json({"type": "refresh", "token": agent_token("ann", ["hub-a"], exp=exp)})
+        assert (await next_frame(ws, "error"))["error"]["code"] == "unauthorized"
+    await ws.send_json({"type": "refresh", "token": agent_token("ann", ["hub-a"], ttl=900)})
+    refreshed = await next_frame(ws, "refreshed", "error")
+    assert refreshed["type"] == "refreshed"
+    assert _epoch(refreshed["expiresAt"]) > _epoch(ready["expiresAt"])
+    await ws.close()
+
+
+async def test_refresh_with_a_token_already_expired_is_refused(make_gateway: Any) -> None:
+    """Within the leeway an expired token still verifies, but it extends nothing: the old
+    expiry stands and the session still closes 4001 after the grace."""
+    gw = await make_gateway(ws_refresh_grace_seconds=0.4)
+    ws, _ = await gw.session(agent_token("ann", ["hub-a"], ttl=0.3))
+    assert (await next_frame(ws, "error"))["error"]["code"] == "expired_token"
+    await ws.send_json({"type": "refresh", "token": agent_token("ann", ["hub-a"], ttl=-5)})
+    refused = await next_frame(ws, "refreshed", "error")
+    assert refused["error"]["code"] == "unauthorized"
+    assert await closed_with(ws) == 4001

@@ -105,3 +105,61 @@ async def test_roster_needs_the_admin_key(make_gateway: Any) -> None:
     response = await gw.client.get("/hubs/hub-a/presence", headers={"Authorization": "Bearer x"})
     assert response.status == 401
     assert (await response.json())["error"]["code"] == "unauthorized"
+
+
+async def _roster_ids(gw: Any, hub_id: str) -> list[str]:
+    response = await gw.client.get(f"/hubs/{hub_id}/presence", headers=ADMIN)
+    return [agent["agentId"] for agent in (await response.json())["agents"]]
+
+
+async def test_refresh_moves_presence_to_the_new_tokens_hubs(make_gateway: Any) -> None:
+    gw = await make_gateway()
+    ann, _ = await gw.session(agent_token("ann", ["h1", "h2"]))
+    await _presence(ann, "h2")
+    bob, _ = await gw.session(agent_token("bob", ["h2", "h3"]))
+    assert await _presence(bob, "h2") == {"ann": "available", "bob": "available"}
+
+    await ann.send_json({"type": "status", "status": "busy"})
+    await _becomes(bob, "h2", {"ann": "busy", "bob": "available"})
+    await ann.send_json({"type": "refresh", "token": agent_token("ann", ["h1", "h3"])})
+    await next_frame(ann, "refreshed")
+    assert await _presence(bob, "h2") == {"bob": "available"}
+    # ann joins h3 with the status she set, and hears its roster
+    assert await _presence(bob, "h3") == {"ann": "busy", "bob": "available"}
+    assert await _presence(ann, "h3") == {"ann": "busy", "bob": "available"}
+    assert await _roster_ids(gw, "h2") == ["bob"]
+    assert await _roster_ids(gw, "h1") == ["ann"]
+    assert await _roster_ids(gw, "h3") == ["ann", "bob"]
+
+    await ann.close()
+    await _becomes(bob, "h3", {"bob": "available"})
+    assert await _roster_ids(gw, "h1") == []
+    await bob.close()
+
+
+async def test_presence_reaches_sessions_that_narrowed_the_hub_away(make_gateway: Any) -> None:
+    """Presence follows the token's hubs: a subscription narrowed to hub-b still hears who
+    comes and goes in hub-a."""
+    gw = await make_gateway()
+    ann, _ = await gw.session(agent_token("ann", ["hub-a", "hub-b"]))
+    await _presence(ann, "hub-b")
+    await ann.send_json({"type": "subscribe", "hubIds": ["hub-b"]})
+    await next_frame(ann, "subscribed")
+    bob, _ = await gw.session(agent_token("bob", ["hub-a"]))
+    assert await _presence(ann, "hub-a") == {"ann": "available", "bob": "available"}
+    await bob.close()
+    assert await _presence(ann, "hub-a") == {"ann": "available"}
+    await ann.close()
+
+
+async def test_a_further_session_narrowed_away_gets_the_roster(make_gateway: Any) -> None:
+    gw = await make_gateway()
+    first, _ = await gw.session(agent_token("ann", ["hub-a"]))
+    await _presence(first, "hub-a")
+    ws = await gw.connect()
+    await ws.send_json(
+        {"type": "auth", "token": agent_token("ann", ["hub-a", "hub-b"]), "hubIds": ["hub-b"]}
+    )
+    assert await _presence(ws, "hub-a") == {"ann": "available"}
+    await ws.close()
+    await first.close()
