@@ -2,9 +2,12 @@
 
 Choices the contract leaves open: a malformed `lastEventId` is HTTP 400 on the upgrade and
 an `invalid_payload` error frame plus close 4400 in an auth frame; an auth frame narrowing
-beyond its token is an `access_denied` error frame and close 4003; a frame the session
-cannot parse (bad JSON, not an object, unknown type, wrong fields, binary, a second `auth`)
-is an `invalid_payload` error frame and close 4400.
+beyond its token is, as for `subscribe`, an `access_denied` error frame, and the session
+opens with the token's full scope; an `Authorization` header that is not a usable bearer
+token is HTTP 401 before the upgrade; a frame the session cannot parse (bad JSON, not an
+object, unknown type, wrong fields, binary, a second `auth`) is an `invalid_payload` error
+frame and close 4400. Once upgraded, an unexpected error closes 1011 (never an HTTP answer
+written into the websocket stream).
 """
 
 from __future__ import annotations
@@ -17,14 +20,12 @@ import uuid
 from aiohttp import WSMsgType, web
 from pydantic import ValidationError
 
-from gateway.admin.auth import bearer_token
 from gateway.admin.json_body import describe_validation_error
 from gateway.agents.times import rfc3339
 from gateway.agents.tokens import AgentGrant
 from gateway.engine.base import EngineUnavailable
 from gateway.ws.closing import close_socket
 from gateway.ws.frames import (
-    CLOSE_FORBIDDEN,
     CLOSE_MALFORMED,
     CLOSE_TOO_SLOW,
     SESSION_FRAME,
@@ -33,10 +34,12 @@ from gateway.ws.frames import (
 )
 from gateway.ws.handshake import (
     Admission,
+    AgentWebSocket,
     Refusal,
     admit_by_first_frame,
     query_last_event_id,
     require_hubs,
+    upgrade_bearer,
     upgrade_grant,
 )
 from gateway.ws.outbox import Outbox
@@ -52,6 +55,7 @@ log = logging.getLogger("gateway.ws")
 MAX_CLIENT_FRAME_BYTES = 64 * 1024
 CLOSE_NORMAL = 1000
 CLOSE_INTERNAL_ERROR = 1011
+INTERNAL_ERROR_LOG = "unexpected error on a websocket; closing 1011"
 
 
 async def websocket(request: web.Request) -> web.WebSocketResponse:
@@ -59,7 +63,7 @@ async def websocket(request: web.Request) -> web.WebSocketResponse:
     settings = runtime.settings
     grant = _bearer_grant(request, runtime)
     query_resume = query_last_event_id(request)
-    ws = web.WebSocketResponse(
+    ws = AgentWebSocket(
         heartbeat=settings.ws_heartbeat_seconds,
         compress=False,
         max_msg_size=MAX_CLIENT_FRAME_BYTES,
@@ -78,17 +82,20 @@ async def websocket(request: web.Request) -> web.WebSocketResponse:
             with contextlib.suppress(ConnectionError):
                 await ws.send_frame(refusal.frame, WSMsgType.TEXT)
         await close_socket(ws, transport, refusal.code, refusal.reason)
+    except Exception:
+        log.exception(INTERNAL_ERROR_LOG)
+        await close_socket(ws, transport, CLOSE_INTERNAL_ERROR, "internal error")
     return ws
 
 
 def _bearer_grant(request: web.Request, runtime: WsRuntime) -> AgentGrant | None:
     """The upgrade's bearer token, verified (the token itself is not kept)."""
-    token = bearer_token(request)
-    return upgrade_grant(runtime.verifier, token) if token else None
+    token = upgrade_bearer(request)
+    return None if token is None else upgrade_grant(runtime.verifier, token)
 
 
 async def _await_auth_frame(
-    runtime: WsRuntime, ws: web.WebSocketResponse, transport: asyncio.Transport | None
+    runtime: WsRuntime, ws: AgentWebSocket, transport: asyncio.Transport | None
 ) -> Admission:
     """Listed as pending meanwhile, so a shutdown closes it too."""
     runtime.pending[ws] = transport
@@ -100,12 +107,14 @@ async def _await_auth_frame(
         runtime.pending.pop(ws, None)
 
 
-def _admitted_scope(admission: Admission) -> Scope:
+def _admitted_scope(admission: Admission) -> tuple[Scope, bytes | None]:
+    """The session's scope, and the `access_denied` frame to send when the auth frame asked
+    beyond its token (the session then keeps the token's full scope, as `subscribe` does)."""
     require_hubs(admission.grant)
     scope = granted_scope(admission.grant)
     narrowing = admission.narrowing
     if narrowing is None:
-        return scope
+        return scope, None
     try:
         return narrowed(
             admission.grant,
@@ -113,11 +122,9 @@ def _admitted_scope(admission: Admission) -> Scope:
             narrowing.hub_ids,
             narrowing.conversation_ids,
             narrowing.events,
-        )
+        ), None
     except AccessDenied as exc:
-        raise Refusal(
-            CLOSE_FORBIDDEN, "access denied", error_frame("access_denied", str(exc))
-        ) from None
+        return scope, error_frame("access_denied", str(exc))
 
 
 async def _serve_session(
@@ -129,7 +136,7 @@ async def _serve_session(
 ) -> None:
     settings = runtime.settings
     grant = admission.grant
-    scope = _admitted_scope(admission)
+    scope, denial = _admitted_scope(admission)
 
     def too_slow() -> None:
         """Called from inside the fan-out loop's walk over a hub's sessions: the index is
@@ -159,6 +166,8 @@ async def _serve_session(
             heartbeatSeconds=settings.ws_heartbeat_seconds,
         )
     )
+    if denial is not None:
+        session.outbox.offer(denial)
     runtime.router.add(session)
     log.debug("session opened", extra=_log_fields(session))
     expiry = ExpiryTimer(session, settings.ws_refresh_grace_seconds)
@@ -170,6 +179,9 @@ async def _serve_session(
         close_code = await _serve_frames(runtime, session, expiry)
     except EngineUnavailable:
         session.outbox.offer(error_frame("unavailable", "The event store is unavailable."))
+        close_code = CLOSE_INTERNAL_ERROR
+    except Exception:
+        log.exception(INTERNAL_ERROR_LOG, extra=_log_fields(session))
         close_code = CLOSE_INTERNAL_ERROR
     finally:
         expiry.cancel()

@@ -2,6 +2,8 @@
 
 A refusal carries the close code (and an error frame, when one explains it); the handler
 closes with it. Checks run in the contract's order: token (4001), grant (4003), fields (4400).
+Before admission every frame that is not a usable `auth` frame closes 4001, including those
+aiohttp rejects itself (invalid UTF-8, over the size limit), see `AgentWebSocket`.
 """
 
 from __future__ import annotations
@@ -10,12 +12,12 @@ import re
 from dataclasses import dataclass
 
 import orjson
-from aiohttp import WSMsgType, web
+from aiohttp import WSCloseCode, WSMsgType, web
 from pydantic import ValidationError
 
 from gateway.admin.json_body import describe_validation_error
 from gateway.agents.tokens import AgentGrant, TokenError, TokenVerifier
-from gateway.errors import ApiError, invalid_payload
+from gateway.errors import ApiError, invalid_payload, unauthorized
 from gateway.ws.frames import (
     AUTH_FRAME,
     CLOSE_FORBIDDEN,
@@ -27,6 +29,23 @@ from gateway.ws.frames import (
 )
 
 _EVENT_ID = re.compile(EVENT_ID_PATTERN)
+_PROTOCOL_DATA_ERRORS = frozenset({WSCloseCode.INVALID_TEXT, WSCloseCode.MESSAGE_TOO_BIG})
+NOT_AUTH_FRAME = "the first frame must be an auth frame"
+
+
+class AgentWebSocket(web.WebSocketResponse):
+    """A websocket that, while `admitting`, closes 4001 where aiohttp itself would close a
+    bad frame 1007 (invalid UTF-8) or 1009 (too big): the contract makes any frame before
+    the auth frame a 4001. aiohttp sends that close from inside `receive`, hence the hook."""
+
+    admitting = False
+
+    async def close(
+        self, *, code: int = WSCloseCode.OK, message: bytes = b"", drain: bool = True
+    ) -> bool:
+        if self.admitting and code in _PROTOCOL_DATA_ERRORS:
+            code, message = CLOSE_UNAUTHENTICATED, NOT_AUTH_FRAME.encode()
+        return await super().close(code=code, message=message, drain=drain)
 
 
 class Refusal(Exception):
@@ -42,6 +61,19 @@ class Admission:
     grant: AgentGrant
     narrowing: Narrowing | None
     last_event_id: str | None
+
+
+def upgrade_bearer(request: web.Request) -> str | None:
+    """The upgrade's bearer token; None without an `Authorization` header. A header that is
+    there but not a usable `Bearer <token>` is HTTP 401: the client meant to authenticate,
+    so it must not be left waiting for an auth frame it will never send."""
+    header = request.headers.get("Authorization")
+    if header is None:
+        return None
+    scheme, _, token = header.strip().partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise unauthorized("The Authorization header must be 'Bearer <agent token>'.")
+    return token.strip()
 
 
 def upgrade_grant(verifier: TokenVerifier, token: str) -> AgentGrant:
@@ -64,20 +96,23 @@ def query_last_event_id(request: web.Request) -> str | None:
 
 
 async def admit_by_first_frame(
-    ws: web.WebSocketResponse, verifier: TokenVerifier, within_seconds: float
+    ws: AgentWebSocket, verifier: TokenVerifier, within_seconds: float
 ) -> Admission:
+    ws.admitting = True
     try:
         message = await ws.receive(timeout=within_seconds)
     except TimeoutError:
         raise Refusal(CLOSE_UNAUTHENTICATED, "no auth frame in time") from None
+    finally:
+        ws.admitting = False
     if message.type is not WSMsgType.TEXT:
-        raise Refusal(CLOSE_UNAUTHENTICATED, "the first frame must be an auth frame")
+        raise Refusal(CLOSE_UNAUTHENTICATED, NOT_AUTH_FRAME)
     try:
         data = orjson.loads(message.data)
     except orjson.JSONDecodeError:
         data = None
     if not isinstance(data, dict) or data.get("type") != "auth":
-        raise Refusal(CLOSE_UNAUTHENTICATED, "the first frame must be an auth frame")
+        raise Refusal(CLOSE_UNAUTHENTICATED, NOT_AUTH_FRAME)
     token = data.get("token")
     if not isinstance(token, str):
         raise Refusal(CLOSE_UNAUTHENTICATED, "the auth frame has no token")

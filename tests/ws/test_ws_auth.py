@@ -22,6 +22,7 @@ from ws_helpers import (
 )
 
 from gateway.config import ConfigError
+from tests.conftest import run_gateway
 
 UPGRADE = {
     "Upgrade": "websocket",
@@ -123,17 +124,68 @@ async def test_token_granting_no_hub_closes_4003(make_gateway: Any) -> None:
     assert await closed_with(ws) == 4003
 
 
-async def test_auth_frame_narrowing_beyond_the_token_closes_4003(make_gateway: Any) -> None:
+async def test_auth_frame_narrowing_beyond_the_token_is_denied_like_subscribe(
+    make_gateway: Any,
+) -> None:
+    """Asking beyond the token is an `access_denied` frame; the session keeps the token's
+    full scope (as a `subscribe` asking for more leaves the session as it was)."""
+    gw = await make_gateway()
+    token = agent_token("ann", ["hub-a", "hub-b"], conversations=["c1"])
+    for narrowing in ({"hubIds": ["hub-a", "hub-z"]}, {"conversationIds": ["c2"]}):
+        ws = await gw.connect()
+        await ws.send_json({"type": "auth", "token": token, **narrowing})
+        ready = await next_frame(ws)
+        assert ready["type"] == "ready"
+        assert ready["hubIds"] == ["hub-a", "hub-b"]
+        assert (await next_frame(ws, "error"))["error"]["code"] == "access_denied"
+        stored = await publish(
+            gw.engine, [activity("hub-a", "c2"), activity("hub-b", "c1"), activity("hub-a", "c1")]
+        )
+        assert [(await next_frame(ws, "event"))["event"]["id"] for _ in range(2)] == [
+            stored[1].id,
+            stored[2].id,
+        ]
+        await ws.close()
+
+
+@pytest.mark.parametrize(
+    "authorization",
+    ["Basic YW5uOnNlY3JldA==", "Bearer ", "Bearer", "Token abc", ""],
+    ids=["basic", "bearer-space", "bearer-alone", "other-scheme", "empty"],
+)
+async def test_unusable_authorization_header_is_http_401_without_upgrade(
+    make_gateway: Any, authorization: str
+) -> None:
+    gw = await make_gateway()
+    response = await gw.client.get("/ws", headers={**UPGRADE, "Authorization": authorization})
+    assert response.status == 401
+    assert (await response.json())["error"]["code"] == "unauthorized"
+    assert response.headers["UC-REST-ERROR"]
+    assert "Upgrade" not in response.headers
+
+
+async def test_invalid_utf8_or_oversized_first_frame_closes_4001(make_gateway: Any) -> None:
     gw = await make_gateway()
     ws = await gw.connect()
-    token = agent_token("ann", ["hub-a"], conversations=["c1"])
-    await ws.send_json({"type": "auth", "token": token, "hubIds": ["hub-a", "hub-z"]})
-    assert (await next_frame(ws))["error"]["code"] == "access_denied"
-    assert await closed_with(ws) == 4003
+    await ws.send_frame(b'{"type": "auth", "token": "\xff\xfe"}', aiohttp.WSMsgType.TEXT)
+    assert await closed_with(ws) == 4001
     ws = await gw.connect()
-    await ws.send_json({"type": "auth", "token": token, "conversationIds": ["c2"]})
-    assert (await next_frame(ws))["error"]["code"] == "access_denied"
-    assert await closed_with(ws) == 4003
+    token = agent_token("ann", ["hub-a"])
+    await ws.send_str(orjson.dumps({"type": "auth", "token": token, "pad": "x" * 70_000}).decode())
+    assert await closed_with(ws) == 4001
+    assert gw.metric("gateway_ws_sessions") == 0
+
+
+@pytest.mark.parametrize("exp", [10**15, 253402300800], ids=["1e15", "year-10000"])
+async def test_absurd_exp_is_unauthorized(make_gateway: Any, exp: int) -> None:
+    gw = await make_gateway()
+    token = agent_token("ann", ["hub-a"], exp=exp)
+    with pytest.raises(aiohttp.WSServerHandshakeError) as caught:
+        await gw.connect(token)
+    assert caught.value.status == 401
+    ws = await gw.connect()
+    await ws.send_json({"type": "auth", "token": token})
+    assert await closed_with(ws) == 4001
 
 
 async def test_auth_frame_narrowing_applies(make_gateway: Any) -> None:
@@ -208,6 +260,8 @@ async def test_plain_get_without_upgrade_is_an_error_in_the_contract_shape(
     [
         ({"jwt_algorithms": ["none"]}, "unsupported JWT algorithms"),
         ({"jwt_algorithms": ["RS256"], "jwt_public_key": "not a pem"}, "invalid JWT"),
+        ({"jwt_algorithms": ["HS256", "RS256"]}, "RS256 needs GATEWAY_JWT_PUBLIC_KEY"),
+        ({"jwt_algorithms": ["EdDSA"]}, "EdDSA needs GATEWAY_JWT_PUBLIC_KEY"),
     ],
 )
 async def test_bad_jwt_configuration_is_a_config_error(
@@ -215,3 +269,13 @@ async def test_bad_jwt_configuration_is_a_config_error(
 ) -> None:
     with pytest.raises(ConfigError, match=problem):
         await make_gateway(**settings)
+
+
+def test_public_key_algorithm_without_a_key_fails_the_start_with_exit_2() -> None:
+    result = run_gateway(
+        "serve", "--port", "0", env={"GATEWAY_JWT_ALGORITHMS": "HS256,RS256"}, timeout=60
+    )
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1
+    assert "RS256 needs GATEWAY_JWT_PUBLIC_KEY" in lines[0]
