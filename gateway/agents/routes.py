@@ -29,8 +29,9 @@ class AgentAuthRequest(BaseModel):
     name: Annotated[str, StringConstraints(max_length=200)] | None = None
     hub_ids: list[Identifier] = Field(alias="hubIds", min_length=1, max_length=1000)
     conversation_ids: list[Identifier] | None = Field(
-        None, alias="conversationIds", max_length=10000
+        None, alias="conversationIds", min_length=1, max_length=10000
     )
+    """Omitted: every conversation of the hubs. An empty list would grant nothing: refused."""
     ttl_seconds: int = Field(DEFAULT_TTL_SECONDS, alias="ttlSeconds", ge=1, le=MAX_TTL_SECONDS)
 
 

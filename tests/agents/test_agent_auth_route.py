@@ -98,6 +98,7 @@ async def test_needs_the_admin_key(aiohttp_client: Any) -> None:
         ({"agentId": "ann", "hubIds": []}, "hubIds"),
         ({"agentId": "ann", "hubIds": "hub-a"}, "hubIds"),
         ({"agentId": "ann", "hubIds": ["hub-a"], "conversationIds": [3]}, "conversationIds"),
+        ({"agentId": "ann", "hubIds": ["hub-a"], "conversationIds": []}, "conversationIds"),
         ({"agentId": "ann", "hubIds": ["hub-a"], "ttlSeconds": 0}, "ttlSeconds"),
         ({"agentId": "ann", "hubIds": ["hub-a"], "ttlSeconds": 10**9}, "ttlSeconds"),
         ({"agentId": "ann", "hubIds": ["hub-a"], "hub": "x"}, "hub"),
