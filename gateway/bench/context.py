@@ -91,7 +91,8 @@ class Context:
 
 
 def cpu_note(label: str, result: dict[str, Any], handled: int | None = None) -> str:
-    """`label: CPU server N%, generator M%, everything else K%` (each % of one core), and
+    """`label: CPU server N%, generator M%, rest of machine K%` (each % of one core; the rest
+    is other processes and interrupt work such as loopback networking), and
     the server's CPU per request when `handled` says how many it served in the window."""
     server, generator = result.get("serverCpuPercent"), result.get("cpuPercent")
     machine = result.get("machineCpuPercent")
@@ -101,7 +102,7 @@ def cpu_note(label: str, result: dict[str, Any], handled: int | None = None) -> 
         if value is not None
     ]
     if server is not None and generator is not None and machine is not None:
-        parts.append(f"everything else {max(0.0, machine - server - generator):.0f}%")
+        parts.append(f"rest of machine {max(0.0, machine - server - generator):.0f}%")
     if server is not None and handled:
         per_request_us = server / 100 * float(result["windowSeconds"]) / handled * 1e6
         parts.append(f"server CPU per request {per_request_us:.0f} us")
