@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
+import signal
 import socket
 import subprocess
 
@@ -36,14 +39,21 @@ def test_readme_walkthrough_shows_the_event_arrive_once() -> None:
     port = _free_port()
     script = _walkthrough_script()
     assert "GATEWAY_PORT=8080" in script
-    result = subprocess.run(
+    proc = subprocess.Popen(
         ["bash", "-e", "-c", script.replace("GATEWAY_PORT=8080", f"GATEWAY_PORT={port}")],
         cwd=ROOT,
         env=gateway_env(),
-        capture_output=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
         text=True,
-        timeout=60,
+        start_new_session=True,
     )
+    try:
+        stdout, stderr = proc.communicate(timeout=60)
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+    result = subprocess.CompletedProcess(proc.args, proc.returncode, stdout, stderr)
     assert result.returncode == 0, result.stderr[-2000:]
     lines = _json_objects(result.stdout)
     assert {"accepted": 1, "duplicates": 0} in lines
