@@ -19,8 +19,10 @@ from pydantic_settings import (
     NoDecode,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
+    SettingsError,
 )
 
+TEN_YEARS_SECONDS = 10 * 365 * 86400
 DEFAULT_RETRY_SCHEDULE = (0.0, 5.0, 300.0, 1800.0, 7200.0, 18000.0, 36000.0, 36000.0)
 
 _file_values: ContextVar[dict[str, Any]] = ContextVar("gateway_config_file")
@@ -57,27 +59,27 @@ class Settings(BaseSettings):
     port: int = Field(8080, ge=0, le=65535)
     public_url: str | None = None
     redis_url: str | None = None
-    admin_key: str | None = Field(None, repr=False)
+    admin_key: str | None = Field(None, min_length=1, repr=False)
     log_level: str = "INFO"
     allow_private_targets: bool = False
 
-    jwt_secret: str | None = Field(None, repr=False)
+    jwt_secret: str | None = Field(None, min_length=1, repr=False)
     jwt_public_key: str | None = None
     jwt_algorithms: Annotated[list[str], NoDecode] = ["HS256"]
     jwt_audience: str = "gateway"
-    jwt_leeway_seconds: float = Field(30, ge=0)
+    jwt_leeway_seconds: float = Field(30, ge=0, le=TEN_YEARS_SECONDS)
 
     retry_schedule: Annotated[list[float], NoDecode] = list(DEFAULT_RETRY_SCHEDULE)
-    delivery_timeout_seconds: float = Field(15, gt=0)
-    rotation_grace_seconds: float = Field(86400, ge=0)
-    history_seconds: float = Field(86400, gt=0)
+    delivery_timeout_seconds: float = Field(15, gt=0, le=TEN_YEARS_SECONDS)
+    rotation_grace_seconds: float = Field(86400, ge=0, le=TEN_YEARS_SECONDS)
+    history_seconds: float = Field(86400, gt=0, le=TEN_YEARS_SECONDS)
     max_body_bytes: int = Field(1048576, gt=0)
-    shutdown_timeout_seconds: float = Field(30, gt=0)
+    shutdown_timeout_seconds: float = Field(30, gt=0, le=TEN_YEARS_SECONDS)
 
     ws_max_backlog_bytes: int = Field(1048576, gt=0)
-    ws_heartbeat_seconds: float = Field(25, gt=0)
-    ws_auth_timeout_seconds: float = Field(10, gt=0)
-    ws_refresh_grace_seconds: float = Field(25, ge=0)
+    ws_heartbeat_seconds: float = Field(25, gt=0, le=TEN_YEARS_SECONDS)
+    ws_auth_timeout_seconds: float = Field(10, gt=0, le=TEN_YEARS_SECONDS)
+    ws_refresh_grace_seconds: float = Field(25, ge=0, le=TEN_YEARS_SECONDS)
 
     integrations: list[dict[str, Any]] = []
     subscribers: list[dict[str, Any]] = []
@@ -90,8 +92,8 @@ class Settings(BaseSettings):
     @field_validator("retry_schedule")
     @classmethod
     def _non_negative_schedule(cls, value: list[float]) -> list[float]:
-        if not value or any(step < 0 for step in value):
-            raise ValueError("needs at least one delay, none negative")
+        if not value or any(not 0 <= step <= TEN_YEARS_SECONDS for step in value):
+            raise ValueError("needs at least one delay, each from 0 to ten years")
         return value
 
     @field_validator("log_level")
@@ -120,6 +122,8 @@ def _read_toml(path: str) -> dict[str, Any]:
             return tomllib.load(handle)
     except OSError as exc:
         raise ConfigError(f"cannot read configuration file {path}: {exc.strerror}") from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"configuration file {path} is not UTF-8 text") from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"configuration file {path} is not valid TOML: {exc}") from None
 
@@ -140,6 +144,8 @@ def load_settings(config_path: str | None = None, **overrides: Any) -> Settings:
         return Settings(**{key: value for key, value in overrides.items() if value is not None})
     except ValidationError as exc:
         raise ConfigError(f"invalid configuration: {_describe(exc)}") from None
+    except SettingsError as exc:
+        raise ConfigError(f"invalid configuration: {exc}") from None
     finally:
         _file_values.reset(token)
 

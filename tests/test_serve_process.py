@@ -101,6 +101,11 @@ def test_config_path_from_gateway_config_variable(tmp_path: Path) -> None:
         ("", {"GATEWAY_PORT": "abc"}, "setting 'port'"),
         ("", {"GATEWAY_RETRY_SCHEDULE": "0,-5"}, "setting 'retry_schedule'"),
         ("", {"GATEWAY_LOG_LEVEL": "chatty"}, "setting 'log_level'"),
+        ("", {"GATEWAY_INTEGRATIONS": "junk"}, "integrations"),
+        ("", {"GATEWAY_ADMIN_KEY": ""}, "setting 'admin_key'"),
+        ("", {"GATEWAY_HISTORY_SECONDS": "1e308"}, "setting 'history_seconds'"),
+        ("integrations = [1]\n", {}, "setting 'integrations.0'"),
+        ("port = { a = 1 }\n", {}, "setting 'port'"),
     ],
 )
 def test_bad_configuration_exits_2_with_one_line(
@@ -172,3 +177,13 @@ def test_log_level_from_configuration_silences_request_lines(tmp_path: Path) -> 
     finally:
         assert gateway.terminate() == 0
     assert "gateway.access" not in log_file.read_text()
+
+
+def test_configuration_file_that_is_not_utf8_exits_2(tmp_path: Path) -> None:
+    config = tmp_path / "latin1.toml"
+    config.write_bytes(b"port = 8080\n# caf\xe9\n")
+    result = run_gateway("serve", "--config", str(config))
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == [
+        f"gateway: configuration file {config} is not UTF-8 text"
+    ]
