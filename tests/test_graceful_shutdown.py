@@ -107,3 +107,40 @@ def test_sigterm_closes_websockets_with_1012_then_exits_0(gateway_factory) -> No
 
     assert asyncio.run(session_closed_by_sigterm()) == 1012
     assert gateway.proc.wait(20) == 0
+
+
+def test_sigterm_while_draining_answers_close_and_readyz_is_503(gateway_factory) -> None:  # type: ignore[no-untyped-def]
+    gateway = gateway_factory(env={"GATEWAY_ADMIN_KEY": ADMIN_KEY})
+    integration = _admin_post(
+        f"{gateway.url}/integrations",
+        {
+            "name": "sms",
+            "kind": "scg",
+            "hubId": "sms-hub",
+            "configuration": {"username": "scg", "password": "pw"},
+        },
+    )
+    body = (FIXTURES / "scg-mo-message.json").read_bytes()
+    with (
+        socket.create_connection((gateway.host, gateway.port), timeout=10) as slow,
+        socket.create_connection((gateway.host, gateway.port), timeout=10) as idle,
+    ):
+        slow.sendall(
+            f"POST /webhooks/{integration['integrationId']} HTTP/1.1\r\nHost: x\r\n"
+            f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n".encode()
+            + body[:10]
+        )
+        time.sleep(0.2)
+        gateway.proc.send_signal(signal.SIGTERM)
+        time.sleep(0.3)
+        idle.sendall(b"GET /readyz HTTP/1.1\r\nHost: x\r\n\r\n")
+        answer = b""
+        while chunk := idle.recv(65536):
+            answer += chunk
+        head = answer.split(b"\r\n\r\n", 1)[0]
+        assert head.startswith(b"HTTP/1.1 503 "), answer
+        assert b"Connection: close" in head
+        assert b"shutting down" in answer
+        slow.sendall(body[10:])
+        assert slow.recv(65536).startswith(b"HTTP/1.1 401 ")
+    assert gateway.proc.wait(20) == 0

@@ -1,9 +1,11 @@
-"""In-flight request tracking, so a graceful shutdown can wait for requests to finish.
+"""In-flight request tracking and the draining flag of a graceful shutdown.
 
 aiohttp's own shutdown stops reading from open connections at once, which starves a request
-whose body is still arriving. The server therefore stops listening first, waits here until
-every plain HTTP request has been answered, and only then lets aiohttp close connections.
-Websocket sessions are long-lived and are not counted: they are closed with 1012 afterwards.
+whose body is still arriving. The server therefore stops listening first and marks the app
+draining (each answer then closes its connection and `/readyz` says 503), waits here until
+every plain HTTP request's handler has returned, and only then lets aiohttp write what is
+left and close connections. The request middleware does the counting; websocket sessions are
+long-lived and are not counted: they are closed with 1012 afterwards.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ class InFlight:
         self._count = 0
         self._idle = asyncio.Event()
         self._idle.set()
+        self.draining = False
 
     @property
     def count(self) -> int:
@@ -33,8 +36,10 @@ class InFlight:
         if self._count == 0:
             self._idle.set()
 
-    async def wait_idle(self, limit_seconds: float) -> bool:
-        """True once nothing is in flight; False if `limit_seconds` passed first."""
+    async def drain(self, limit_seconds: float) -> bool:
+        """Mark the app draining; True once nothing is in flight, False if `limit_seconds`
+        passed first."""
+        self.draining = True
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._idle.wait(), limit_seconds)
         return self._idle.is_set()

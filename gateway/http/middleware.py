@@ -85,6 +85,8 @@ async def request_middleware(request: web.Request, handler: Handler) -> web.Stre
     finally:
         if inflight is not None:
             inflight.leave()
+    if request.app[INFLIGHT].draining:
+        response.force_close()
     elapsed = time.perf_counter() - started
     route = route_label(request)
     metrics = request.app[METRICS]

@@ -10,6 +10,7 @@ from aiohttp import web
 from gateway.engine import EngineUnavailable
 from gateway.errors import ERROR_HEADER
 from gateway.http.appkeys import ENGINE, LOOPS, METRICS
+from gateway.http.inflight import INFLIGHT
 
 ENGINE_PING_TIMEOUT_SECONDS = 2.0
 
@@ -20,6 +21,8 @@ async def healthz(request: web.Request) -> web.Response:
 
 async def readyz(request: web.Request) -> web.Response:
     problems = list(request.app[LOOPS].problems())
+    if request.app[INFLIGHT].draining:
+        problems.append("shutting down")
     try:
         await asyncio.wait_for(request.app[ENGINE].ping(), ENGINE_PING_TIMEOUT_SECONDS)
     except (EngineUnavailable, TimeoutError):

@@ -1,7 +1,9 @@
-"""The server process: bind, announce, serve until SIGTERM, then shut down gracefully.
+"""The server process: bind, announce, serve until SIGTERM or SIGINT, then shut down.
 
-Shutdown order: stop accepting, wait for in-flight HTTP requests, then aiohttp's runner runs
-`on_shutdown` (websockets close 1012, deliveries go back to the queue) and `on_cleanup`.
+Shutdown order: stop listening, drain in-flight HTTP requests (within
+`shutdown_timeout_seconds`), then aiohttp's runner runs `on_shutdown` (websockets close
+1012, deliveries go back to the queue), gives handlers a last few seconds to finish writing,
+and runs `on_cleanup`.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import socket
 
 from aiohttp import web
 
+from gateway import early_signals
 from gateway.config import ConfigError, Settings, generated_secret
 from gateway.engine import Engine
 from gateway.engine.memory import MemoryEngine
@@ -20,6 +23,10 @@ from gateway.http.app import build_app
 from gateway.http.inflight import INFLIGHT, InFlight
 
 log = logging.getLogger("gateway.server")
+
+# After the drain, what aiohttp's runner may still wait for: answers being written and
+# websocket handlers finishing their 1012 close. Not the drain's limit a second time.
+FINAL_CLOSE_SECONDS = 5.0
 
 
 class StartupError(Exception):
@@ -43,6 +50,8 @@ async def serve(settings: Settings) -> None:
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
+    if early_signals.received():
+        stop.set()
     admin_key = settings.admin_key or generated_secret()
     engine = create_engine(settings)
     app = build_app(
@@ -55,9 +64,12 @@ async def serve(settings: Settings) -> None:
         app,
         handle_signals=False,
         access_log=None,
-        shutdown_timeout=settings.shutdown_timeout_seconds,
+        shutdown_timeout=FINAL_CLOSE_SECONDS,
     )
     await runner.setup()
+    if stop.is_set():
+        await runner.cleanup()
+        return
     site = web.TCPSite(runner, settings.host, settings.port)
     try:
         await site.start()
@@ -66,7 +78,8 @@ async def serve(settings: Settings) -> None:
         reason = exc.strerror or str(exc)
         raise StartupError(f"cannot listen on {settings.host}:{settings.port}: {reason}") from None
     port = _bound_port(site, settings.port)
-    print(f"gateway listening on http://{settings.host}:{port} (engine: {engine.name})", flush=True)
+    host = f"[{settings.host}]" if ":" in settings.host else settings.host
+    print(f"gateway listening on http://{host}:{port} (engine: {engine.name})", flush=True)
     if settings.admin_key is None:
         print(f"admin key: {admin_key}", flush=True)
     await stop.wait()
@@ -78,7 +91,7 @@ async def _shut_down(runner: web.AppRunner, inflight: InFlight, limit_seconds: f
     aiohttp run the app's shutdown hooks and close what is left."""
     for site in list(runner.sites):
         await site.stop()
-    if not await inflight.wait_idle(limit_seconds):
+    if not await inflight.drain(limit_seconds):
         log.warning(
             "shutdown: %d requests still in flight after %ss", inflight.count, limit_seconds
         )
