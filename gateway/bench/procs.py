@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
-LISTENING = re.compile(rb"listening on http://([^:\s]+):(\d+)")
+LISTENING = re.compile(rb"listening on http://(\[[^\]\s]+\]|[^:\s]+):(\d+)")
 START_TIMEOUT_SECONDS = 20.0
 STOP_TIMEOUT_SECONDS = 10.0
 
@@ -37,7 +37,8 @@ class Server:
 
     @property
     def base_url(self) -> str:
-        return f"http://{self.host}:{self.port}"
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"http://{host}:{self.port}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,7 +105,7 @@ async def _announced(process: asyncio.subprocess.Process, errors: IO[bytes]) -> 
         async with asyncio.timeout(START_TIMEOUT_SECONDS):
             while line := await process.stdout.readline():
                 if match := LISTENING.search(line):
-                    host, port = match.group(1).decode(), int(match.group(2))
+                    host, port = match.group(1).decode().strip("[]"), int(match.group(2))
                     return Server(process.pid, host, port)
     except TimeoutError:
         pass
