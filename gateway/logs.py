@@ -37,3 +37,4 @@ def configure_logging(level: str) -> None:
     root.handlers[:] = [handler]
     root.setLevel(level)
     logging.getLogger("aiohttp.access").disabled = True
+    logging.captureWarnings(True)  # library warnings become JSON lines too

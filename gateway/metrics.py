@@ -30,8 +30,8 @@ class Metrics:
         )
         self.http_latency = Histogram(
             "gateway_http_request_duration_seconds",
-            "HTTP request latency by route",
-            ["method", "route"],
+            "HTTP request latency by route and status",
+            ["method", "route", "status"],
             buckets=_LATENCY_BUCKETS,
             registry=r,
         )

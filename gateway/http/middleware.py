@@ -90,8 +90,9 @@ async def request_middleware(request: web.Request, handler: Handler) -> web.Stre
     elapsed = time.perf_counter() - started
     route = route_label(request)
     metrics = request.app[METRICS]
-    metrics.http_requests.labels(request.method, route, str(response.status)).inc()
-    metrics.http_latency.labels(request.method, route).observe(elapsed)
+    status = str(response.status)
+    metrics.http_requests.labels(request.method, route, status).inc()
+    metrics.http_latency.labels(request.method, route, status).observe(elapsed)
     request.app[ACCESS_LOG].write(
         {
             "method": request.method,

@@ -7,6 +7,7 @@ import re
 import secrets
 
 from aiohttp import web
+from aiohttp.web_request import BaseRequest
 
 HEADER = "X-Request-Id"
 _ACCEPTABLE = re.compile(r"[A-Za-z0-9._:\-]{1,128}")
@@ -21,7 +22,7 @@ def _new_id() -> str:
     return f"{_PREFIX}{next(_COUNTER):012x}"
 
 
-def request_id(request: web.Request) -> str:
+def request_id(request: BaseRequest) -> str:
     """The request's id, chosen on first use and stable for the rest of the request."""
     if _KEY in request:
         return request[_KEY]

@@ -21,6 +21,7 @@ from gateway.engine import Engine
 from gateway.engine.memory import MemoryEngine
 from gateway.http.app import build_app
 from gateway.http.inflight import INFLIGHT, InFlight
+from gateway.http.protocol_errors import GatewayRunner
 
 log = logging.getLogger("gateway.server")
 
@@ -60,7 +61,7 @@ async def serve(settings: Settings) -> None:
         admin_key=admin_key,
         jwt_secret=settings.jwt_secret or generated_secret(),
     )
-    runner = web.AppRunner(
+    runner = GatewayRunner(
         app,
         handle_signals=False,
         access_log=None,

@@ -102,8 +102,17 @@ class MemoryEventLog:
             self._floor = max(self._floor, self._ids[count - 1])
             del self._ids[:count]
             del self._events[:count]
-        now = _now_ms()
-        expired = [key for key, expiry in self._dedup.items() if expiry <= now]
+        self._expire_dedup_keys(_now_ms())
+        return count
+
+    def _expire_dedup_keys(self, now_ms: int) -> None:
+        """Keys are inserted with one TTL, so they expire in insertion order: stop at the
+        first live one instead of scanning millions every round. A key given a longer TTL
+        than later ones holds those back a while; they are then kept longer, never shorter."""
+        expired = []
+        for key, expiry in self._dedup.items():
+            if expiry > now_ms:
+                break
+            expired.append(key)
         for key in expired:
             del self._dedup[key]
-        return count
