@@ -12,5 +12,5 @@ COPY config/gateway.example.toml /etc/gateway/gateway.example.toml
 USER gateway
 EXPOSE 8080
 HEALTHCHECK --interval=15s --timeout=3s --start-period=5s --retries=3 \
-    CMD python -c "import urllib.request,sys; sys.exit(urllib.request.urlopen('http://127.0.0.1:8080/healthz', timeout=2).status != 200)"
+    CMD python -c "import os,sys,urllib.request; port=os.environ.get('GATEWAY_PORT','8080'); sys.exit(urllib.request.urlopen(f'http://127.0.0.1:{port}/healthz', timeout=2).status != 200)"
 CMD ["python", "-m", "gateway", "serve", "--host", "0.0.0.0"]

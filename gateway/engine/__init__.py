@@ -1,7 +1,7 @@
 """Shared state behind one narrow async interface: event log, dedup, registries, queues.
 
-`Engine` composes one store per job. The in-memory engine is the default; a Redis engine
-implements the same protocols. Everything crossing the interface is bytes, strings or plain
+`Engine` composes one store per job. The in-memory engine is the only one so far; the
+protocols are shaped so that a Redis engine (streams, sorted sets, hashes) can implement them. Everything crossing the interface is bytes, strings or plain
 JSON-compatible values, so no Python object is ever shared between a writer and its readers.
 """
 
