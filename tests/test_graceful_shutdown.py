@@ -29,6 +29,20 @@ def _admin_post(url: str, body: dict[str, object]) -> dict[str, object]:
         return dict(json.loads(response.read()))
 
 
+def _scg_integration(url: str) -> dict[str, object]:
+    """An SMS integration whose webhooks authenticate as scg:pw (Basic)."""
+    return _admin_post(
+        f"{url}/integrations",
+        {
+            "name": "sms",
+            "kind": "scg",
+            "hubId": "sms-hub",
+            "tenantId": "acme",
+            "configuration": {"username": "scg", "password": "pw"},
+        },
+    )
+
+
 def _refused(host: str, port: int) -> bool:
     try:
         with socket.create_connection((host, port), timeout=1) as probe:
@@ -40,16 +54,7 @@ def _refused(host: str, port: int) -> bool:
 
 def test_sigterm_finishes_a_slow_webhook_then_exits_0(gateway_factory) -> None:  # type: ignore[no-untyped-def]
     gateway = gateway_factory(env={"GATEWAY_ADMIN_KEY": ADMIN_KEY})
-    integration = _admin_post(
-        f"{gateway.url}/integrations",
-        {
-            "name": "sms",
-            "kind": "scg",
-            "hubId": "sms-hub",
-            "tenantId": "acme",
-            "configuration": {"username": "scg", "password": "pw"},
-        },
-    )
+    integration = _scg_integration(gateway.url)
     body = (FIXTURES / "scg-mo-message.json").read_bytes()
     credential = base64.b64encode(b"scg:pw").decode()
     head = (
@@ -111,15 +116,7 @@ def test_sigterm_closes_websockets_with_1012_then_exits_0(gateway_factory) -> No
 
 def test_sigterm_while_draining_answers_close_and_readyz_is_503(gateway_factory) -> None:  # type: ignore[no-untyped-def]
     gateway = gateway_factory(env={"GATEWAY_ADMIN_KEY": ADMIN_KEY})
-    integration = _admin_post(
-        f"{gateway.url}/integrations",
-        {
-            "name": "sms",
-            "kind": "scg",
-            "hubId": "sms-hub",
-            "configuration": {"username": "scg", "password": "pw"},
-        },
-    )
+    integration = _scg_integration(gateway.url)
     body = (FIXTURES / "scg-mo-message.json").read_bytes()
     with (
         socket.create_connection((gateway.host, gateway.port), timeout=10) as slow,
