@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import os
 import sys
+from typing import NoReturn
 
 from gateway.config import ConfigError, load_settings
 from gateway.http.server import StartupError, serve
@@ -14,8 +15,15 @@ from gateway.logs import configure_logging
 EXIT_BAD_START = 2
 
 
+class _OneLineParser(argparse.ArgumentParser):
+    """Usage mistakes are one line naming the problem, like every other start-up error."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(EXIT_BAD_START, f"gateway: {self.prog}: {message} (see --help)\n")
+
+
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m gateway", description=__doc__)
+    parser = _OneLineParser(prog="python -m gateway", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
     serve_cmd = commands.add_parser("serve", help="run the gateway")
     serve_cmd.add_argument("--config", help="TOML file (default: $GATEWAY_CONFIG)")

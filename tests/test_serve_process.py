@@ -187,3 +187,11 @@ def test_configuration_file_that_is_not_utf8_exits_2(tmp_path: Path) -> None:
     assert result.stderr.strip().splitlines() == [
         f"gateway: configuration file {config} is not UTF-8 text"
     ]
+
+
+def test_bad_command_line_is_one_line_with_exit_2() -> None:
+    result = run_gateway("serve", "--port", "abc")
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == [
+        "gateway: python -m gateway serve: argument --port: invalid int value: 'abc' (see --help)"
+    ]
