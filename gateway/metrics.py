@@ -13,6 +13,7 @@ from prometheus_client import (
 
 disable_created_metrics()  # type: ignore[no-untyped-call]  # untyped upstream
 
+_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 _LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10)
 
 
@@ -21,6 +22,7 @@ class Metrics:
 
     def __init__(self) -> None:
         self.registry = CollectorRegistry(auto_describe=True)
+        self._request_series: dict[tuple[str, str, str], tuple[Counter, Histogram]] = {}
         r = self.registry
         self.http_requests = Counter(
             "gateway_http_requests_total",
@@ -70,6 +72,18 @@ class Metrics:
             buckets=_LATENCY_BUCKETS,
             registry=r,
         )
+
+    def observe_request(self, method: str, route: str, status: int, seconds: float) -> None:
+        """Count one HTTP request. Methods outside the standard set are `other`, so a client
+        inventing methods cannot grow the series without bound; the labelled children are
+        kept, as looking them up is most of what a count costs."""
+        key = (method if method in _METHODS else "other", route, str(status))
+        series = self._request_series.get(key)
+        if series is None:
+            series = (self.http_requests.labels(*key), self.http_latency.labels(*key))
+            self._request_series[key] = series
+        series[0].inc()
+        series[1].observe(seconds)
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

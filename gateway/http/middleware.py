@@ -89,10 +89,7 @@ async def request_middleware(request: web.Request, handler: Handler) -> web.Stre
         response.force_close()
     elapsed = time.perf_counter() - started
     route = route_label(request)
-    metrics = request.app[METRICS]
-    status = str(response.status)
-    metrics.http_requests.labels(request.method, route, status).inc()
-    metrics.http_latency.labels(request.method, route, status).observe(elapsed)
+    request.app[METRICS].observe_request(request.method, route, response.status, elapsed)
     request.app[ACCESS_LOG].write(
         {
             "method": request.method,

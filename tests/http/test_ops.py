@@ -94,3 +94,13 @@ async def test_metrics_count_requests_by_route_and_status(aiohttp_client) -> Non
         "gateway_ingest_to_fanout_seconds",
     ):
         assert name in text
+
+
+async def test_uncommon_methods_share_one_metric_series(aiohttp_client) -> None:  # type: ignore[no-untyped-def]
+    client = await aiohttp_client(make_app())
+    for _ in range(3):
+        response = await client.request("TRACE", "/healthz")
+        assert response.status == 405
+    text = await (await client.get("/metrics")).text()
+    assert 'gateway_http_requests_total{method="other",route="unmatched",status="405"} 3.0' in text
+    assert 'method="TRACE"' not in text
