@@ -42,6 +42,10 @@ DEFAULT_TOLERANCE_SECONDS = 300
 # A signature header longer than this is refused before any work: each v1a entry costs an
 # Ed25519 verification per public key, which would otherwise be a cheap way to burn CPU.
 MAX_SIGNATURE_ENTRIES = 16
+# Each distinct v1a entry costs an Ed25519 verification per public key, so an unauthenticated
+# sender could make one request cost dozens of them; a rotation never needs more than a few.
+MAX_ED25519_ENTRIES = 4
+_ED25519_SIGNATURE_BYTES = 64
 _SECRET_PREFIX, _SIGNING_PREFIX, _PUBLIC_PREFIX = "whsec_", "whsk_", "whpk_"
 
 
@@ -144,7 +148,8 @@ def verify_parts(
     """Verify from the three header values, already extracted.
 
     Checks, in order: any header missing or empty (``missing_header``); timestamp not a
-    canonical unix-seconds integer or signature header unparsable (``malformed_header``);
+    canonical unix-seconds integer, signature header unparsable, or more than
+    ``MAX_ED25519_ENTRIES`` distinct ``v1a`` entries (``malformed_header``);
     timestamp further than ``tolerance_seconds`` from ``now()`` (``timestamp_out_of_tolerance``);
     no entry matching any key (``signature_invalid``). ``v1`` entries are checked against
     HMAC secrets, ``v1a`` entries against Ed25519 keys; other versions are ignored.
@@ -156,13 +161,20 @@ def verify_parts(
     entries = _parse_signature_header(required(signature_header))
     check_tolerance(timestamp, tolerance_seconds, now)
     prefix = _signed_prefix(msg_id, timestamp)
-    macs = [_hmac(secret, prefix, body) for secret in hmac_secrets]
-    for version, signature in entries:
-        if version == "v1":
-            if matches_any(signature, macs):
-                return
-        elif any(_ed25519.is_valid(key, signature, prefix + body) for key in public_keys):
+    v1 = [signature for version, signature in entries if version == "v1"]
+    if v1:
+        macs = [_hmac(secret, prefix, body) for secret in hmac_secrets]
+        if any(matches_any(signature, macs) for signature in v1):
             return
+    v1a = {sig for version, sig in entries if version == "v1a"}
+    if len(v1a) > MAX_ED25519_ENTRIES:
+        raise VerificationError("malformed_header")
+    candidates = [sig for sig in v1a if len(sig) == _ED25519_SIGNATURE_BYTES]
+    if candidates and public_keys:
+        message = prefix + body
+        for signature in candidates:
+            if any(_ed25519.is_valid(key, signature, message) for key in public_keys):
+                return
     raise VerificationError("signature_invalid")
 
 

@@ -58,7 +58,9 @@ class StandardConfig(_Config):
     @field_validator("secret")
     @classmethod
     def _hmac_secret(cls, value: str | None) -> str | None:
-        if value is not None and (value.startswith(("whpk_", "whsk_")) or not _loads(value)):
+        # The prefix is required: a public key pasted without its prefix would otherwise be
+        # taken as an HMAC secret that anyone who knows the public key could sign with.
+        if value is not None and (not value.startswith("whsec_") or not _loads(value)):
             raise _problem("must be a whsec_ secret (base64 of 24..64 bytes)")
         return value
 

@@ -114,6 +114,10 @@ async def test_twilio_requires_an_auth_token(client: TestClient, admin: dict[str
         ({"configuration": {"username": "a"}}, "configuration"),
         ({"kind": "standard", "configuration": {"secret": "whsec_!!"}}, "configuration.secret"),
         (
+            {"kind": "standard", "configuration": {"secret": "A" * 44}},
+            "configuration.secret",
+        ),
+        (
             {"kind": "standard", "configuration": {"publicKey": "whsec_AAAA"}},
             "configuration.publicKey",
         ),

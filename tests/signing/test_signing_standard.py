@@ -220,3 +220,14 @@ def test_generated_material_shapes() -> None:
     assert len(base64.b64decode(pair.secret.removeprefix("whsk_"))) == 32
     assert len(base64.b64decode(pair.public.removeprefix("whpk_"))) == 32
     assert isinstance(standard.load_key(pair.secret), Ed25519PrivateKey)
+
+
+def test_v1a_work_per_request_is_bounded(now: int) -> None:
+    pair = standard.generate_ed25519_key_pair()
+    junk = [f"v1a,{base64.b64encode(bytes([n]) * 64).decode()}" for n in range(5)]
+    headers = _headers(MSG_ID, now, " ".join(junk))
+    check = lambda: standard.verify(headers, BODY, [pair.public], now=lambda: now)  # noqa: E731
+    assert _reason(check) == "malformed_header"
+    real = standard.sign(MSG_ID, now, BODY, [pair.secret])
+    repeated = " ".join([junk[0]] * 6 + ["v1a,c2hvcnQ=", real])
+    standard.verify(_headers(MSG_ID, now, repeated), BODY, [pair.public], now=lambda: now)
