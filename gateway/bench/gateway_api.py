@@ -7,12 +7,32 @@ as "skipped: feature not in this build" rather than as a failure.
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 from types import TracebackType
 from typing import Any
 
 import aiohttp
 
+from gateway.bench.procs import Server
+
 MISSING_STATUSES = (404, 405)
+
+
+@dataclass(frozen=True, slots=True)
+class BenchIntegration:
+    integration_id: str
+    hub_id: str
+    private_key: str
+
+    def webhook_fields(self, server: Server) -> dict[str, Any]:
+        """The fields every webhook-sending job takes: where to post, and how to sign."""
+        return {
+            "host": server.host,
+            "port": server.port,
+            "path": f"/webhooks/{self.integration_id}",
+            "hub_id": self.hub_id,
+            "private_key": self.private_key,
+        }
 
 
 class FeatureMissing(Exception):
@@ -50,13 +70,13 @@ class GatewayApi:
                 raise SetupFailed(f"{method} {path} answered {response.status}: {text[:300]}")
             return await response.json()
 
-    async def hubster_integration(self) -> tuple[str, str, str]:
-        """A new Hubster Direct integration: (integration id, hub id, private signing key)."""
+    async def hubster_integration(self) -> BenchIntegration:
+        """A new Hubster Direct integration on a hub of its own."""
         hub_id = str(uuid.uuid4())
         body = {"name": "bench", "kind": "hubster-direct", "hubId": hub_id, "configuration": {}}
         created = await self._call("POST", "/integrations", "inbound webhooks", body)
         private_key = created["configuration"]["privateSigningKey"]
-        return created["integrationId"], hub_id, private_key
+        return BenchIntegration(created["integrationId"], hub_id, private_key)
 
     async def agent_token(self, hub_id: str) -> str:
         body = {"agentId": "bench-agent", "hubIds": [hub_id], "ttlSeconds": 3600}

@@ -37,13 +37,9 @@ async def run(ctx: Context) -> ScenarioResult:
     options = ctx.options
     async with ctx.server("sink") as sink:
         async with ctx.gateway("delivery") as (server, api):
-            integration_id, hub_id, private_key = await api.hubster_integration()
+            integration = await api.hubster_integration()
             webhook = IngestJob(
-                host=server.host,
-                port=server.port,
-                path=f"/webhooks/{integration_id}",
-                hub_id=hub_id,
-                private_key=private_key,
+                **integration.webhook_fields(server),
                 duration=options.duration,
                 concurrency=options.concurrency,
             )

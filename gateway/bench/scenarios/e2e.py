@@ -25,15 +25,11 @@ RECEIVERS = 1
 async def run(ctx: Context) -> ScenarioResult:
     options = ctx.options
     async with ctx.gateway("e2e") as (server, api), ctx.server("broadcast") as bare:
-        integration_id, hub_id, private_key = await api.hubster_integration()
-        token = await api.agent_token(hub_id)
+        integration = await api.hubster_integration()
+        token = await api.agent_token(integration.hub_id)
         await api.probe_websocket(token)
         webhook = IngestJob(
-            host=server.host,
-            port=server.port,
-            path=f"/webhooks/{integration_id}",
-            hub_id=hub_id,
-            private_key=private_key,
+            **integration.webhook_fields(server),
             duration=min(PROBE_SECONDS, options.duration),
             concurrency=options.concurrency,
         )

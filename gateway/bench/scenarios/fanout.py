@@ -17,15 +17,11 @@ async def run(ctx: Context) -> ScenarioResult:
     options = ctx.options
     expected = options.duration + CONNECT_SECONDS_PER_1000 * options.sessions / 1000
     async with ctx.gateway("fanout") as (server, api):
-        integration_id, hub_id, private_key = await api.hubster_integration()
-        token = await api.agent_token(hub_id)
+        integration = await api.hubster_integration()
+        token = await api.agent_token(integration.hub_id)
         await api.probe_websocket(token)
         job = FanoutJob(
-            host=server.host,
-            port=server.port,
-            path=f"/webhooks/{integration_id}",
-            hub_id=hub_id,
-            private_key=private_key,
+            **integration.webhook_fields(server),
             duration=options.duration,
             sessions=options.sessions,
             ws_headers={"Authorization": f"Bearer {token}"},

@@ -24,8 +24,8 @@ async def run(ctx: Context) -> ScenarioResult:
     options = ctx.options
     expected = 2 + 5 * options.sessions / 1000
     async with ctx.gateway("idle") as (server, api):
-        _, hub_id, _ = await api.hubster_integration()
-        token = await api.agent_token(hub_id)
+        integration = await api.hubster_integration()
+        token = await api.agent_token(integration.hub_id)
         headers = {"Authorization": f"Bearer {token}"}
         await probe_websocket(server.base_url, headers)
         job = IdleJob(host=server.host, port=server.port, sessions=options.sessions)

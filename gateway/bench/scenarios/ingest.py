@@ -17,13 +17,9 @@ TARGET = Target(">=", 0.5)
 async def run(ctx: Context) -> ScenarioResult:
     options = ctx.options
     async with ctx.gateway("ingest") as (server, api), ctx.server("bare") as bare:
-        integration_id, hub_id, private_key = await api.hubster_integration()
+        integration = await api.hubster_integration()
         job = IngestJob(
-            host=server.host,
-            port=server.port,
-            path=f"/webhooks/{integration_id}",
-            hub_id=hub_id,
-            private_key=private_key,
+            **integration.webhook_fields(server),
             duration=options.duration / ROUNDS,
             concurrency=options.concurrency,
             raw_latencies=True,
