@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from typing import Any
 from urllib.parse import urlencode
 
 import orjson
@@ -56,15 +57,24 @@ async def test_inbound_sms_with_media(gateway: Gateway) -> None:
     )
 
 
+async def post_status(
+    gateway: Gateway, integration: dict[str, Any], sid: str, status: str
+) -> dict[str, Any]:
+    """A correctly signed Twilio status callback; the gateway's JSON answer."""
+    url = gateway.url(f"/webhooks/{integration['integrationId']}")
+    fields = {"MessageSid": sid, "MessageStatus": status, "From": "+1500", "To": "+1408"}
+    body = urlencode(fields).encode()
+    response = await gateway.post(integration, body, twilio_form_headers(url, body, TOKEN))
+    answer: dict[str, Any] = await response.json()
+    return answer
+
+
 async def test_status_callbacks_are_receipts_deduplicated_per_status(gateway: Gateway) -> None:
     integration = await gateway.create("twilio", configuration={"authToken": TOKEN})
-    url = gateway.url(f"/webhooks/{integration['integrationId']}")
-    results = []
-    for status in ("sent", "delivered", "delivered"):
-        fields = {"MessageSid": "SM9", "MessageStatus": status, "From": "+1500", "To": "+1408"}
-        body = urlencode(fields).encode()
-        response = await gateway.post(integration, body, twilio_form_headers(url, body, TOKEN))
-        results.append(await response.json())
+    results = [
+        await post_status(gateway, integration, "SM9", status)
+        for status in ("sent", "delivered", "delivered")
+    ]
     assert results[2] == {"accepted": 0, "duplicates": 1}
     stored = await gateway.stored()
     assert [item["type"] for item in stored] == ["receipt:sent", "receipt:delivered"]
@@ -164,13 +174,10 @@ async def test_json_status_with_odd_error_fields_stores_a_schema_valid_event(
 
 async def test_status_case_does_not_make_a_second_receipt(gateway: Gateway) -> None:
     integration = await gateway.create("twilio", configuration={"authToken": TOKEN})
-    url = gateway.url(f"/webhooks/{integration['integrationId']}")
-    answers = []
-    for status in ("delivered", "Delivered", "DELIVERED"):
-        fields = {"MessageSid": "SMcase", "MessageStatus": status, "From": "+1500", "To": "+1408"}
-        body = urlencode(fields).encode()
-        response = await gateway.post(integration, body, twilio_form_headers(url, body, TOKEN))
-        answers.append(await response.json())
+    answers = [
+        await post_status(gateway, integration, "SMcase", status)
+        for status in ("delivered", "Delivered", "DELIVERED")
+    ]
     assert answers[1:] == [{"accepted": 0, "duplicates": 1}] * 2
     assert [item["type"] for item in await gateway.stored()] == ["receipt:delivered"]
 
