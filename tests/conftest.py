@@ -15,6 +15,9 @@ from typing import Any
 
 import pytest
 
+from gateway.engine.redis.connection import RedisOptions
+from tests.redis_support import RedisServer, fresh_prefix, redis_server_binary
+
 ROOT = Path(__file__).resolve().parent.parent
 START_LINE = re.compile(r"gateway listening on http://(\S+):(\d+) \(engine: (\w+)\)")
 
@@ -118,3 +121,19 @@ def gateway_factory() -> Iterator[Any]:
         if gateway.proc.poll() is None:
             gateway.proc.kill()
             gateway.proc.wait()
+
+
+@pytest.fixture(scope="session")
+def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
+    """One real redis-server for the whole run; tests keep apart by key prefix."""
+    if redis_server_binary() is None:
+        pytest.skip("redis-server is not installed (scripts/test installs it)")
+    server = RedisServer(tmp_path_factory.mktemp("redis")).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def redis_options(redis_server: RedisServer) -> RedisOptions:
+    """Options for the shared server under a key prefix of this test's own."""
+    return RedisOptions(url=redis_server.url, key_prefix=fresh_prefix(), timeout_seconds=2.0)
