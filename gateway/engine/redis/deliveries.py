@@ -13,6 +13,7 @@ from typing import Any, cast
 import orjson
 
 from gateway.engine.deliveries import (
+    OVERFLOW_ERROR,
     Concluded,
     Conclusion,
     CursorConflict,
@@ -24,6 +25,7 @@ from gateway.engine.deliveries import (
     Record,
 )
 from gateway.engine.redis.connection import Link, ScriptArg, guarded, text
+from gateway.events.times import format_seconds
 
 
 def _stored(delivery: QueuedDelivery, due_at: float) -> bytes:
@@ -80,7 +82,7 @@ class RedisDeliveryQueue:
         else:
             args += [move.name, move.expected or "", move.to, "0" if move.expected is None else "1"]
         args += [limits.max_queued_bytes, limits.max_dead_letters, limits.max_dead_bytes]
-        args.append(limits.attempt_log_size)
+        args += [limits.attempt_log_size, format_seconds(due_at), OVERFLOW_ERROR]
         for delivery, record in zip(deliveries, pending, strict=True):
             args += [delivery.subscriber_id, delivery.id, delivery.event_id, delivery.lane or ""]
             args += [_stored(delivery, due_at), len(delivery.payload), orjson.dumps(record)]
@@ -96,7 +98,7 @@ class RedisDeliveryQueue:
 
     @guarded
     async def due_subscribers(self, now: float) -> list[str]:
-        due: list[bytes] = await self.link.redis.zrangebyscore(f"{self._p}:subs", "-inf", now)
+        due: Any = await self.link.redis.zrangebyscore(f"{self._p}:subs", "-inf", now)
         return [text(subscriber) for subscriber in due]
 
     @guarded

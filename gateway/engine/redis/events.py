@@ -20,7 +20,12 @@ from typing import Any
 from gateway.engine.events import AppendResult, LogSize, NewEvent, StoredEvent, with_id
 from gateway.engine.ids import event_id_at
 from gateway.engine.redis.connection import Link, ScriptArg, guarded, text
-from gateway.engine.redis.reader import BlockingReader, event_from_entry, next_wake
+from gateway.engine.redis.reader import (
+    BlockingReader,
+    event_from_entry,
+    next_wake,
+    parse_stream_id,
+)
 
 EMPTY_FLOOR = event_id_at(0)
 
@@ -36,9 +41,9 @@ def bucket_width_ms(ttl_ms: int) -> int:
 
 
 def stream_id(event_id: str) -> str:
-    """Gateway id to stream id: `0001700000000000-000007` -> `1700000000000-7`."""
-    ms, _, seq = event_id.partition("-")
-    return f"{int(ms)}-{int(seq)}"
+    """Gateway id to stream id: `1700000000000-000007` -> `1700000000000-7`."""
+    ms, seq = parse_stream_id(event_id)
+    return f"{ms}-{seq}"
 
 
 class RedisEventLog:
@@ -99,7 +104,7 @@ class RedisEventLog:
     @guarded
     async def wait_after(self, cursor: str, limit: int, wait_seconds: float) -> list[StoredEvent]:
         deadline = asyncio.get_running_loop().time() + wait_seconds
-        position = tuple(int(part) for part in cursor.split("-"))
+        position = parse_stream_id(cursor)
         pending = self._reader.pending()
         while True:
             events = await self._read_after(cursor, limit)
@@ -112,7 +117,7 @@ class RedisEventLog:
                 if wake.error is not None:
                     raise wake.error
                 pending = wake.next
-                handed = wake.events_following(position, limit)  # type: ignore[arg-type]
+                handed = wake.events_following(position, limit)
                 if handed:
                     return handed
                 if wake.events or wake.roster:

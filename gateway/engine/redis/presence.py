@@ -11,17 +11,20 @@ from collections.abc import Sequence
 from typing import Any
 
 import orjson
+from redis.exceptions import ResponseError
 
 from gateway.engine.presence import AgentPresence, PresenceSession, RosterChanges
 from gateway.engine.redis.connection import Link, ScriptArg, guarded, text
-from gateway.engine.redis.reader import BlockingReader, next_wake
+from gateway.engine.redis.reader import BlockingReader, StreamId, next_wake, parse_stream_id
 
 FEED_READ_COUNT = 1000
 
 
-def _stream_id(text: str) -> tuple[int, int]:
-    ms, _, seq = text.partition("-")
-    return int(ms), int(seq or 0)
+def _position(cursor: str) -> StreamId | None:
+    try:
+        return parse_stream_id(cursor)
+    except ValueError:
+        return None
 
 
 class RedisPresenceStore:
@@ -68,7 +71,7 @@ class RedisPresenceStore:
 
     @guarded
     async def agents(self, hub_id: str) -> list[AgentPresence]:
-        records = await self.link.redis.hgetall(f"{self._prefix}{hub_id}:agents")
+        records = await self.link.redis.hgetall(f"{self._prefix}hub:{hub_id}:agents")
         return [AgentPresence.from_json(orjson.loads(records[key])) for key in sorted(records)]
 
     @guarded
@@ -79,32 +82,35 @@ class RedisPresenceStore:
     async def reap(self, now_ms: int) -> list[str]:
         return self._hubs(await self._reap(self._feed_keys, [self._prefix, now_ms]))
 
-    async def _read(self, cursor: str) -> RosterChanges | None:
-        """The changes after `cursor`, or None when there are none yet."""
-        async with self.link.redis.pipeline(transaction=True) as pipe:
-            pipe.xrange(self.link.keys.roster, min="(" + cursor, count=FEED_READ_COUNT)
-            pipe.xinfo_stream(self.link.keys.roster)
-            entries, info = await pipe.execute(raise_on_error=False)
-        if isinstance(entries, Exception):
-            raise entries
-        trimmed_to = b"0-0" if isinstance(info, Exception) else info["max-deleted-entry-id"]
-        complete = _stream_id(cursor) >= _stream_id(trimmed_to.decode())
-        if not entries and complete:
-            return None
-        hubs = list(dict.fromkeys(fields[b"h"].decode() for _, fields in entries))
-        last = entries[-1][0].decode() if entries else cursor
-        return RosterChanges(cursor=last, hub_ids=hubs, complete=complete)
+    async def _feed_state(self) -> tuple[str, StreamId]:
+        """The feed's last id and the greatest id trimmed from it ("0-0" when none)."""
+        try:
+            info: Any = await self.link.redis.xinfo_stream(self.link.keys.roster)
+        except ResponseError:  # no feed yet: nothing ever changed
+            return "0-0", (0, 0)
+        return text(info["last-generated-id"]), parse_stream_id(info["max-deleted-entry-id"])
 
-    async def _tip(self) -> str:
-        last: Any = await self.link.redis.xrevrange(self.link.keys.roster, count=1)
-        return text(last[0][0]) if last else "0-0"
+    async def _read(self, cursor: str) -> RosterChanges | None:
+        """The changes after `cursor`, or None when there are none yet. A cursor the feed
+        no longer reaches back to (or never gave) is answered incomplete, from the tip."""
+        tip, trimmed_to = await self._feed_state()
+        position = _position(cursor)
+        if position is None or position < trimmed_to or position > parse_stream_id(tip):
+            return RosterChanges(cursor=tip, hub_ids=[], complete=False)
+        entries: Any = await self.link.redis.xrange(
+            self.link.keys.roster, min="(" + cursor, count=FEED_READ_COUNT
+        )
+        if not entries:
+            return None
+        hubs = list(dict.fromkeys(text(fields[b"h"]) for _, fields in entries))
+        return RosterChanges(cursor=text(entries[-1][0]), hub_ids=hubs)
 
     @guarded
     async def changes_after(self, cursor: str | None, wait_seconds: float) -> RosterChanges:
         deadline = asyncio.get_running_loop().time() + wait_seconds
         pending = self._reader.pending()
         if cursor is None:
-            cursor = await self._tip()
+            cursor = (await self._feed_state())[0]
         while True:
             changes = await self._read(cursor)
             if changes is not None:

@@ -30,14 +30,19 @@ log = logging.getLogger("gateway.redis")
 BLOCK_MS = 2000
 COUNT = 1000
 BACKOFF_SECONDS = (0.1, 0.25, 0.5, 1.0)
+CLOSE_WAIT_SECONDS = 2.0
 
 StreamId = tuple[int, int]
 
 
 def parse_stream_id(raw: bytes | str) -> StreamId:
+    """`ms-seq` as integers; a bare `ms` is `ms-0` (so a cursor "0" is before everything).
+    ValueError for anything else."""
     text = raw.decode() if isinstance(raw, bytes) else raw
     ms, _, seq = text.partition("-")
-    return int(ms), int(seq)
+    if not ms.isdigit() or not (seq.isdigit() or seq == ""):
+        raise ValueError(f"not a stream id: {text!r}")
+    return int(ms), int(seq or 0)
 
 
 def event_from_entry(raw_id: bytes, fields: dict[bytes, bytes]) -> StoredEvent:
@@ -92,13 +97,14 @@ class BlockingReader:
     _pending: asyncio.Future[Wake] | None = None
     _task: asyncio.Task[None] | None = None
     _tips: dict[str, StreamId] = field(default_factory=dict)
+    _closing: bool = False
 
     def pending(self) -> asyncio.Future[Wake]:
         """The next wake; starts the reader on first use. Take it before reading, then
         await it: nothing written after the read can be missed."""
         if self._pending is None:
             self._pending = asyncio.get_running_loop().create_future()
-        if self._task is None:
+        if self._task is None and not self._closing:
             self._task = asyncio.create_task(self._run(), name="redis-stream-reader")
         return self._pending
 
@@ -128,6 +134,8 @@ class BlockingReader:
                 streams = {key: f"{ms}-{seq}" for key, (ms, seq) in self._tips.items()}
                 reply: Any = await self.client.xread(streams, count=COUNT, block=BLOCK_MS)  # type: ignore[arg-type]
             except Exception as exc:
+                if self._closing:
+                    return
                 if not is_unavailable(exc):
                     log.exception("redis stream reader failed")
                 failures += 1
@@ -158,9 +166,13 @@ class BlockingReader:
         self._wake(events_after=events_after, events=events, roster=roster)
 
     async def close(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        """Stop reading. The connection is closed under the blocked `XREAD` (a cancelled
+        read inside redis-py does not reliably end the task), then the task is awaited."""
+        self._closing = True
+        task, self._task = self._task, None
+        await self.client.connection_pool.disconnect()
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, TimeoutError):
+                await asyncio.wait_for(task, CLOSE_WAIT_SECONDS)
         await self.client.aclose()

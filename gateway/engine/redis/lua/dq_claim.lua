@@ -5,7 +5,7 @@ local limit, lease, max_in_flight = tonumber(ARGV[4]), tonumber(ARGV[5]), tonumb
 if redis.call('SISMEMBER', p .. ':parked', s) == 1 then return {} end
 redis.call('ZREMRANGEBYSCORE', k(p, 'leases', s), '-inf', num(now))
 local room = math.min(limit, max_in_flight - redis.call('ZCARD', k(p, 'leases', s)))
-local tokens
+local tokens, bucket_at
 if ARGV[7] ~= '' then
   local rate = tonumber(ARGV[7])
   local capacity = math.max(rate, 1)
@@ -14,6 +14,9 @@ if ARGV[7] ~= '' then
   local at = tonumber(state[2]) or now
   tokens = math.min(capacity, tokens + math.max(0, now - at) * rate)
   room = math.min(room, math.floor(tokens))
+  bucket_at = math.max(at, now)
+else
+  redis.call('HDEL', k(p, 'sub', s), 'tokens', 'at')
 end
 local claimed = {}
 if room > 0 then
@@ -26,6 +29,6 @@ if room > 0 then
   end
   if tokens then tokens = tokens - #ids end
 end
-if tokens then redis.call('HSET', k(p, 'sub', s), 'tokens', num(tokens), 'at', num(now)) end
+if tokens then redis.call('HSET', k(p, 'sub', s), 'tokens', num(tokens), 'at', num(bucket_at)) end
 refresh(p, s)
 return claimed

@@ -2,7 +2,6 @@
 --   <p>:stats             hash: depth, queued, dead (bytes), overflowed, dead_dropped, seq
 --   <p>:subs              zset: unparked subscriber -> earliest score in its `due`
 --   <p>:parked            set of parked subscribers
---   <p>:dropped           set: tombstones of dropped subscribers (nothing is written for them)
 --   <p>:cursors           hash: cursor name -> position
 --   <p>:sub:<s>           hash: queued, dead (bytes), depth, failing, tokens, at
 --   <p>:rec:<s>           hash: delivery id -> header json .. "\n" .. payload

@@ -3,7 +3,6 @@
 --   attempt log size.
 -- Returns {applied 1|0, failing since ('' none)}.
 local p, s, id, outcome = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
-if redis.call('SISMEMBER', p .. ':dropped', s) == 1 then return {0, ''} end
 local value = redis.call('HGET', k(p, 'rec', s), id)
 if not value then return {0, ''} end
 local header, nl = header_of(value)

@@ -1,4 +1,5 @@
--- ARGV: p, subscriber. Forget everything of the subscriber and leave a tombstone.
+-- ARGV: p, subscriber. Forget everything of the subscriber: a later `conclude` of one of
+-- its deliveries finds no record and writes nothing.
 local p, s = ARGV[1], ARGV[2]
 local state = redis.call('HMGET', k(p, 'sub', s), 'queued', 'dead', 'depth')
 redis.call('HINCRBY', p .. ':stats', 'queued', -(tonumber(state[1]) or 0))
@@ -13,5 +14,4 @@ for _, name in ipairs({'sub', 'rec', 'due', 'order', 'leases', 'lanes', 'dead', 
 end
 redis.call('ZREM', p .. ':subs', s)
 redis.call('SREM', p .. ':parked', s)
-redis.call('SADD', p .. ':dropped', s)
 return 0

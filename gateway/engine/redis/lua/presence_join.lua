@@ -7,16 +7,11 @@ for i = 8, #ARGV do
   local hub = ARGV[i]
   local agent = get_agent(prefix, hub, agent_id)
   local present = redis.call('HEXISTS', sessions_key(prefix, hub), session_id) == 1
-  if present and agent then
-    if agent.status ~= status then
-      agent.status, agent.sinceMs = status, now
-      put_agent(prefix, hub, agent)
-      changed[#changed + 1] = hub
-    end
-  else
+  if not present then
     redis.call('HSET', sessions_key(prefix, hub), session_id,
       cjson.encode({a = agent_id, i = instance}))
     redis.call('SADD', instance_key(prefix, instance), cjson.encode({hub, session_id}))
+    redis.call('SADD', prefix .. 'holders', instance)
     if not agent then
       put_agent(prefix, hub,
         {agentId = agent_id, name = name, status = status, sinceMs = now, sessions = 1})

@@ -10,7 +10,8 @@ if tokens < 1 then
   return string.format('%.17g', (1 - tokens) / rate)
 end
 tokens = tokens - 1
-redis.call('HSET', KEYS[1], 'tokens', string.format('%.17g', tokens), 'at', string.format('%.17g', now))
+redis.call('HSET', KEYS[1], 'tokens', string.format('%.17g', tokens),
+  'at', string.format('%.17g', math.max(at, now)))
 if rate > 0 then
   redis.call('PEXPIRE', KEYS[1], math.ceil((burst - tokens) / rate * 1000) + 1)
 else
