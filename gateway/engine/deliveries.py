@@ -19,6 +19,11 @@ Bytes are bounded per subscriber (`QueueLimits`): past the queued cap the oldest
 delivery becomes dead; past the dead cap the oldest dead letter goes. A parked subscriber
 (disabled) keeps its deliveries within those caps but is never due until unparked.
 
+"The oldest queued delivery" is the one enqueued first among those not claimed under an
+unexpired lease (one in flight concludes as usual). It dies with its latest attempt record
+(`{id}#{attempts}`, or the pending `{id}#1`) turned dead by `overflowed_record`, written in
+place in the attempt log and kept as its dead letter's record.
+
 Every method is one atomic step of the engine (one Lua script on Redis).
 """
 
@@ -28,7 +33,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol
 
+from gateway.events.times import format_seconds
+
 Record = dict[str, Any]
+
+OVERFLOW_ERROR = "dropped: the subscriber's queued deliveries passed their byte cap"
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,6 +62,19 @@ class QueuedDelivery:
     payload: bytes
     attempts: int = 0
     lane: str | None = None
+
+
+def overflowed_record(latest: Record | None, delivery: QueuedDelivery, at: float) -> Record:
+    """The attempt record of a delivery the queued-bytes cap turned dead: its latest record
+    marked dead, or (the log no longer has it) a record of its attempts so far. `at` is the
+    enqueue's `due_at`, formatted here so that every engine writes the same record."""
+    base = latest or {
+        "eventId": delivery.event_id,
+        "attempt": max(delivery.attempts, 1),
+        "responseStatus": None,
+        "at": format_seconds(at),
+    }
+    return {**base, "status": "dead", "error": OVERFLOW_ERROR, "nextAttemptAt": None}
 
 
 @dataclass(frozen=True, slots=True)
@@ -174,7 +196,9 @@ class DeliveryQueue(Protocol):
         ...
 
     async def unpark(self, subscriber_id: str, now: float) -> None:
-        """Enabled again: its held deliveries are visible from `now`."""
+        """Enabled again: its held deliveries not in flight are visible from `now` (their
+        retry times are not waited out), and its run of failures is over (the failure
+        mark is cleared, so the first failure after enabling does not disable it again)."""
         ...
 
     async def dead_letters(self, subscriber_id: str, after: str, limit: int) -> list[DeadLetter]:

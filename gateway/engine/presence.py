@@ -21,6 +21,10 @@ from typing import Any, Protocol
 
 STATUSES = ("available", "busy", "unavailable")
 
+ROSTER_FEED_LENGTH = 1000
+"""The change feed keeps the latest this many changes (an engine that trims approximately
+may keep a few more); a reader further behind is told its view is incomplete."""
+
 
 @dataclass(frozen=True, slots=True)
 class AgentPresence:
