@@ -23,7 +23,7 @@ import pytest
 from gateway.engine.base import Engine
 from gateway.engine.deliveries import QueueLimits
 from gateway.engine.memory import MemoryEngine
-from gateway.engine.redis import RedisOptions, open_redis_engine
+from gateway.engine.redis import RedisEngine, RedisOptions, open_redis_engine
 from tests.engine.non_atomic import NonAtomicEngine
 
 ENGINES = ["memory", "redis"]
@@ -55,8 +55,8 @@ async def _open(
     engine: Engine
     if kind == "redis":
         assert redis is not None
-        if first is not None:
-            limits = first.deliveries.limits  # type: ignore[attr-defined]
+        if isinstance(first, RedisEngine):
+            limits = first.limits
         engine = await open_redis_engine(redis, limits=limits)
     elif kind == "memory":
         engine = MemoryEngine(limits=limits) if first is None else _sharing(first)

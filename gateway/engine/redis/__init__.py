@@ -32,7 +32,11 @@ import secrets
 import time
 
 from gateway.engine.base import EngineUnavailable
-from gateway.engine.deliveries import QueueLimits
+from gateway.engine.deliveries import DeliveryQueue, QueueLimits
+from gateway.engine.events import EventLog
+from gateway.engine.presence import PresenceStore
+from gateway.engine.registry import Registry
+from gateway.engine.throttle import Throttle
 from gateway.engine.ids import event_id_at
 from gateway.engine.redis.connection import (
     Health,
@@ -82,11 +86,12 @@ class RedisEngine:
             read_timeout=block_seconds + options.timeout_seconds, pool_size=1
         )
         self._reader = BlockingReader(reader_client, self.keys, self.health)
-        self.events = RedisEventLog(self.link, self._reader)
-        self.registry = RedisRegistry(self.link)
-        self.presence = RedisPresenceStore(self.link, self._reader)
-        self.deliveries = RedisDeliveryQueue(self.link, limits)
-        self.throttle = RedisThrottle(self.link)
+        self.events: EventLog = RedisEventLog(self.link, self._reader)
+        self.registry: Registry = RedisRegistry(self.link)
+        self.presence: PresenceStore = RedisPresenceStore(self.link, self._reader)
+        self.limits = limits or QueueLimits()
+        self.deliveries: DeliveryQueue = RedisDeliveryQueue(self.link, self.limits)
+        self.throttle: Throttle = RedisThrottle(self.link)
         self._policy_checked = 0.0
 
     async def start(self) -> None:
