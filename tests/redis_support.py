@@ -14,6 +14,7 @@ import subprocess
 import time
 import uuid
 from pathlib import Path
+from typing import Any
 
 import redis
 
@@ -32,9 +33,16 @@ def redis_server_binary() -> str | None:
 
 
 class RedisServer:
-    """One redis-server process. `extra` are further `--name value` arguments."""
+    """One redis-server process. `extra` are further `--name value` arguments (later ones
+    win); `client_options` are what `client()` needs beyond host and port (TLS)."""
 
-    def __init__(self, directory: Path, *extra: str, port: int | None = None) -> None:
+    def __init__(
+        self,
+        directory: Path,
+        *extra: str,
+        port: int | None = None,
+        client_options: dict[str, Any] | None = None,
+    ) -> None:
         binary = redis_server_binary()
         if binary is None:
             raise RuntimeError("redis-server is not installed (scripts/test installs it)")
@@ -44,13 +52,16 @@ class RedisServer:
         self.extra = extra
         self.port = port or free_port()
         self.proc: subprocess.Popen[bytes] | None = None
+        self.client_options = client_options or {}
 
     @property
     def url(self) -> str:
         return f"redis://127.0.0.1:{self.port}/0"
 
     def client(self) -> redis.Redis:
-        return redis.Redis(host="127.0.0.1", port=self.port, socket_timeout=5)
+        return redis.Redis(
+            host="127.0.0.1", port=self.port, socket_timeout=5, **self.client_options
+        )
 
     def start(self) -> RedisServer:
         args = [self.binary, "--port", str(self.port), "--bind", "127.0.0.1"]
