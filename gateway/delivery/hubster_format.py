@@ -13,7 +13,7 @@ from datetime import datetime
 from typing import Any
 
 from gateway.delivery.times import epoch_ms
-from gateway.engine.events import event_id_ms
+from gateway.engine.ids import event_id_ms
 
 Json = dict[str, Any]
 

@@ -79,7 +79,7 @@ async def _accept(request: web.Request, integration: Integration) -> AppendResul
         events = [encode(item) for item in keyed]
     except UnencodableActivity as exc:
         raise InboundError.invalid_payload(str(exc)) from None
-    result = await request.app[ENGINE].events.append(events, settings.history_seconds)
+    result = await request.app[ENGINE].events.append(events, settings.dedup_seconds)
     metrics = request.app[METRICS]
     metrics.events_stored.inc(len(result.stored))
     metrics.duplicates.inc(result.duplicates)

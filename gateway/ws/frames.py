@@ -11,6 +11,7 @@ from typing import Annotated, Any, Literal
 import orjson
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, TypeAdapter
 
+from gateway.engine.ids import EVENT_ID_PATTERN
 from gateway.events.filters import check_filter
 
 CLOSE_UNAUTHENTICATED = 4001
@@ -18,8 +19,6 @@ CLOSE_FORBIDDEN = 4003
 CLOSE_TOO_SLOW = 4008
 CLOSE_MALFORMED = 4400
 CLOSE_SHUTTING_DOWN = 1012
-
-EVENT_ID_PATTERN = r"^\d{13}-\d{6}$"
 
 PING_FRAME = b'{"type":"ping"}'
 

@@ -199,6 +199,11 @@ def make_gateway(aiohttp_client: Any) -> Callable[..., Awaitable[Gateway]]:
     return make
 
 
+async def queue_depth(engine: Any) -> int:
+    """Deliveries the engine holds, claimed or not."""
+    return int((await engine.deliveries.stats(time.time())).depth)
+
+
 async def wait_until(
     condition: Callable[[], Any], timeout: float = 10.0, message: str = "condition"
 ) -> None:

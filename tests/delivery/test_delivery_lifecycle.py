@@ -9,7 +9,7 @@ from typing import Any
 
 from gateway.engine import EngineUnavailable
 from gateway.engine.memory import MemoryEngine
-from tests.delivery.support import activity, wait_until
+from tests.delivery.support import activity, queue_depth, wait_until
 
 
 class FaultyQueue:
@@ -115,7 +115,7 @@ async def test_shutdown_hands_unfinished_deliveries_back(make_gateway, make_sink
 
     subscriber_id = subscriber["subscriberId"]
     assert await engine.deliveries.due_subscribers(time.time()) == [subscriber_id]
-    handed_back = await engine.deliveries.claim(subscriber_id, time.time(), 10, 60)
+    handed_back = await engine.deliveries.claim(subscriber_id, time.time(), 10, 60, max_in_flight=10)
     assert sorted(d.event_id for d in handed_back) == [e.id for e in stored]
     assert all(d.attempts == 0 for d in handed_back)
 
@@ -137,4 +137,4 @@ async def test_two_instances_on_one_engine_deliver_each_event_once(make_gateway,
 
 
 async def _empty(engine: MemoryEngine) -> bool:
-    return await engine.deliveries.depth() == 0
+    return await queue_depth(engine) == 0

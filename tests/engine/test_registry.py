@@ -4,7 +4,6 @@ counter, and `update` retrying on conflict."""
 from __future__ import annotations
 
 import asyncio
-from typing import Any
 
 import pytest
 
@@ -12,12 +11,12 @@ from gateway.engine.base import Engine
 from gateway.engine.registry import (
     UPDATE_ATTEMPTS,
     Record,
-    Registry,
     RegistryConflict,
     Versioned,
     update,
 )
 from tests.engine.conftest import EngineFactory
+from tests.engine.interleaving import Interleaving
 
 
 async def test_create_stores_version_one_and_never_overwrites(engine: Engine) -> None:
@@ -103,34 +102,14 @@ async def test_update_applies_a_change_or_nothing(engine: Engine) -> None:
     assert await registry.get("thing", "t1") == Versioned({"n": 2}, 2)
 
 
-class Interleaving:
-    """The engine's registry, except that after its next read of `record_id` a competing
-    write lands before the reader gets the (now stale) record back."""
-
-    def __init__(self, inner: Registry, record_id: str, competing: Any) -> None:
-        self.inner = inner
-        self.record_id = record_id
-        self.competing = competing
-        self.armed = 1
-
-    async def get(self, kind: str, record_id: str) -> Versioned | None:
-        found = await self.inner.get(kind, record_id)
-        if record_id == self.record_id and self.armed:
-            self.armed -= 1
-            await self.competing()
-        return found
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self.inner, name)
-
-
 async def test_update_retries_after_a_conflicting_write(engine: Engine) -> None:
     await engine.registry.create("thing", "t1", {"n": 1, "tags": []})
 
     async def competing() -> None:
         await update(engine.registry, "thing", "t1", lambda r: {**r, "tags": ["rotated"]})
 
-    racing = Interleaving(engine.registry, "t1", competing)
+    racing = Interleaving(engine.registry, competing)
+    racing.arm("t1")
     calls = []
 
     def change(record: Record) -> Record:
@@ -148,8 +127,8 @@ async def test_update_gives_up_when_the_record_never_settles(engine: Engine) -> 
     async def competing() -> None:
         await update(engine.registry, "thing", "t1", _bump)
 
-    racing = Interleaving(engine.registry, "t1", competing)
-    racing.armed = UPDATE_ATTEMPTS
+    racing = Interleaving(engine.registry, competing)
+    racing.arm("t1", times=UPDATE_ATTEMPTS)
     with pytest.raises(RegistryConflict):
         await update(racing, "thing", "t1", lambda r: {**r, "mine": True})  # type: ignore[arg-type]
     current = await engine.registry.get("thing", "t1")

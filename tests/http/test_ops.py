@@ -17,10 +17,10 @@ class FaultyEngine(MemoryEngine):
         self.ping_fails = False
         real_trim = self.events.trim
 
-        async def trim(older_than_ms: int) -> int:
+        async def trim(older_than_ms: int, max_bytes: int) -> int:
             if self.trim_error is not None:
                 raise self.trim_error
-            return await real_trim(older_than_ms)
+            return await real_trim(older_than_ms, max_bytes)
 
         self.trim_error: BaseException | None = None
         self.events.trim = trim  # type: ignore[method-assign]

@@ -94,7 +94,8 @@ class MemoryEventLog:
         if events:
             return events
         try:
-            await asyncio.wait_for(arrived.wait(), wait_seconds)
+            async with asyncio.timeout(wait_seconds):  # wait_for (3.11) can swallow a cancel
+                await arrived.wait()
         except TimeoutError:
             return []
         return await self.read_after(cursor, limit)

@@ -49,7 +49,8 @@ class _Feed:
 
     async def wait(self, wait_seconds: float) -> None:
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._changed.wait(), wait_seconds)
+            async with asyncio.timeout(wait_seconds):  # wait_for (3.11) can swallow a cancel
+                await self._changed.wait()
 
 
 def _parse(cursor: str) -> int | None:
