@@ -22,6 +22,7 @@ from gateway.delivery.ssrf import Resolver
 from gateway.engine.events import NewEvent, StoredEvent
 from gateway.engine.memory import MemoryEngine
 from gateway.http.app import build_app
+from tests.conftest import NewEngine
 
 ADMIN_KEY = "delivery-tests-admin-key"
 AUTH = {"Authorization": f"Bearer {ADMIN_KEY}"}
@@ -178,7 +179,7 @@ class Gateway:
 
 
 @pytest.fixture
-def make_gateway(aiohttp_client: Any) -> Callable[..., Awaitable[Gateway]]:
+def make_gateway(aiohttp_client: Any, new_engine: NewEngine) -> Callable[..., Awaitable[Gateway]]:
     async def make(
         *, resolver: Resolver | None = None, engine: Any = None, **overrides: Any
     ) -> Gateway:
@@ -189,7 +190,7 @@ def make_gateway(aiohttp_client: Any) -> Callable[..., Awaitable[Gateway]]:
             "allow_private_targets": True,
         }
         options.update(overrides)
-        engine = engine if engine is not None else MemoryEngine()
+        engine = engine if engine is not None else await new_engine()
         app = build_app(Settings(**options), engine, admin_key=ADMIN_KEY, jwt_secret="j" * 32)
         if resolver is not None:
             app[RESOLVER] = resolver

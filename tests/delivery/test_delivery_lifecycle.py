@@ -115,7 +115,9 @@ async def test_shutdown_hands_unfinished_deliveries_back(make_gateway, make_sink
 
     subscriber_id = subscriber["subscriberId"]
     assert await engine.deliveries.due_subscribers(time.time()) == [subscriber_id]
-    handed_back = await engine.deliveries.claim(subscriber_id, time.time(), 10, 60, max_in_flight=10)
+    handed_back = await engine.deliveries.claim(
+        subscriber_id, time.time(), 10, 60, max_in_flight=10
+    )
     assert sorted(d.event_id for d in handed_back) == [e.id for e in stored]
     assert all(d.attempts == 0 for d in handed_back)
 

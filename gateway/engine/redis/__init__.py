@@ -34,10 +34,8 @@ import time
 from gateway.engine.base import EngineUnavailable
 from gateway.engine.deliveries import DeliveryQueue, QueueLimits
 from gateway.engine.events import EventLog
-from gateway.engine.presence import PresenceStore
-from gateway.engine.registry import Registry
-from gateway.engine.throttle import Throttle
 from gateway.engine.ids import event_id_at
+from gateway.engine.presence import PresenceStore
 from gateway.engine.redis.connection import (
     Health,
     Link,
@@ -55,6 +53,8 @@ from gateway.engine.redis.reader import BLOCK_MS, BlockingReader
 from gateway.engine.redis.registry import RedisRegistry
 from gateway.engine.redis.scripts import Scripts
 from gateway.engine.redis.throttle import RedisThrottle
+from gateway.engine.registry import Registry
+from gateway.engine.throttle import Throttle
 
 __all__ = ["RedisConfigError", "RedisEngine", "RedisOptions", "open_redis_engine"]
 

@@ -9,6 +9,7 @@ script whose reply was lost may have run, and running it again is the caller's d
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import logging
 import time
@@ -171,6 +172,14 @@ class Link:
     health: Health
 
 
+def _raise_if_cancelled(task: asyncio.Task[Any] | None, cancels_before: int) -> None:
+    """Deliver a cancellation that arrived during the call. On Python 3.11 redis-py's use of
+    `asyncio.wait_for` can lose one that races a completing socket operation (the task
+    then runs on as if never cancelled, and a loop being stopped never stops)."""
+    if task is not None and task.cancelling() > cancels_before:
+        raise asyncio.CancelledError
+
+
 S = TypeVar("S", bound=Linked)
 P = ParamSpec("P")
 T = TypeVar("T")
@@ -186,16 +195,21 @@ def guarded(
     @functools.wraps(method)
     async def call(self: S, /, *args: P.args, **kwargs: P.kwargs) -> T:
         health = self.link.health
+        task = asyncio.current_task()
+        cancels = task.cancelling() if task is not None else 0
         try:
             result = await method(self, *args, **kwargs)
         except EngineUnavailable as exc:
+            _raise_if_cancelled(task, cancels)
             health.failed(exc)
             raise
         except Exception as exc:
+            _raise_if_cancelled(task, cancels)
             if not is_unavailable(exc):
                 raise
             health.failed(exc)
             raise EngineUnavailable(f"redis: {describe(exc)}") from exc
+        _raise_if_cancelled(task, cancels)
         health.answered()
         return result
 

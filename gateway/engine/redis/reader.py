@@ -89,6 +89,12 @@ async def next_wake(pending: asyncio.Future[Wake], deadline: float) -> Wake | No
         return None
 
 
+def _cancelled() -> bool:
+    """A cancellation redis-py may have lost (see `connection._raise_if_cancelled`)."""
+    task = asyncio.current_task()
+    return task is not None and task.cancelling() > 0
+
+
 @dataclass
 class BlockingReader:
     client: Redis
@@ -134,7 +140,7 @@ class BlockingReader:
                 streams = {key: f"{ms}-{seq}" for key, (ms, seq) in self._tips.items()}
                 reply: Any = await self.client.xread(streams, count=COUNT, block=BLOCK_MS)  # type: ignore[arg-type]
             except Exception as exc:
-                if self._closing:
+                if self._closing or _cancelled():
                     return
                 if not is_unavailable(exc):
                     log.exception("redis stream reader failed")
@@ -144,6 +150,8 @@ class BlockingReader:
                 self._wake(error=EngineUnavailable(f"redis: {describe(exc)}"))
                 await asyncio.sleep(BACKOFF_SECONDS[min(failures, len(BACKOFF_SECONDS)) - 1])
                 continue
+            if _cancelled():
+                return
             failures = 0
             self.health.answered()
             if reply:

@@ -37,9 +37,12 @@ local function refresh(p, s)
   end
 end
 
+-- Counters move by whole numbers; "%d" also turns a Lua -0 into "0" (HINCRBY refuses "-0").
+local function int(n) return string.format('%d', n) end
+
 local function add_bytes(p, s, field, n)
-  redis.call('HINCRBY', k(p, 'sub', s), field, n)
-  redis.call('HINCRBY', p .. ':stats', field, n)
+  redis.call('HINCRBY', k(p, 'sub', s), field, int(n))
+  redis.call('HINCRBY', p .. ':stats', field, int(n))
 end
 
 -- Write an attempt record: in place when its key exists (unless only_new), else newest,
