@@ -22,9 +22,13 @@ WAIT_SECONDS = 1.0
 BACKOFF_SECONDS = (0.1, 0.5, 1.0, 2.0, 5.0)
 
 
-def fanout_loop(events: EventLog, router: SessionRouter) -> LoopBody:
+def fanout_loop(events: EventLog, router: SessionRouter, since: str | None = None) -> LoopBody:
+    """`since` is the newest id when the server started, read before it serves anything: an
+    event stored once sessions can join is never behind the cursor, however late the loop's
+    first read (over Redis, a round trip queued behind every other loop's)."""
+
     async def run(beat: Callable[[], None]) -> None:
-        cursor: str | None = None
+        cursor = since
         failures = 0
         while True:
             beat()

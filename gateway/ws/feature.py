@@ -57,7 +57,10 @@ def _runtime(app: web.Application) -> WsRuntime:
 async def _start_loops(app: web.Application) -> None:
     runtime = app[WS_RUNTIME]
     heartbeat = runtime.settings.ws_heartbeat_seconds
-    app[LOOPS].start("fanout", fanout_loop(runtime.engine.events, runtime.router))
+    start: str | None = None
+    with contextlib.suppress(EngineUnavailable):  # then the loop finds its start itself
+        start = await runtime.engine.events.last_id()  # before any session can join
+    app[LOOPS].start("fanout", fanout_loop(runtime.engine.events, runtime.router, start))
     with contextlib.suppress(EngineUnavailable):  # the loop beats again soon
         await beat_once(runtime.presence, runtime.router)  # alive before any session joins
     beating = presence_heartbeat_loop(runtime.presence, runtime.router)

@@ -7,7 +7,9 @@ after a read from the store finds nothing new and no parked frame was dropped si
 read began, so every event after the last one replayed is still parked.
 
 A `lastEventId` newer than anything stored cannot be honoured (live events up to it would
-be skipped): `recovered: false` and the session goes live from where the store is.
+be skipped): `recovered: false` and the session goes live from where the store is — after
+its newest event, which a fan-out loop that lags behind the store (reading Redis) may
+still be about to deliver to every session.
 """
 
 from __future__ import annotations
@@ -21,9 +23,10 @@ REPLAY_BATCH = 200
 
 async def replay(session: Session, events: EventLog, last_event_id: str, limit_bytes: int) -> None:
     outbox = session.outbox
-    if last_event_id < await events.history_floor() or last_event_id > await events.last_id():
+    floor, last = await events.history_floor(), await events.last_id()
+    if last_event_id < floor or last_event_id > last:
         outbox.offer(server_frame("recovered", recovered=False, count=0))
-        session.finish_replay(None)
+        session.finish_replay(last)
         return
     cursor = last_event_id
     count = 0
