@@ -200,9 +200,11 @@ def _mo_message(delivery: _Delivery) -> list[KeyedActivity]:
 
 
 def _other(delivery: _Delivery) -> list[KeyedActivity]:
+    """Any other event type, generically; one that names both addresses belongs to the
+    conversation of that pair, read like an MO (from the customer to the business)."""
     activity = delivery.activity(
         activity_type("event", delivery.name, "event.evt-tp"),
-        None,
+        delivery.conversation(delivery.field("from_address"), delivery.field("to_address")),
         event={"type": delivery.name},
         data=_rest(delivery.fields, frozenset(), delivery.envelope),
     )
