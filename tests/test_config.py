@@ -44,11 +44,11 @@ def test_environment_wins_over_file_and_overrides_win_over_environment(
 
 
 def test_secrets_do_not_appear_in_repr(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("GATEWAY_ADMIN_KEY", "admin-secret-value")
-    monkeypatch.setenv("GATEWAY_JWT_SECRET", "jwt-secret-value")
+    monkeypatch.setenv("GATEWAY_ADMIN_KEY", "admin-secret-value-0123456789abcdef")
+    monkeypatch.setenv("GATEWAY_JWT_SECRET", "jwt-secret-value-0123456789abcdefghij")
     text = repr(load_settings())
-    assert "admin-secret-value" not in text
-    assert "jwt-secret-value" not in text
+    assert "admin-secret-value-0123456789abcdef" not in text
+    assert "jwt-secret-value-0123456789abcdefghij" not in text
 
 
 def test_unknown_key_names_it(tmp_path: Path) -> None:
