@@ -1,4 +1,4 @@
-"""Command line: `python -m gateway serve` and `python -m gateway bench`."""
+"""Command line: `python -m gateway serve` (the benchmark is its own tool: `python -m bench`)."""
 
 from __future__ import annotations
 
@@ -29,8 +29,6 @@ def _parser() -> argparse.ArgumentParser:
     serve_cmd.add_argument("--config", help="TOML file (default: $GATEWAY_CONFIG)")
     serve_cmd.add_argument("--host", help="interface to listen on (default 127.0.0.1)")
     serve_cmd.add_argument("--port", type=int, help="port to listen on (default 8080; 0 = any)")
-    bench_cmd = commands.add_parser("bench", help="measure throughput, latency and memory")
-    bench_cmd.add_argument("rest", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
     return parser
 
 
@@ -49,8 +47,4 @@ def _serve(args: argparse.Namespace) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
-    if argv[:1] == ["bench"]:  # before parsing: REMAINDER would refuse `bench --json P`
-        from gateway.bench.cli import main as bench_main
-
-        return bench_main(argv[1:])
     return _serve(_parser().parse_args(argv))

@@ -198,3 +198,11 @@ def test_bad_command_line_is_one_line_with_exit_2() -> None:
     assert result.stderr.strip().splitlines() == [
         "gateway: python -m gateway serve: argument --port: invalid int value: 'abc' (see --help)"
     ]
+
+
+def test_the_benchmark_is_not_a_gateway_command() -> None:
+    """The benchmark is its own tool (`python -m bench`), outside the product package."""
+    result = run_gateway("bench", "ingest")
+    assert result.returncode == 2
+    assert "invalid choice: 'bench'" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1

@@ -16,7 +16,7 @@ from pydantic.alias_generators import to_camel
 from gateway.events.filters import FAMILIES, check_filter
 
 Role = Literal["customer", "agent", "bot", "system"]
-Provider = Literal["hubster", "scg", "standard", "twilio"]
+Provider = Literal["hubster", "scg", "standard", "telnyx", "twilio"]
 # Providers count attempts in the tens; the cap keeps a sender's number inside what every
 # consumer (and orjson, 64 bits) can take.
 MAX_ATTEMPT = 2**31 - 1
