@@ -10,10 +10,10 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from gateway.admin.auth import require_admin
 from gateway.admin.json_body import parse_body
-from gateway.agents.times import rfc3339
 from gateway.agents.tokens import mint
 from gateway.config import Settings
 from gateway.http.appkeys import JWT_SECRET, SETTINGS
+from gateway.times import format_seconds
 
 DEFAULT_TTL_SECONDS = 3600
 MAX_TTL_SECONDS = 86400
@@ -69,7 +69,7 @@ async def put_agent_auth(request: web.Request) -> web.Response:
         "websocketUrl": websocket_url(settings, request),
         "agentId": body.agent_id,
         "hubIds": hub_ids,
-        "expiresAt": rfc3339(issued_at + body.ttl_seconds),
+        "expiresAt": format_seconds(issued_at + body.ttl_seconds),
     }
     return web.json_response({"agentAuth": agent_auth})
 

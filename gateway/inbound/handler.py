@@ -12,7 +12,6 @@ from gateway.engine import AppendResult, EngineUnavailable
 from gateway.errors import ApiError, not_found
 from gateway.events.activity import Destination
 from gateway.events.encode import UnencodableActivity, encode
-from gateway.events.times import format_ms
 from gateway.http.appkeys import ENGINE, METRICS, SETTINGS
 from gateway.http.body import read_limited
 from gateway.inbound.base import InboundError, InboundRequest, Receiver
@@ -20,6 +19,7 @@ from gateway.inbound.media import accepted_media_type, is_compressed
 from gateway.inbound.registry import ADAPTERS
 from gateway.integrations.model import PAUSED, Integration
 from gateway.integrations.store import IntegrationStore
+from gateway.times import format_ms
 
 
 def signed_url(request: web.Request) -> str:

@@ -8,7 +8,6 @@ from typing import Any
 import signing
 from gateway.events.activity import KeyedActivity, build_activity, dedup_key, party, source
 from gateway.events.model import Role
-from gateway.events.times import MAX_EPOCH_MS, format_ms
 from gateway.inbound.base import Adapter, InboundError, InboundRequest, Receiver, refused
 from gateway.inbound.fields import (
     JsonObject,
@@ -23,6 +22,7 @@ from gateway.inbound.fields import (
 )
 from gateway.inbound.media import JSON
 from gateway.inbound.scope import check_scope
+from gateway.times import MAX_EPOCH_MS, format_ms
 
 CHANNELS = {
     1: "Direct",

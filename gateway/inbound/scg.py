@@ -15,7 +15,6 @@ from gateway.events.activity import (
     source,
 )
 from gateway.events.model import MAX_ATTEMPT
-from gateway.events.times import canonical_time
 from gateway.inbound.base import (
     Adapter,
     InboundError,
@@ -34,6 +33,7 @@ from gateway.inbound.fields import (
 )
 from gateway.inbound.media import JSON
 from gateway.inbound.sms import SMS, consent_of, receipt_details, thread_conversation_id
+from gateway.times import canonical_time
 
 _ENVELOPE = frozenset({"attempt", "event", "event-id", "event_id"})
 _RECEIPT_FIELDS = frozenset(

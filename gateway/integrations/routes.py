@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 import uuid
 
 from aiohttp import web
@@ -16,12 +15,9 @@ from gateway.integrations.lifecycle import new_integration, updated_integration
 from gateway.integrations.locks import KeyedLocks
 from gateway.integrations.model import Integration, IntegrationCreate, IntegrationUpdate
 from gateway.integrations.store import IntegrationStore
+from gateway.times import now_ms
 
 UPDATE_LOCKS = web.AppKey("integration_update_locks", KeyedLocks)
-
-
-def _now_ms() -> int:
-    return time.time_ns() // 1_000_000
 
 
 def _store(request: web.Request) -> IntegrationStore:
@@ -38,7 +34,7 @@ async def _existing(request: web.Request) -> Integration:
 async def create(request: web.Request) -> web.Response:
     require_admin(request)
     body = await parse_body(request, IntegrationCreate)
-    integration = new_integration(body, str(uuid.uuid4()), _now_ms())
+    integration = new_integration(body, str(uuid.uuid4()), now_ms())
     await _store(request).put(integration)
     return web.json_response(integration.public_view(), status=201)
 
@@ -67,7 +63,7 @@ async def update(request: web.Request) -> web.Response:
     async with request.app[UPDATE_LOCKS].hold(request.match_info["integration_id"]):
         current = await _existing(request)
         grace = request.app[SETTINGS].rotation_grace_seconds
-        integration = updated_integration(current, patch, _now_ms(), grace)
+        integration = updated_integration(current, patch, now_ms(), grace)
         await _store(request).put(integration)
     return web.json_response(integration.public_view())
 

@@ -17,7 +17,6 @@ from gateway.delivery.appkeys import DELIVERY, RESOLVER
 from gateway.delivery.attempts import STATUSES
 from gateway.delivery.enqueuer import replay
 from gateway.delivery.ssrf import refusal
-from gateway.delivery.times import epoch_ms
 from gateway.engine.deliveries import DEAD_LETTER_SIZE
 from gateway.engine.events import event_id_at
 from gateway.errors import invalid_payload, not_found
@@ -25,6 +24,7 @@ from gateway.http.appkeys import ENGINE, SETTINGS
 from gateway.subscribers.bodies import SubscriberChanges, SubscriberCreate
 from gateway.subscribers.model import Subscriber, new_subscriber
 from gateway.subscribers.store import SubscriberStore
+from gateway.times import epoch_ms
 
 _EVENT_ID = re.compile(r"^\d{13}-\d{6}$")
 

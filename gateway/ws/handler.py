@@ -21,9 +21,9 @@ from aiohttp import WSMsgType, web
 from pydantic import ValidationError
 
 from gateway.admin.json_body import describe_validation_error
-from gateway.agents.times import rfc3339
 from gateway.agents.tokens import AgentGrant
 from gateway.engine.base import EngineUnavailable
+from gateway.times import format_seconds
 from gateway.ws.closing import close_socket
 from gateway.ws.frames import (
     CLOSE_MALFORMED,
@@ -162,7 +162,7 @@ async def _serve_session(
             sessionId=session.session_id,
             agentId=grant.agent_id,
             hubIds=sorted(scope.hub_ids),
-            expiresAt=rfc3339(grant.expires_at),
+            expiresAt=format_seconds(grant.expires_at),
             heartbeatSeconds=settings.ws_heartbeat_seconds,
         )
     )

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import time
 
-from gateway.agents.times import rfc3339
 from gateway.agents.tokens import TokenError
+from gateway.times import format_seconds
 from gateway.ws.frames import (
     PongFrame,
     RefreshFrame,
@@ -72,5 +72,5 @@ async def _refresh(
     session.grant = grant
     runtime.router.rescope(session, scope)
     expiry.track()
-    session.outbox.offer(server_frame("refreshed", expiresAt=rfc3339(grant.expires_at)))
+    session.outbox.offer(server_frame("refreshed", expiresAt=format_seconds(grant.expires_at)))
     await runtime.presence.regranted(session, tuple(sorted(grant.hub_ids)))
