@@ -80,3 +80,12 @@ def refused(error: VerificationError) -> InboundError:
     if error.reason == "credential_invalid":
         return InboundError(401, "unauthorized", "The credential is not accepted.")
     return InboundError(403, "signature_invalid", "The signature does not match.")
+
+
+def check_scope(hub_id: Any, tenant_id: Any, destination: Destination) -> None:
+    """The hub and tenant of an activity are the integration's, whatever the body claims:
+    a body naming another hub or tenant is refused; naming none is fine."""
+    if hub_id is not None and hub_id != destination.hub_id:
+        raise InboundError.invalid_payload("hubId: this integration belongs to another hub.")
+    if tenant_id is not None and tenant_id != destination.tenant_id:
+        raise InboundError.invalid_payload("tenantId: this integration belongs to another tenant.")

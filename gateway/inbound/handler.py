@@ -14,12 +14,21 @@ from gateway.events.activity import Destination
 from gateway.events.encode import UnencodableActivity, encode
 from gateway.http.appkeys import ENGINE, METRICS, SETTINGS
 from gateway.http.body import read_limited
-from gateway.inbound.base import InboundError, InboundRequest, Receiver
+from gateway.inbound import hubster, scg, standard, twilio
+from gateway.inbound.base import Adapter, InboundError, InboundRequest, Receiver
 from gateway.inbound.media import accepted_media_type, is_compressed
-from gateway.inbound.registry import ADAPTERS
 from gateway.integrations.model import PAUSED, Integration
 from gateway.integrations.store import IntegrationStore
 from gateway.times import format_ms
+
+ADAPTERS: dict[str, Adapter] = {
+    "hubster-system": hubster.ADAPTER,
+    "hubster-direct": hubster.ADAPTER,
+    "scg": scg.ADAPTER,
+    "standard": standard.ADAPTER,
+    "twilio": twilio.ADAPTER,
+}
+"""Which adapter reads which integration kind."""
 
 
 def signed_url(request: web.Request) -> str:

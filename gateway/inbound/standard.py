@@ -12,10 +12,16 @@ from gateway.admin.json_body import describe_validation_error
 from gateway.events.activity import KeyedActivity, build_activity, dedup_key, source
 from gateway.events.filters import FAMILIES
 from gateway.events.model import SubmittedActivity
-from gateway.inbound.base import Adapter, InboundError, InboundRequest, Receiver, refused
+from gateway.inbound.base import (
+    Adapter,
+    InboundError,
+    InboundRequest,
+    Receiver,
+    check_scope,
+    refused,
+)
 from gateway.inbound.fields import JsonObject, activity_type, parse_object, text
 from gateway.inbound.media import JSON
-from gateway.inbound.scope import check_scope
 from gateway.times import canonical_time, format_datetime
 
 TOLERANCE_SECONDS = 300
