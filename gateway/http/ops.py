@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import asyncio
 
-import orjson
 from aiohttp import web
 
 from gateway.engine import EngineUnavailable
-from gateway.errors import ERROR_HEADER
 from gateway.http.appkeys import ENGINE, LOOPS, METRICS
+from gateway.http.errors import error_response
 from gateway.http.inflight import INFLIGHT
 
 ENGINE_PING_TIMEOUT_SECONDS = 2.0
@@ -30,10 +29,7 @@ async def readyz(request: web.Request) -> web.Response:
     if not problems:
         return web.json_response({"status": "ready", "problems": []})
     message = "Not ready: " + "; ".join(problems) + "."
-    body = {"error": {"code": "unavailable", "message": message}, "problems": problems}
-    response = web.Response(status=503, body=orjson.dumps(body), content_type="application/json")
-    response.headers[ERROR_HEADER] = message
-    return response
+    return error_response(503, "unavailable", message, problems=problems)
 
 
 async def metrics(request: web.Request) -> web.Response:

@@ -14,7 +14,7 @@ from aiohttp import web
 from aiohttp.web_protocol import RequestHandler
 from aiohttp.web_request import BaseRequest
 
-from gateway.errors import error_response
+from gateway.http.errors import error_response
 from gateway.http.request_id import HEADER, request_id
 
 log = logging.getLogger("gateway.protocol")

@@ -6,8 +6,8 @@ from typing import Any
 
 import orjson
 
+from gateway.errors import InboundError
 from gateway.events.filters import check_filter
-from gateway.inbound.base import InboundError
 
 JsonObject = dict[str, Any]
 

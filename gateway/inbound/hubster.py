@@ -6,11 +6,11 @@ from __future__ import annotations
 from typing import Any
 
 import signing
+from gateway.errors import InboundError
 from gateway.events.activity import KeyedActivity, build_activity, dedup_key, party, source
 from gateway.events.model import Role
 from gateway.inbound.base import (
     Adapter,
-    InboundError,
     InboundRequest,
     Receiver,
     check_scope,

@@ -8,13 +8,12 @@ from typing import Any
 from pydantic import ValidationError
 
 import signing
-from gateway.admin.json_body import describe_validation_error
+from gateway.errors import InboundError, describe_validation_error
 from gateway.events.activity import KeyedActivity, build_activity, dedup_key, source
 from gateway.events.filters import FAMILIES
 from gateway.events.model import SubmittedActivity
 from gateway.inbound.base import (
     Adapter,
-    InboundError,
     InboundRequest,
     Receiver,
     check_scope,

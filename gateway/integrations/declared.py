@@ -14,9 +14,8 @@ from typing import Any
 from aiohttp import web
 from pydantic import ValidationError
 
-from gateway.admin.json_body import describe_validation_error
 from gateway.config import ConfigError
-from gateway.errors import ApiError
+from gateway.errors import GatewayError, describe_validation_error
 from gateway.http.appkeys import ENGINE, SETTINGS
 from gateway.integrations.lifecycle import new_integration
 from gateway.integrations.model import DeclaredIntegration, Integration
@@ -41,7 +40,7 @@ def declared_integration(index: int, table: dict[str, Any], now_ms: int) -> Inte
         return new_integration(declared, _declared_id(declared), now_ms)
     except ValidationError as exc:
         raise ConfigError(f"{where}: {describe_validation_error(exc)}") from None
-    except ApiError as exc:
+    except GatewayError as exc:
         raise ConfigError(f"{where}: {exc.message}") from None
 
 
