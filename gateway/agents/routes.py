@@ -8,11 +8,11 @@ from typing import Annotated
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
-from gateway.admin.auth import require_admin
 from gateway.admin.json_body import parse_body
 from gateway.agents.tokens import mint
 from gateway.config import Settings
 from gateway.http.appkeys import JWT_SECRET, SETTINGS
+from gateway.http.routes import Route
 from gateway.times import format_seconds
 
 DEFAULT_TTL_SECONDS = 3600
@@ -49,7 +49,6 @@ def websocket_url(settings: Settings, request: web.Request) -> str:
 
 
 async def put_agent_auth(request: web.Request) -> web.Response:
-    require_admin(request)
     body = await parse_body(request, AgentAuthRequest)
     settings = request.app[SETTINGS]
     issued_at = int(time.time())
@@ -74,5 +73,13 @@ async def put_agent_auth(request: web.Request) -> web.Response:
     return web.json_response({"agentAuth": agent_auth})
 
 
-def setup_agent_routes(app: web.Application) -> None:
-    app.router.add_put("/agent/auth", put_agent_auth)
+ROUTES = (
+    Route(
+        "PUT",
+        "/agent/auth",
+        put_agent_auth,
+        access="admin",
+        name="putAgentAuth",
+        summary="Mint an agent's websocket token and URL.",
+    ),
+)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from aiohttp import web
 
 from gateway.config import Settings
@@ -9,9 +11,13 @@ from gateway.engine import Engine
 from gateway.loops import Loops
 from gateway.metrics import Metrics
 
+if TYPE_CHECKING:
+    from gateway.http.routes import RouteTable  # it needs these keys itself
+
 SETTINGS = web.AppKey("settings", Settings)
 ENGINE = web.AppKey("engine", Engine)
 METRICS = web.AppKey("metrics", Metrics)
 LOOPS = web.AppKey("loops", Loops)
 ADMIN_KEY = web.AppKey("admin_key", str)
 JWT_SECRET = web.AppKey("jwt_secret", str)
+ROUTE_TABLE: web.AppKey[RouteTable] = web.AppKey("route_table")

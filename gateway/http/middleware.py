@@ -1,4 +1,5 @@
-"""The request middleware: errors in the contract's shape; a log line and metrics per request."""
+"""The request middleware: the admin key where the route table asks for it, errors in the
+contract's shape, and a log line and metrics per request."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from gateway.http.errors import (
 )
 from gateway.http.inflight import INFLIGHT
 from gateway.http.request_id import request_id
+from gateway.http.routes import authorize
 
 error_log = logging.getLogger("gateway.errors")
 
@@ -27,6 +29,7 @@ ACCESS_LOG = web.AppKey("access_log", AccessLog)
 async def _respond(request: web.Request, handler: Handler) -> web.StreamResponse:
     """The one place handlers' errors become responses: nothing else renders an error."""
     try:
+        authorize(request)
         return await handler(request)
     except GatewayError as error:
         if error.status >= 500:

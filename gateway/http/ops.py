@@ -10,6 +10,7 @@ from gateway.engine import EngineUnavailable
 from gateway.http.appkeys import ENGINE, LOOPS, METRICS
 from gateway.http.errors import error_response
 from gateway.http.inflight import INFLIGHT
+from gateway.http.routes import Route, add_routes
 
 ENGINE_PING_TIMEOUT_SECONDS = 2.0
 
@@ -37,7 +38,21 @@ async def metrics(request: web.Request) -> web.Response:
     return web.Response(body=body, headers={"Content-Type": "text/plain; version=0.0.4"})
 
 
+ROUTES = (
+    Route("GET", "/healthz", healthz, access="public", name="getHealthz", summary="Liveness."),
+    Route(
+        "GET",
+        "/readyz",
+        readyz,
+        access="public",
+        name="getReadyz",
+        summary="Readiness: the engine answers and every loop is alive.",
+    ),
+    Route(
+        "GET", "/metrics", metrics, access="public", name="getMetrics", summary="Prometheus text."
+    ),
+)
+
+
 def setup(app: web.Application) -> None:
-    app.router.add_get("/healthz", healthz)
-    app.router.add_get("/readyz", readyz)
-    app.router.add_get("/metrics", metrics)
+    add_routes(app, ROUTES)

@@ -22,6 +22,7 @@ from gateway.errors import (
     UnencodableActivity,
     invalid_payload,
 )
+from gateway.http.routes import Route, add_routes
 from gateway.ws.frames import close_code_for, gateway_error_frame
 from tests.http.conftest import make_app
 
@@ -52,7 +53,7 @@ async def test_any_gateway_error_is_rendered_in_the_error_format(
         raise error
 
     app = make_app()
-    app.router.add_get("/test/fail", fail)
+    add_routes(app, [Route("GET", "/test/fail", fail, access="public", name="testFail")])
     response = await (await aiohttp_client(app)).get("/test/fail")
     body = await response.json()
     assert response.status == status
@@ -68,7 +69,7 @@ async def test_an_engine_outage_says_retry_and_keeps_its_detail_out_of_the_answe
         raise EngineUnavailable("redis at 10.0.0.7 went away")
 
     app = make_app()
-    app.router.add_get("/test/fail", fail)
+    add_routes(app, [Route("GET", "/test/fail", fail, access="public", name="testFail")])
     response = await (await aiohttp_client(app)).get("/test/fail")
     assert response.status == 503
     assert response.headers["Retry-After"] == "5"
