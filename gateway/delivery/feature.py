@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from gateway.delivery.appkeys import DELIVERY, RESOLVER, DeliveryRuntime
 from gateway.delivery.dispatcher import Dispatcher
 from gateway.delivery.enqueuer import enqueuer_loop
+from gateway.delivery.runtime import DELIVERY, RESOLVER, DeliveryRuntime
 from gateway.delivery.sender import HttpSender
 from gateway.delivery.ssrf import system_resolver
 from gateway.delivery.worker import Deliverer

@@ -13,16 +13,18 @@ from gateway.engine.retention import retention_loop
 from gateway.http import ops
 from gateway.http.access_log import AccessLog
 from gateway.http.appkeys import (
+    ACCESS_LOG,
     ADMIN_KEY,
     ENGINE,
+    INFLIGHT,
     JWT_SECRET,
     LOOPS,
     METRICS,
     ROUTE_TABLE,
     SETTINGS,
 )
-from gateway.http.inflight import INFLIGHT, InFlight
-from gateway.http.middleware import ACCESS_LOG, request_middleware
+from gateway.http.inflight import InFlight
+from gateway.http.middleware import request_middleware
 from gateway.http.request_id import add_request_id_header
 from gateway.http.routes import RouteTable
 from gateway.inbound import feature as inbound

@@ -1,4 +1,8 @@
-"""Typed keys for the shared objects every feature finds on the aiohttp application."""
+"""Typed keys for the shared objects every feature finds on the aiohttp application.
+
+A feature's own objects hang off one key of its runtime module (`WS_RUNTIME`, `DELIVERY`);
+everything shared across features is keyed here.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +12,8 @@ from aiohttp import web
 
 from gateway.config import Settings
 from gateway.engine import Engine
+from gateway.http.access_log import AccessLog
+from gateway.http.inflight import InFlight
 from gateway.loops import Loops
 from gateway.metrics import Metrics
 
@@ -20,4 +26,6 @@ METRICS = web.AppKey("metrics", Metrics)
 LOOPS = web.AppKey("loops", Loops)
 ADMIN_KEY = web.AppKey("admin_key", str)
 JWT_SECRET = web.AppKey("jwt_secret", str)
+INFLIGHT = web.AppKey("inflight", InFlight)
+ACCESS_LOG = web.AppKey("access_log", AccessLog)
 ROUTE_TABLE: web.AppKey[RouteTable] = web.AppKey("route_table")

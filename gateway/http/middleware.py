@@ -10,20 +10,16 @@ from aiohttp import web
 from aiohttp.typedefs import Handler
 
 from gateway.errors import GatewayError
-from gateway.http.access_log import AccessLog
-from gateway.http.appkeys import METRICS
+from gateway.http.appkeys import ACCESS_LOG, INFLIGHT, METRICS
 from gateway.http.errors import (
     gateway_error_response,
     http_exception_response,
     internal_error_response,
 )
-from gateway.http.inflight import INFLIGHT
 from gateway.http.request_id import request_id
 from gateway.http.routes import authorize
 
 error_log = logging.getLogger("gateway.errors")
-
-ACCESS_LOG = web.AppKey("access_log", AccessLog)
 
 
 async def _respond(request: web.Request, handler: Handler) -> web.StreamResponse:

@@ -7,9 +7,8 @@ import asyncio
 from aiohttp import web
 
 from gateway.engine import EngineUnavailable
-from gateway.http.appkeys import ENGINE, LOOPS, METRICS
+from gateway.http.appkeys import ENGINE, INFLIGHT, LOOPS, METRICS
 from gateway.http.errors import error_response
-from gateway.http.inflight import INFLIGHT
 from gateway.http.routes import Route, add_routes
 
 ENGINE_PING_TIMEOUT_SECONDS = 2.0

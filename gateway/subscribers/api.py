@@ -12,9 +12,9 @@ from pydantic import AwareDatetime, BaseModel, BeforeValidator, ConfigDict, mode
 
 from gateway.admin.json_body import parse_body
 from gateway.admin.paging import page_from
-from gateway.delivery.appkeys import DELIVERY, RESOLVER
 from gateway.delivery.attempts import STATUSES
 from gateway.delivery.enqueuer import replay
+from gateway.delivery.runtime import DELIVERY, RESOLVER
 from gateway.delivery.ssrf import refusal
 from gateway.engine.deliveries import DEAD_LETTER_SIZE
 from gateway.engine.events import event_id_at

@@ -16,7 +16,7 @@ from aiohttp import web
 from pydantic import Field, ValidationError
 
 from gateway.config import ConfigError
-from gateway.delivery.appkeys import RESOLVER
+from gateway.delivery.runtime import RESOLVER
 from gateway.delivery.ssrf import refusal
 from gateway.errors import describe_validation_error
 from gateway.http.appkeys import ENGINE, SETTINGS
