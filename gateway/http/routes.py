@@ -17,7 +17,6 @@ from typing import Literal
 
 from aiohttp import web
 from aiohttp.typedefs import Handler
-from aiohttp.web_urldispatcher import AbstractRoute
 
 from gateway.errors import unauthorized
 from gateway.http.appkeys import ADMIN_KEY, ROUTE_TABLE
@@ -44,7 +43,7 @@ class RouteTable:
 
     def __init__(self) -> None:
         self.routes: list[Route] = []
-        self._by_route: dict[AbstractRoute, Route] = {}
+        self._by_route: dict[web.AbstractRoute, Route] = {}
 
     def add(self, router: web.UrlDispatcher, route: Route) -> None:
         resource = router.add_resource(route.path)
@@ -53,7 +52,7 @@ class RouteTable:
             self._by_route[resource.add_route(method, route.handler)] = route
         self.routes.append(route)
 
-    def is_public(self, matched: AbstractRoute) -> bool:
+    def is_public(self, matched: web.AbstractRoute) -> bool:
         route = self._by_route.get(matched)
         return route is not None and route.access == "public"
 
