@@ -28,9 +28,14 @@ _HTTP_ERROR_CODES = {
 }
 
 
+_CONTROLS = dict.fromkeys([*range(0x20), *range(0x7F, 0xA0)], " ")
+
+
 def _header_safe(message: str) -> str:
-    """Header values must be single-line latin-1; the body keeps the full text."""
-    text = " ".join(message.split())
+    """Header values must be single-line latin-1 without control characters (aiohttp drops
+    the connection rather than send one, and a message may echo a sender's text); the body
+    keeps the full text."""
+    text = " ".join(message.translate(_CONTROLS).split())
     return text.encode("latin-1", "replace").decode("latin-1")
 
 
