@@ -35,7 +35,12 @@ def format_ms(epoch_ms: int) -> str:
 @lru_cache(maxsize=1024)
 def _second_text(epoch_second: int) -> str:
     """Formatting a datetime is slow next to the rest of a webhook; seconds repeat a lot."""
-    return f"{datetime.fromtimestamp(epoch_second, UTC):%Y-%m-%dT%H:%M:%S}"
+    return _text(datetime.fromtimestamp(epoch_second, UTC))
+
+
+def _text(moment: datetime) -> str:
+    """`%Y` writes years below 1000 without padding (`999-12-31`), which RFC 3339 forbids."""
+    return f"{moment.year:04d}-{moment:%m-%dT%H:%M:%S}"
 
 
 def _epoch_ms_of_seconds(epoch_seconds: float) -> int:
@@ -53,7 +58,7 @@ def format_seconds(epoch_seconds: float) -> str:
 def format_datetime(moment: datetime) -> str:
     """The canonical text of an aware datetime, truncated to milliseconds."""
     utc = moment.astimezone(UTC)
-    return f"{utc:%Y-%m-%dT%H:%M:%S}.{utc.microsecond // 1000:03d}Z"
+    return f"{_text(utc)}.{utc.microsecond // 1000:03d}Z"
 
 
 def canonical_time(text: str) -> str:

@@ -32,3 +32,15 @@ def test_float_noise_does_not_lose_a_millisecond() -> None:
 def test_epoch_ms_round_trips(ms: int) -> None:
     text = format_ms(ms)
     assert epoch_ms(datetime.fromisoformat(text)) == ms
+
+
+def test_years_below_1000_are_four_digits() -> None:
+    from datetime import UTC, datetime
+
+    from gateway.times import MIN_EPOCH_MS, canonical_time, format_datetime, format_ms
+
+    assert format_ms(MIN_EPOCH_MS) == "0001-01-01T00:00:00.000Z"
+    assert format_datetime(datetime(999, 12, 31, 23, 59, 59, tzinfo=UTC)) == (
+        "0999-12-31T23:59:59.000Z"
+    )
+    assert canonical_time("0050-06-01T00:00:00+00:00") == "0050-06-01T00:00:00.000Z"
