@@ -19,8 +19,10 @@ The tree::
     │                                     Content-Encoding says (400 `invalid_payload`)
     ├── UnencodableActivity               an activity holding a value JSON cannot carry
     │                                     (400 `invalid_payload`)
-    └── Unavailable                       shared state out of reach (503 `unavailable`)
-        └── EngineUnavailable             raised by engines (gateway.engine.base)
+    ├── Unavailable                       shared state out of reach (503 `unavailable`)
+    │   └── EngineUnavailable             raised by engines (gateway.engine.base)
+    └── ClientGone                        the client closed the connection before the
+                                          answer (`cancelled`, counted as status 499)
 """
 
 from __future__ import annotations
@@ -105,6 +107,20 @@ class Unavailable(GatewayError):
             {"Retry-After": str(self.RETRY_AFTER_SECONDS)},
         )
         self.detail = detail
+
+
+class ClientGone(GatewayError):
+    """The client closed the connection before its request was answered (mid-body): no one
+    is left to tell, so it is counted, not answered. The status is nginx's 499 "client
+    closed request", which never reaches a client: metrics count it apart from the 4xx the
+    gateway chose and the 5xx that are its own failures."""
+
+    STATUS = 499
+
+    def __init__(self) -> None:
+        super().__init__(
+            "cancelled", "The client closed the connection before the answer.", self.STATUS
+        )
 
 
 INVALID_JSON_MESSAGE = "The body is not valid JSON."

@@ -20,8 +20,8 @@ from gateway.engine import Engine
 from gateway.engine.memory import MemoryEngine
 from gateway.http.app import build_app
 from gateway.http.appkeys import INFLIGHT
+from gateway.http.connections import GatewayRunner
 from gateway.http.inflight import InFlight
-from gateway.http.protocol_errors import GatewayRunner
 
 log = logging.getLogger("gateway.server")
 
