@@ -192,7 +192,8 @@ class DeliveryQueue(Protocol):
         ...
 
     async def park(self, subscriber_id: str) -> None:
-        """The subscriber is disabled: keep its deliveries, never report it due."""
+        """The subscriber is disabled: keep its deliveries (enqueue still adds to them),
+        never report it due, and claim nothing of it."""
         ...
 
     async def unpark(self, subscriber_id: str, now: float) -> None:
