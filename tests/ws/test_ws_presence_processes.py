@@ -15,7 +15,6 @@ import aiohttp
 import pytest
 from ws_helpers import ADMIN_KEY, agent_token, next_frame
 
-from gateway.engine.base import Engine
 from gateway.engine.memory import MemoryEngine
 from gateway.engine.presence import PresenceSession
 from gateway.http.appkeys import LOOPS
@@ -24,11 +23,13 @@ from gateway.ws import presence_sync
 ADMIN = {"Authorization": f"Bearer {ADMIN_KEY}"}
 
 
-def another_process(engine: Engine) -> Engine:
-    """The same engine data as a second process sees it: its own instance id."""
+async def two_processes(make_gateway: Any) -> tuple[Any, Any, MemoryEngine]:
+    """Two gateways over one engine's data, each with its own instance id, as two
+    processes sharing a backing store are."""
+    engine = MemoryEngine()
     other = copy.copy(engine)
     other.instance_id = uuid.uuid4().hex
-    return other
+    return await make_gateway(engine), await make_gateway(other), engine
 
 
 async def roster_of(ws: aiohttp.ClientWebSocketResponse, hub_id: str) -> dict[str, str]:
@@ -52,9 +53,7 @@ def fast_presence(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 async def test_changes_through_one_process_reach_sessions_of_the_other(make_gateway: Any) -> None:
-    engine = MemoryEngine()
-    first = await make_gateway(engine)
-    second = await make_gateway(another_process(engine))
+    first, second, _ = await two_processes(make_gateway)
     ann, _ = await first.session(agent_token("ann", ["hub-a"]))
     assert await roster_of(ann, "hub-a") == {"ann": "available"}
 
@@ -71,9 +70,7 @@ async def test_changes_through_one_process_reach_sessions_of_the_other(make_gate
 
 @pytest.mark.usefixtures("fast_presence")
 async def test_the_sessions_of_a_process_that_stopped_beating_leave(make_gateway: Any) -> None:
-    engine = MemoryEngine()
-    first = await make_gateway(engine)
-    second = await make_gateway(another_process(engine))
+    first, second, _ = await two_processes(make_gateway)
     ann, _ = await first.session(agent_token("ann", ["hub-a"]))
     bob, _ = await second.session(agent_token("bob", ["hub-a"]))
     await becomes(ann, "hub-a", {"ann": "available", "bob": "available"})
@@ -90,9 +87,7 @@ async def test_the_sessions_of_a_process_that_stopped_beating_leave(make_gateway
 
 @pytest.mark.usefixtures("fast_presence")
 async def test_a_process_reaped_while_alive_joins_its_sessions_again(make_gateway: Any) -> None:
-    engine = MemoryEngine()
-    first = await make_gateway(engine)
-    watcher = await make_gateway(another_process(engine))
+    first, watcher, engine = await two_processes(make_gateway)
     carol, _ = await watcher.session(agent_token("carol", ["hub-a"]))
     ann, _ = await first.session(agent_token("ann", ["hub-a"], name="Ann"))
     await ann.send_json({"type": "status", "status": "busy"})
