@@ -38,7 +38,11 @@ FEATURES: tuple[Feature, ...] = (ops.setup, inbound.setup, delivery.setup, agent
 
 
 async def _start_retention(app: web.Application) -> None:
-    app[LOOPS].start("retention", retention_loop(app[ENGINE], app[SETTINGS].history_seconds))
+    settings = app[SETTINGS]
+    loop = retention_loop(
+        app[ENGINE], app[METRICS], settings.history_seconds, settings.history_max_bytes
+    )
+    app[LOOPS].start("retention", loop)
 
 
 async def _stop_loops_and_engine(app: web.Application) -> None:

@@ -86,7 +86,7 @@ async def _accept(request: web.Request, integration: Integration) -> AppendResul
     inbound = InboundRequest(request.headers, body, signed_url(request), media_type)
     keyed = adapter.normalise(inbound, _receiver(integration, time.time()))
     events = [encode(item) for item in keyed]
-    result = await request.app[ENGINE].events.append(events, settings.history_seconds)
+    result = await request.app[ENGINE].events.append(events, settings.dedup_seconds)
     metrics = request.app[METRICS]
     metrics.events_stored.inc(len(result.stored))
     metrics.duplicates.inc(result.duplicates)

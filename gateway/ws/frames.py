@@ -14,6 +14,7 @@ from typing import Annotated, Any, Literal
 import orjson
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, TypeAdapter
 
+from gateway.engine.ids import EVENT_ID_PATTERN
 from gateway.errors import GatewayError
 from gateway.events.filters import check_filter
 
@@ -30,8 +31,6 @@ _CLOSE_CODES = {
     "access_denied": CLOSE_FORBIDDEN,
     "invalid_payload": CLOSE_MALFORMED,
 }
-
-EVENT_ID_PATTERN = r"^\d{13}-\d{6}$"
 
 PING_FRAME = b'{"type":"ping"}'
 
