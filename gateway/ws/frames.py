@@ -20,6 +20,9 @@ CLOSE_MALFORMED = 4400
 CLOSE_SHUTTING_DOWN = 1012
 
 EVENT_ID_PATTERN = r"^\d{13}-\d{6}$"
+MAX_HISTORY_EVENTS = 1000
+"""The most events an `auth` frame's `historyLimit` may ask for: a page's first view, not an
+export (subscriber replay is the tool for bulk history)."""
 
 PING_FRAME = b'{"type":"ping"}'
 
@@ -45,6 +48,13 @@ class AuthFrame(Narrowing):
     type: Literal["auth"]
     token: str
     last_event_id: EventId | None = Field(None, alias="lastEventId")
+    history_seconds: float | None = Field(
+        None, alias="historySeconds", gt=0, le=10 * 365 * 86400, allow_inf_nan=False
+    )
+    """A first connection's recent history: the events of the last this many seconds that
+    the session may see (as far back as the gateway still holds), newest `historyLimit` of
+    them, replayed like a resume. Ignored when `lastEventId` is given."""
+    history_limit: int = Field(200, alias="historyLimit", ge=1, le=MAX_HISTORY_EVENTS)
 
 
 class SubscribeFrame(Narrowing):

@@ -27,6 +27,7 @@ from gateway.ws.frames import (
     Narrowing,
     error_frame,
 )
+from gateway.ws.resume import RecentHistory
 
 _EVENT_ID = re.compile(EVENT_ID_PATTERN)
 _PROTOCOL_DATA_ERRORS = frozenset({WSCloseCode.INVALID_TEXT, WSCloseCode.MESSAGE_TOO_BIG})
@@ -61,6 +62,7 @@ class Admission:
     grant: AgentGrant
     narrowing: Narrowing | None
     last_event_id: str | None
+    history: RecentHistory | None = None
 
 
 def upgrade_bearer(request: web.Request) -> str | None:
@@ -127,7 +129,10 @@ async def admit_by_first_frame(
         raise Refusal(
             CLOSE_MALFORMED, "malformed auth frame", error_frame("invalid_payload", problem)
         ) from None
-    return Admission(grant, frame, frame.last_event_id)
+    history = None
+    if frame.history_seconds is not None and frame.last_event_id is None:
+        history = RecentHistory(frame.history_seconds, frame.history_limit)
+    return Admission(grant, frame, frame.last_event_id, history)
 
 
 def require_hubs(grant: AgentGrant) -> None:
