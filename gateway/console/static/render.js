@@ -158,7 +158,7 @@ const MESSAGE_BODIES = {
     return el(
       "div",
       { className: "body location" },
-      el("span", { text: "📍 " }),
+      el("span", { className: "label", text: "Location" }),
       message.address ? el("span", { text: message.address }) : null,
       numeric ? link(map, `${lat.toFixed(5)}, ${lon.toFixed(5)}`) : null,
     );
