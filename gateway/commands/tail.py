@@ -93,6 +93,7 @@ class Tail:
         self.as_json: bool = args.json
         self.count: int | None = args.count
         self.last_event_id: str | None = args.since
+        self.live_from: str | None = None
         self.printed = 0
         self.last_error: str | None = None
 
@@ -148,8 +149,12 @@ class Tail:
         elif kind == "ready":
             hubs = ", ".join(frame.get("hubIds", []))
             _note(f"connected as {frame.get('agentId')} to {hubs}")
+            self.live_from = frame.get("lastEventId")
+            if self.last_event_id is None:  # nothing to replay: resume from where it went live
+                self.last_event_id = self.live_from
         elif kind == "recovered" and not frame.get("recovered"):
             _note("history not recovered: events from before this reconnection may be missing")
+            self.last_event_id = self.live_from or self.last_event_id
         elif kind == "error":
             error = frame.get("error") or {}
             self.last_error = f"{error.get('code')}: {error.get('message')}"

@@ -167,6 +167,7 @@ async def _serve_session(
             hubIds=sorted(scope.hub_ids),
             expiresAt=rfc3339(grant.expires_at),
             heartbeatSeconds=settings.ws_heartbeat_seconds,
+            **_live_from(runtime),
         )
     )
     if denial is not None:
@@ -194,6 +195,14 @@ async def _serve_session(
         runtime.router.remove(session)
         ending = runtime.keep(_end_session(runtime, session, close_code))
         await asyncio.shield(ending)
+
+
+def _live_from(runtime: WsRuntime) -> dict[str, str]:
+    """`lastEventId` for the `ready` frame: where a reconnection resumes from if this session
+    delivers no event before it drops (read in the same step as the session joins the
+    router, so no event falls between)."""
+    live_from = runtime.router.live_from
+    return {} if live_from is None else {"lastEventId": live_from}
 
 
 def _log_fields(session: Session) -> dict[str, str]:

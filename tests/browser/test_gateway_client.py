@@ -129,6 +129,31 @@ def test_history_then_resume_after_a_network_drop_with_heartbeats_answered(
     assert states[:2] == ["connecting", "open"] and states[-1] == "open"
 
 
+def test_a_drop_before_the_first_event_loses_nothing(
+    gateway: RunningGateway, new_page: NewPage, pages_origin: str
+) -> None:
+    hub = _hub()
+    post = _poster(gateway, hub)
+    proxy = TcpProxy(gateway.process.port)
+    try:
+        page = _harness(new_page, pages_origin)
+        token = agent_token("ann", [hub])
+        _start(page, gateway.url, f"ws://127.0.0.1:{proxy.port}/ws", name="client", token=token)
+        _wait(page, "window.record.states.some((s) => s.state === 'open')")
+        proxy.cut()
+        _wait(page, "window.record.states.some((s) => s.state === 'reconnecting')")
+        post("while away 1")
+        post("while away 2")
+        proxy.restore()
+        _wait(page, "window.record.events.length === 2")
+    finally:
+        proxy.close()
+    assert [event["replayed"] for event in _record(page, "events")] == [True, True]
+    ready = next(frame for frame in _record(page, "received") if frame["type"] == "ready")
+    auths = [frame for frame in _record(page, "sent") if frame["type"] == "auth"]
+    assert auths[-1]["lastEventId"] == ready["lastEventId"]
+
+
 def test_refreshes_the_token_before_it_expires(
     gateway: RunningGateway, new_page: NewPage, pages_origin: str
 ) -> None:

@@ -175,6 +175,11 @@ export class GatewayClient {
       case "recovered":
         this._replaying = false;
         this._historyPending = false;
+        // Nothing replayed to resume after, or a resume the gateway could not honour (it
+        // went live from where this session joined): resume from that point next time.
+        if (this._liveFrom && (this.lastEventId === null || !frame.recovered)) {
+          this.lastEventId = this._liveFrom;
+        }
         return this._call("onRecovered", {
           recovered: frame.recovered,
           count: frame.count,
@@ -200,6 +205,10 @@ export class GatewayClient {
   _ready(frame) {
     this.session = frame;
     this._resumed = Boolean(this.lastEventId);
+    // Where this session went live: a connection that drops before its first event resumes
+    // from here, so events published while it was away still arrive.
+    this._liveFrom = typeof frame.lastEventId === "string" ? frame.lastEventId : null;
+    if (!this._replaying && this.lastEventId === null) this.lastEventId = this._liveFrom;
     this.expiresAt = Date.parse(frame.expiresAt);
     this._heartbeatMs = (frame.heartbeatSeconds || 25) * 1000;
     this._attempt = 0;
