@@ -1,5 +1,6 @@
-"""Command line: `python -m gateway serve`, the operator's commands (`token`, `send`, `tail`,
-`check-config`, see `gateway/commands/`) and `python -m gateway bench`."""
+"""Command line: `python -m gateway serve` and the operator's commands (`token`, `send`,
+`tail`, `check-config`, see `gateway/commands/`). The benchmark is its own tool:
+`python -m bench`."""
 
 from __future__ import annotations
 
@@ -35,8 +36,6 @@ def _parser() -> argparse.ArgumentParser:
     serve_cmd.add_argument("--port", type=int, help="port to listen on (default 8080; 0 = any)")
     for command in (token, send, tail, check_config):
         command.add_parser(commands)
-    bench_cmd = commands.add_parser("bench", help="measure throughput, latency and memory")
-    bench_cmd.add_argument("rest", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
     return parser
 
 
@@ -55,10 +54,6 @@ def _serve(args: argparse.Namespace) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
-    if argv[:1] == ["bench"]:  # before parsing: REMAINDER would refuse `bench --json P`
-        from gateway.bench.cli import main as bench_main
-
-        return bench_main(argv[1:])
     args = _parser().parse_args(argv)
     if args.command == "serve":
         return _serve(args)

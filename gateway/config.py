@@ -23,6 +23,9 @@ from pydantic_settings import (
 )
 
 TEN_YEARS_SECONDS = 10 * 365 * 86400
+MIN_SECRET_BYTES = 32
+"""The admin key and the HS256 JWT secret: RFC 7518 asks for a key at least as long as the
+hash (32 bytes for HS256); anything shorter can be brute-forced offline from one token."""
 DEFAULT_RETRY_SCHEDULE = (0.0, 5.0, 300.0, 1800.0, 7200.0, 18000.0, 36000.0, 36000.0)
 
 _file_values: ContextVar[dict[str, Any]] = ContextVar("gateway_config_file")
@@ -59,11 +62,11 @@ class Settings(BaseSettings):
     port: int = Field(8080, ge=0, le=65535)
     public_url: str | None = None
     redis_url: str | None = None
-    admin_key: str | None = Field(None, min_length=1, repr=False)
+    admin_key: str | None = Field(None, repr=False)
     log_level: str = "INFO"
     allow_private_targets: bool = False
 
-    jwt_secret: str | None = Field(None, min_length=1, repr=False)
+    jwt_secret: str | None = Field(None, repr=False)
     jwt_public_key: str | None = None
     jwt_algorithms: Annotated[list[str], NoDecode] = ["HS256"]
     jwt_audience: str = "gateway"
@@ -94,6 +97,13 @@ class Settings(BaseSettings):
     def _non_negative_schedule(cls, value: list[float]) -> list[float]:
         if not value or any(not 0 <= step <= TEN_YEARS_SECONDS for step in value):
             raise ValueError("needs at least one delay, each from 0 to ten years")
+        return value
+
+    @field_validator("admin_key", "jwt_secret")
+    @classmethod
+    def _long_enough(cls, value: str | None) -> str | None:
+        if value is not None and len(value.encode()) < MIN_SECRET_BYTES:
+            raise ValueError(f"must be at least {MIN_SECRET_BYTES} bytes")
         return value
 
     @field_validator("log_level")

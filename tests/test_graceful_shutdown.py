@@ -15,7 +15,7 @@ import pytest
 import websockets
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
-ADMIN_KEY = "shutdown-test-admin-key"
+ADMIN_KEY = "shutdown-test-admin-key-0123456789ab"
 
 
 def _admin_post(url: str, body: dict[str, object]) -> dict[str, object]:

@@ -4,6 +4,14 @@ unknown `Expect`, an encoding it cannot undo) get the contract's error shape too
 aiohttp answers those from `RequestHandler.handle_error` with a text/plain body and logs a
 traceback that quotes the offending bytes, which may be a credential. The server here uses
 a handler that renders `error_response` instead and logs one line without the bytes.
+
+aiohttp has no public hook for this, so it is done with names aiohttp keeps private, on
+purpose and fenced: `BaseRunner._make_server` (overridden), the `Server`'s `_loop` and
+`_kwargs` and its constructor's parameters (the server is rebuilt from them), `Server.__call__`
+(the per-connection protocol factory), `RequestHandler(manager, loop=..., **kwargs)` and
+`RequestHandler.handle_error(request, status, exc, message)`. aiohttp is pinned below its
+next major, and `tests/http/test_aiohttp_canaries.py` fails, naming what changed, as soon as
+an aiohttp release moves any of them.
 """
 
 from __future__ import annotations
@@ -11,8 +19,6 @@ from __future__ import annotations
 import logging
 
 from aiohttp import web
-from aiohttp.web_protocol import RequestHandler
-from aiohttp.web_request import BaseRequest
 
 from gateway.errors import error_response
 from gateway.http.request_id import HEADER, request_id
@@ -28,10 +34,10 @@ _MESSAGES = {
 }
 
 
-class _ContractRequestHandler(RequestHandler):
+class _ContractRequestHandler(web.RequestHandler):
     def handle_error(
         self,
-        request: BaseRequest,
+        request: web.BaseRequest,
         status: int = 500,
         exc: BaseException | None = None,
         message: str | None = None,
@@ -53,7 +59,7 @@ class _ContractRequestHandler(RequestHandler):
 
 
 class _ContractServer(web.Server):
-    def __call__(self) -> RequestHandler:
+    def __call__(self) -> web.RequestHandler:
         return _ContractRequestHandler(self, loop=self._loop, **self._kwargs)
 
 

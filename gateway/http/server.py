@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
-import socket
 
 from aiohttp import web
 
@@ -38,12 +37,6 @@ def create_engine(settings: Settings) -> Engine:
     if settings.redis_url:
         raise ConfigError("GATEWAY_REDIS_URL is set, but this build has no Redis engine yet")
     return MemoryEngine()
-
-
-def _bound_port(site: web.TCPSite, fallback: int) -> int:
-    server = site._server
-    sockets: list[socket.socket] = list(getattr(server, "sockets", None) or [])
-    return int(sockets[0].getsockname()[1]) if sockets else fallback
 
 
 async def serve(settings: Settings) -> None:
@@ -78,7 +71,7 @@ async def serve(settings: Settings) -> None:
         await runner.cleanup()
         reason = exc.strerror or str(exc)
         raise StartupError(f"cannot listen on {settings.host}:{settings.port}: {reason}") from None
-    port = _bound_port(site, settings.port)
+    port = site.port  # the bound port once started, so `--port 0` prints the real one
     host = f"[{settings.host}]" if ":" in settings.host else settings.host
     print(f"gateway listening on http://{host}:{port} (engine: {engine.name})", flush=True)
     if settings.admin_key is None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from gateway.inbound import hubster, scg, standard, twilio
+from gateway.inbound import hubster, scg, standard, telnyx, twilio
 from gateway.inbound.base import Adapter
 
 ADAPTERS: dict[str, Adapter] = {
@@ -10,5 +10,6 @@ ADAPTERS: dict[str, Adapter] = {
     "hubster-direct": hubster.ADAPTER,
     "scg": scg.ADAPTER,
     "standard": standard.ADAPTER,
+    "telnyx": telnyx.ADAPTER,
     "twilio": twilio.ADAPTER,
 }

@@ -15,7 +15,6 @@ from gateway.events.activity import (
     source,
 )
 from gateway.events.model import MAX_ATTEMPT
-from gateway.events.times import canonical_time
 from gateway.inbound.base import (
     Adapter,
     InboundError,
@@ -25,10 +24,11 @@ from gateway.inbound.base import (
 from gateway.inbound.fields import (
     JsonObject,
     activity_type,
-    decimal,
+    attempt_number,
     obj,
     optional_obj,
     optional_text,
+    optional_time,
     parse_object,
     text,
 )
@@ -78,10 +78,8 @@ def _verify(request: InboundRequest, receiver: Receiver) -> None:
 
 def _attempt(envelope: JsonObject) -> int:
     """ESS sends a number, sometimes as a numeric string; 1..MAX_ATTEMPT."""
-    value = envelope.get("attempt", 1)
-    if isinstance(value, str):
-        value = decimal(value.strip(), len(str(MAX_ATTEMPT)))
-    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_ATTEMPT:
+    value = attempt_number(envelope.get("attempt", 1))
+    if value is None:
         raise InboundError.invalid_payload(f"attempt: must be an integer from 1 to {MAX_ATTEMPT}.")
     return value
 
@@ -93,16 +91,6 @@ def _event_id(envelope: JsonObject) -> str:
         if isinstance(value, str) and value:
             return value
     raise InboundError.invalid_payload("event-id (or event_id): must be a non-empty string.")
-
-
-def _occurred_at(event: JsonObject) -> str | None:
-    stamp = optional_text(event, "timestamp", "event.timestamp")
-    if stamp is None:
-        return None
-    try:
-        return canonical_time(stamp)
-    except ValueError:
-        raise InboundError.invalid_payload("event.timestamp: must be an RFC 3339 time.") from None
 
 
 def _rest(fields: JsonObject, used: frozenset[str], envelope: JsonObject) -> JsonObject:
@@ -123,7 +111,7 @@ class _Delivery:
         self.fields = optional_obj(self.event, "fld-val-list", "event.fld-val-list") or {}
         self.event_id = _event_id(envelope)
         self.source = source("scg", self.event_id, _attempt(envelope))
-        self.occurred_at = _occurred_at(self.event)
+        self.occurred_at = optional_time(self.event, "timestamp", "event.timestamp")
         self.key = dedup_key(receiver.destination.integration_id, self.event_id)
 
     def field(self, name: str) -> str | None:
@@ -200,9 +188,11 @@ def _mo_message(delivery: _Delivery) -> list[KeyedActivity]:
 
 
 def _other(delivery: _Delivery) -> list[KeyedActivity]:
+    """Any other event type, generically; one that names both addresses belongs to the
+    conversation of that pair, read like an MO (from the customer to the business)."""
     activity = delivery.activity(
         activity_type("event", delivery.name, "event.evt-tp"),
-        None,
+        delivery.conversation(delivery.field("from_address"), delivery.field("to_address")),
         event={"type": delivery.name},
         data=_rest(delivery.fields, frozenset(), delivery.envelope),
     )

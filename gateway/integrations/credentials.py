@@ -76,6 +76,22 @@ class TwilioConfig(_Config):
     authToken: str = Field(min_length=1)
 
 
+class TelnyxConfig(_Config):
+    """Telnyx signs with its account key pair and publishes only the public half (portal,
+    "Public Key"): the gateway cannot generate it, so it is required."""
+
+    publicKey: str
+
+    @field_validator("publicKey")
+    @classmethod
+    def _ed25519_public(cls, value: str) -> str:
+        try:
+            signing.telnyx.load_public_key(value)
+        except ValueError:
+            raise _problem("must be Telnyx's Ed25519 public key: base64 of 32 bytes") from None
+        return value
+
+
 def _loads(key: str) -> bool:
     try:
         signing.standard.load_key(key)
@@ -89,6 +105,7 @@ _MODELS: dict[str, type[_Config]] = {
     "hubster-direct": HubsterConfig,
     "scg": ScgConfig,
     "standard": StandardConfig,
+    "telnyx": TelnyxConfig,
     "twilio": TwilioConfig,
 }
 
@@ -145,8 +162,15 @@ def _regenerate_standard(config: Configuration) -> Configuration:
     return {**config, "secret": signing.standard.generate_secret()}
 
 
-def _refuse_twilio(config: Configuration) -> Configuration:
-    raise invalid_payload("regenerateKeys: Twilio issues the authToken; PATCH configuration")
+def _issued_by(provider: str, field: str) -> Callable[[Configuration], Configuration]:
+    """A regenerator that refuses: the provider issues this credential, not the gateway."""
+
+    def refuse(config: Configuration) -> Configuration:
+        raise invalid_payload(
+            f"regenerateKeys: {provider} issues the {field}; PATCH configuration.{field}"
+        )
+
+    return refuse
 
 
 _REGENERATORS: dict[str, Callable[[Configuration], Configuration]] = {
@@ -154,7 +178,8 @@ _REGENERATORS: dict[str, Callable[[Configuration], Configuration]] = {
     "hubster-direct": lambda config: {**config, **_hubster_pair()},
     "scg": _regenerate_scg,
     "standard": _regenerate_standard,
-    "twilio": _refuse_twilio,
+    "telnyx": _issued_by("Telnyx", "publicKey"),
+    "twilio": _issued_by("Twilio", "authToken"),
 }
 
 

@@ -9,7 +9,7 @@ from pydantic.alias_generators import to_camel
 
 from gateway.events.times import format_ms
 
-Kind = Literal["hubster-system", "hubster-direct", "scg", "standard", "twilio"]
+Kind = Literal["hubster-system", "hubster-direct", "scg", "standard", "telnyx", "twilio"]
 ACTIVE: Literal[3000] = 3000
 PAUSED: Literal[3002] = 3002
 StatusId = Literal[3000, 3002]

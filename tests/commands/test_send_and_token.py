@@ -22,7 +22,6 @@ from tests.running_gateway import (
     HUBSTER_HUB,
     JWT_SECRET,
     RunningGateway,
-    http,
     running,
 )
 
@@ -105,6 +104,7 @@ def test_token_refused_by_the_gateway(gateway: RunningGateway) -> None:
 # -- send --------------------------------------------------------------------------------------
 
 V1A = signing.standard.generate_ed25519_key_pair()
+TELNYX = signing.telnyx.generate_key_pair()
 
 SENDS: dict[str, tuple[str, str, dict[str, Any], str | None]] = {
     # id: (kind, fixture, configuration, --key)
@@ -121,6 +121,12 @@ SENDS: dict[str, tuple[str, str, dict[str, Any], str | None]] = {
     "twilio-json": ("twilio", "twilio-inbound-sms.json", {"authToken": "tw-token"}, None),
     "scg-basic": ("scg", "scg-mo-message.json", {"username": "scg", "password": "pw-1"}, None),
     "scg-bearer": ("scg", "scg-mo-message.json", {"bearerToken": "scg-bearer"}, None),
+    "telnyx": (
+        "telnyx",
+        "telnyx-message-received.json",
+        {"publicKey": TELNYX.public_key},
+        TELNYX.private_key,
+    ),
 }
 
 
@@ -149,23 +155,6 @@ def test_send_signs_each_kind_so_the_gateway_accepts_it(gateway: RunningGateway,
         assert json.loads(again.stdout.partition(" ")[2]) == {"accepted": 0, "duplicates": 1}
 
 
-def test_send_for_telnyx_signs_with_the_private_key(gateway: RunningGateway) -> None:
-    pair = signing.telnyx.generate_key_pair()
-    created = http(
-        "POST",
-        gateway.url + "/integrations",
-        json.dumps({"name": "Telnyx", "kind": "telnyx", "hubId": "cli-hub",
-                    "configuration": {"publicKey": pair.public_key}}).encode(),
-        {"Authorization": f"Bearer {ADMIN_KEY}", "Content-Type": "application/json"},
-    )  # fmt: skip
-    if created.status == 400:
-        pytest.skip("this build has no telnyx integration kind yet")
-    integration = created.json()["integrationId"]
-    result = _send(gateway, "telnyx-message-received.json", integration, "--key", pair.private_key)
-    assert result.returncode == 0, result.stderr
-    assert result.stdout.startswith("202 ")
-
-
 def test_send_with_a_wrong_key_prints_the_refusal_and_exits_1(gateway: RunningGateway) -> None:
     integration = _integration(gateway, "hubster-system", {})
     result = _send(gateway, "hubster-system-messages.json", integration, "--key", "0" * 32)
@@ -180,6 +169,7 @@ def test_send_with_a_wrong_key_prints_the_refusal_and_exits_1(gateway: RunningGa
         ("standard", {"publicKey": V1A.public}, (), "give --key whsk_"),
         ("standard", {}, ("--key", "whsk_not-base64!"), "--key: "),
         ("scg", {"bearerToken": "t"}, ("--key", "x"), "scg integrations take no --key"),
+        ("telnyx", {"publicKey": TELNYX.public_key}, (), "give --key with the Base64"),
     ],
 )
 def test_send_problems_are_one_line_and_exit_2(

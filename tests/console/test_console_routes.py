@@ -4,8 +4,6 @@ ETag a browser revalidates against."""
 from __future__ import annotations
 
 import re
-import tomllib
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -93,12 +91,3 @@ async def test_unknown_console_file_is_404_in_the_error_format(
         response = await client.get(path)
         assert response.status == 404
         assert (await response.json())["error"]["code"] == "not_found"
-
-
-def test_every_static_file_is_package_data_of_the_wheel() -> None:
-    pyproject = tomllib.loads((ROOT / "pyproject.toml").read_text())
-    patterns = pyproject["tool"]["setuptools"]["package-data"]["gateway.console"]
-    package = ROOT / "gateway" / "console"
-    shipped = {path for pattern in patterns for path in package.glob(pattern)}
-    assert {path for path in STATIC.rglob("*") if path.is_file()} == shipped
-    assert all(Path(path).parent == STATIC for path in shipped)

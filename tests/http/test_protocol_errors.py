@@ -27,7 +27,9 @@ def _exchange(host: str, port: int, raw: bytes) -> bytes:
 @pytest.fixture(scope="module")
 def gateway_and_log(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
     log_file: Path = tmp_path_factory.mktemp("protocol") / "gateway.log"
-    gateway = start_gateway(env={"GATEWAY_ADMIN_KEY": "admin"}, log_file=log_file)
+    gateway = start_gateway(
+        env={"GATEWAY_ADMIN_KEY": "admin-key-of-the-protocol-error-tests"}, log_file=log_file
+    )
     yield gateway, log_file
     assert gateway.terminate() == 0
 

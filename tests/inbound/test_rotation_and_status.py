@@ -12,6 +12,7 @@ from inbound_support import (
     HUBSTER_HUB,
     HUBSTER_TENANT,
     KIND_CONFIG,
+    TELNYX_OTHER_PUBLIC_KEY,
     Gateway,
     GatewayFactory,
     fixture_bytes,
@@ -19,10 +20,16 @@ from inbound_support import (
 )
 
 GRACE_SECONDS = 1.0
+# Credentials the provider issues are rotated by PATCHing in the new one.
+ISSUED_BY_PROVIDER = {
+    "telnyx": {"publicKey": TELNYX_OTHER_PUBLIC_KEY},
+    "twilio": {"authToken": "rotated-token"},
+}
 BODIES = {
     "hubster-system": fixture_bytes("hubster-direct-event-typing.json"),
     "scg": fixture_bytes("scg-receipt-delivered.json"),
     "standard": b'{"type": "ping", "data": {}}',
+    "telnyx": fixture_bytes("telnyx-message-received.json"),
     "twilio": orjson.dumps({"MessageSid": "SM1", "From": "+1", "To": "+2", "Body": "hi"}),
 }
 
@@ -45,8 +52,8 @@ async def test_old_credential_valid_during_grace_only(
     old = await gateway.create(
         kind, HUBSTER_HUB, HUBSTER_TENANT, configuration=dict(KIND_CONFIG[kind])
     )
-    if kind == "twilio":
-        new = await gateway.patch(old, configuration={"authToken": "rotated-token"})
+    if kind in ISSUED_BY_PROVIDER:
+        new = await gateway.patch(old, configuration=ISSUED_BY_PROVIDER[kind])
     else:
         new = await gateway.patch(old, regenerateKeys=True)
     assert new["configuration"] != old["configuration"]
