@@ -116,7 +116,7 @@ def png_data_url(width: int, height: int, rgb: tuple[int, int, int]) -> str:
     return "data:image/png;base64," + base64.b64encode(png).decode()
 
 
-class _QuietHandler(http.server.SimpleHTTPRequestHandler):
+class QuietHandler(http.server.SimpleHTTPRequestHandler):
     def log_message(self, format: str, *args: Any) -> None:
         return
 
@@ -124,7 +124,7 @@ class _QuietHandler(http.server.SimpleHTTPRequestHandler):
 @pytest.fixture(scope="module")
 def pages_origin() -> Iterator[str]:
     """`tests/browser/pages/` served on an origin of its own, like a dashboard elsewhere."""
-    handler = functools.partial(_QuietHandler, directory=str(PAGES))
+    handler = functools.partial(QuietHandler, directory=str(PAGES))
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()

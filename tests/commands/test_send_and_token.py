@@ -96,8 +96,8 @@ def test_token_problems_are_one_line_and_exit_2(
 
 
 def test_token_refused_by_the_gateway(gateway: RunningGateway) -> None:
-    result = command("token", "--agent", "a", "--hub", "h", "--url", gateway.url,
-                     env={"GATEWAY_ADMIN_KEY": "not-the-admin-key"})  # fmt: skip
+    wrong_key = {"GATEWAY_ADMIN_KEY": "not-the-admin-key-but-long-enough-0123"}
+    result = command("token", "--agent", "a", "--hub", "h", "--url", gateway.url, env=wrong_key)
     assert "401 unauthorized: The admin key is missing or wrong." in one_line_error(result, "token")
 
 
