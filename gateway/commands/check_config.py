@@ -17,6 +17,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 from gateway.agents.tokens import TokenVerifier
 from gateway.config import Settings, load_settings
+from gateway.http.server import create_engine
 from gateway.integrations.declared import declared_integration
 from gateway.subscribers.declared import declared_subscriber
 
@@ -39,7 +40,8 @@ def add_parser(commands: Any) -> None:
 
 def validate(settings: Settings) -> None:
     """What start-up checks beyond the settings' own types: `ConfigError` for the first
-    problem."""
+    problem. The engine is built (not started: nothing is connected to) for its own checks."""
+    create_engine(settings)
     TokenVerifier(
         secret=settings.jwt_secret or "generated-at-start-up",
         public_key_pem=settings.jwt_public_key,
