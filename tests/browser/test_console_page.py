@@ -87,6 +87,26 @@ def test_history_then_live_hubster_and_scg_conversations_with_a_receipt(
     expect(page.locator("#timeline-holder")).to_contain_text("Olá! Where is my order? 📦")
 
 
+def test_a_receipt_shows_on_the_message_it_reports(
+    gateway: RunningGateway, new_page: NewPage
+) -> None:
+    hub = _hub("out")
+    standard = gateway.integration("standard", hub)
+    page, _ = new_page()
+    _open_console(page, gateway, agent_token("agent-1", [hub]))
+    sent = {"type": "text", "text": "Your order shipped", "id": "out-1"}
+    gateway.post(standard, {"type": "message:agent", "conversationId": "c-out", "message": sent})
+    message = page.locator('.timeline .item.message[data-message-ids="out-1"]')
+    expect(message).to_contain_text("Your order shipped")
+    for state in ("sent", "delivered"):
+        receipt = {"messageId": "out-1", "state": state, "previousState": None}
+        gateway.post(
+            standard, {"type": f"receipt:{state}", "conversationId": "c-out", "receipt": receipt}
+        )
+        expect(message.locator(".receipt-badge")).to_have_attribute("data-state", state)
+    expect(page.locator(".timeline .item.receipt")).to_have_count(2)
+
+
 def test_newest_activity_first_and_typing(gateway: RunningGateway, new_page: NewPage) -> None:
     hub = _hub("chat")
     hubster = gateway.integration("hubster-system", hub)

@@ -70,6 +70,7 @@ export class GatewayClient {
     this._replaying = false;
     this._historyPending = false;
     this._refreshing = null;
+    this._generation = 0; // bumped by close() and restart(): an attempt under way is dropped
   }
 
   /** Open the connection (once; the client reconnects by itself afterwards). */
@@ -114,16 +115,19 @@ export class GatewayClient {
   // -- connection ----------------------------------------------------------------------------
 
   async _open() {
+    const generation = this._generation;
     this._setState(this.session ? "reconnecting" : "connecting", { attempt: this._attempt });
     let token;
     try {
       token = await this._currentToken();
     } catch (error) {
+      if (generation !== this._generation) return;
       this._report({ code: "token_unavailable", message: String(error && error.message || error) });
       this._scheduleReconnect();
       return;
     }
-    if (this.state === "closed" || this.state === "idle") return;
+    // Closed or restarted while the page's token function ran: this attempt is void.
+    if (generation !== this._generation) return;
     const ws = new WebSocket(this.url);
     this._ws = ws;
     ws.onopen = () => ws.send(JSON.stringify(this._authFrame(token)));
@@ -314,6 +318,7 @@ export class GatewayClient {
   }
 
   _teardown() {
+    this._generation += 1;
     for (const timer of Object.values(this._timers)) clearTimeout(timer);
     const ws = this._ws;
     this._ws = null;
