@@ -15,6 +15,7 @@ from importlib import resources
 from aiohttp import web
 
 from gateway.errors import not_found
+from gateway.http.routes import Route, add_routes
 
 CONTENT_SECURITY_POLICY = (
     "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' https: data:; "
@@ -83,6 +84,14 @@ def setup(app: web.Application) -> None:
     async def client_library(request: web.Request) -> web.Response:
         return library.response(request)
 
-    app.router.add_get("/console", console_page)
-    app.router.add_get("/console/{name}", console_asset)
-    app.router.add_get("/" + CLIENT_LIBRARY, client_library)
+    add_routes(
+        app,
+        (
+            Route("GET", "/console", console_page, access="public", name="getConsole",
+                  summary="The agent console (HTML)."),
+            Route("GET", "/console/{name}", console_asset, access="public",
+                  name="getConsoleFile", summary="The console's stylesheet and scripts."),
+            Route("GET", "/" + CLIENT_LIBRARY, client_library, access="public",
+                  name="getGatewayClient", summary="gateway-client.js, the browser client."),
+        ),
+    )  # fmt: skip
