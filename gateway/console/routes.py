@@ -37,7 +37,7 @@ _COMMON_HEADERS = {
     "Cache-Control": "no-cache",
 }
 CLIENT_LIBRARY = "gateway-client.js"
-CONSOLE_ASSETS = ("console.css", "console.js", "render.js")
+CONSOLE_ASSETS = ("console.css", "console.js", "board.js", "render.js")
 
 
 @dataclass(frozen=True, slots=True)

@@ -20,6 +20,7 @@ FILES = {
     "/console": ("index.html", "text/html; charset=utf-8"),
     "/console/console.css": ("console.css", "text/css; charset=utf-8"),
     "/console/console.js": ("console.js", "text/javascript; charset=utf-8"),
+    "/console/board.js": ("board.js", "text/javascript; charset=utf-8"),
     "/console/render.js": ("render.js", "text/javascript; charset=utf-8"),
     "/gateway-client.js": ("gateway-client.js", "text/javascript; charset=utf-8"),
 }
@@ -49,6 +50,10 @@ async def test_served_without_the_admin_key_with_its_type_and_policy(
     assert await again.read() == b""
     head = await client.head(path)
     assert head.status == 200
+
+
+def test_every_static_file_is_served() -> None:
+    assert {name for name, _ in FILES.values()} == {path.name for path in STATIC.iterdir()}
 
 
 def test_the_policy_allows_nothing_inline_and_nothing_foreign_but_images() -> None:
