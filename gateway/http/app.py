@@ -7,6 +7,7 @@ from collections.abc import Callable
 from aiohttp import web
 
 from gateway.config import Settings
+from gateway.console import routes as console
 from gateway.delivery import feature as delivery
 from gateway.engine import Engine
 from gateway.engine.retention import retention_loop
@@ -34,7 +35,13 @@ from gateway.ws import feature as agent_ws
 
 Feature = Callable[[web.Application], None]
 
-FEATURES: tuple[Feature, ...] = (ops.setup, inbound.setup, delivery.setup, agent_ws.setup)
+FEATURES: tuple[Feature, ...] = (
+    ops.setup,
+    inbound.setup,
+    delivery.setup,
+    agent_ws.setup,
+    console.setup,
+)
 
 
 async def _start_retention(app: web.Application) -> None:

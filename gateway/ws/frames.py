@@ -32,6 +32,10 @@ _CLOSE_CODES = {
     "invalid_payload": CLOSE_MALFORMED,
 }
 
+MAX_HISTORY_EVENTS = 1000
+"""The most events an `auth` frame's `historyLimit` may ask for: a page's first view, not an
+export (subscriber replay is the tool for bulk history)."""
+
 PING_FRAME = b'{"type":"ping"}'
 
 Identifier = Annotated[str, StringConstraints(min_length=1, max_length=200)]
@@ -56,6 +60,13 @@ class AuthFrame(Narrowing):
     type: Literal["auth"]
     token: str
     last_event_id: EventId | None = Field(None, alias="lastEventId")
+    history_seconds: float | None = Field(
+        None, alias="historySeconds", gt=0, le=10 * 365 * 86400, allow_inf_nan=False
+    )
+    """A first connection's recent history: the events of the last this many seconds that
+    the session may see (as far back as the gateway still holds), newest `historyLimit` of
+    them, replayed like a resume. Ignored when `lastEventId` is given."""
+    history_limit: int = Field(200, alias="historyLimit", ge=1, le=MAX_HISTORY_EVENTS)
 
 
 class SubscribeFrame(Narrowing):

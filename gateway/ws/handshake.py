@@ -32,6 +32,7 @@ from gateway.ws.frames import (
     close_code_for,
     gateway_error_frame,
 )
+from gateway.ws.resume import RecentHistory
 
 _PROTOCOL_DATA_ERRORS = frozenset({WSCloseCode.INVALID_TEXT, WSCloseCode.MESSAGE_TOO_BIG})
 NOT_AUTH_FRAME = "the first frame must be an auth frame"
@@ -69,6 +70,7 @@ class Admission:
     grant: AgentGrant
     narrowing: Narrowing | None
     last_event_id: str | None
+    history: RecentHistory | None = None
 
 
 def upgrade_bearer(request: web.Request) -> str | None:
@@ -125,7 +127,10 @@ async def admit_by_first_frame(
     except ValidationError as exc:
         problem = invalid_payload(describe_validation_error(exc))
         raise Refusal(problem, reason="malformed auth frame") from None
-    return Admission(grant, frame, frame.last_event_id)
+    history = None
+    if frame.history_seconds is not None and frame.last_event_id is None:
+        history = RecentHistory(frame.history_seconds, frame.history_limit)
+    return Admission(grant, frame, frame.last_event_id, history)
 
 
 def require_hubs(grant: AgentGrant) -> None:
