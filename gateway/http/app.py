@@ -7,6 +7,7 @@ from collections.abc import Callable
 from aiohttp import web
 
 from gateway.config import Settings
+from gateway.console import routes as console
 from gateway.delivery import feature as delivery
 from gateway.engine import Engine
 from gateway.engine.retention import retention_loop
@@ -35,11 +36,21 @@ from gateway.ws import feature as agent_ws
 
 Feature = Callable[[web.Application], None]
 
-FEATURES: tuple[Feature, ...] = (ops.setup, inbound.setup, delivery.setup, agent_ws.setup)
+FEATURES: tuple[Feature, ...] = (
+    ops.setup,
+    inbound.setup,
+    delivery.setup,
+    agent_ws.setup,
+    console.setup,
+)
 
 
 async def _start_retention(app: web.Application) -> None:
-    app[LOOPS].start("retention", retention_loop(app[ENGINE], app[SETTINGS].history_seconds))
+    settings = app[SETTINGS]
+    loop = retention_loop(
+        app[ENGINE], app[METRICS], settings.history_seconds, settings.history_max_bytes
+    )
+    app[LOOPS].start("retention", loop)
 
 
 async def _stop_loops_and_engine(app: web.Application) -> None:

@@ -15,9 +15,8 @@ import signal
 from aiohttp import web
 
 from gateway import early_signals
-from gateway.config import ConfigError, Settings, generated_secret
-from gateway.engine import Engine
-from gateway.engine.memory import MemoryEngine
+from gateway.config import Settings, generated_secret
+from gateway.engine.factory import create_engine
 from gateway.http.app import build_app
 from gateway.http.appkeys import INFLIGHT
 from gateway.http.connections import GatewayRunner
@@ -32,12 +31,6 @@ FINAL_CLOSE_SECONDS = 5.0
 
 class StartupError(Exception):
     """The server could not start; the message is one printable line."""
-
-
-def create_engine(settings: Settings) -> Engine:
-    if settings.redis_url:
-        raise ConfigError("GATEWAY_REDIS_URL is set, but this build has no Redis engine yet")
-    return MemoryEngine()
 
 
 async def serve(settings: Settings) -> None:

@@ -115,7 +115,7 @@ async def _accept(request: web.Request, integration: Integration) -> AppendResul
     if len(keyed) > settings.max_activities_per_webhook:
         raise too_many_activities(len(keyed), settings.max_activities_per_webhook)
     events = encode_all(keyed, settings.max_normalised_bytes)
-    result = await request.app[ENGINE].events.append(events, settings.history_seconds)
+    result = await request.app[ENGINE].events.append(events, settings.dedup_seconds)
     metrics = request.app[METRICS]
     metrics.events_stored.inc(len(result.stored))
     metrics.duplicates.inc(result.duplicates)

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import re
 import time
 import uuid
+from collections.abc import Callable
 from typing import Annotated, Any
 
 from aiohttp import web
@@ -16,8 +16,8 @@ from gateway.delivery.attempts import STATUSES
 from gateway.delivery.enqueuer import replay
 from gateway.delivery.runtime import DELIVERY, RESOLVER
 from gateway.delivery.ssrf import refusal
-from gateway.engine.deliveries import DEAD_LETTER_SIZE
-from gateway.engine.events import event_id_at
+from gateway.engine.deliveries import DeadLetter, DeliveryQueue
+from gateway.engine.ids import is_event_id, last_id_at
 from gateway.errors import invalid_payload, not_found
 from gateway.http.appkeys import ENGINE, SETTINGS
 from gateway.http.routes import Route
@@ -26,7 +26,7 @@ from gateway.subscribers.model import Subscriber, new_subscriber
 from gateway.subscribers.store import SubscriberStore
 from gateway.times import epoch_ms
 
-_EVENT_ID = re.compile(r"^\d{13}-\d{6}$")
+DEAD_LETTER_BATCH = 1000
 
 
 def _rfc3339_text(value: object) -> object:
@@ -52,7 +52,7 @@ class ReplayRequest(BaseModel):
     def _one_start(self) -> ReplayRequest:
         if (self.since is None) == (self.afterEventId is None):
             raise ValueError("give either since (an RFC 3339 time) or afterEventId")
-        if self.afterEventId is not None and not _EVENT_ID.match(self.afterEventId):
+        if self.afterEventId is not None and not is_event_id(self.afterEventId):
             raise ValueError("afterEventId is not a gateway event id")
         if self.since is not None and self.until is not None and self.until < self.since:
             raise ValueError("until is before since")
@@ -61,11 +61,11 @@ class ReplayRequest(BaseModel):
     def after_cursor(self) -> str:
         """The replay starts after this id: the given one, or just before `since`."""
         if self.since is not None:
-            return event_id_at(epoch_ms(self.since) - 1, 999999)
+            return last_id_at(epoch_ms(self.since) - 1)
         return str(self.afterEventId)
 
     def last_id(self) -> str | None:
-        return None if self.until is None else event_id_at(epoch_ms(self.until), 999999)
+        return None if self.until is None else last_id_at(epoch_ms(self.until))
 
 
 def _store(request: web.Request) -> SubscriberStore:
@@ -94,8 +94,7 @@ def _json(body: Any, status: int = 200) -> web.Response:
 async def create(request: web.Request) -> web.Response:
     body = await parse_body(request, SubscriberCreate)
     await _check_target(request, body.url)
-    subscriber = new_subscriber(str(uuid.uuid4()), body, time.time())
-    await _store(request).save(subscriber)
+    subscriber = await _store(request).create(new_subscriber(str(uuid.uuid4()), body, time.time()))
     return _json(subscriber.view(time.time()), 201)
 
 
@@ -109,13 +108,23 @@ async def get(request: web.Request) -> web.Response:
     return _json((await _subscriber(request)).view(time.time()))
 
 
+async def _changed(
+    request: web.Request, change: Callable[[Subscriber], Subscriber | None]
+) -> Subscriber:
+    """Apply `change` to the subscriber as stored now (compare-and-set): whatever this
+    request awaited before, a change that landed meanwhile (a rotation) is kept."""
+    changed = await _store(request).update(request.match_info["subscriber_id"], change)
+    if changed is None:
+        raise not_found("No subscriber with this id.")
+    return changed
+
+
 async def update(request: web.Request) -> web.Response:
     subscriber = await _subscriber(request)
     changes = await parse_body(request, SubscriberChanges)
     if changes.url is not None and changes.url != subscriber.url:
         await _check_target(request, changes.url)
-    updated = subscriber.changed(changes)
-    await _store(request).save(updated)
+    updated = await _changed(request, lambda current: current.changed(changes))
     return _json(updated.view(time.time()))
 
 
@@ -127,19 +136,19 @@ async def delete(request: web.Request) -> web.Response:
 
 
 async def rotate(request: web.Request) -> web.Response:
-    subscriber = await _subscriber(request)
+    await _subscriber(request)
     grace = request.app[SETTINGS].rotation_grace_seconds
     now = time.time()
-    rotated = subscriber.rotated(now, grace)
-    await _store(request).save(rotated)
+    rotated = await _changed(request, lambda current: current.rotated(now, grace))
     return _json(rotated.view(now))
 
 
 async def enable(request: web.Request) -> web.Response:
-    subscriber = await _subscriber(request)
-    enabled = subscriber.enable()
-    await request.app[ENGINE].deliveries.clear_failing(subscriber.id)
-    await _store(request).save(enabled)
+    """Enabled, then unparked: its held deliveries go out now and its run of failures is
+    over (the first failure after enabling does not disable it again)."""
+    await _subscriber(request)
+    enabled = await _changed(request, lambda current: current.enable())
+    await request.app[ENGINE].deliveries.unpark(enabled.id, time.time())
     request.app[DELIVERY].wake()
     return _json(enabled.view(time.time()))
 
@@ -155,12 +164,23 @@ async def deliveries(request: web.Request) -> web.Response:
     page = page_from(request)
     queue = request.app[ENGINE].deliveries
     if status == "dead":
-        letters = await queue.dead_letters(subscriber.id, "", DEAD_LETTER_SIZE)
+        letters = await _all_dead_letters(queue, subscriber.id)
         return _json(page.of([letter.record for letter in reversed(letters)]))
     records = await queue.attempts(subscriber.id)
     if status is not None:
         records = [record for record in records if record["status"] == status]
     return _json(page.of(records))
+
+
+async def _all_dead_letters(queue: DeliveryQueue, subscriber_id: str) -> list[DeadLetter]:
+    """Every dead letter kept (the engine's caps bound them), read a batch at a time."""
+    letters: list[DeadLetter] = []
+    while True:
+        after = letters[-1].event_id if letters else ""
+        batch = await queue.dead_letters(subscriber_id, after, DEAD_LETTER_BATCH)
+        letters.extend(batch)
+        if len(batch) < DEAD_LETTER_BATCH:
+            return letters
 
 
 async def replay_range(request: web.Request) -> web.Response:

@@ -24,6 +24,8 @@ PUBLIC_PATHS = frozenset(
         "/webhooks/{integrationId}",
         "/ws",
         "/console",
+        "/console/{name}",
+        "/gateway-client.js",
         "/openapi.json",
         "/docs",
         "/static/{path}",
