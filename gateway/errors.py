@@ -27,6 +27,7 @@ The tree::
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 
 from pydantic import ValidationError
@@ -124,6 +125,12 @@ class ClientGone(GatewayError):
 
 
 INVALID_JSON_MESSAGE = "The body is not valid JSON."
+
+
+def rate_limited(message: str, wait_seconds: float) -> GatewayError:
+    """429 `rate_limited`; `Retry-After` is the wait in whole seconds, at least 1."""
+    retry_after = max(1, math.ceil(wait_seconds))
+    return GatewayError("rate_limited", message, 429, {"Retry-After": str(retry_after)})
 
 
 def unauthorized(message: str = "Missing or invalid credentials.") -> GatewayError:

@@ -25,7 +25,7 @@ error_log = logging.getLogger("gateway.errors")
 async def _respond(request: web.Request, handler: Handler) -> web.StreamResponse:
     """The one place handlers' errors become responses: nothing else renders an error."""
     try:
-        authorize(request)
+        await authorize(request)
         return await handler(request)
     except GatewayError as error:
         if error.status >= 500:

@@ -10,7 +10,7 @@ from aiohttp import web
 
 from gateway.config import Settings
 from gateway.engine import AppendResult
-from gateway.errors import ContentEncodingError, GatewayError, not_found
+from gateway.errors import ContentEncodingError, GatewayError, not_found, rate_limited
 from gateway.events.activity import Destination
 from gateway.events.encode import encode_all
 from gateway.http.appkeys import ENGINE, METRICS, SETTINGS
@@ -103,9 +103,24 @@ async def _checked_body(
     return body, accepted_media_type(adapter, content_type)
 
 
+async def _within_rate_limit(request: web.Request, integration: Integration) -> None:
+    """The integration's `rateLimitPerSecond`, a second's worth at once, held across every
+    process by the engine's throttle; checked before the body is read, so a sender over
+    its limit costs no more than the lookup."""
+    rate = integration.rate_limit_per_second
+    if rate is None:
+        return
+    key = f"webhooks:{integration.integration_id}"
+    wait = await request.app[ENGINE].throttle.take(key, rate, max(1.0, rate), time.time())
+    if wait > 0:
+        message = f"This integration accepts at most {rate:g} webhooks a second."
+        raise rate_limited(message, wait)
+
+
 async def _accept(request: web.Request, integration: Integration) -> AppendResult:
     if integration.status_id == PAUSED:
         raise GatewayError("integration_paused", "This integration is paused.", 409)
+    await _within_rate_limit(request, integration)
     settings = request.app[SETTINGS]
     adapter = ADAPTERS[integration.kind]
     receiver = _receiver(integration, time.time(), settings)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
@@ -19,6 +19,13 @@ class _Body(BaseModel):
     model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="forbid")
 
 
+MAX_RATE_PER_SECOND = 1_000_000
+RateLimit = Annotated[float, Field(gt=0, le=MAX_RATE_PER_SECOND, strict=True, allow_inf_nan=False)]
+"""`rateLimitPerSecond`: webhooks accepted per second on the integration, across every
+process, a second's worth at once (beyond it 429 `rate_limited` with `Retry-After`);
+`null` (the default) is no limit."""
+
+
 class IntegrationCreate(_Body):
     name: str = Field(min_length=1, max_length=200)
     kind: Kind
@@ -26,6 +33,7 @@ class IntegrationCreate(_Body):
     tenant_id: str | None = Field(None, min_length=1, max_length=200)
     status_id: StatusId = ACTIVE
     configuration: dict[str, Any] = Field(default_factory=dict)
+    rate_limit_per_second: RateLimit | None = None
 
 
 class DeclaredIntegration(IntegrationCreate):
@@ -36,10 +44,13 @@ class DeclaredIntegration(IntegrationCreate):
 
 
 class IntegrationUpdate(_Body):
+    """Absent fields are left as they are; `rateLimitPerSecond: null` removes the limit."""
+
     name: str | None = Field(None, min_length=1, max_length=200)
     status_id: StatusId | None = None
     configuration: dict[str, Any] | None = None
     regenerate_keys: bool = False
+    rate_limit_per_second: RateLimit | None = None
 
 
 class RotatedCredential(_Body):
@@ -64,6 +75,7 @@ class Integration(_Body):
     created_at: str
     updated_at: str
     rotated: list[RotatedCredential] = Field(default_factory=list)
+    rate_limit_per_second: float | None = None
 
     def public_view(self) -> dict[str, Any]:
         """What the admin API returns: not the rotated-out credentials themselves, but until
