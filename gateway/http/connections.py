@@ -40,6 +40,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import resource
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, cast
@@ -83,6 +84,32 @@ RequestFactory = Callable[
     ],
     web.BaseRequest,
 ]
+
+
+DESCRIPTOR_HEADROOM = 256
+"""Descriptors the process needs beside client connections: listening sockets, the
+engine's and the delivery client's connections, files."""
+
+
+def raise_descriptor_limit(max_connections: int) -> None:
+    """The cap is only an answer while accepting still works: past the process's limit on
+    open descriptors, accept() fails and nothing is answered at all. Raise the soft limit
+    towards the hard one to fit `max_connections`, and warn once when it cannot."""
+    needed = max_connections + DESCRIPTOR_HEADROOM
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft == resource.RLIM_INFINITY or soft >= needed:
+        return
+    target = needed if hard == resource.RLIM_INFINITY else min(needed, hard)
+    if target > soft:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+    if target < needed:
+        log.warning(
+            "open-file limit %d is below max_connections + %d: raise it (ulimit -n %d) or "
+            "lower max_connections, else connections past it fail instead of getting a 503",
+            target,
+            DESCRIPTOR_HEADROOM,
+            needed,
+        )
 
 
 @dataclass(frozen=True, slots=True)

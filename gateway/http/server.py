@@ -19,7 +19,7 @@ from gateway.config import Settings, generated_secret
 from gateway.engine.factory import create_engine
 from gateway.http.app import build_app
 from gateway.http.appkeys import INFLIGHT
-from gateway.http.connections import GatewayRunner
+from gateway.http.connections import GatewayRunner, raise_descriptor_limit
 from gateway.http.inflight import InFlight
 
 log = logging.getLogger("gateway.server")
@@ -40,6 +40,7 @@ async def serve(settings: Settings) -> None:
         loop.add_signal_handler(signum, stop.set)
     if early_signals.received():
         stop.set()
+    raise_descriptor_limit(settings.max_connections)
     admin_key = settings.admin_key or generated_secret()
     engine = create_engine(settings)
     app = build_app(
