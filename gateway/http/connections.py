@@ -156,7 +156,16 @@ class GatewayConnection(web.RequestHandler):
         self._arm_header_deadline()
 
     def data_received(self, data: bytes) -> None:
-        if data and self._awaiting_request and self._header_deadline is None:
+        """The first bytes of a request on a kept-alive connection start its header
+        deadline, unless they hold the end of a head (the usual case: a whole request in
+        one read), which starts the request at once. A head left unfinished behind a
+        pipelined request, and silent, is closed by the keep-alive."""
+        if (
+            self._awaiting_request
+            and self._header_deadline is None
+            and data
+            and b"\r\n\r\n" not in data
+        ):
             self._arm_header_deadline()
         super().data_received(data)
 
