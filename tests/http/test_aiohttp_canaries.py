@@ -96,6 +96,17 @@ async def exchange(port: int, raw: bytes) -> bytes:
     return answer
 
 
+async def answer_of(server: web.Server, raw: bytes) -> bytes:
+    """What `server`, served on a free port, answers to `raw` on a connection of its own."""
+    runner = web.ServerRunner(server)
+    await runner.setup()
+    try:
+        _, port = await serve(runner)
+        return await exchange(port, raw)
+    finally:
+        await runner.cleanup()
+
+
 # --- gateway/http/connections.py -----------------------------------------------------------
 
 
@@ -181,13 +192,9 @@ async def test_server_call_is_the_per_connection_protocol_factory() -> None:
             made.append(handler)
             return handler
 
-    runner = web.ServerRunner(CountingServer(ok))
-    await runner.setup()
-    try:
-        _, port = await serve(runner)
-        answer = await exchange(port, b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
-    finally:
-        await runner.cleanup()
+    answer = await answer_of(
+        CountingServer(ok), b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+    )
     assert answer.startswith(b"HTTP/1.1 200"), answer[:200]
     assert len(made) == 1, changed(
         name, "is no longer called once per connection to make its protocol", reliance
@@ -234,8 +241,9 @@ class _Refused:
         self.output_sizes: list[object] = []
 
 
-async def _refuse_malformed_request() -> tuple[_Refused, bytes]:
-    """Send bytes that are not HTTP to a server whose handler records `handle_error`."""
+async def _refuse(*requests: bytes, **settings: Any) -> tuple[_Refused, list[bytes]]:
+    """Send each of `requests` (bytes that are not valid HTTP) on a connection of its own
+    to a server, made with `settings`, whose handler records `handle_error`."""
     refused = _Refused()
 
     class RecordingHandler(web.RequestHandler):
@@ -254,13 +262,18 @@ async def _refuse_malformed_request() -> tuple[_Refused, bytes]:
         def __call__(self) -> web.RequestHandler:
             return RecordingHandler(self, loop=self._loop, **self._kwargs)
 
-    runner = web.ServerRunner(RecordingServer(ok))
+    runner = web.ServerRunner(RecordingServer(ok, **settings))
     await runner.setup()
     try:
         _, port = await serve(runner)
-        answer = await exchange(port, b"GARBAGE\r\n\r\n")
+        answers = [await exchange(port, raw) for raw in requests]
     finally:
         await runner.cleanup()
+    return refused, answers
+
+
+async def _refuse_malformed_request() -> tuple[_Refused, bytes]:
+    refused, (answer,) = await _refuse(b"GARBAGE\r\n\r\n")
     return refused, answer
 
 
@@ -413,13 +426,7 @@ async def test_server_call_may_return_any_asyncio_protocol() -> None:
         def __call__(self) -> Any:
             return Canned()
 
-    runner = web.ServerRunner(Refusing(ok))
-    await runner.setup()
-    try:
-        _, port = await serve(runner)
-        answer = await exchange(port, b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
-    finally:
-        await runner.cleanup()
+    answer = await answer_of(Refusing(ok), b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
     assert answer.startswith(b"HTTP/1.1 503"), changed(
         "aiohttp.web_server.Server.__call__",
         f"is no longer used as the loop's protocol factory as it is (got {answer[:100]!r})",
@@ -512,36 +519,15 @@ async def test_header_size_errors_carry_what_was_too_large() -> None:
         "malformed requests (400) by LineTooLong.args[1] (the limit broken: max_field_size "
         f"for a header, max_line_size for the request line) and by the message {TOO_MANY_HEADERS!r}"
     )
-    errors: list[BaseException | None] = []
-
-    class Recording(web.RequestHandler):
-        def handle_error(
-            self,
-            request: web.BaseRequest,
-            status: int = 500,
-            exc: BaseException | None = None,
-            message: str | None = None,
-        ) -> web.StreamResponse:
-            errors.append(exc)
-            return web.Response(status=status)
-
-    class Server(web.Server):
-        def __call__(self) -> web.RequestHandler:
-            return Recording(self, loop=self._loop, **self._kwargs)
-
-    runner = web.ServerRunner(Server(ok, max_line_size=100, max_field_size=200, max_headers=5))
-    await runner.setup()
-    try:
-        _, port = await serve(runner)
-        for raw in (
-            b"GET / HTTP/1.1\r\nHost: x\r\nX-Big: " + b"b" * 300 + b"\r\n\r\n",
-            b"GET /" + b"u" * 300 + b" HTTP/1.1\r\nHost: x\r\n\r\n",
-            b"GET / HTTP/1.1\r\n" + b"".join(b"X-%d: 1\r\n" % i for i in range(10)) + b"\r\n",
-        ):
-            await exchange(port, raw)
-    finally:
-        await runner.cleanup()
-    header, line, many = errors
+    refused, _ = await _refuse(
+        b"GET / HTTP/1.1\r\nHost: x\r\nX-Big: " + b"b" * 300 + b"\r\n\r\n",
+        b"GET /" + b"u" * 300 + b" HTTP/1.1\r\nHost: x\r\n\r\n",
+        b"GET / HTTP/1.1\r\n" + b"".join(b"X-%d: 1\r\n" % i for i in range(10)) + b"\r\n",
+        max_line_size=100,
+        max_field_size=200,
+        max_headers=5,
+    )
+    header, line, many = [exc for _, exc in refused.calls]
     assert isinstance(header, LineTooLong) and header.args[1] == 200, changed(
         "aiohttp.http_exceptions.LineTooLong", f"for a header is now {header!r}", reliance
     )
