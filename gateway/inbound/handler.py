@@ -49,7 +49,7 @@ def _receiver(integration: Integration, now: float) -> Receiver:
         tenant_id=integration.tenant_id,
         received_at=format_ms(now_ms),
     )
-    return Receiver(destination, tuple(integration.configurations_valid_at(now_ms)), now)
+    return Receiver(destination, integration.credentials.valid_at(now_ms), now)
 
 
 def _compressed_refused() -> GatewayError:

@@ -183,9 +183,9 @@ async def test_after_the_grace_only_the_new_secret_signs(make_gateway, make_sink
         StandardWebhook(before["secret"]).verify(received.body, received.headers)
 
 
-async def test_every_secret_still_in_its_grace_signs_and_the_view_says_until_when(
-    make_gateway, make_sink
-):
+async def test_a_second_rotation_replaces_the_previous_secret(make_gateway, make_sink):
+    """Both signatures during a rotation, never more: rotating twice signs with the newest
+    secret and the one just before it; the first stops at once."""
     gateway = await make_gateway(rotation_grace_seconds=2)
     sink = await make_sink()
     first = await gateway.create_subscriber(url=sink.url(), events=["*"])
@@ -197,9 +197,11 @@ async def test_every_secret_still_in_its_grace_signs_and_the_view_says_until_whe
     await gateway.store(activity())
     await wait_until(lambda: sink.received, message="the delivery during the grace")
     [during] = sink.received
-    assert len(during.headers["webhook-signature"].split(" ")) == 3
-    for secret in (first["secret"], second["secret"], third["secret"]):
+    assert len(during.headers["webhook-signature"].split(" ")) == 2
+    for secret in (second["secret"], third["secret"]):
         StandardWebhook(secret).verify(during.body, during.headers)
+    with pytest.raises(WebhookVerificationError):
+        StandardWebhook(first["secret"]).verify(during.body, during.headers)
 
     async def grace_over() -> bool:
         return (await gateway.subscriber(first["subscriberId"]))["previousSecretExpiresAt"] is None
@@ -210,3 +212,22 @@ async def test_every_secret_still_in_its_grace_signs_and_the_view_says_until_whe
     after = sink.received[1]
     assert len(after.headers["webhook-signature"].split(" ")) == 1
     StandardWebhook(third["secret"]).verify(after.body, after.headers)
+
+
+async def test_rotate_with_zero_grace_signs_with_the_new_secret_only(make_gateway, make_sink):
+    """`graceSeconds: 0` revokes the replaced secret at once, whatever the default grace."""
+    gateway = await make_gateway(rotation_grace_seconds=86400)
+    sink = await make_sink()
+    before = await gateway.create_subscriber(url=sink.url(), events=["*"])
+    path = f"/subscribers/{before['subscriberId']}/rotate"
+    response = await gateway.client.post(path, json={"graceSeconds": 0}, headers=AUTH)
+    assert response.status == 200, await response.text()
+    after = await response.json()
+    assert after["previousSecretExpiresAt"] is None
+    await gateway.store(activity())
+    await wait_until(lambda: sink.received, message="the delivery")
+    [received] = sink.received
+    assert len(received.headers["webhook-signature"].split(" ")) == 1
+    StandardWebhook(after["secret"]).verify(received.body, received.headers)
+    with pytest.raises(WebhookVerificationError):
+        StandardWebhook(before["secret"]).verify(received.body, received.headers)
