@@ -7,7 +7,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
 
-from gateway.credentials.rotation import Credentials, GraceSeconds
+from gateway.credentials.rotation import RECORD_MEMBER, Credentials, GraceSeconds
 from gateway.times import format_ms
 
 Kind = Literal["hubster-system", "hubster-direct", "scg", "standard", "telnyx", "twilio"]
@@ -58,7 +58,7 @@ class Integration(_Body):
     hub_id: str
     tenant_id: str | None
     status_id: StatusId
-    credentials: Credentials
+    credentials: Credentials = Field(alias=RECORD_MEMBER)
     created_at: str
     updated_at: str
 
