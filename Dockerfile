@@ -3,6 +3,7 @@ FROM python:3.11-slim
 
 ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_NO_CACHE_DIR=1
 WORKDIR /app
+# The product only: gateway/ and signing/ (bench/, tests/ and docs/ stay out; see .dockerignore).
 COPY pyproject.toml README.md ./
 COPY gateway ./gateway
 COPY signing ./signing

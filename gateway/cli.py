@@ -1,4 +1,6 @@
-"""Command line: `python -m gateway serve` and `python -m gateway bench`."""
+"""Command line: `python -m gateway serve` and the operator's commands (`token`, `send`,
+`tail`, `check-config`, see `gateway/commands/`). The benchmark is its own tool:
+`python -m bench`."""
 
 from __future__ import annotations
 
@@ -8,6 +10,8 @@ import os
 import sys
 from typing import NoReturn
 
+from gateway import __version__
+from gateway.commands import CommandError, check_config, send, tail, token
 from gateway.config import ConfigError, load_settings
 from gateway.http.server import StartupError, serve
 from gateway.logs import configure_logging
@@ -24,13 +28,14 @@ class _OneLineParser(argparse.ArgumentParser):
 
 def _parser() -> argparse.ArgumentParser:
     parser = _OneLineParser(prog="python -m gateway", description=__doc__)
+    parser.add_argument("--version", action="version", version=f"gateway {__version__}")
     commands = parser.add_subparsers(dest="command", required=True)
     serve_cmd = commands.add_parser("serve", help="run the gateway")
     serve_cmd.add_argument("--config", help="TOML file (default: $GATEWAY_CONFIG)")
     serve_cmd.add_argument("--host", help="interface to listen on (default 127.0.0.1)")
     serve_cmd.add_argument("--port", type=int, help="port to listen on (default 8080; 0 = any)")
-    bench_cmd = commands.add_parser("bench", help="measure throughput, latency and memory")
-    bench_cmd.add_argument("rest", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
+    for command in (token, send, tail, check_config):
+        command.add_parser(commands)
     return parser
 
 
@@ -49,8 +54,11 @@ def _serve(args: argparse.Namespace) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
-    if argv[:1] == ["bench"]:  # before parsing: REMAINDER would refuse `bench --json P`
-        from gateway.bench.cli import main as bench_main
-
-        return bench_main(argv[1:])
-    return _serve(_parser().parse_args(argv))
+    args = _parser().parse_args(argv)
+    if args.command == "serve":
+        return _serve(args)
+    try:
+        return int(args.run(args))
+    except (ConfigError, CommandError) as exc:
+        print(f"gateway: {args.command}: {exc}", file=sys.stderr, flush=True)
+        return EXIT_BAD_START

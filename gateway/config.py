@@ -23,6 +23,9 @@ from pydantic_settings import (
 )
 
 TEN_YEARS_SECONDS = 10 * 365 * 86400
+MIN_SECRET_BYTES = 32
+"""The admin key and the HS256 JWT secret: RFC 7518 asks for a key at least as long as the
+hash (32 bytes for HS256); anything shorter can be brute-forced offline from one token."""
 DEFAULT_RETRY_SCHEDULE = (0.0, 5.0, 300.0, 1800.0, 7200.0, 18000.0, 36000.0, 36000.0)
 
 _file_values: ContextVar[dict[str, Any]] = ContextVar("gateway_config_file")
@@ -66,11 +69,11 @@ class Settings(BaseSettings):
     redis_pool_size: int = Field(64, ge=2, le=10000)
     redis_connect_timeout_seconds: float = Field(2, gt=0, le=300)
     redis_timeout_seconds: float = Field(5, gt=0, le=300)
-    admin_key: str | None = Field(None, min_length=1, repr=False)
+    admin_key: str | None = Field(None, repr=False)
     log_level: str = "INFO"
     allow_private_targets: bool = False
 
-    jwt_secret: str | None = Field(None, min_length=1, repr=False)
+    jwt_secret: str | None = Field(None, repr=False)
     jwt_public_key: str | None = None
     jwt_algorithms: Annotated[list[str], NoDecode] = ["HS256"]
     jwt_audience: str = "gateway"
@@ -94,6 +97,16 @@ class Settings(BaseSettings):
     ws_auth_timeout_seconds: float = Field(10, gt=0, le=TEN_YEARS_SECONDS)
     ws_refresh_grace_seconds: float = Field(25, ge=0, le=TEN_YEARS_SECONDS)
 
+    # Hostile clients (docs/security.md): how long a connection may take over its request's
+    # headers and body, stay idle between requests, and how many may be open at once; how
+    # many activities one webhook may carry and how many bytes they may normalise to.
+    http_header_timeout_seconds: float = Field(10, gt=0, le=TEN_YEARS_SECONDS)
+    http_body_timeout_seconds: float = Field(30, gt=0, le=TEN_YEARS_SECONDS)
+    http_keepalive_seconds: float = Field(75, gt=0, le=TEN_YEARS_SECONDS)
+    max_connections: int = Field(10000, gt=0)
+    max_activities_per_webhook: int = Field(100, gt=0)
+    max_normalised_bytes: int = Field(4194304, gt=0)
+
     integrations: list[dict[str, Any]] = []
     subscribers: list[dict[str, Any]] = []
 
@@ -107,6 +120,13 @@ class Settings(BaseSettings):
     def _non_negative_schedule(cls, value: list[float]) -> list[float]:
         if not value or any(not 0 <= step <= TEN_YEARS_SECONDS for step in value):
             raise ValueError("needs at least one delay, each from 0 to ten years")
+        return value
+
+    @field_validator("admin_key", "jwt_secret")
+    @classmethod
+    def _long_enough(cls, value: str | None) -> str | None:
+        if value is not None and len(value.encode()) < MIN_SECRET_BYTES:
+            raise ValueError(f"must be at least {MIN_SECRET_BYTES} bytes")
         return value
 
     @field_validator("log_level")

@@ -27,6 +27,7 @@ tolerance_seconds=300, now=time.time) -> None``, ``Ed25519KeyPair``, ``StandardK
 ``SIGNATURE_HEADER``, ``BODY_HASH_PARAMETER``
 
 ``signing.telnyx``: ``generate_key_pair() -> TelnyxKeyPair``,
+``load_public_key(public_key) -> Ed25519PublicKey``,
 ``sign(timestamp, body, private_key) -> str``,
 ``verify(headers, body, public_key, *, tolerance_seconds=300, now=time.time) -> None``,
 ``TelnyxKeyPair``, ``SIGNATURE_HEADER``, ``TIMESTAMP_HEADER``, ``DEFAULT_TOLERANCE_SECONDS``

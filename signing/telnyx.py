@@ -9,6 +9,8 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
 from signing import _ed25519
 from signing._encoding import b64decode_key, b64encode, utf8
 from signing._headers import (
@@ -38,6 +40,12 @@ def generate_key_pair() -> TelnyxKeyPair:
     return TelnyxKeyPair(b64encode(seed), b64encode(public))
 
 
+def load_public_key(public_key: str) -> Ed25519PublicKey:
+    """The account public key from its Base64 (padding optional); ``ValueError`` unless it
+    decodes to exactly 32 bytes. Call it to validate configuration before any request."""
+    return _ed25519.public_key(b64decode_key(public_key, "Telnyx public key"))
+
+
 def _signed_content(timestamp: int, body: bytes) -> bytes:
     return utf8(f"{timestamp}|") + body
 
@@ -65,7 +73,7 @@ def verify(
     Order: missing header, then malformed timestamp or signature, then tolerance, then
     the signature itself, the same as ``signing.standard.verify_parts``.
     """
-    key = _ed25519.public_key(b64decode_key(public_key, "Telnyx public key"))
+    key = load_public_key(public_key)
     signature_text = required(first_present(headers, SIGNATURE_HEADER))
     timestamp = parse_timestamp(required(first_present(headers, TIMESTAMP_HEADER)))
     signature = decode_signature(signature_text)

@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import itertools
 import os
+import re
+import tomllib
 from pathlib import Path
 
 import pytest
 
 from gateway.config import DEFAULT_RETRY_SCHEDULE, ConfigError, load_settings
+from gateway.integrations.declared import declared_integration
 
 ROOT = Path(__file__).resolve().parent.parent
+KEY_LINE = re.compile(r"# \w+ = ")
 
 
 def test_shipped_example_loads_with_contract_defaults(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -21,6 +26,9 @@ def test_shipped_example_loads_with_contract_defaults(monkeypatch: pytest.Monkey
     assert settings.retry_schedule == list(DEFAULT_RETRY_SCHEDULE)
     assert settings.ws_max_backlog_bytes == 1048576
     assert settings.max_body_bytes == 1048576
+    assert (settings.dedup_seconds, settings.history_max_bytes) == (259200, 268435456)
+    assert settings.subscriber_max_queued_bytes == settings.subscriber_max_dead_bytes == 67108864
+    assert settings.delivery_lease_margin_seconds == 30
 
 
 def test_environment_lists_are_comma_separated(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -44,11 +52,11 @@ def test_environment_wins_over_file_and_overrides_win_over_environment(
 
 
 def test_secrets_do_not_appear_in_repr(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("GATEWAY_ADMIN_KEY", "admin-secret-value")
-    monkeypatch.setenv("GATEWAY_JWT_SECRET", "jwt-secret-value")
+    monkeypatch.setenv("GATEWAY_ADMIN_KEY", "admin-secret-value-0123456789abcdef")
+    monkeypatch.setenv("GATEWAY_JWT_SECRET", "jwt-secret-value-0123456789abcdefghij")
     text = repr(load_settings())
-    assert "admin-secret-value" not in text
-    assert "jwt-secret-value" not in text
+    assert "admin-secret-value-0123456789abcdef" not in text
+    assert "jwt-secret-value-0123456789abcdefghij" not in text
 
 
 def test_unknown_key_names_it(tmp_path: Path) -> None:
@@ -73,3 +81,23 @@ def test_non_finite_numbers_are_refused(
     monkeypatch.setenv(name, value)
     with pytest.raises(ConfigError, match="finite number"):
         load_settings()
+
+
+def test_shipped_example_integrations_are_valid_once_uncommented() -> None:
+    """The commented `[[integrations]]` tables of the example are declarations the gateway
+    accepts as they stand, so copying one in is a working start."""
+    text = (ROOT / "config" / "gateway.example.toml").read_text()
+    blocks = text.split("# [[integrations]]\n")[1:]
+    tables = [
+        "\n".join(
+            line.removeprefix("# ")
+            for line in itertools.takewhile(KEY_LINE.match, block.splitlines())
+        )
+        for block in blocks
+    ]
+    declared = tomllib.loads("".join(f"[[integrations]]\n{table}\n" for table in tables))
+    integrations = [
+        declared_integration(index, table, 0)
+        for index, table in enumerate(declared["integrations"])
+    ]
+    assert {integration.kind for integration in integrations} >= {"hubster-system", "telnyx"}

@@ -50,9 +50,9 @@ def test_no_configuration_listens_on_8080_with_memory_engine_and_prints_admin_ke
 
 
 def test_admin_key_from_environment_is_not_printed(gateway_factory) -> None:  # type: ignore[no-untyped-def]
-    gateway = gateway_factory(env={"GATEWAY_ADMIN_KEY": "secret-admin-key-from-env"})
+    gateway = gateway_factory(env={"GATEWAY_ADMIN_KEY": "secret-admin-key-from-env-0123456789"})
     assert gateway.admin_key is None
-    assert not any("secret-admin-key-from-env" in line for line in gateway.lines)
+    assert not any("secret-admin-key-from-env-0123456789" in line for line in gateway.lines)
 
 
 def test_file_then_environment_then_flags(tmp_path: Path) -> None:
@@ -103,7 +103,14 @@ def test_config_path_from_gateway_config_variable(tmp_path: Path) -> None:
         ("", {"GATEWAY_LOG_LEVEL": "chatty"}, "setting 'log_level'"),
         ("", {"GATEWAY_INTEGRATIONS": "junk"}, "integrations"),
         ("", {"GATEWAY_ADMIN_KEY": ""}, "setting 'admin_key'"),
+        ("", {"GATEWAY_ADMIN_KEY": "k"}, "setting 'admin_key': Value error, must be at least 32"),
+        ("", {"GATEWAY_ADMIN_KEY": "é" * 15}, "setting 'admin_key'"),
+        ('jwt_secret = "short-secret"\n', {}, "setting 'jwt_secret'"),
         ("", {"GATEWAY_HISTORY_SECONDS": "1e308"}, "setting 'history_seconds'"),
+        ("", {"GATEWAY_DEDUP_SECONDS": "3600"}, "dedup_seconds (3600) must be at least"),
+        ("history_seconds = 600000\n", {}, "at least history_seconds (600000)"),
+        ("", {"GATEWAY_HISTORY_MAX_BYTES": "0"}, "setting 'history_max_bytes'"),
+        ("", {"GATEWAY_SUBSCRIBER_MAX_DEAD_BYTES": "-1"}, "setting 'subscriber_max_dead_bytes'"),
         ("integrations = [1]\n", {}, "setting 'integrations.0'"),
         ("port = { a = 1 }\n", {}, "setting 'port'"),
     ],
@@ -195,3 +202,11 @@ def test_bad_command_line_is_one_line_with_exit_2() -> None:
     assert result.stderr.strip().splitlines() == [
         "gateway: python -m gateway serve: argument --port: invalid int value: 'abc' (see --help)"
     ]
+
+
+def test_the_benchmark_is_not_a_gateway_command() -> None:
+    """The benchmark is its own tool (`python -m bench`), outside the product package."""
+    result = run_gateway("bench", "ingest")
+    assert result.returncode == 2
+    assert "invalid choice: 'bench'" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1

@@ -8,26 +8,25 @@ import orjson
 from aiohttp import web
 from pydantic import BaseModel, ValidationError
 
-from gateway.errors import ApiError, invalid_payload
+from gateway.errors import describe_validation_error, invalid_json, invalid_payload
 from gateway.http.appkeys import SETTINGS
 from gateway.http.body import read_limited
 
 ModelT = TypeVar("ModelT", bound=BaseModel)
 
 
-def describe_validation_error(exc: ValidationError) -> str:
-    """The first problem, naming its field: `hubIds.0: Input should be a valid string`."""
-    first = exc.errors()[0]
-    where = ".".join(str(part) for part in first["loc"])
-    return f"{where}: {first['msg']}" if where else str(first["msg"])
-
-
-async def parse_body(request: web.Request, model: type[ModelT]) -> ModelT:
+async def parse_body(
+    request: web.Request, model: type[ModelT], *, empty_allowed: bool = False
+) -> ModelT:
+    """The body as `model`. With `empty_allowed`, no body at all reads as `{}`: a request
+    whose every field has a default (`POST /subscribers/{id}/rotate`) may be sent bare."""
     raw = await read_limited(request, request.app[SETTINGS].max_body_bytes)
+    if empty_allowed and not raw.strip():
+        raw = b"{}"
     try:
         data = orjson.loads(raw)
     except orjson.JSONDecodeError:
-        raise ApiError(400, "invalid_json", "The body is not valid JSON.") from None
+        raise invalid_json() from None
     if not isinstance(data, dict):
         raise invalid_payload("The body must be a JSON object.")
     try:

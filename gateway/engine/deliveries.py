@@ -33,7 +33,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol
 
-from gateway.events.times import format_seconds
+from gateway.times import format_seconds
 
 Record = dict[str, Any]
 
@@ -192,7 +192,8 @@ class DeliveryQueue(Protocol):
         ...
 
     async def park(self, subscriber_id: str) -> None:
-        """The subscriber is disabled: keep its deliveries, never report it due."""
+        """The subscriber is disabled: keep its deliveries (enqueue still adds to them),
+        never report it due, and claim nothing of it."""
         ...
 
     async def unpark(self, subscriber_id: str, now: float) -> None:

@@ -7,7 +7,7 @@ from gateway.config import ConfigError, Settings
 from gateway.engine.base import Engine, EngineUnavailable
 from gateway.engine.deliveries import QueueLimits
 from gateway.engine.memory import MemoryEngine
-from gateway.engine.redis import RedisConfigError, RedisOptions, open_redis_engine
+from gateway.engine.redis import RedisConfigError, RedisEngine, RedisOptions
 
 
 def queue_limits(settings: Settings) -> QueueLimits:
@@ -35,12 +35,22 @@ def redis_options(settings: Settings) -> RedisOptions:
         raise ConfigError(str(exc)) from None
 
 
+def create_engine(settings: Settings) -> Engine:
+    """The engine, built but not started: nothing is connected to (`check-config`)."""
+    if not settings.redis_url:
+        return MemoryEngine(limits=queue_limits(settings))
+    return RedisEngine(redis_options(settings), limits=queue_limits(settings))
+
+
 async def open_engine(settings: Settings) -> Engine:
     """The engine, ready: a Redis engine has checked its deployment (reachable, not
     evicting, the same key layout) or refused with a one-line ConfigError."""
-    if not settings.redis_url:
-        return MemoryEngine(limits=queue_limits(settings))
+    engine = create_engine(settings)
+    if not isinstance(engine, RedisEngine):
+        return engine
     try:
-        return await open_redis_engine(redis_options(settings), limits=queue_limits(settings))
+        await engine.start()
     except (RedisConfigError, EngineUnavailable) as exc:
+        await engine.close()
         raise ConfigError(str(exc)) from None
+    return engine

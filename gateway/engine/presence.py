@@ -104,7 +104,9 @@ class PresenceStore(Protocol):
         ...
 
     async def reap(self, now_ms: int) -> list[str]:
-        """Remove every session of every instance whose heartbeat expired; the hubs whose
+        """Remove every session of every instance whose heartbeat expired (an instance with
+        sessions and no live heartbeat at all counts as expired, as an expired Redis key is
+        simply absent: an instance beats before its first session joins); the hubs whose
         roster changed."""
         ...
 

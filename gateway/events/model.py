@@ -16,7 +16,7 @@ from pydantic.alias_generators import to_camel
 from gateway.events.filters import FAMILIES, check_filter
 
 Role = Literal["customer", "agent", "bot", "system"]
-Provider = Literal["hubster", "scg", "standard", "twilio"]
+Provider = Literal["hubster", "scg", "standard", "telnyx", "twilio"]
 # Providers count attempts in the tens; the cap keeps a sender's number inside what every
 # consumer (and orjson, 64 bits) can take.
 MAX_ATTEMPT = 2**31 - 1
@@ -79,7 +79,9 @@ class _ActivityCore(_Shape):
 
     @field_validator("occurred_at")
     @classmethod
-    def _in_utc(cls, value: datetime) -> datetime:
+    def _in_utc(cls, value: datetime | None) -> datetime | None:
+        if value is None:
+            return None
         try:
             return value.astimezone(UTC)
         except OverflowError:
@@ -113,8 +115,12 @@ class ActivityEvent(_ActivityCore):
 
 class SubmittedActivity(_ActivityCore):
     """An activity a `standard` sender posts: what the gateway fills in may be left out
-    (`id`, `receivedAt`, `integrationId`, the hub and tenant, null members)."""
+    (`id`, `receivedAt`, `integrationId`, the hub and tenant, null members, and `source`
+    and `occurredAt`, which the gateway takes from the signed `webhook-id` and the time of
+    receipt)."""
 
+    occurred_at: AwareDatetime | None = None  # type: ignore[assignment]
+    source: Source | None = None  # type: ignore[assignment]
     id: str | None = None
     received_at: AwareDatetime | None = None
     tenant_id: str | None = None

@@ -7,15 +7,28 @@ from collections.abc import Callable
 from aiohttp import web
 
 from gateway.config import Settings
+from gateway.console import routes as console
 from gateway.delivery import feature as delivery
 from gateway.engine import Engine
 from gateway.engine.retention import retention_loop
 from gateway.http import ops
 from gateway.http.access_log import AccessLog
-from gateway.http.appkeys import ADMIN_KEY, ENGINE, JWT_SECRET, LOOPS, METRICS, SETTINGS
-from gateway.http.inflight import INFLIGHT, InFlight
-from gateway.http.middleware import ACCESS_LOG, request_middleware
+from gateway.http.appkeys import (
+    ACCESS_LOG,
+    ADMIN_KEY,
+    ENGINE,
+    INFLIGHT,
+    JWT_SECRET,
+    LOOPS,
+    METRICS,
+    ROUTE_TABLE,
+    SETTINGS,
+)
+from gateway.http.connections import name_the_server
+from gateway.http.inflight import InFlight
+from gateway.http.middleware import request_middleware
 from gateway.http.request_id import add_request_id_header
+from gateway.http.routes import RouteTable
 from gateway.inbound import feature as inbound
 from gateway.loops import Loops
 from gateway.metrics import Metrics
@@ -23,7 +36,13 @@ from gateway.ws import feature as agent_ws
 
 Feature = Callable[[web.Application], None]
 
-FEATURES: tuple[Feature, ...] = (ops.setup, inbound.setup, delivery.setup, agent_ws.setup)
+FEATURES: tuple[Feature, ...] = (
+    ops.setup,
+    inbound.setup,
+    delivery.setup,
+    agent_ws.setup,
+    console.setup,
+)
 
 
 async def _start_retention(app: web.Application) -> None:
@@ -56,7 +75,9 @@ def build_app(
     app[ACCESS_LOG] = AccessLog()
     app[ADMIN_KEY] = admin_key
     app[JWT_SECRET] = jwt_secret
+    app[ROUTE_TABLE] = RouteTable()
     app.on_response_prepare.append(add_request_id_header)
+    app.on_response_prepare.append(name_the_server)
     app.on_startup.append(_start_retention)
     for feature in FEATURES:
         feature(app)

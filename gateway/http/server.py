@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
-import socket
 
 from aiohttp import web
 
@@ -19,8 +18,9 @@ from gateway import early_signals
 from gateway.config import Settings, generated_secret
 from gateway.engine.factory import open_engine
 from gateway.http.app import build_app
-from gateway.http.inflight import INFLIGHT, InFlight
-from gateway.http.protocol_errors import GatewayRunner
+from gateway.http.appkeys import INFLIGHT
+from gateway.http.connections import GatewayRunner, raise_descriptor_limit
+from gateway.http.inflight import InFlight
 
 log = logging.getLogger("gateway.server")
 
@@ -33,12 +33,6 @@ class StartupError(Exception):
     """The server could not start; the message is one printable line."""
 
 
-def _bound_port(site: web.TCPSite, fallback: int) -> int:
-    server = site._server
-    sockets: list[socket.socket] = list(getattr(server, "sockets", None) or [])
-    return int(sockets[0].getsockname()[1]) if sockets else fallback
-
-
 async def serve(settings: Settings) -> None:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -46,6 +40,7 @@ async def serve(settings: Settings) -> None:
         loop.add_signal_handler(signum, stop.set)
     if early_signals.received():
         stop.set()
+    raise_descriptor_limit(settings.max_connections)
     admin_key = settings.admin_key or generated_secret()
     engine = await open_engine(settings)
     app = build_app(
@@ -71,7 +66,7 @@ async def serve(settings: Settings) -> None:
         await runner.cleanup()
         reason = exc.strerror or str(exc)
         raise StartupError(f"cannot listen on {settings.host}:{settings.port}: {reason}") from None
-    port = _bound_port(site, settings.port)
+    port = site.port  # the bound port once started, so `--port 0` prints the real one
     host = f"[{settings.host}]" if ":" in settings.host else settings.host
     print(f"gateway listening on http://{host}:{port} (engine: {engine.name})", flush=True)
     if settings.admin_key is None:

@@ -1,4 +1,5 @@
-"""What every provider adapter takes and gives, free of aiohttp so adapters stay pure."""
+"""What every provider adapter takes and gives, free of aiohttp so adapters stay pure.
+Adapters refuse a webhook by raising `InboundError` (gateway.errors)."""
 
 from __future__ import annotations
 
@@ -6,28 +7,10 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from gateway.credentials.rotation import field_values
+from gateway.errors import InboundError
 from gateway.events.activity import Destination, KeyedActivity
 from signing import VerificationError
-
-
-class InboundError(Exception):
-    """A refused webhook, raised by the pure adapters: the handler turns it into an
-    `ApiError` (gateway.errors, which needs aiohttp) and so into the contract's answer."""
-
-    def __init__(self, status: int, code: str, message: str) -> None:
-        super().__init__(message)
-        self.status = status
-        self.code = code
-        self.message = message
-
-    @classmethod
-    def invalid_payload(cls, message: str) -> InboundError:
-        """400 `invalid_payload`; the message starts with the field (`event.timestamp: ...`)."""
-        return cls(400, "invalid_payload", message)
-
-    @classmethod
-    def invalid_json(cls) -> InboundError:
-        return cls(400, "invalid_json", "The body is not valid JSON.")
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,39 +27,64 @@ class InboundRequest:
 @dataclass(frozen=True, slots=True)
 class Receiver:
     """The receiving integration as an adapter needs it. `configurations` are the
-    credentials valid now: the current one first, then any still in rotation grace."""
+    credentials valid now (`Credentials.valid_at`): the current one first, then any still
+    in rotation grace, at most four in all."""
 
     destination: Destination
     configurations: tuple[Mapping[str, Any], ...]
     now: float
+    max_activities: int
+    """Activities one body may carry (413 above it): adapters reading a list check its
+    length before normalising any of it."""
 
     def credentials(self, name: str) -> list[str]:
-        """Every valid value of one credential field, current first."""
-        values = (config.get(name) for config in self.configurations)
-        return [value for value in values if isinstance(value, str) and value]
+        """Every valid value of one credential field, current first, each once."""
+        return field_values(self.configurations, name)
 
 
 Normalise = Callable[[InboundRequest, Receiver], list[KeyedActivity]]
+Authenticate = Callable[[Mapping[str, str], Receiver], None]
 
 
 @dataclass(frozen=True, slots=True)
 class Adapter:
     """One provider: the media types it takes (the first is what a missing Content-Type
-    means) and its pure verify-and-normalise function."""
+    means) and its pure verify-and-normalise function. A provider whose credential is in
+    the headers alone (no signature over the body) also gives `authenticate`, which the
+    handler runs before reading a body of declared length: an unauthenticated sender then
+    never gets its body read. `normalise` still authenticates by itself."""
 
     media_types: tuple[str, ...]
     normalise: Normalise
+    authenticate: Authenticate | None = None
+
+
+def too_many_activities(count: int, limit: int) -> InboundError:
+    return InboundError(
+        "payload_too_large",
+        f"The body carries {count} activities; at most {limit} are accepted in one webhook.",
+        413,
+    )
 
 
 def refused(error: VerificationError) -> InboundError:
     """A signature scheme's refusal in the contract's terms: nothing presented is 401, a
     wrong or malformed signature 403, a stale timestamp its own 403."""
     if error.reason == "missing_header":
-        return InboundError(401, "unauthorized", "The request carries no signature.")
+        return InboundError("unauthorized", "The request carries no signature.", 401)
     if error.reason == "timestamp_out_of_tolerance":
         return InboundError(
-            403, "timestamp_out_of_tolerance", "The signature timestamp is too far from now."
+            "timestamp_out_of_tolerance", "The signature timestamp is too far from now.", 403
         )
     if error.reason == "credential_invalid":
-        return InboundError(401, "unauthorized", "The credential is not accepted.")
-    return InboundError(403, "signature_invalid", "The signature does not match.")
+        return InboundError("unauthorized", "The credential is not accepted.", 401)
+    return InboundError("signature_invalid", "The signature does not match.", 403)
+
+
+def check_scope(hub_id: Any, tenant_id: Any, destination: Destination) -> None:
+    """The hub and tenant of an activity are the integration's, whatever the body claims:
+    a body naming another hub or tenant is refused; naming none is fine."""
+    if hub_id is not None and hub_id != destination.hub_id:
+        raise InboundError.invalid_payload("hubId: this integration belongs to another hub.")
+    if tenant_id is not None and tenant_id != destination.tenant_id:
+        raise InboundError.invalid_payload("tenantId: this integration belongs to another tenant.")

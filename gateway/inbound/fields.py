@@ -6,8 +6,10 @@ from typing import Any
 
 import orjson
 
+from gateway.errors import InboundError
 from gateway.events.filters import check_filter
-from gateway.inbound.base import InboundError
+from gateway.events.model import MAX_ATTEMPT
+from gateway.times import canonical_time
 
 JsonObject = dict[str, Any]
 
@@ -51,6 +53,27 @@ def optional_text(parent: JsonObject, key: str, path: str) -> str | None:
     return value or None
 
 
+def optional_time(parent: JsonObject, key: str, path: str) -> str | None:
+    """An RFC 3339 time with a zone, in the activity's canonical form; None when absent."""
+    stamp = optional_text(parent, key, path)
+    if stamp is None:
+        return None
+    try:
+        return canonical_time(stamp)
+    except ValueError:
+        raise InboundError.invalid_payload(f"{path}: must be an RFC 3339 time.") from None
+
+
+def attempt_number(value: Any) -> int | None:
+    """A provider's delivery attempt, sent as a number or a numeric string, when it is one
+    from 1 to MAX_ATTEMPT; None otherwise (each adapter decides what that means)."""
+    if isinstance(value, str):
+        value = decimal(value.strip(), len(str(MAX_ATTEMPT)))
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_ATTEMPT:
+        return None
+    return value
+
+
 def decimal(value: str, max_digits: int) -> int | None:
     """The number a string of ASCII digits spells, or None when it is not one or has more
     than `max_digits` significant digits (Python's int() refuses thousands of digits, and a
@@ -76,5 +99,6 @@ def activity_type(family: str, name: str, path: str) -> str:
     try:
         check_filter(value)
     except ValueError:
-        raise InboundError.invalid_payload(f"{path}: '{name}' is not a usable type name.") from None
+        # repr: the name is the sender's, and may hold control characters no header can carry.
+        raise InboundError.invalid_payload(f"{path}: {name!r} is not a usable type name.") from None
     return value

@@ -3,9 +3,11 @@ Basic or Bearer credential, into receipts, customer messages, consent and generi
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import signing
+from gateway.errors import InboundError
 from gateway.events.activity import (
     Activity,
     KeyedActivity,
@@ -15,20 +17,15 @@ from gateway.events.activity import (
     source,
 )
 from gateway.events.model import MAX_ATTEMPT
-from gateway.events.times import canonical_time
-from gateway.inbound.base import (
-    Adapter,
-    InboundError,
-    InboundRequest,
-    Receiver,
-)
+from gateway.inbound.base import Adapter, InboundRequest, Receiver
 from gateway.inbound.fields import (
     JsonObject,
     activity_type,
-    decimal,
+    attempt_number,
     obj,
     optional_obj,
     optional_text,
+    optional_time,
     parse_object,
     text,
 )
@@ -52,12 +49,13 @@ _MO_FIELDS = frozenset({"message_body", "from_address", "to_address"})
 
 
 def _unauthorized() -> InboundError:
-    return InboundError(401, "unauthorized", "The SCG credential is missing or not accepted.")
+    return InboundError("unauthorized", "The SCG credential is missing or not accepted.", 401)
 
 
-def _verify(request: InboundRequest, receiver: Receiver) -> None:
-    """ESS does not sign: check the configured Basic or Bearer credential (any failure 401)."""
-    authorization = request.headers.get("Authorization")
+def authenticate(headers: Mapping[str, str], receiver: Receiver) -> None:
+    """ESS does not sign: check the configured Basic or Bearer credential (any failure 401).
+    The headers are enough, so the handler runs this before reading the body too."""
+    authorization = headers.get("Authorization")
     scheme = (authorization or "").strip().partition(" ")[0].lower()
     pairs = [
         (config["username"], config["password"])
@@ -78,10 +76,8 @@ def _verify(request: InboundRequest, receiver: Receiver) -> None:
 
 def _attempt(envelope: JsonObject) -> int:
     """ESS sends a number, sometimes as a numeric string; 1..MAX_ATTEMPT."""
-    value = envelope.get("attempt", 1)
-    if isinstance(value, str):
-        value = decimal(value.strip(), len(str(MAX_ATTEMPT)))
-    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_ATTEMPT:
+    value = attempt_number(envelope.get("attempt", 1))
+    if value is None:
         raise InboundError.invalid_payload(f"attempt: must be an integer from 1 to {MAX_ATTEMPT}.")
     return value
 
@@ -93,16 +89,6 @@ def _event_id(envelope: JsonObject) -> str:
         if isinstance(value, str) and value:
             return value
     raise InboundError.invalid_payload("event-id (or event_id): must be a non-empty string.")
-
-
-def _occurred_at(event: JsonObject) -> str | None:
-    stamp = optional_text(event, "timestamp", "event.timestamp")
-    if stamp is None:
-        return None
-    try:
-        return canonical_time(stamp)
-    except ValueError:
-        raise InboundError.invalid_payload("event.timestamp: must be an RFC 3339 time.") from None
 
 
 def _rest(fields: JsonObject, used: frozenset[str], envelope: JsonObject) -> JsonObject:
@@ -123,7 +109,7 @@ class _Delivery:
         self.fields = optional_obj(self.event, "fld-val-list", "event.fld-val-list") or {}
         self.event_id = _event_id(envelope)
         self.source = source("scg", self.event_id, _attempt(envelope))
-        self.occurred_at = _occurred_at(self.event)
+        self.occurred_at = optional_time(self.event, "timestamp", "event.timestamp")
         self.key = dedup_key(receiver.destination.integration_id, self.event_id)
 
     def field(self, name: str) -> str | None:
@@ -200,9 +186,11 @@ def _mo_message(delivery: _Delivery) -> list[KeyedActivity]:
 
 
 def _other(delivery: _Delivery) -> list[KeyedActivity]:
+    """Any other event type, generically; one that names both addresses belongs to the
+    conversation of that pair, read like an MO (from the customer to the business)."""
     activity = delivery.activity(
         activity_type("event", delivery.name, "event.evt-tp"),
-        None,
+        delivery.conversation(delivery.field("from_address"), delivery.field("to_address")),
         event={"type": delivery.name},
         data=_rest(delivery.fields, frozenset(), delivery.envelope),
     )
@@ -210,7 +198,7 @@ def _other(delivery: _Delivery) -> list[KeyedActivity]:
 
 
 def normalise(request: InboundRequest, receiver: Receiver) -> list[KeyedActivity]:
-    _verify(request, receiver)
+    authenticate(request.headers, receiver)
     delivery = _Delivery(parse_object(request.body), receiver)
     if delivery.name == "message_state_change":
         return _receipt(delivery)
@@ -219,4 +207,4 @@ def normalise(request: InboundRequest, receiver: Receiver) -> list[KeyedActivity
     return _other(delivery)
 
 
-ADAPTER = Adapter(media_types=(JSON,), normalise=normalise)
+ADAPTER = Adapter(media_types=(JSON,), normalise=normalise, authenticate=authenticate)

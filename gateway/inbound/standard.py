@@ -8,15 +8,20 @@ from typing import Any
 from pydantic import ValidationError
 
 import signing
-from gateway.admin.json_body import describe_validation_error
+from gateway.errors import InboundError, describe_validation_error
 from gateway.events.activity import KeyedActivity, build_activity, dedup_key, source
 from gateway.events.filters import FAMILIES
 from gateway.events.model import SubmittedActivity
-from gateway.events.times import canonical_time, format_datetime
-from gateway.inbound.base import Adapter, InboundError, InboundRequest, Receiver, refused
+from gateway.inbound.base import (
+    Adapter,
+    InboundRequest,
+    Receiver,
+    check_scope,
+    refused,
+)
 from gateway.inbound.fields import JsonObject, activity_type, parse_object, text
 from gateway.inbound.media import JSON
-from gateway.inbound.scope import check_scope
+from gateway.times import canonical_time, format_datetime
 
 TOLERANCE_SECONDS = 300
 _GENERIC_MEMBERS = frozenset({"type", "data"})
@@ -78,11 +83,16 @@ def _type(submitted: SubmittedActivity) -> str:
     return "receipt:" + state
 
 
-def _source_and_data(submitted: SubmittedActivity) -> tuple[dict[str, Any], dict[str, Any]]:
+def _source_and_data(
+    submitted: SubmittedActivity, webhook_id: str
+) -> tuple[dict[str, Any], dict[str, Any]]:
     """The source is the gateway's to say: provider `standard` (the integration's kind, so a
     sender cannot pass for Hubster) and no echo (a Hubster notion). The sender's own event id
     and attempt are kept; a source claiming more is kept in `data.submittedSource` (this
-    key is the gateway's: it replaces a sender's `data.submittedSource`)."""
+    key is the gateway's: it replaces a sender's `data.submittedSource`). A body without a
+    source gets the signed `webhook-id` as its event id."""
+    if submitted.source is None:
+        return source("standard", webhook_id), submitted.data
     claimed = submitted.source.model_dump(by_alias=True)
     forced = source("standard", submitted.source.event_id, submitted.source.attempt)
     if claimed == forced:
@@ -90,17 +100,19 @@ def _source_and_data(submitted: SubmittedActivity) -> tuple[dict[str, Any], dict
     return forced, {**submitted.data, "submittedSource": claimed}
 
 
-def _from_activity(body: JsonObject, receiver: Receiver) -> dict[str, Any]:
+def _from_activity(body: JsonObject, webhook_id: str, receiver: Receiver) -> dict[str, Any]:
     try:
         submitted = SubmittedActivity.model_validate(body)
     except ValidationError as exc:
         raise InboundError.invalid_payload(describe_validation_error(exc)) from None
     check_scope(submitted.hub_id, submitted.tenant_id, receiver.destination)
-    source_, data = _source_and_data(submitted)
+    source_, data = _source_and_data(submitted, webhook_id)
     return build_activity(
         receiver.destination,
         type=_type(submitted),
-        occurred_at=format_datetime(submitted.occurred_at),
+        occurred_at=None
+        if submitted.occurred_at is None
+        else format_datetime(submitted.occurred_at),
         conversation_id=submitted.conversation_id,
         channel=submitted.channel,
         source=source_,
@@ -149,7 +161,7 @@ def normalise(request: InboundRequest, receiver: Receiver) -> list[KeyedActivity
     webhook_id = _verify(request, receiver)
     body = parse_object(request.body)
     if _is_activity(body):
-        activity = _from_activity(body, receiver)
+        activity = _from_activity(body, webhook_id, receiver)
     else:
         activity = _from_event(body, webhook_id, receiver)
     key = dedup_key(receiver.destination.integration_id, webhook_id)

@@ -2,23 +2,19 @@
 
 from __future__ import annotations
 
-import time
 import uuid
 
 from aiohttp import web
 
-from gateway.admin.auth import require_admin
 from gateway.admin.json_body import parse_body
 from gateway.admin.paging import page_from
 from gateway.errors import not_found
 from gateway.http.appkeys import ENGINE, SETTINGS
+from gateway.http.routes import Route, add_routes
 from gateway.integrations.lifecycle import new_integration, updated_integration
 from gateway.integrations.model import Integration, IntegrationCreate, IntegrationUpdate
 from gateway.integrations.store import IntegrationStore
-
-
-def _now_ms() -> int:
-    return time.time_ns() // 1_000_000
+from gateway.times import now_ms
 
 
 def _store(request: web.Request) -> IntegrationStore:
@@ -33,53 +29,90 @@ async def _existing(request: web.Request) -> Integration:
 
 
 async def create(request: web.Request) -> web.Response:
-    require_admin(request)
     body = await parse_body(request, IntegrationCreate)
-    integration = new_integration(body, str(uuid.uuid4()), _now_ms())
+    at_ms = now_ms()
+    integration = new_integration(body, str(uuid.uuid4()), at_ms)
     await _store(request).create(integration)
-    return web.json_response(integration.public_view(), status=201)
+    return web.json_response(integration.public_view(at_ms), status=201)
 
 
 async def get(request: web.Request) -> web.Response:
-    require_admin(request)
-    return web.json_response((await _existing(request)).public_view())
+    return web.json_response((await _existing(request)).public_view(now_ms()))
 
 
 async def list_all(request: web.Request) -> web.Response:
-    require_admin(request)
     page = page_from(request)
     integrations = await _store(request).list(request.query.get("hubId") or None)
-    return web.json_response(page.of([item.public_view() for item in integrations]))
+    at_ms = now_ms()
+    return web.json_response(page.of([item.public_view(at_ms) for item in integrations]))
 
 
 async def update(request: web.Request) -> web.Response:
     """The body is read first (a slow client holds nothing), then the change is applied to
     the record as stored at that moment by compare-and-set: a concurrent PATCH (a rotation)
     is never overwritten by one that read the record before it, in any process."""
-    require_admin(request)
     patch = await parse_body(request, IntegrationUpdate)
     grace = request.app[SETTINGS].rotation_grace_seconds
-    now_ms = _now_ms()
+    at_ms = now_ms()
     integration = await _store(request).update(
         request.match_info["integration_id"],
-        lambda current: updated_integration(current, patch, now_ms, grace),
+        lambda current: updated_integration(current, patch, at_ms, grace),
     )
     if integration is None:
         raise not_found("No integration with this id.")
-    return web.json_response(integration.public_view())
+    return web.json_response(integration.public_view(at_ms))
 
 
 async def delete(request: web.Request) -> web.Response:
     """An update in flight cannot bring the record back: its compare-and-set finds it gone."""
-    require_admin(request)
     if not await _store(request).delete(request.match_info["integration_id"]):
         raise not_found("No integration with this id.")
     return web.Response(status=204)
 
 
+ROUTES = (
+    Route(
+        "POST",
+        "/integrations",
+        create,
+        access="admin",
+        name="createIntegration",
+        summary="Create an integration; credentials not given are generated.",
+    ),
+    Route(
+        "GET",
+        "/integrations",
+        list_all,
+        access="admin",
+        name="listIntegrations",
+        summary="Integrations, optionally of one hub, in Hubster paging.",
+    ),
+    Route(
+        "GET",
+        "/integrations/{integration_id}",
+        get,
+        access="admin",
+        name="getIntegration",
+        summary="One integration with its credentials.",
+    ),
+    Route(
+        "PATCH",
+        "/integrations/{integration_id}",
+        update,
+        access="admin",
+        name="updateIntegration",
+        summary="Change name, status or credentials, or regenerate keys (with a grace).",
+    ),
+    Route(
+        "DELETE",
+        "/integrations/{integration_id}",
+        delete,
+        access="admin",
+        name="deleteIntegration",
+        summary="Delete an integration; its webhooks are then 404.",
+    ),
+)
+
+
 def setup(app: web.Application) -> None:
-    app.router.add_post("/integrations", create)
-    app.router.add_get("/integrations", list_all)
-    app.router.add_get("/integrations/{integration_id}", get)
-    app.router.add_patch("/integrations/{integration_id}", update)
-    app.router.add_delete("/integrations/{integration_id}", delete)
+    add_routes(app, ROUTES)

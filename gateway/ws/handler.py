@@ -15,21 +15,23 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 import uuid
 
 from aiohttp import WSMsgType, web
 from pydantic import ValidationError
 
-from gateway.admin.json_body import describe_validation_error
-from gateway.agents.times import rfc3339
 from gateway.agents.tokens import AgentGrant
 from gateway.engine.base import EngineUnavailable
+from gateway.errors import AccessDenied, GatewayError, describe_validation_error, invalid_payload
+from gateway.times import format_seconds
 from gateway.ws.closing import close_socket
 from gateway.ws.frames import (
-    CLOSE_MALFORMED,
+    CLOSE_INTERNAL_ERROR,
     CLOSE_TOO_SLOW,
     SESSION_FRAME,
-    error_frame,
+    close_code_for,
+    gateway_error_frame,
     server_frame,
 )
 from gateway.ws.handshake import (
@@ -40,12 +42,11 @@ from gateway.ws.handshake import (
     query_last_event_id,
     require_hubs,
     upgrade_bearer,
-    upgrade_grant,
 )
 from gateway.ws.outbox import Outbox
-from gateway.ws.resume import replay
+from gateway.ws.resume import RecentHistory, history_cursor, replay
 from gateway.ws.runtime import WS_RUNTIME, WsRuntime
-from gateway.ws.scope import AccessDenied, Scope, granted_scope, narrowed
+from gateway.ws.scope import Scope, granted_scope, narrowed
 from gateway.ws.session import Session
 from gateway.ws.session_frames import handle_frame
 from gateway.ws.timers import ExpiryTimer
@@ -54,7 +55,6 @@ log = logging.getLogger("gateway.ws")
 
 MAX_CLIENT_FRAME_BYTES = 64 * 1024
 CLOSE_NORMAL = 1000
-CLOSE_INTERNAL_ERROR = 1011
 INTERNAL_ERROR_LOG = "unexpected error on a websocket; closing 1011"
 
 
@@ -76,7 +76,8 @@ async def websocket(request: web.Request) -> web.WebSocketResponse:
         else:
             admission = Admission(grant, None, None)
         resume_from = admission.last_event_id or query_resume
-        await _serve_session(runtime, ws, transport, admission, resume_from)
+        history = None if resume_from is not None else admission.history
+        await _serve_session(runtime, ws, transport, admission, resume_from, history)
     except Refusal as refusal:
         if refusal.frame is not None and not ws.closed:
             with contextlib.suppress(ConnectionError):
@@ -89,9 +90,10 @@ async def websocket(request: web.Request) -> web.WebSocketResponse:
 
 
 def _bearer_grant(request: web.Request, runtime: WsRuntime) -> AgentGrant | None:
-    """The upgrade's bearer token, verified (the token itself is not kept)."""
+    """The upgrade's bearer token, verified (the token itself is not kept); a bad one is a
+    `TokenError`, answered HTTP 401 before any upgrade."""
     token = upgrade_bearer(request)
-    return None if token is None else upgrade_grant(runtime.verifier, token)
+    return None if token is None else runtime.verifier.verify(token)
 
 
 async def _await_auth_frame(
@@ -124,7 +126,7 @@ def _admitted_scope(admission: Admission) -> tuple[Scope, bytes | None]:
             narrowing.events,
         ), None
     except AccessDenied as exc:
-        return scope, error_frame("access_denied", str(exc))
+        return scope, gateway_error_frame(exc)
 
 
 async def _serve_session(
@@ -133,6 +135,7 @@ async def _serve_session(
     transport: asyncio.Transport | None,
     admission: Admission,
     resume_from: str | None,
+    history: RecentHistory | None,
 ) -> None:
     settings = runtime.settings
     grant = admission.grant
@@ -154,7 +157,7 @@ async def _serve_session(
         transport=transport,
         outbox=Outbox(ws, transport, settings.ws_max_backlog_bytes, too_slow),
         presence_hubs=tuple(sorted(grant.hub_ids)),
-        replaying=resume_from is not None,
+        replaying=resume_from is not None or history is not None,
     )
     session.outbox.offer(
         server_frame(
@@ -162,8 +165,9 @@ async def _serve_session(
             sessionId=session.session_id,
             agentId=grant.agent_id,
             hubIds=sorted(scope.hub_ids),
-            expiresAt=rfc3339(grant.expires_at),
+            expiresAt=format_seconds(grant.expires_at),
             heartbeatSeconds=settings.ws_heartbeat_seconds,
+            **_live_from(runtime),
         )
     )
     if denial is not None:
@@ -174,12 +178,14 @@ async def _serve_session(
     close_code = CLOSE_NORMAL
     try:
         await runtime.presence.joined(session)
+        if history is not None:
+            now_ms = time.time_ns() // 1_000_000
+            resume_from = await history_cursor(session, runtime.engine.events, history, now_ms)
         if resume_from is not None:
             await replay(session, runtime.engine.events, resume_from, settings.ws_max_backlog_bytes)
         close_code = await _serve_frames(runtime, session, expiry)
-    except EngineUnavailable:
-        session.outbox.offer(error_frame("unavailable", "The event store is unavailable."))
-        close_code = CLOSE_INTERNAL_ERROR
+    except GatewayError as exc:
+        close_code = _ended_by(session, exc)
     except Exception:
         log.exception(INTERNAL_ERROR_LOG, extra=_log_fields(session))
         close_code = CLOSE_INTERNAL_ERROR
@@ -188,6 +194,14 @@ async def _serve_session(
         runtime.router.remove(session)
         ending = runtime.keep(_end_session(runtime, session, close_code))
         await asyncio.shield(ending)
+
+
+def _live_from(runtime: WsRuntime) -> dict[str, str]:
+    """`lastEventId` for the `ready` frame: where a reconnection resumes from if this session
+    delivers no event before it drops (read in the same step as the session joins the
+    router, so no event falls between)."""
+    live_from = runtime.router.live_from
+    return {} if live_from is None else {"lastEventId": live_from}
 
 
 def _log_fields(session: Session) -> dict[str, str]:
@@ -212,15 +226,16 @@ async def _serve_frames(runtime: WsRuntime, session: Session, expiry: ExpiryTime
             try:
                 frame = SESSION_FRAME.validate_json(message.data)
             except ValidationError as exc:
-                return _malformed(session, describe_validation_error(exc))
+                return _ended_by(session, invalid_payload(describe_validation_error(exc)))
             await handle_frame(runtime, session, expiry, frame)
         elif message.type is WSMsgType.BINARY:
-            return _malformed(session, "Frames must be JSON text.")
+            return _ended_by(session, invalid_payload("Frames must be JSON text."))
         else:
             break
     return CLOSE_NORMAL
 
 
-def _malformed(session: Session, problem: str) -> int:
-    session.outbox.offer(error_frame("invalid_payload", problem))
-    return CLOSE_MALFORMED
+def _ended_by(session: Session, error: GatewayError) -> int:
+    """Tell the agent what ended its session; the close code that goes with it."""
+    session.outbox.offer(gateway_error_frame(error))
+    return close_code_for(error)

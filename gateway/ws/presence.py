@@ -9,12 +9,11 @@ to every session whose token grants the hub, whatever its subscription narrowed.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterable
 from typing import Any
 
-from gateway.agents.times import rfc3339
 from gateway.engine.presence import STATUSES, AgentPresence, PresenceSession, PresenceStore
+from gateway.times import format_ms, now_ms
 from gateway.ws.frames import server_frame
 from gateway.ws.router import SessionRouter
 from gateway.ws.session import Session
@@ -25,7 +24,7 @@ def roster_entry(agent: AgentPresence) -> dict[str, Any]:
 
 
 def roster_detail(agent: AgentPresence) -> dict[str, Any]:
-    since = rfc3339(agent.since_ms / 1000)
+    since = format_ms(agent.since_ms)
     return {**roster_entry(agent), "sessions": agent.sessions, "since": since}
 
 
@@ -34,10 +33,6 @@ def status_counts(agents: Iterable[AgentPresence]) -> dict[str, int]:
     for agent in agents:
         counts[agent.status] += 1
     return counts
-
-
-def _now_ms() -> int:
-    return time.time_ns() // 1_000_000
 
 
 async def roster_frame(store: PresenceStore, hub_id: str) -> bytes:
@@ -65,7 +60,7 @@ class Presence:
         await self._join(session, session.presence_hubs)
 
     async def _join(self, session: Session, hub_ids: tuple[str, ...]) -> None:
-        await self.store.join(hub_ids, self._as_stored(session), session.status, _now_ms())
+        await self.store.join(hub_ids, self._as_stored(session), session.status, now_ms())
         for hub_id in hub_ids:
             session.offer_roster(hub_id, await roster_frame(self.store, hub_id))
 
@@ -75,11 +70,11 @@ class Presence:
         they are."""
         for session in sessions:
             stored = self._as_stored(session)
-            await self.store.join(session.presence_hubs, stored, session.status, _now_ms())
+            await self.store.join(session.presence_hubs, stored, session.status, now_ms())
 
     async def status_set(self, session: Session, status: str) -> None:
         session.status = status
-        await self.store.set_status(session.presence_hubs, session.agent_id, status, _now_ms())
+        await self.store.set_status(session.presence_hubs, session.agent_id, status, now_ms())
 
     async def regranted(self, session: Session, hub_ids: tuple[str, ...]) -> None:
         """A refresh moved the session's grant to `hub_ids`: it leaves the hubs no longer

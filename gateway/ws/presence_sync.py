@@ -23,6 +23,7 @@ from collections.abc import Callable
 
 from gateway.engine.base import EngineUnavailable
 from gateway.loops import LoopBody
+from gateway.times import now_ms
 from gateway.ws.presence import Presence, roster_frame
 from gateway.ws.router import SessionRouter
 
@@ -37,13 +38,9 @@ FEED_WAIT_SECONDS = 1.0
 BACKOFF_SECONDS = 1.0
 
 
-def _now_ms() -> int:
-    return time.time_ns() // 1_000_000
-
-
 async def beat_once(presence: Presence, router: SessionRouter) -> None:
     if await presence.store.heartbeat(
-        presence.instance_id, _now_ms(), int(PRESENCE_TTL_SECONDS * 1000)
+        presence.instance_id, now_ms(), int(PRESENCE_TTL_SECONDS * 1000)
     ):
         await presence.rejoin(list(router.sessions.values()))
 
@@ -66,7 +63,7 @@ def reap_loop(presence: Presence) -> LoopBody:
         while True:
             beat()
             try:
-                await presence.store.reap(_now_ms())
+                await presence.store.reap(now_ms())
             except EngineUnavailable:
                 log.warning("engine unavailable; presence not reaped this round")
             await asyncio.sleep(REAP_SECONDS)

@@ -25,6 +25,15 @@ class SessionRouter:
         self._by_hub: dict[str, set[Session]] = {}
         self._present: dict[str, set[Session]] = {}
         self.sessions: dict[str, Session] = {}
+        self.live_from: str | None = None
+        """Every event with a greater id is still to be published: a session added now gets
+        each of them live. Its `ready` frame carries it, so a client that drops before its
+        first event can still resume without missing any."""
+
+    def start_at(self, cursor: str) -> None:
+        """The fan-out loop's first cursor, before it has published anything."""
+        if self.live_from is None:
+            self.live_from = cursor
 
     def add(self, session: Session) -> None:
         self.sessions[session.session_id] = session
@@ -72,6 +81,8 @@ class SessionRouter:
                 session.deliver(event, frame)
         for outbox in corked:
             outbox.uncork()
+        if events:
+            self.live_from = events[-1].id
 
     def present_in(self, hub_id: str) -> bool:
         return hub_id in self._present

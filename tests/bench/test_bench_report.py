@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import math
 
-from gateway.bench.report import Figure, ScenarioResult, Target, table
-from gateway.bench.stats import LatencySummary, percentile, ratio
+from bench.report import Figure, ScenarioResult, Target, table
+from bench.stats import LatencySummary, percentile, ratio
 
 
 def test_percentile_is_nearest_rank() -> None:

@@ -1,4 +1,4 @@
-"""Every scenario through `python -m gateway bench --json`, about a second each.
+"""Every scenario through `python -m bench --json`, about a second each.
 
 Structure only: each figure carries a value, a ratio and a verdict, or the scenario says it
 was skipped because this build lacks its feature. Never a speed assertion.
@@ -22,7 +22,7 @@ FIGURE_FIELDS |= {"generatorCpuPercent"}
 
 def bench(*args: str, timeout: float = 150) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "gateway", "bench", *args],
+        [sys.executable, "-m", "bench", *args],
         cwd=ROOT,
         capture_output=True,
         text=True,

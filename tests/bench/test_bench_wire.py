@@ -9,8 +9,8 @@ from collections.abc import Awaitable, Callable
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 
-from gateway.bench.wire.http import HttpConnection, post_request
-from gateway.bench.wire.websocket import HandshakeFailed, WebSocket
+from bench.wire.http import HttpConnection, post_request
+from bench.wire.websocket import HandshakeFailed, WebSocket
 
 ServerFactory = Callable[[web.Application], Awaitable[TestServer]]
 SIZES = (0, 1, 125, 126, 1000, 65535, 65536, 200_000)

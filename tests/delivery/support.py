@@ -17,10 +17,11 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient
 
 from gateway.config import Settings
-from gateway.delivery.appkeys import RESOLVER
+from gateway.delivery.runtime import RESOLVER
 from gateway.delivery.ssrf import Resolver
+from gateway.engine.base import Engine
 from gateway.engine.events import NewEvent, StoredEvent
-from gateway.engine.memory import MemoryEngine
+from gateway.engine.factory import queue_limits
 from gateway.http.app import build_app
 from tests.conftest import NewEngine
 
@@ -137,7 +138,7 @@ async def make_sink(aiohttp_server: Any) -> AsyncIterator[Callable[..., Awaitabl
 @dataclass
 class Gateway:
     client: TestClient[Any, Any]
-    engine: MemoryEngine
+    engine: Engine
     app: web.Application
 
     async def create_subscriber(self, **body: Any) -> dict[str, Any]:
@@ -190,8 +191,9 @@ def make_gateway(aiohttp_client: Any, new_engine: NewEngine) -> Callable[..., Aw
             "allow_private_targets": True,
         }
         options.update(overrides)
-        engine = engine if engine is not None else await new_engine()
-        app = build_app(Settings(**options), engine, admin_key=ADMIN_KEY, jwt_secret="j" * 32)
+        settings = Settings(**options)
+        engine = engine if engine is not None else await new_engine(queue_limits(settings))
+        app = build_app(settings, engine, admin_key=ADMIN_KEY, jwt_secret="j" * 32)
         if resolver is not None:
             app[RESOLVER] = resolver
         client = await aiohttp_client(app)

@@ -10,7 +10,7 @@ from typing import Any
 
 from aiohttp import web
 
-from gateway.delivery.appkeys import DELIVERY
+from gateway.delivery.runtime import DELIVERY
 from gateway.engine.deliveries import Conclusion, QueuedDelivery
 from gateway.engine.memory import MemoryEngine
 from gateway.subscribers.store import KIND

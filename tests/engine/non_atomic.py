@@ -16,7 +16,7 @@ from gateway.engine.deliveries import CursorMove, QueuedDelivery, QueueLimits, R
 from gateway.engine.events import AppendResult, NewEvent
 from gateway.engine.memory import MemoryEngine
 from gateway.engine.memory.deliveries import MemoryDeliveryQueue
-from gateway.engine.memory.events import MemoryEventLog, _now_ms
+from gateway.engine.memory.events import MemoryEventLog, _digest, _now_ms
 from gateway.engine.memory.presence import MemoryPresenceStore
 from gateway.engine.memory.registry import MemoryRegistry
 from gateway.engine.memory.throttle import MemoryThrottle
@@ -54,10 +54,10 @@ class NonAtomicRegistry(MemoryRegistry):
 class NonAtomicEventLog(MemoryEventLog):
     async def append(self, events: Sequence[NewEvent], dedup_ttl_seconds: float) -> AppendResult:
         now_ms = _now_ms()
-        fresh = [event for event in events if not self._live(event.dedup_key, now_ms)]
+        fresh = [event for event in events if not self._live(_digest(event.dedup_key), now_ms)]
         await _round_trip()
         for event in fresh:
-            self._dedup.pop(event.dedup_key, None)  # the check was done: write regardless
+            self._dedup.pop(_digest(event.dedup_key), None)  # checked already: write anyway
         result = await super().append(fresh, dedup_ttl_seconds)
         return AppendResult(result.stored, result.duplicates + len(events) - len(fresh))
 

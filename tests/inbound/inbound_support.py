@@ -13,6 +13,7 @@ from urllib.parse import parse_qs
 import orjson
 from aiohttp import ClientResponse, web
 from aiohttp.test_utils import TestClient
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 import signing
 from gateway.config import Settings
@@ -109,6 +110,36 @@ def standard_headers(
     }
 
 
+def _telnyx_account(seed: bytes) -> tuple[str, Ed25519PrivateKey]:
+    private = Ed25519PrivateKey.from_private_bytes(seed)
+    return base64.b64encode(private.public_key().public_bytes_raw()).decode(), private
+
+
+# Telnyx signs with its account's private key and shows the public one in its portal: the
+# tests hold two fixed accounts (the second for rotation), signing with `cryptography` itself.
+TELNYX_ACCOUNTS = dict(_telnyx_account(bytes([seed]) * 32) for seed in (1, 2))
+TELNYX_PUBLIC_KEY, TELNYX_OTHER_PUBLIC_KEY = TELNYX_ACCOUNTS
+
+
+def telnyx_headers(
+    body: bytes,
+    integration: Mapping[str, Any],
+    *,
+    timestamp: int | None = None,
+    public_key: str | None = None,
+) -> dict[str, str]:
+    """Headers as Telnyx sends them: Ed25519 over `{timestamp}|{body}` with the private key
+    of the integration's account (or of the account `public_key` names)."""
+    stamp = int(time.time()) if timestamp is None else timestamp
+    private = TELNYX_ACCOUNTS[public_key or integration["configuration"]["publicKey"]]
+    signature = private.sign(f"{stamp}|".encode() + body)
+    return {
+        "Content-Type": "application/json",
+        "telnyx-signature-ed25519": base64.b64encode(signature).decode(),
+        "telnyx-timestamp": str(stamp),
+    }
+
+
 def twilio_form_headers(url: str, body: bytes, token: str) -> dict[str, str]:
     params = parse_qs(body.decode(), keep_blank_values=True)
     return {
@@ -195,6 +226,8 @@ def signed(
         return scg_headers(integration), ""
     if kind == "standard":
         return standard_headers(body, integration, f"msg-{hash(body)}"), ""
+    if kind == "telnyx":
+        return telnyx_headers(body, integration), ""
     if form:
         return twilio_form_headers(url, body, config["authToken"]), ""
     query = "?bodySHA256=" + signing.twilio.body_sha256(body)
@@ -207,5 +240,6 @@ KIND_CONFIG: dict[str, dict[str, Any]] = {
     "hubster-direct": {},
     "scg": {},
     "standard": {},
+    "telnyx": {"publicKey": TELNYX_PUBLIC_KEY},
     "twilio": {"authToken": "tw-token"},
 }

@@ -43,7 +43,11 @@ BAD_SIGNATURE = {
     "webhook-timestamp": "1",
     "webhook-signature": "v1,AAAA",
     "X-Twilio-Signature": "AAAA",
+    "telnyx-signature-ed25519": "AAAA",
+    "telnyx-timestamp": "1",
 }
+# Kinds whose signature covers a timestamp: a current one, so that the signature is what fails.
+TIMESTAMP_HEADERS = {"standard": "webhook-timestamp", "telnyx": "telnyx-timestamp"}
 OVERSIZE = b'{"pad": "' + b"x" * (LIMIT * 2) + b'"}'
 
 
@@ -151,8 +155,8 @@ async def test_missing_signature_before_parsing(make_gateway: GatewayFactory, ki
 async def test_wrong_signature_before_parsing(make_gateway: GatewayFactory, kind: str) -> None:
     gateway, integration = await setup(make_gateway, kind)
     headers = {"Content-Type": "application/json", **BAD_SIGNATURE}
-    if kind == "standard":
-        headers["webhook-timestamp"] = str(int(time.time()))
+    if kind in TIMESTAMP_HEADERS:
+        headers[TIMESTAMP_HEADERS[kind]] = str(int(time.time()))
     expected = (401, "unauthorized") if kind == "scg" else (403, "signature_invalid")
     assert await answer(await gateway.post(integration, b"not json", headers)) == expected
 

@@ -7,13 +7,17 @@ import pytest
 from inbound_support import (
     HUBSTER_HUB,
     HUBSTER_TENANT,
+    KIND_CONFIG,
     Gateway,
     expected,
     fixture_bytes,
     hubster_headers,
     is_subset,
     scg_headers,
+    telnyx_headers,
 )
+
+from gateway.events.model import ActivityEvent
 
 HUBSTER_FIXTURES = [
     ("hubster-system", "hubster-system-messages.json"),
@@ -21,6 +25,11 @@ HUBSTER_FIXTURES = [
     ("hubster-direct", "hubster-direct-event-typing.json"),
 ]
 SCG_FIXTURES = ["scg-receipt-delivered.json", "scg-mo-message.json"]
+TELNYX_FIXTURES = [
+    "telnyx-message-received.json",
+    "telnyx-message-sent.json",
+    "telnyx-message-finalized.json",
+]
 
 
 @pytest.mark.parametrize(("kind", "name"), HUBSTER_FIXTURES)
@@ -45,6 +54,20 @@ async def test_scg_fixture_becomes_expected_activities(gateway: Gateway, name: s
     response = await gateway.post(integration, body, scg_headers(integration))
     assert response.status == 202, await response.text()
     assert is_subset(expected(name), await gateway.stored()) == []
+
+
+@pytest.mark.parametrize("name", TELNYX_FIXTURES)
+async def test_telnyx_fixture_becomes_expected_activities(gateway: Gateway, name: str) -> None:
+    integration = await gateway.create(
+        "telnyx", "sms-hub", "acme", configuration=dict(KIND_CONFIG["telnyx"])
+    )
+    body = fixture_bytes(name)
+    response = await gateway.post(integration, body, telnyx_headers(body, integration))
+    assert response.status == 202, await response.text()
+    assert await response.json() == {"accepted": 1, "duplicates": 0}
+    assert is_subset(expected(name), await gateway.stored()) == []
+    for event in await gateway.engine.events.read_after("0", 10):
+        ActivityEvent.model_validate_json(event.payload)
 
 
 async def test_scg_receipt_and_mo_of_one_thread_share_a_conversation(gateway: Gateway) -> None:

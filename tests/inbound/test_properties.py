@@ -37,6 +37,9 @@ scalars |= st.sampled_from(
         "WebChat",
         "mo_message_received",
         "message_state_change",
+        "message.received",
+        "message.sent",
+        "message.finalized",
         "hubster",
         "standard",
         "2026-01-01T00:00:00Z",
@@ -99,6 +102,18 @@ provider_keys = st.sampled_from(
         "NumMedia",
         "MediaUrl0",
         "isEcho",
+        "event_type",
+        "occurred_at",
+        "payload",
+        "meta",
+        "from",
+        "to",
+        "phone_number",
+        "status",
+        "errors",
+        "cost",
+        "amount",
+        "media",
     ]
 )
 shaped = st.recursive(
@@ -123,6 +138,9 @@ FIXTURES = [
         "hubster-direct-agent-image.json",
         "scg-receipt-delivered.json",
         "scg-mo-message.json",
+        "telnyx-message-received.json",
+        "telnyx-message-sent.json",
+        "telnyx-message-finalized.json",
     )
 ]
 
@@ -133,6 +151,8 @@ STANDARD_ACTIVITY = {
     "source": {"provider": "standard", "eventId": "e1", "attempt": 1},
     "receipt": {"state": "delivered", "reasonCode": 1, "price": 1.5},
 }
+TELNYX_FAILED = {**FIXTURES[6]["data"]["payload"], "errors": [{"code": "40008", "title": "x"}]}
+TELNYX_CODE = ("data", "payload", "errors", 0, "code")
 TWILIO_JSON = {"MessageSid": "SM1", "From": "+1", "To": "+2", "Body": "hi", "NumMedia": "0"}
 SCOPE = ("hubId", "tenantId")  # the test integrations have their own hub: no claim
 HUBSTER_POSITIONS = [
@@ -154,6 +174,13 @@ NUMBER_POSITIONS: dict[str, list[tuple[Any, tuple[str | int, ...]]]] = {
         (STANDARD_ACTIVITY, ("source", "attempt")),
         (STANDARD_ACTIVITY, ("receipt", "reasonCode")),
         (STANDARD_ACTIVITY, ("receipt", "price")),
+    ],
+    "telnyx": [
+        (FIXTURES[4], ("meta", "attempt")),
+        (FIXTURES[5], ("meta", "attempt")),
+        (FIXTURES[5], ("data", "payload", "cost", "amount")),
+        (FIXTURES[6], ("data", "payload", "to", 0, "status")),
+        (FIXTURES[6] | {"data": {**FIXTURES[6]["data"], "payload": TELNYX_FAILED}}, TELNYX_CODE),
     ],
     "twilio": [
         (TWILIO_JSON, ("NumMedia",)),
@@ -207,6 +234,8 @@ header_names = st.sampled_from(
         "webhook-signature",
         "svix-id",
         "X-Twilio-Signature",
+        "telnyx-signature-ed25519",
+        "telnyx-timestamp",
         "Content-Encoding",
         "X-Request-Id",
     ]

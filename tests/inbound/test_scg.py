@@ -303,3 +303,29 @@ async def test_no_usable_event_id_names_both_spellings(
     status, answer = await post(gateway, scg, orjson.dumps(body))
     assert status == 400
     assert answer["error"]["message"].startswith("event-id (or event_id):")
+
+
+async def test_unknown_event_naming_both_addresses_joins_their_thread(
+    gateway: Gateway, scg: dict[str, Any]
+) -> None:
+    """An event of a type the gateway does not know belongs to the conversation of the
+    address pair it names, the same conversation as an MO between those addresses."""
+    fields = MO["event"]["fld-val-list"]
+    call = {
+        "topic": "SCG-Voice-Call",
+        "event": {
+            "evt-tp": "call_state_change",
+            "fld-val-list": {
+                "from_address": fields["from_address"],
+                "to_address": fields["to_address"],
+                "call_id": "c2",
+            },
+        },
+        "event-id": "voice-2",
+    }
+    assert (await post(gateway, scg, orjson.dumps(call)))[0] == 202
+    assert (await post(gateway, scg, fixture_bytes("scg-mo-message.json")))[0] == 202
+    stored_call, stored_mo = await gateway.stored()
+    assert stored_call["type"] == "event:call_state_change"
+    assert stored_call["conversationId"] is not None
+    assert stored_call["conversationId"] == stored_mo["conversationId"]

@@ -222,3 +222,49 @@ async def test_a_standard_source_is_kept_without_a_copy(gateway: Gateway) -> Non
     [stored] = await gateway.stored()
     assert stored["source"] == own
     assert stored["data"] == ACTIVITY["data"]
+
+
+async def test_minimal_activity_gets_source_and_time_from_the_gateway(gateway: Gateway) -> None:
+    """Only `type`, `conversationId` and the member: the source comes from the signed
+    `webhook-id`, `occurredAt` is `receivedAt`, the other members null, `data` empty."""
+    integration = await gateway.create("standard", "hub-s")
+    payload = {
+        "type": "message:customer",
+        "conversationId": "conv-min",
+        "message": {"type": "text", "text": "hi"},
+    }
+    body = orjson.dumps(payload)
+    headers = standard_headers(body, integration, "msg_minimal")
+    response = await gateway.post(integration, body, headers)
+    assert response.status == 202, await response.text()
+    [stored] = await gateway.stored()
+    assert stored["source"] == {
+        "provider": "standard",
+        "eventId": "msg_minimal",
+        "attempt": 1,
+        "echo": False,
+    }
+    assert stored["occurredAt"] == stored["receivedAt"]
+    assert stored["receipt"] is None and stored["event"] is None
+    assert stored["sender"] is None and stored["data"] == {}
+    assert stored["message"] == {"type": "text", "text": "hi"}
+
+
+async def test_control_characters_echoed_in_an_error_stay_out_of_its_header(
+    gateway: Gateway,
+) -> None:
+    """The message echoes the sender's receipt state; the `UC-REST-ERROR` copy of it must
+    still be a valid header (aiohttp would drop the connection instead of answering)."""
+    integration = await gateway.create("standard")
+    activity = {
+        "type": "receipt:delivered",
+        "conversationId": "c",
+        "receipt": {"messageId": "m", "state": "\x1bfail\x85ed\r"},
+    }
+    body = orjson.dumps(activity)
+    response = await gateway.post(integration, body, standard_headers(body, integration))
+    assert response.status == 400
+    header = response.headers["UC-REST-ERROR"]
+    assert "fail" in header
+    assert not any(ord(ch) < 0x20 or 0x7F <= ord(ch) < 0xA0 for ch in header)
+    assert "\x1bfail" in (await response.json())["error"]["message"]

@@ -53,7 +53,10 @@ async def test_declared_integrations_exist_and_restart_is_idempotent(
 
 def write_config(tmp_path: Path, table: str) -> Path:
     path = tmp_path / "gateway.toml"
-    path.write_text(f'admin_key = "k"\nport = 0\n\n[[integrations]]\n{table}\n')
+    path.write_text(
+        f'admin_key = "declared-tests-admin-key-0123456789"\nport = 0\n\n'
+        f"[[integrations]]\n{table}\n"
+    )
     return path
 
 
@@ -86,9 +89,12 @@ def test_served_process_has_the_declared_integration(tmp_path: Path, gateway_fac
         'integrationId = "toml-sms"\nname = "SMS"\nkind = "scg"\nhubId = "sms-hub"\n'
         'configuration = { username = "ess", password = "pw" }',
     )
-    gateway = gateway_factory("--config", str(config), env={"GATEWAY_ADMIN_KEY": "k"})
+    gateway = gateway_factory(
+        "--config", str(config), env={"GATEWAY_ADMIN_KEY": "declared-tests-admin-key-0123456789"}
+    )
     request = urllib.request.Request(
-        gateway.url + "/integrations/toml-sms", headers={"Authorization": "Bearer k"}
+        gateway.url + "/integrations/toml-sms",
+        headers={"Authorization": "Bearer declared-tests-admin-key-0123456789"},
     )
     with urllib.request.urlopen(request, timeout=10) as response:
         integration = json.loads(response.read())

@@ -76,3 +76,16 @@ def test_malformed_public_key_raises_value_error(key: str, now: int) -> None:
     with pytest.raises(ValueError) as caught:
         telnyx.verify(_headers("AAAA", now), BODY, key, now=lambda: now)
     assert not isinstance(caught.value, VerificationError)
+
+
+@pytest.mark.parametrize("key", ["", "AAAA", "not base64", "A" * 44, "A" * 40])
+def test_load_public_key_refuses_anything_but_32_bytes(key: str) -> None:
+    with pytest.raises(ValueError):
+        telnyx.load_public_key(key)
+
+
+def test_load_public_key_takes_the_portals_base64_padded_or_not() -> None:
+    raw = Ed25519PrivateKey.generate().public_key().public_bytes_raw()
+    text = base64.b64encode(raw).decode()
+    assert telnyx.load_public_key(text).public_bytes_raw() == raw
+    assert telnyx.load_public_key(text.rstrip("=")).public_bytes_raw() == raw

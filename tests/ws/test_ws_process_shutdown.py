@@ -9,7 +9,7 @@ from typing import Any
 import aiohttp
 from ws_helpers import JWT_SECRET, agent_token, closed_with, next_frame
 
-ADMIN_KEY = "ws-process-admin-key"
+ADMIN_KEY = "ws-process-admin-key-0123456789abcdef"
 
 
 async def test_sigterm_closes_websockets_1012(gateway_factory: Any) -> None:

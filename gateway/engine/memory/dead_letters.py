@@ -3,7 +3,7 @@ in order (the sorted set), with the bytes they hold, so both caps apply oldest e
 
 from __future__ import annotations
 
-from bisect import bisect_right, insort
+from bisect import bisect_left, bisect_right, insort
 from dataclasses import dataclass, field
 
 import orjson
@@ -27,7 +27,7 @@ class DeadLetters:
     def resolve(self, event_id: str) -> None:
         letter = self.letters.pop(event_id, None)
         if letter is not None:
-            self.order.remove(event_id)
+            del self.order[bisect_left(self.order, event_id)]
             self.held_bytes -= len(letter[0])
 
     def trim(self, max_letters: int, max_bytes: int) -> tuple[int, int]:

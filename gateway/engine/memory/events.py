@@ -2,12 +2,14 @@
 
 Trimming only ever removes from the front, so the log is kept as lists read from a start
 offset (compacted now and then) instead of shifting millions of entries every round, with
-the bytes held kept as a running sum.
+the bytes held kept as a running sum. Dedup keys outlive the events by days, so they are
+kept as 16-byte digests, whatever the length of the provider's identity of the event.
 """
 
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import time
 from bisect import bisect_left, bisect_right
 from collections.abc import Sequence
@@ -24,6 +26,10 @@ def _now_ms() -> int:
     return time.time_ns() // 1_000_000
 
 
+def _digest(dedup_key: str) -> bytes:
+    return hashlib.blake2b(dedup_key.encode(), digest_size=16).digest()
+
+
 class MemoryEventLog:
     """Ids are `ms-seq` from a clock that never goes backwards within the process. The floor
     starts at the engine's birth: nothing older can be resumed from a fresh process."""
@@ -33,7 +39,7 @@ class MemoryEventLog:
         self._events: list[StoredEvent] = []
         self._start = 0
         self._bytes = 0
-        self._dedup: dict[str, int] = {}
+        self._dedup: dict[bytes, int] = {}
         self._last_ms = _now_ms()
         self._seq = 0
         self._floor = event_id_at(self._last_ms)
@@ -49,20 +55,21 @@ class MemoryEventLog:
             self._last_ms, self._seq = self._last_ms + 1, 0
         return event_id_at(self._last_ms, self._seq)
 
-    def _live(self, key: str, now_ms: int) -> bool:
-        return self._dedup.get(key, 0) > now_ms
+    def _live(self, digest: bytes, now_ms: int) -> bool:
+        return self._dedup.get(digest, 0) > now_ms
 
     async def append(self, events: Sequence[NewEvent], dedup_ttl_seconds: float) -> AppendResult:
         now_ms = _now_ms()
         expires = now_ms + int(dedup_ttl_seconds * 1000)
         stored: list[StoredEvent] = []
         duplicates = 0
-        seen_here: set[str] = set()
+        seen_here: set[bytes] = set()
         for event in events:
-            if event.dedup_key in seen_here or self._live(event.dedup_key, now_ms):
+            digest = _digest(event.dedup_key)
+            if digest in seen_here or self._live(digest, now_ms):
                 duplicates += 1
                 continue
-            seen_here.add(event.dedup_key)
+            seen_here.add(digest)
             event_id = self._next_id()
             payload = with_id(event_id, event.body)
             stored.append(
@@ -82,7 +89,7 @@ class MemoryEventLog:
 
     async def seen(self, dedup_keys: Sequence[str]) -> list[bool]:
         now_ms = _now_ms()
-        return [self._live(key, now_ms) for key in dedup_keys]
+        return [self._live(_digest(key), now_ms) for key in dedup_keys]
 
     async def read_after(self, cursor: str, limit: int) -> list[StoredEvent]:
         start = bisect_right(self._ids, cursor, lo=self._start)

@@ -25,9 +25,6 @@ class Schedule:
     def items(self) -> list[tuple[str, float]]:
         return list(self._score.items())
 
-    def get(self, key: str) -> float | None:
-        return self._score.get(key)
-
     def set(self, key: str, at: float) -> None:
         """Score `key` at `at`; among equal times, the key set first comes first."""
         if self._score.get(key) == at:

@@ -25,7 +25,7 @@ from gateway.engine.deliveries import (
     Record,
 )
 from gateway.engine.redis.connection import Link, ScriptArg, guarded, text
-from gateway.events.times import format_seconds
+from gateway.times import format_seconds
 
 
 def _stored(delivery: QueuedDelivery, due_at: float) -> bytes:

@@ -1,0 +1,109 @@
+"""What every scenario gets: the options, the progress bar, and helpers to start processes."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel
+
+from bench.gateway_api import GatewayApi
+from bench.generator import OnReady, run_generator
+from bench.procs import (
+    Server,
+    gateway_command,
+    gateway_env,
+    module_command,
+    new_credentials,
+    running,
+)
+from bench.progress import Progress
+from bench.redis_proc import redis_server
+from bench.server_cpu import CpuSampler
+
+SETUP_SECONDS = 2.0
+"""Roughly what a generator spends opening connections before its timed window."""
+
+
+@dataclass(frozen=True, slots=True)
+class Options:
+    duration: float = 10.0
+    sessions: int = 1000
+    concurrency: int = 32
+    engine: str = "memory"
+    profile_dir: Path | None = None
+    """When set, each gateway runs under pyinstrument and leaves DIR/<label>.txt."""
+
+
+@dataclass
+class Context:
+    options: Options
+    progress: Progress
+    max_ingest_rate: float | None = None
+    """Requests/s the gateway took in the `ingest` run, when it ran before `e2e`."""
+
+    @contextlib.asynccontextmanager
+    async def gateway(self, label: str) -> AsyncIterator[tuple[Server, GatewayApi]]:
+        """A fresh gateway process (profiled to `<profile_dir>/<label>.txt` when asked) and
+        an admin client for it."""
+        credentials = new_credentials()
+        profile_dir = self.options.profile_dir
+        command = gateway_command(profile_dir / f"{label}.txt" if profile_dir else None)
+        async with contextlib.AsyncExitStack() as stack:
+            env = gateway_env(credentials)
+            if self.options.engine == "redis":
+                env["GATEWAY_REDIS_URL"] = await stack.enter_async_context(redis_server())
+            server = await stack.enter_async_context(running(command, env))
+            api = await stack.enter_async_context(
+                GatewayApi(server.base_url, credentials.admin_key)
+            )
+            yield server, api
+
+    @contextlib.asynccontextmanager
+    async def server(self, name: str) -> AsyncIterator[Server]:
+        """A baseline server (or the sink) in its own process."""
+        async with running(module_command("bench.servers", name)) as server:
+            yield server
+
+    async def measure(
+        self,
+        label: str,
+        job: BaseModel,
+        seconds: float,
+        server: Server,
+        on_ready: OnReady | None = None,
+    ) -> dict[str, Any]:
+        """Run `job` in a generator process with a progress bar over `seconds`; add the
+        `server`'s CPU over the generator's timed window as `serverCpuPercent`."""
+        async with (
+            self.progress.phase(label, seconds + SETUP_SECONDS),
+            CpuSampler(server.pid).sampling() as sampler,
+        ):
+            result = await run_generator(job, on_ready)
+        window = result.get("window")
+        usage = sampler.percent(*window) if window else None
+        if usage is not None:
+            result["serverCpuPercent"], result["machineCpuPercent"] = usage
+        return result
+
+
+def cpu_note(label: str, result: dict[str, Any], handled: int | None = None) -> str:
+    """`label: CPU server N%, generator M%, rest of machine K%` (each % of one core; the rest
+    is other processes and interrupt work such as loopback networking), and
+    the server's CPU per request when `handled` says how many it served in the window."""
+    server, generator = result.get("serverCpuPercent"), result.get("cpuPercent")
+    machine = result.get("machineCpuPercent")
+    parts = [
+        f"{name} {value:.0f}%"
+        for name, value in (("server", server), ("generator", generator))
+        if value is not None
+    ]
+    if server is not None and generator is not None and machine is not None:
+        parts.append(f"rest of machine {max(0.0, machine - server - generator):.0f}%")
+    if server is not None and handled:
+        per_request_us = server / 100 * float(result["windowSeconds"]) / handled * 1e6
+        parts.append(f"server CPU per request {per_request_us:.0f} us")
+    return f"{label}: CPU (% of one core) " + (", ".join(parts) or "not measured")
