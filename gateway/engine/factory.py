@@ -8,6 +8,7 @@ from gateway.engine.base import Engine, EngineUnavailable
 from gateway.engine.deliveries import QueueLimits
 from gateway.engine.memory import MemoryEngine
 from gateway.engine.redis import RedisConfigError, RedisEngine, RedisOptions
+from gateway.engine.redis.connection import describe
 
 
 def queue_limits(settings: Settings) -> QueueLimits:
@@ -52,5 +53,5 @@ async def open_engine(settings: Settings) -> Engine:
         await engine.start()
     except (RedisConfigError, EngineUnavailable) as exc:
         await engine.close()
-        raise ConfigError(str(exc)) from None
+        raise ConfigError(describe(exc)) from None
     return engine

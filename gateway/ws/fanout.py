@@ -29,6 +29,8 @@ def fanout_loop(events: EventLog, router: SessionRouter, since: str | None = Non
 
     async def run(beat: Callable[[], None]) -> None:
         cursor = since
+        if cursor is not None:
+            router.start_at(cursor)
         failures = 0
         while True:
             beat()

@@ -161,8 +161,8 @@ async def test_a_redis_nobody_listens_on_is_refused_at_start_in_one_line() -> No
     options = RedisOptions(url=f"redis://127.0.0.1:{free_port()}/0", **FAST)
     with pytest.raises(EngineUnavailable) as refused:
         await open_redis_engine(options)
-    assert "cannot reach redis at redis://127.0.0.1" in str(refused.value)
-    assert "\n" not in str(refused.value)
+    assert "cannot reach redis at redis://127.0.0.1" in refused.value.detail
+    assert "\n" not in refused.value.detail
 
 
 async def test_an_evicting_redis_is_refused(tmp_path: Path) -> None:
@@ -186,8 +186,9 @@ async def test_a_redis_switched_to_evicting_fails_the_ping(
         own_server.client().config_set("maxmemory-policy", "volatile-lru")
         await engine.ping()  # checked every few seconds, not per call
         monkeypatch.setattr(redis_engine, "POLICY_CHECK_SECONDS", 0.0)
-        with pytest.raises(EngineUnavailable, match="volatile-lru"):
+        with pytest.raises(EngineUnavailable) as refused:
             await engine.ping()
+        assert "maxmemory-policy volatile-lru" in refused.value.detail
         own_server.client().config_set("maxmemory-policy", "noeviction")
         await engine.ping()
     finally:

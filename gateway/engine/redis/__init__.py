@@ -145,6 +145,7 @@ class RedisEngine:
                 await self.link.redis.ping()
         except RedisConfigError as exc:
             self._policy_checked = 0.0
+            self.health.failed(exc)  # one log line saying why, not one per check
             raise EngineUnavailable(str(exc)) from None
         except Exception as exc:
             if not is_unavailable(exc):

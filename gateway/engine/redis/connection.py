@@ -150,7 +150,8 @@ def text(value: bytes | str) -> str:
 
 
 def describe(exc: BaseException) -> str:
-    text = str(exc) or type(exc).__name__
+    """One line for the logs (an `EngineUnavailable` says what failed in its detail)."""
+    text = (exc.detail if isinstance(exc, EngineUnavailable) else str(exc)) or type(exc).__name__
     return text.splitlines()[0][:200]
 
 
