@@ -101,3 +101,51 @@ class RedisServer:
 
 def fresh_prefix() -> str:
     return "t" + uuid.uuid4().hex[:12]
+
+
+class SentinelServer:
+    """One redis-server in sentinel mode watching the master `service` at `master_port`."""
+
+    def __init__(self, directory: Path, service: str, master_port: int) -> None:
+        binary = redis_server_binary()
+        if binary is None:
+            raise RuntimeError("redis-server is not installed (scripts/test installs it)")
+        directory.mkdir(parents=True, exist_ok=True)
+        self.port = free_port()
+        self.service = service
+        self.config = directory / "sentinel.conf"
+        self.config.write_text(
+            f"port {self.port}\nbind 127.0.0.1\ndir {directory}\n"
+            f"sentinel monitor {service} 127.0.0.1 {master_port} 1\n"
+            f"sentinel down-after-milliseconds {service} 1000\n"
+            f"sentinel failover-timeout {service} 5000\n"
+        )
+        log = (directory / "sentinel.log").open("ab")
+        self.proc = subprocess.Popen(
+            [binary, str(self.config), "--sentinel"], stdout=log, stderr=log, cwd=directory
+        )
+        log.close()
+        deadline = time.monotonic() + START_TIMEOUT_SECONDS
+        while time.monotonic() < deadline:
+            try:
+                if self.client().ping():
+                    return
+            except redis.exceptions.RedisError:
+                time.sleep(0.02)
+        raise RuntimeError(f"redis sentinel did not answer on {self.port}")
+
+    def client(self) -> redis.Redis:
+        return redis.Redis(host="127.0.0.1", port=self.port, socket_timeout=5)
+
+    def master_port(self) -> int:
+        _, port = self.client().sentinel_get_master_addr_by_name(self.service)
+        return int(port)
+
+    def replicas(self) -> list[dict[str, Any]]:
+        found: list[dict[str, Any]] = self.client().sentinel_slaves(self.service)
+        return found
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            self.proc.wait(10)

@@ -24,12 +24,14 @@ from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 
 from gateway.engine.base import EngineUnavailable
+from gateway.engine.redis import sentinel
 from gateway.engine.redis.keys import Keys
 from gateway.engine.redis.scripts import Scripts
 
 log = logging.getLogger("gateway.redis")
 
-SCHEMES = ("redis", "rediss", "unix")
+SCHEMES = ("redis", "rediss", "unix", *sentinel.SCHEMES)
+TLS_SCHEMES = ("rediss", "rediss+sentinel")
 
 # How long a command may wait for a free connection of the pool before it fails.
 POOL_WAIT_SECONDS = 2.0
@@ -60,22 +62,35 @@ class RedisOptions:
     timeout_seconds: float = 5.0
 
     def __post_init__(self) -> None:
-        scheme = urlsplit(self.url).scheme
+        scheme = self.url.partition("://")[0]
         if scheme not in SCHEMES:
             raise RedisConfigError(
-                f"GATEWAY_REDIS_URL must start with redis://, rediss:// or unix://, not {scheme!r}"
+                "GATEWAY_REDIS_URL must start with redis://, rediss://, unix://, "
+                f"redis+sentinel:// or rediss+sentinel://, not {scheme!r}"
             )
+        if scheme in sentinel.SCHEMES:
+            try:
+                sentinel.parse(self.url)
+            except sentinel.SentinelUrlError as exc:
+                raise RedisConfigError(f"GATEWAY_REDIS_URL: {exc}") from None
         if (self.tls_cert_file is None) != (self.tls_key_file is None):
             raise RedisConfigError(
                 "GATEWAY_REDIS_TLS_CERT_FILE and GATEWAY_REDIS_TLS_KEY_FILE go together"
             )
         tls_set = self.tls_ca_file or self.tls_cert_file
-        if tls_set and scheme != "rediss":
+        if tls_set and scheme not in TLS_SCHEMES:
             raise RedisConfigError("GATEWAY_REDIS_TLS_* settings need a rediss:// URL")
+
+    @property
+    def _sentinel(self) -> sentinel.SentinelTarget | None:
+        scheme = self.url.partition("://")[0]
+        return sentinel.parse(self.url) if scheme in sentinel.SCHEMES else None
 
     @property
     def target(self) -> str:
         """The URL without its password, for logs and the start-up line."""
+        if self._sentinel is not None:
+            return self._sentinel.display
         parts = urlsplit(self.url)
         if parts.password is None:
             return self.url
@@ -96,12 +111,15 @@ class RedisOptions:
             "health_check_interval": HEALTH_CHECK_SECONDS,
             "client_name": "gateway",
         }
-        if urlsplit(self.url).scheme == "rediss":
+        if self.url.partition("://")[0] in TLS_SCHEMES:
             kwargs.update(
                 ssl_ca_certs=self.tls_ca_file,
                 ssl_certfile=self.tls_cert_file,
                 ssl_keyfile=self.tls_key_file,
             )
+        target = self._sentinel
+        if target is not None:
+            return sentinel.master_client(target, kwargs)
         pool = BlockingConnectionPool.from_url(self.url, **kwargs)
         return Redis.from_pool(pool)
 
