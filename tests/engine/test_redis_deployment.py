@@ -361,8 +361,14 @@ async def test_tls_with_a_private_ca_and_a_client_certificate(tmp_path: Path) ->
 
 
 def test_options_refuse_what_cannot_work_and_hide_the_password() -> None:
-    with pytest.raises(RedisConfigError, match="redis://, rediss:// or unix://"):
+    with pytest.raises(RedisConfigError, match="must start with redis://, rediss://, unix://"):
         RedisOptions(url="http://localhost:6379")
+    with pytest.raises(RedisConfigError, match="ends with /service"):
+        RedisOptions(url="redis+sentinel://s1:26379,s2:26379/")
+    with pytest.raises(RedisConfigError, match="is not host:port"):
+        RedisOptions(url="redis+sentinel://s1:port/main")
+    sentinel = RedisOptions(url="rediss+sentinel://app:pw@s1,[::1]:26380/main/3")
+    assert sentinel.target == "rediss+sentinel://app:***@s1:26379,[::1]:26380/main/3"
     with pytest.raises(RedisConfigError, match="go together"):
         RedisOptions(url="rediss://localhost", tls_cert_file="c.pem")
     with pytest.raises(RedisConfigError, match="need a rediss:// URL"):
