@@ -168,3 +168,17 @@ async def test_one_blocking_reader_serves_every_waiter_of_a_process(
         assert [event.id for event in await asyncio.wait_for(waiter, 2)] == [stored[0].id]
     for feed in feeds:
         assert (await asyncio.wait_for(feed, 2)).hub_ids == ["h1"]
+
+
+async def test_a_log_whose_data_was_lost_resumes_from_a_floor_below_its_new_events(
+    engine: RedisEngine, raw: redis.Redis
+) -> None:
+    before = (await engine.events.append([new("lost")], 60)).stored
+    for key in raw.scan_iter(match="{" + engine.keys.prefix + ":log}*"):
+        raw.delete(key)  # what a Redis restarted without persistence holds: nothing
+    await asyncio.sleep(0.01)
+    after = (await engine.events.append([new("new")], 60)).stored
+    floor = await engine.events.history_floor()
+    assert event_id_at(int(time.time() * 1000) - 60_000) < floor < after[0].id
+    assert before[0].id < floor  # a client holding it is told its resume is incomplete
+    assert [e.id for e in await engine.events.read_after(floor, 10)] == [after[0].id]
