@@ -36,19 +36,12 @@ def redis_options(settings: Settings) -> RedisOptions:
         raise ConfigError(str(exc)) from None
 
 
-def create_engine(settings: Settings) -> Engine:
-    """The engine, built but not started: nothing is connected to (`check-config`)."""
-    if not settings.redis_url:
-        return MemoryEngine(limits=queue_limits(settings))
-    return RedisEngine(redis_options(settings), limits=queue_limits(settings))
-
-
 async def open_engine(settings: Settings) -> Engine:
     """The engine, ready: a Redis engine has checked its deployment (reachable, not
     evicting, the same key layout) or refused with a one-line ConfigError."""
-    engine = create_engine(settings)
-    if not isinstance(engine, RedisEngine):
-        return engine
+    if not settings.redis_url:
+        return MemoryEngine(limits=queue_limits(settings))
+    engine = RedisEngine(redis_options(settings), limits=queue_limits(settings))
     try:
         await engine.start()
     except (RedisConfigError, EngineUnavailable) as exc:

@@ -192,7 +192,8 @@ def make_gateway(aiohttp_client: Any, new_engine: NewEngine) -> Callable[..., Aw
         }
         options.update(overrides)
         settings = Settings(**options)
-        engine = engine if engine is not None else await new_engine(queue_limits(settings))
+        if engine is None:
+            engine = await new_engine(queue_limits(settings))
         app = build_app(settings, engine, admin_key=ADMIN_KEY, jwt_secret="j" * 32)
         if resolver is not None:
             app[RESOLVER] = resolver
