@@ -1,5 +1,5 @@
-"""The Redis connection: clients made from the settings, the one boundary where redis-py's
-errors become `EngineUnavailable`, and the start-up checks.
+"""The Redis connection: clients made from the settings (single node, TLS, unix socket,
+Sentinel), and the one boundary where redis-py's errors become `EngineUnavailable`.
 
 Timeouts are short on purpose: a Redis that stops answering must turn into 503s and a
 failing `/readyz` within seconds, not hang requests. redis-py's own retries are off: a
@@ -139,15 +139,13 @@ def is_unavailable(exc: BaseException) -> bool:
 
 class Health:
     """Whether Redis answered the last call: one log line when it goes, one when it is back,
-    never one per request. `errors` counts every failed call (for `/metrics`)."""
+    never one per request."""
 
     def __init__(self, target: str) -> None:
         self.target = target
         self.down_since: float | None = None
-        self.errors = 0
 
     def failed(self, exc: BaseException) -> None:
-        self.errors += 1
         if self.down_since is None:
             self.down_since = time.monotonic()
             log.warning("redis at %s is unavailable: %s", self.target, describe(exc))
@@ -169,8 +167,8 @@ def text(value: bytes | str) -> str:
 
 def describe(exc: BaseException) -> str:
     """One line for the logs (an `EngineUnavailable` says what failed in its detail)."""
-    text = (exc.detail if isinstance(exc, EngineUnavailable) else str(exc)) or type(exc).__name__
-    return text.splitlines()[0][:200]
+    line = (exc.detail if isinstance(exc, EngineUnavailable) else str(exc)) or type(exc).__name__
+    return line.splitlines()[0][:200]
 
 
 class Linked(Protocol):
