@@ -8,6 +8,7 @@ reconfigures its server starts its own `RedisServer`.
 
 from __future__ import annotations
 
+import asyncio
 import shutil
 import socket
 import subprocess
@@ -16,7 +17,11 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+import orjson
 import redis
+
+from gateway.engine.base import Engine
+from gateway.engine.events import NewEvent
 
 START_TIMEOUT_SECONDS = 10.0
 
@@ -149,3 +154,19 @@ class SentinelServer:
         if self.proc.poll() is None:
             self.proc.terminate()
             self.proc.wait(10)
+
+
+def new_event(key: str, hub: str = "hub-a") -> NewEvent:
+    """An event whose dedup key is `key`, also found in its body (`orjson.loads(...)["key"]`)."""
+    body = orjson.dumps({"type": "message:customer", "hubId": hub, "key": key})
+    return NewEvent(key, hub, "c1", "message:customer", body)
+
+
+async def assert_a_waiter_wakes(engine: Engine) -> None:
+    """A `wait_after` at the log's end returns the next event appended (the process's
+    blocking reader is following the stream)."""
+    cursor = await engine.events.last_id()
+    waiter = asyncio.create_task(engine.events.wait_after(cursor, 10, 10))
+    await asyncio.sleep(0.3)
+    stored = (await engine.events.append([new_event(f"wake-{uuid.uuid4()}")], 60)).stored
+    assert [event.id for event in await asyncio.wait_for(waiter, 10)] == [stored[0].id]

@@ -47,12 +47,17 @@ def next_frame(ws: ClientConnection, kind: str) -> dict[str, Any]:
             return frame
 
 
+def hubster_integration(gateway: RunningGateway) -> tuple[str, dict[str, Any]]:
+    """A hub of the test's own and a Hubster System integration for it."""
+    hub = f"hub-{uuid.uuid4().hex[:8]}"
+    return hub, gateway.integration("hubster-system", hub)
+
+
 def test_a_webhook_into_one_process_reaches_an_agent_on_the_other(
     pair: tuple[RunningGateway, RunningGateway],
 ) -> None:
     first, second = pair
-    hub = f"hub-{uuid.uuid4().hex[:8]}"
-    integration = first.integration("hubster-system", hub)
+    hub, integration = hubster_integration(first)
     with agent(second, "ann", hub) as ws:
         text = f"hello from {first.url}"
         answer = first.post(
@@ -67,8 +72,7 @@ def test_a_redelivery_into_the_other_process_is_a_duplicate(
     pair: tuple[RunningGateway, RunningGateway],
 ) -> None:
     first, second = pair
-    hub = f"hub-{uuid.uuid4().hex[:8]}"
-    integration = first.integration("hubster-system", hub)
+    hub, integration = hubster_integration(first)
     body = hubster_system(
         "conv-2", {"type": "text", "text": "once"}, {"type": "text", "text": "twice"}, hub=hub
     )

@@ -14,13 +14,15 @@ import pytest
 from gateway.engine.base import EngineUnavailable
 from gateway.engine.events import NewEvent
 from gateway.engine.redis import RedisEngine, RedisOptions, open_redis_engine
-from tests.redis_support import RedisServer, SentinelServer, fresh_prefix
+from tests.redis_support import (
+    RedisServer,
+    SentinelServer,
+    assert_a_waiter_wakes,
+    fresh_prefix,
+    new_event,
+)
 
 SERVICE = "gateway-main"
-
-
-def new(key: str) -> NewEvent:
-    return NewEvent(key, "hub-a", "c1", "message:customer", orjson.dumps({"key": key}))
 
 
 def _suitable(replica: dict[str, object]) -> bool:
@@ -73,7 +75,7 @@ async def test_the_engine_follows_the_master_through_a_failover(deployment: Depl
     assert options.target == url
     engine = await open_redis_engine(options)
     try:
-        await engine.events.append([new("before")], 60)
+        await engine.events.append([new_event("before")], 60)
         deployment.master.client().wait(1, 5000)  # the replica has it before the failover
 
         deployment.sentinel.client().execute_command("SENTINEL", "FAILOVER", SERVICE)
@@ -87,16 +89,11 @@ async def test_the_engine_follows_the_master_through_a_failover(deployment: Depl
             assert time.monotonic() < deadline, "the old master was never demoted"
             await asyncio.sleep(0.1)
 
-        await _append_until_it_works(engine, new("after"))
+        await _append_until_it_works(engine, new_event("after"))
         keys = [orjson.loads(e.payload)["key"] for e in await engine.events.read_after("0", 10)]
         assert keys == ["before", "after"]
         assert deployment.replica.client().xlen(engine.keys.events) == 2  # the new master
-
-        cursor = await engine.events.last_id()
-        waiter = asyncio.create_task(engine.events.wait_after(cursor, 10, 10))
-        await asyncio.sleep(0.3)
-        stored = (await engine.events.append([new("live")], 60)).stored
-        assert [e.id for e in await asyncio.wait_for(waiter, 10)] == [stored[0].id]
+        await assert_a_waiter_wakes(engine)
     finally:
         await engine.close()
 
