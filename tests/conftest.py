@@ -19,7 +19,12 @@ from gateway.engine.base import Engine
 from gateway.engine.deliveries import QueueLimits
 from gateway.engine.memory import MemoryEngine
 from gateway.engine.redis import RedisOptions, open_redis_engine
-from tests.redis_support import RedisServer, fresh_prefix, redis_server_binary
+from tests.redis_support import (
+    RedisClusterServers,
+    RedisServer,
+    fresh_prefix,
+    redis_server_binary,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 START_LINE = re.compile(r"gateway listening on http://(\S+):(\d+) \(engine: (\w+)\)")
@@ -140,6 +145,21 @@ def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServ
 def redis_options(redis_server: RedisServer) -> RedisOptions:
     """Options for the shared server under a key prefix of this test's own."""
     return RedisOptions(url=redis_server.url, key_prefix=fresh_prefix(), timeout_seconds=2.0)
+
+
+@pytest.fixture(scope="session")
+def redis_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisClusterServers]:
+    """A Redis Cluster of three masters for the whole run."""
+    if redis_server_binary() is None:
+        pytest.skip("redis-server is not installed (scripts/test installs it)")
+    cluster = RedisClusterServers(tmp_path_factory.mktemp("redis-cluster")).start()
+    yield cluster
+    cluster.stop()
+
+
+@pytest.fixture
+def redis_cluster_options(redis_cluster: RedisClusterServers) -> RedisOptions:
+    return RedisOptions(url=redis_cluster.url, key_prefix=fresh_prefix(), timeout_seconds=2.0)
 
 
 NewEngine = Callable[..., Awaitable[Engine]]

@@ -1,9 +1,10 @@
 """A real redis-server for tests: started on a free loopback port in a temporary directory,
 nothing persisted unless asked, stopped (or killed, or restarted) on demand.
 
-`tests/conftest.py` holds one for the whole session (`redis_server`); each test gets a fresh
-key prefix (`redis_options`), so tests never see each other's keys. A test that stops or
-reconfigures its server starts its own `RedisServer`.
+`tests/conftest.py` holds one for the whole session (`redis_server`), and a Redis Cluster
+of three masters (`redis_cluster`); each test gets a fresh key prefix (`redis_options`,
+`redis_cluster_options`), so tests never see each other's keys. A test that stops or
+reconfigures its server starts its own `RedisServer`; `SentinelServer` watches a master.
 """
 
 from __future__ import annotations
@@ -170,3 +171,49 @@ async def assert_a_waiter_wakes(engine: Engine) -> None:
     await asyncio.sleep(0.3)
     stored = (await engine.events.append([new_event(f"wake-{uuid.uuid4()}")], 60)).stored
     assert [event.id for event in await asyncio.wait_for(waiter, 10)] == [stored[0].id]
+
+
+class RedisClusterServers:
+    """A Redis Cluster of three masters (no replicas) on free loopback ports, made with
+    `redis-server --cluster-enabled yes` and `redis-cli --cluster create`."""
+
+    MASTERS = 3
+
+    def __init__(self, directory: Path) -> None:
+        self.servers = [
+            RedisServer(
+                directory / f"node{n}",
+                "--cluster-enabled", "yes",
+                "--cluster-config-file", "nodes.conf",
+                "--cluster-node-timeout", "2000",
+            )
+            for n in range(self.MASTERS)
+        ]  # fmt: skip
+
+    @property
+    def url(self) -> str:
+        return "redis+cluster://" + ",".join(f"127.0.0.1:{s.port}" for s in self.servers)
+
+    def start(self) -> RedisClusterServers:
+        for server in self.servers:
+            server.start()
+        cli = shutil.which("redis-cli")
+        if cli is None:
+            raise RuntimeError("redis-cli is not installed (it comes with redis-server)")
+        nodes = [f"127.0.0.1:{server.port}" for server in self.servers]
+        subprocess.run(
+            [cli, "--cluster", "create", *nodes, "--cluster-replicas", "0", "--cluster-yes"],
+            check=True,
+            capture_output=True,
+            timeout=30,
+        )
+        deadline = time.monotonic() + START_TIMEOUT_SECONDS
+        while any(s.client().cluster("info")["cluster_state"] != "ok" for s in self.servers):
+            if time.monotonic() > deadline:
+                raise RuntimeError("the cluster never reached cluster_state:ok")
+            time.sleep(0.05)
+        return self
+
+    def stop(self) -> None:
+        for server in self.servers:
+            server.stop(kill=True)

@@ -20,18 +20,21 @@ from urllib.parse import urlsplit, urlunsplit
 
 from redis import exceptions as redis_errors
 from redis.asyncio import BlockingConnectionPool, Redis
+from redis.asyncio.cluster import RedisCluster
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 
 from gateway.engine.base import EngineUnavailable
-from gateway.engine.redis import sentinel
+from gateway.engine.redis import cluster, sentinel, urls
 from gateway.engine.redis.keys import Keys
 from gateway.engine.redis.scripts import Scripts
 
 log = logging.getLogger("gateway.redis")
 
-SCHEMES = ("redis", "rediss", "unix", *sentinel.SCHEMES)
-TLS_SCHEMES = ("rediss", "rediss+sentinel")
+SCHEMES = ("redis", "rediss", "unix", *sentinel.SCHEMES, *cluster.SCHEMES)
+TLS_SCHEMES = ("rediss", "rediss+sentinel", "rediss+cluster")
+
+Client = Redis | RedisCluster
 
 # How long a command may wait for a free connection of the pool before it fails.
 POOL_WAIT_SECONDS = 2.0
@@ -66,13 +69,16 @@ class RedisOptions:
         if scheme not in SCHEMES:
             raise RedisConfigError(
                 "GATEWAY_REDIS_URL must start with redis://, rediss://, unix://, "
-                f"redis+sentinel:// or rediss+sentinel://, not {scheme!r}"
+                "redis+sentinel://, rediss+sentinel://, redis+cluster:// or rediss+cluster://, "
+                f"not {scheme!r}"
             )
-        if scheme in sentinel.SCHEMES:
-            try:
+        try:
+            if scheme in sentinel.SCHEMES:
                 sentinel.parse(self.url)
-            except sentinel.SentinelUrlError as exc:
-                raise RedisConfigError(f"GATEWAY_REDIS_URL: {exc}") from None
+            elif scheme in cluster.SCHEMES:
+                cluster.parse(self.url)
+        except urls.UrlError as exc:
+            raise RedisConfigError(f"GATEWAY_REDIS_URL: {exc}") from None
         if (self.tls_cert_file is None) != (self.tls_key_file is None):
             raise RedisConfigError(
                 "GATEWAY_REDIS_TLS_CERT_FILE and GATEWAY_REDIS_TLS_KEY_FILE go together"
@@ -87,10 +93,18 @@ class RedisOptions:
         return sentinel.parse(self.url) if scheme in sentinel.SCHEMES else None
 
     @property
+    def _cluster(self) -> urls.MultiHostUrl | None:
+        scheme = self.url.partition("://")[0]
+        return cluster.parse(self.url) if scheme in cluster.SCHEMES else None
+
+
+    @property
     def target(self) -> str:
         """The URL without its password, for logs and the start-up line."""
         if self._sentinel is not None:
             return self._sentinel.display
+        if self._cluster is not None:
+            return self._cluster.display("")
         parts = urlsplit(self.url)
         if parts.password is None:
             return self.url
@@ -99,7 +113,7 @@ class RedisOptions:
         user = f"{parts.username}:***@" if parts.username else ":***@"
         return urlunsplit(parts._replace(netloc=f"{user}{host}{port}"))
 
-    def client(self, *, read_timeout: float | None = None, pool_size: int | None = None) -> Redis:
+    def client(self, *, read_timeout: float | None = None, pool_size: int | None = None) -> Client:
         """A client with its own pool; `read_timeout` overrides the socket read timeout (the
         blocking stream reader waits longer than any command)."""
         kwargs: dict[str, Any] = {
@@ -120,6 +134,9 @@ class RedisOptions:
         target = self._sentinel
         if target is not None:
             return sentinel.master_client(target, kwargs)
+        nodes = self._cluster
+        if nodes is not None:
+            return cluster.cluster_client(nodes, kwargs)
         pool = BlockingConnectionPool.from_url(self.url, **kwargs)
         return Redis.from_pool(pool)
 
@@ -183,7 +200,7 @@ class Link:
     """What every store shares: the command client, the key names, the scripts registered
     on the client and the health record."""
 
-    redis: Redis
+    redis: Client
     keys: Keys
     scripts: Scripts
     health: Health

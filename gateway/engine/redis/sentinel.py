@@ -11,75 +11,44 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import unquote
 
 from redis.asyncio import Redis
 from redis.asyncio.sentinel import Sentinel
+
+from gateway.engine.redis import urls
+from gateway.engine.redis.urls import MultiHostUrl
 
 SCHEMES = ("redis+sentinel", "rediss+sentinel")
 DEFAULT_PORT = 26379
 
 
-class SentinelUrlError(ValueError):
-    """The URL is not a Sentinel URL the gateway can use; the message says why."""
-
-
 @dataclass(frozen=True, slots=True)
 class SentinelTarget:
-    sentinels: tuple[tuple[str, int], ...]
+    url: MultiHostUrl
     service: str
     db: int
-    username: str | None
-    password: str | None
-    tls: bool
+
+    @property
+    def tls(self) -> bool:
+        return self.url.scheme == "rediss+sentinel"
 
     @property
     def display(self) -> str:
         """The URL without its password."""
-        scheme = "rediss+sentinel" if self.tls else "redis+sentinel"
-        user = ""
-        if self.password is not None:
-            user = f"{self.username or ''}:***@"
-        elif self.username:
-            user = f"{self.username}@"
-        hosts = ",".join(f"[{h}]:{p}" if ":" in h else f"{h}:{p}" for h, p in self.sentinels)
-        return f"{scheme}://{user}{hosts}/{self.service}/{self.db}"
-
-
-def _host_port(text: str) -> tuple[str, int]:
-    host, port = text, str(DEFAULT_PORT)
-    if text.startswith("["):
-        host, _, rest = text[1:].partition("]")
-        port = rest.removeprefix(":") or port
-    elif ":" in text:
-        host, _, port = text.rpartition(":")
-    if not host or not port.isdigit() or not 0 < int(port) < 65536:
-        raise SentinelUrlError(f"sentinel address {text!r} is not host:port")
-    return host, int(port)
+        return self.url.display(f"/{self.service}/{self.db}")
 
 
 def parse(url: str) -> SentinelTarget:
-    scheme, sep, rest = url.partition("://")
-    if not sep or scheme not in SCHEMES:
-        raise SentinelUrlError("a Sentinel URL starts with redis+sentinel:// or rediss+sentinel://")
-    netloc, _, path = rest.partition("/")
-    netloc = netloc.partition("?")[0]
-    username = password = None
-    if "@" in netloc:
-        credentials, _, netloc = netloc.rpartition("@")
-        user, has_password, secret = credentials.partition(":")
-        username = unquote(user) or None
-        password = unquote(secret) if has_password else None
-    sentinels = tuple(_host_port(part) for part in netloc.split(",") if part)
-    if not sentinels:
-        raise SentinelUrlError("a Sentinel URL names at least one sentinel (host:port)")
-    parts = [part for part in path.partition("?")[0].split("/") if part]
-    if not parts or len(parts) > 2:
-        raise SentinelUrlError("a Sentinel URL ends with /service or /service/db")
-    if len(parts) == 2 and not parts[1].isdigit():
-        raise SentinelUrlError(f"the database {parts[1]!r} is not a number")
-    db = int(parts[1]) if len(parts) == 2 else 0
-    return SentinelTarget(sentinels, unquote(parts[0]), db, username, password, scheme[5] == "s")
+    """UrlError when the URL cannot name a service behind sentinels."""
+    parsed = urls.parse(url, DEFAULT_PORT)
+    if parsed.scheme not in SCHEMES:
+        raise urls.UrlError("a Sentinel URL starts with redis+sentinel:// or rediss+sentinel://")
+    if not parsed.path or len(parsed.path) > 2:
+        raise urls.UrlError("a Sentinel URL ends with /service or /service/db")
+    if len(parsed.path) == 2 and not parsed.path[1].isdigit():
+        raise urls.UrlError(f"the database {parsed.path[1]!r} is not a number")
+    db = int(parsed.path[1]) if len(parsed.path) == 2 else 0
+    return SentinelTarget(parsed, parsed.path[0], db)
 
 
 def master_client(target: SentinelTarget, connection: dict[str, Any]) -> Redis:
@@ -94,7 +63,7 @@ def master_client(target: SentinelTarget, connection: dict[str, Any]) -> Redis:
     }
     if target.tls:
         for_sentinels.update(ssl=True, **tls)
-    sentinel = Sentinel(list(target.sentinels), sentinel_kwargs=for_sentinels)  # type: ignore[no-untyped-call]
+    sentinel = Sentinel(list(target.url.hosts), sentinel_kwargs=for_sentinels)  # type: ignore[no-untyped-call]
     kwargs = dict(connection)
     kwargs.pop("timeout", None)  # the sentinel pool does not wait for a free connection
     if target.tls:
@@ -102,8 +71,8 @@ def master_client(target: SentinelTarget, connection: dict[str, Any]) -> Redis:
     client: Redis = sentinel.master_for(
         target.service,
         db=target.db,
-        username=target.username,
-        password=target.password,
+        username=target.url.username,
+        password=target.url.password,
         **kwargs,
     )
     return client
