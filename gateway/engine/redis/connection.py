@@ -97,7 +97,6 @@ class RedisOptions:
         scheme = self.url.partition("://")[0]
         return cluster.parse(self.url) if scheme in cluster.SCHEMES else None
 
-
     @property
     def target(self) -> str:
         """The URL without its password, for logs and the start-up line."""
