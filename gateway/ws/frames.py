@@ -1,14 +1,16 @@
-"""The websocket's frames (contract §5): client frames parsed strictly, server frames as bytes.
+"""The websocket's frames: client frames parsed strictly, server frames as bytes.
 
 An event frame wraps the stored payload bytes without decoding them, so the fan-out encodes
 each event once and hands the same bytes object to every session.
 
 A `GatewayError` reaches an agent as an `error` frame with its code and message; one that
-ends the session closes it with the code `close_code_for` maps it to.
+ends the session closes it with the code `close_code_for` maps it to: this is the one
+error-to-close mapping of the websocket.
 """
 
 from __future__ import annotations
 
+import struct
 from typing import Annotated, Any, Literal
 
 import orjson
@@ -18,12 +20,15 @@ from gateway.engine.ids import EVENT_ID_PATTERN
 from gateway.errors import GatewayError
 from gateway.events.filters import check_filter
 
+CLOSE_NORMAL = 1000
+CLOSE_INVALID_TEXT = 1007
+CLOSE_MESSAGE_TOO_BIG = 1009
+CLOSE_INTERNAL_ERROR = 1011
+CLOSE_SHUTTING_DOWN = 1012
 CLOSE_UNAUTHENTICATED = 4001
 CLOSE_FORBIDDEN = 4003
 CLOSE_TOO_SLOW = 4008
 CLOSE_MALFORMED = 4400
-CLOSE_INTERNAL_ERROR = 1011
-CLOSE_SHUTTING_DOWN = 1012
 
 _CLOSE_CODES = {
     "unauthorized": CLOSE_UNAUTHENTICATED,
@@ -32,11 +37,13 @@ _CLOSE_CODES = {
     "invalid_payload": CLOSE_MALFORMED,
 }
 
+MAX_CLIENT_FRAME_BYTES = 64 * 1024
+"""The largest client frame read (aiohttp refuses a longer one before it is buffered whole):
+an `auth` frame with a token and its narrowing fits many times over."""
+
 MAX_HISTORY_EVENTS = 1000
 """The most events an `auth` frame's `historyLimit` may ask for: a page's first view, not an
 export (subscriber replay is the tool for bulk history)."""
-
-PING_FRAME = b'{"type":"ping"}'
 
 Identifier = Annotated[str, StringConstraints(min_length=1, max_length=200)]
 EventId = Annotated[str, StringConstraints(pattern=EVENT_ID_PATTERN)]
@@ -114,3 +121,20 @@ def close_code_for(error: GatewayError) -> int:
     """The close code of a session ended by `error`: the client's fault by its code; any
     other error (`unavailable`, ...) is the server's, 1011."""
     return _CLOSE_CODES.get(error.code, CLOSE_INTERNAL_ERROR)
+
+
+PING_FRAME = b'{"type":"ping"}'
+EXPIRED_FRAME = error_frame(
+    "expired_token", "The token has expired; send a refresh frame with a new token."
+)
+
+_FIN_TEXT = 0x81
+
+
+def text_frame_header(length: int) -> bytes:
+    """The header of an unmasked server text frame of `length` bytes (RFC 6455 §5.2)."""
+    if length < 126:
+        return struct.pack("!BB", _FIN_TEXT, length)
+    if length < 65536:
+        return struct.pack("!BBH", _FIN_TEXT, 126, length)
+    return struct.pack("!BBQ", _FIN_TEXT, 127, length)

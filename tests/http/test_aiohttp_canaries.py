@@ -12,9 +12,10 @@ The names, and who uses them:
   `RequestHandler.handle_error` and `request.writer.output_size`:
   gateway/http/protocol_errors.py (malformed HTTP answered in the gateway's error format).
 - `WebSocketResponse.close` called by aiohttp itself from `receive` on a bad frame:
-  gateway/ws/handshake.py (`AgentWebSocket` turns 1007/1009 into 4001 before admission).
+  gateway/ws/feature.py (`AgentWebSocket` has the protocol decide those closes: 4001 before
+  admission).
 - Frames written straight to `request.transport` beside aiohttp's websocket frame writer:
-  gateway/ws/wire.py and gateway/ws/outbox.py (one encoded event framed without re-encoding).
+  gateway/ws/outbox.py (one encoded event framed without re-encoding).
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ import websockets
 from aiohttp import WSCloseCode, WSMsgType, web
 from aiohttp.web_runner import BaseRunner
 
-from gateway.ws.wire import write_text_frame, write_text_frames
+from gateway.ws.outbox import write_text_frame, write_text_frames
 
 PROTOCOL_ERRORS = "gateway/http/protocol_errors.py"
 REBUILD = (
@@ -279,7 +280,7 @@ async def test_request_writer_output_size() -> None:
     )
 
 
-# --- gateway/ws/handshake.py ---------------------------------------------------------------
+# --- gateway/ws/feature.py (AgentWebSocket) ------------------------------------------------
 
 
 @pytest.mark.parametrize(
@@ -292,8 +293,9 @@ async def test_websocket_receive_closes_bad_frames_through_close(
 ) -> None:
     name = "aiohttp.web_ws.WebSocketResponse.close"
     reliance = (
-        "gateway/ws/handshake.py (AgentWebSocket) overrides close() to turn the close aiohttp "
-        "sends itself from receive() for a bad frame (1007, 1009) into 4001 before admission"
+        "gateway/ws/feature.py (AgentWebSocket) overrides close() to have the protocol decide "
+        "the close aiohttp sends itself from receive() for a bad frame (1007, 1009): 4001 "
+        "before admission"
     )
     assert keyword_only(web.WebSocketResponse.close) == {"code", "message", "drain"}, changed(
         name, f"changed signature to {inspect.signature(web.WebSocketResponse.close)}", reliance
@@ -327,7 +329,7 @@ async def test_websocket_receive_closes_bad_frames_through_close(
     )
 
 
-# --- gateway/ws/wire.py, gateway/ws/outbox.py ----------------------------------------------
+# --- gateway/ws/outbox.py -------------------------------------------------------------------
 
 
 async def test_frames_written_to_the_transport_never_split_aiohttp_frames(
@@ -339,8 +341,8 @@ async def test_frames_written_to_the_transport_never_split_aiohttp_frames(
     raw frame is written at every point where aiohttp's sends yield, and a strict client
     must read every frame of both writers intact and in order."""
     reliance = (
-        "gateway/ws/wire.py writes text frames straight to request.transport and "
-        "gateway/ws/outbox.py counts that transport's buffer as the session's whole backlog"
+        "gateway/ws/outbox.py writes text frames straight to request.transport and counts "
+        "that transport's buffer as the session's whole backlog"
     )
     sizes = [0, 125, 126, 65_535, 65_536, 300_000]
 

@@ -18,7 +18,7 @@ from ws_helpers import ADMIN_KEY, agent_token, next_frame
 from gateway.engine.memory import MemoryEngine
 from gateway.engine.presence import PresenceSession
 from gateway.http.appkeys import LOOPS
-from gateway.ws import presence_sync
+from gateway.ws import presence as presence_sync
 
 ADMIN = {"Authorization": f"Bearer {ADMIN_KEY}"}
 

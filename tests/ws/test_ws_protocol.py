@@ -1,0 +1,260 @@
+"""The session's protocol without sockets: every client frame (and the clock) in every phase,
+table-driven, then the transitions that take more than one step.
+
+The tokens are real (HS256, verified by the gateway's own `TokenVerifier`); the states are
+built with the protocol's own transitions, as a connection would reach them."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import replace
+from typing import Any
+
+import orjson
+import pytest
+from ws_helpers import JWT_SECRET, agent_token
+
+from gateway.agents.tokens import TokenVerifier
+from gateway.ws.protocol import Rules
+from gateway.ws.state import (
+    Action,
+    Admit,
+    Close,
+    Phase,
+    Received,
+    RecentHistory,
+    Regrant,
+    Rescope,
+    Send,
+    SessionState,
+    SetStatus,
+    Signal,
+    Text,
+)
+
+NOW = time.time()
+GRACE = 25.0
+AUTH_TIMEOUT = 10.0
+ANN = agent_token("ann", ["hub-a", "hub-b"], ttl=600)
+
+RULES = Rules(
+    verify=TokenVerifier(
+        secret=JWT_SECRET,
+        public_key_pem=None,
+        algorithms=["HS256"],
+        audience="gateway",
+        leeway_seconds=30,
+    ).verify,
+    auth_timeout_seconds=AUTH_TIMEOUT,
+    refresh_grace_seconds=GRACE,
+)
+
+
+def text(frame: dict[str, Any]) -> Text:
+    return Text(orjson.dumps(frame))
+
+
+def in_phase(phase: Phase) -> SessionState:
+    """A session of ann (hubs a and b) in `phase`, reached through the protocol itself."""
+    admitting = RULES.admitting(NOW)
+    if phase is Phase.ADMITTING:
+        return admitting
+    resume = {"lastEventId": "0000000000001-000000"} if phase is Phase.REPLAYING else {}
+    state, _ = RULES.step(admitting, text({"type": "auth", "token": ANN, **resume}), NOW)
+    assert state.phase is (Phase.REPLAYING if resume else Phase.LIVE)
+    if phase is Phase.CLOSING:
+        return state.closing()
+    if phase is Phase.CLOSED:
+        return state.closing().closed()
+    return state
+
+
+def described(actions: list[Action]) -> list[str]:
+    """Actions as short strings: `Send:error:access_denied`, `Close:4001`, `Admit`, ..."""
+    names = []
+    for action in actions:
+        if isinstance(action, Send):
+            frame = orjson.loads(action.frame)
+            code = frame["error"]["code"] if frame["type"] == "error" else None
+            names.append(f"Send:{frame['type']}" + (f":{code}" if code else ""))
+        elif isinstance(action, Close):
+            names.append(f"Close:{action.code}")
+        elif isinstance(action, SetStatus):
+            names.append(f"SetStatus:{action.status}")
+        else:
+            names.append(type(action).__name__)
+    return names
+
+
+INPUTS: dict[str, Received] = {
+    "auth": text({"type": "auth", "token": ANN}),
+    "auth-bad-token": text({"type": "auth", "token": "garbage"}),
+    "auth-no-hub": text({"type": "auth", "token": agent_token("ann", [])}),
+    "auth-bad-field": text({"type": "auth", "token": ANN, "lastEventId": "12-3"}),
+    "subscribe": text({"type": "subscribe", "hubIds": ["hub-a"], "events": ["message"]}),
+    "subscribe-beyond": text({"type": "subscribe", "hubIds": ["hub-z"]}),
+    "refresh": text({"type": "refresh", "token": agent_token("ann", ["hub-a"], ttl=900)}),
+    "refresh-bad": text({"type": "refresh", "token": "garbage"}),
+    "refresh-other-agent": text({"type": "refresh", "token": agent_token("bob", ["hub-a"])}),
+    "refresh-expired": text({"type": "refresh", "token": agent_token("ann", ["hub-a"], ttl=-5)}),
+    "refresh-no-common-hub": text({"type": "refresh", "token": agent_token("ann", ["hub-z"])}),
+    "status": text({"type": "status", "status": "busy"}),
+    "pong": text({"type": "pong"}),
+    "not-json": Text(b"{not json"),
+    "not-utf8": Text(b'{"type": "pong", "x": "\xff"}'),
+    "unknown-type": text({"type": "dance"}),
+    "binary": Signal.BINARY,
+    "oversized": Signal.OVERSIZED,
+    "invalid-text": Signal.INVALID_TEXT,
+    "tick": Signal.TICK,
+}
+
+ADMITTED = {
+    "auth": (None, ["Send:error:invalid_payload", "Close:4400"]),
+    "auth-bad-token": (None, ["Send:error:invalid_payload", "Close:4400"]),
+    "auth-no-hub": (None, ["Send:error:invalid_payload", "Close:4400"]),
+    "auth-bad-field": (None, ["Send:error:invalid_payload", "Close:4400"]),
+    "subscribe": ("same", ["Rescope", "Send:subscribed"]),
+    "subscribe-beyond": ("same", ["Send:error:access_denied"]),
+    "refresh": ("same", ["Rescope", "Send:refreshed", "Regrant"]),
+    "refresh-bad": ("same", ["Send:error:unauthorized"]),
+    "refresh-other-agent": ("same", ["Send:error:unauthorized"]),
+    "refresh-expired": ("same", ["Send:error:unauthorized"]),
+    "refresh-no-common-hub": ("same", ["Send:error:access_denied"]),
+    "status": ("same", ["SetStatus:busy"]),
+    "pong": ("same", []),
+    "not-json": (None, ["Send:error:invalid_payload", "Close:4400"]),
+    "not-utf8": (None, ["Send:error:invalid_payload", "Close:4400"]),
+    "unknown-type": (None, ["Send:error:invalid_payload", "Close:4400"]),
+    "binary": (None, ["Send:error:invalid_payload", "Close:4400"]),
+    "oversized": (None, ["Close:1009"]),
+    "invalid-text": (None, ["Close:1007"]),
+    "tick": ("same", []),
+}
+"""REPLAYING and LIVE alike: (the phase after, `same` or None for CLOSING; the actions)."""
+
+ADMITTING = {
+    "auth": (Phase.LIVE, ["Admit"]),
+    "auth-bad-token": (Phase.CLOSING, ["Close:4001"]),
+    "auth-no-hub": (Phase.CLOSING, ["Send:error:access_denied", "Close:4003"]),
+    "auth-bad-field": (Phase.CLOSING, ["Send:error:invalid_payload", "Close:4400"]),
+    **{
+        name: (Phase.CLOSING, ["Close:4001"])
+        for name in INPUTS
+        if not name.startswith("auth") and name != "tick"
+    },
+    "tick": (Phase.ADMITTING, []),
+}
+
+TABLE = [
+    *[(Phase.ADMITTING, name, *expected) for name, expected in ADMITTING.items()],
+    *[
+        (phase, name, phase if after == "same" else Phase.CLOSING, actions)
+        for phase in (Phase.REPLAYING, Phase.LIVE)
+        for name, (after, actions) in ADMITTED.items()
+    ],
+    *[(phase, name, phase, []) for phase in (Phase.CLOSING, Phase.CLOSED) for name in INPUTS],
+]
+
+
+def test_the_table_covers_every_input_in_every_phase() -> None:
+    assert {(phase, name) for phase, name, _, _ in TABLE} == {
+        (phase, name) for phase in Phase for name in INPUTS
+    }
+
+
+@pytest.mark.parametrize(
+    ("phase", "name", "after", "actions"),
+    TABLE,
+    ids=[f"{phase.value}-{name}" for phase, name, _, _ in TABLE],
+)
+def test_every_input_in_every_phase(
+    phase: Phase, name: str, after: Phase, actions: list[str]
+) -> None:
+    state, done = RULES.step(in_phase(phase), INPUTS[name], NOW + 1)
+    assert (state.phase, described(done)) == (after, actions)
+
+
+def test_the_deadline_closes_an_admitting_websocket_4001_and_not_before() -> None:
+    state = RULES.admitting(NOW)
+    assert RULES.step(state, Signal.TICK, NOW + AUTH_TIMEOUT - 0.001) == (state, [])
+    closed, actions = RULES.step(state, Signal.TICK, NOW + AUTH_TIMEOUT)
+    assert closed.phase is Phase.CLOSING
+    assert actions == [Close(4001, "no auth frame in time")]
+
+
+def test_admission_by_auth_frame_narrows_and_asks_for_the_replay() -> None:
+    state = RULES.admitting(NOW, resume_from="0000000000001-000000")
+    auth = {"type": "auth", "token": ANN, "hubIds": ["hub-b"], "events": ["receipt"]}
+    admitted, actions = RULES.step(state, text(auth), NOW)
+    assert actions == [Admit("0000000000001-000000", None)]
+    assert admitted.phase is Phase.REPLAYING
+    assert admitted.scope.hub_ids == {"hub-b"}
+    assert admitted.scope.events == ("receipt",)
+    assert admitted.grant.agent_id == "ann"
+    assert admitted.deadline == admitted.grant.expires_at
+
+    own = {"type": "auth", "token": ANN, "lastEventId": "0000000000002-000000"}
+    assert RULES.step(state, text(own), NOW)[1] == [Admit("0000000000002-000000", None)]
+    history = {"type": "auth", "token": ANN, "historySeconds": 60, "historyLimit": 5}
+    fresh = RULES.admitting(NOW)
+    assert RULES.step(fresh, text(history), NOW)[1] == [Admit(None, RecentHistory(60, 5))]
+
+
+def test_narrowing_beyond_the_token_at_admission_opens_the_whole_scope_after_ready() -> None:
+    auth = {"type": "auth", "token": ANN, "hubIds": ["hub-a", "hub-z"]}
+    admitted, actions = RULES.step(RULES.admitting(NOW), text(auth), NOW)
+    assert described(actions) == ["Admit", "Send:error:access_denied"]
+    assert admitted.scope.hub_ids == {"hub-a", "hub-b"}
+
+
+def test_bearer_admission_is_the_same_rule() -> None:
+    grant = RULES.verify(ANN)
+    admitted, actions = RULES.admit(RULES.admitting(NOW), grant, None)
+    assert (admitted.phase, actions) == (Phase.LIVE, [Admit(None, None)])
+    refused, actions = RULES.admit(RULES.admitting(NOW), RULES.verify(agent_token("x", [])), None)
+    assert (refused.phase, described(actions)) == (
+        Phase.CLOSING,
+        ["Send:error:access_denied", "Close:4003"],
+    )
+
+
+def test_expiry_then_grace_then_4001_unless_refreshed() -> None:
+    live = in_phase(Phase.LIVE)
+    exp = live.grant.expires_at
+    assert RULES.step(live, Signal.TICK, exp - 1) == (live, [])
+    warned, actions = RULES.step(live, Signal.TICK, exp)
+    assert described(actions) == ["Send:error:expired_token"]
+    assert (warned.expired, warned.deadline) == (True, exp + GRACE)
+    assert RULES.step(warned, Signal.TICK, exp + GRACE - 1) == (warned, [])
+    closed, actions = RULES.step(warned, Signal.TICK, exp + GRACE)
+    assert (closed.phase, actions) == (Phase.CLOSING, [Close(4001, "token expired")])
+
+    new_token = agent_token("ann", ["hub-a", "hub-b"], ttl=900)
+    refreshed, actions = RULES.step(warned, text({"type": "refresh", "token": new_token}), exp)
+    assert described(actions) == ["Rescope", "Send:refreshed", "Regrant"]
+    assert (refreshed.expired, refreshed.deadline) == (False, refreshed.grant.expires_at)
+    assert refreshed.deadline > exp + GRACE
+    assert RULES.step(refreshed, Signal.TICK, exp + GRACE) == (refreshed, [])
+
+
+def test_subscribe_refresh_and_status_change_the_state_as_they_say() -> None:
+    live = in_phase(Phase.LIVE)
+    subscribe = {"type": "subscribe", "hubIds": ["hub-a"], "conversationIds": ["c1"]}
+    narrowed, actions = RULES.step(live, text(subscribe), NOW)
+    assert actions[0] == Rescope(live.scope)
+    assert (narrowed.scope.hub_ids, narrowed.scope.conversation_ids) == ({"hub-a"}, {"c1"})
+    assert orjson.loads(actions[1].frame) == {  # type: ignore[union-attr]
+        "type": "subscribed",
+        "hubIds": ["hub-a"],
+        "conversationIds": ["c1"],
+        "events": ["*"],
+    }
+    token = agent_token("ann", ["hub-a"], ttl=900)
+    refreshed, actions = RULES.step(narrowed, text({"type": "refresh", "token": token}), NOW)
+    assert refreshed.grant.hub_ids == {"hub-a"}
+    assert actions[0] == Rescope(narrowed.scope)
+    assert actions[2] == Regrant()
+    busy, actions = RULES.step(refreshed, text({"type": "status", "status": "busy"}), NOW)
+    assert (busy.status, actions) == ("busy", [SetStatus("busy")])
+    assert replace(busy, status="available") == refreshed
