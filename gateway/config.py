@@ -62,6 +62,13 @@ class Settings(BaseSettings):
     port: int = Field(8080, ge=0, le=65535)
     public_url: str | None = None
     redis_url: str | None = None
+    redis_key_prefix: str = Field("gw", pattern=r"^[A-Za-z0-9_.:-]{1,64}$")
+    redis_tls_ca_file: str | None = None
+    redis_tls_cert_file: str | None = None
+    redis_tls_key_file: str | None = None
+    redis_pool_size: int = Field(64, ge=2, le=10000)
+    redis_connect_timeout_seconds: float = Field(2, gt=0, le=300)
+    redis_timeout_seconds: float = Field(5, gt=0, le=300)
     admin_key: str | None = Field(None, repr=False)
     log_level: str = "INFO"
     allow_private_targets: bool = False
@@ -89,6 +96,16 @@ class Settings(BaseSettings):
     ws_heartbeat_seconds: float = Field(25, gt=0, le=TEN_YEARS_SECONDS)
     ws_auth_timeout_seconds: float = Field(10, gt=0, le=TEN_YEARS_SECONDS)
     ws_refresh_grace_seconds: float = Field(25, ge=0, le=TEN_YEARS_SECONDS)
+
+    # Hostile clients (docs/security.md): how long a connection may take over its request's
+    # headers and body, stay idle between requests, and how many may be open at once; how
+    # many activities one webhook may carry and how many bytes they may normalise to.
+    http_header_timeout_seconds: float = Field(10, gt=0, le=TEN_YEARS_SECONDS)
+    http_body_timeout_seconds: float = Field(30, gt=0, le=TEN_YEARS_SECONDS)
+    http_keepalive_seconds: float = Field(75, gt=0, le=TEN_YEARS_SECONDS)
+    max_connections: int = Field(10000, gt=0)
+    max_activities_per_webhook: int = Field(100, gt=0)
+    max_normalised_bytes: int = Field(4194304, gt=0)
 
     integrations: list[dict[str, Any]] = []
     subscribers: list[dict[str, Any]] = []

@@ -37,6 +37,13 @@ class Metrics:
             buckets=_LATENCY_BUCKETS,
             registry=r,
         )
+        self.http_refused = Counter(
+            "gateway_http_refused",
+            "Connections refused at the connection cap, and connections and requests cut "
+            "off by the header or body deadline",
+            ["reason"],
+            registry=r,
+        )
         self.webhooks = Counter(
             "gateway_webhooks",
             "Inbound webhooks by integration kind and outcome",

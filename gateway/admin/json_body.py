@@ -15,8 +15,14 @@ from gateway.http.body import read_limited
 ModelT = TypeVar("ModelT", bound=BaseModel)
 
 
-async def parse_body(request: web.Request, model: type[ModelT]) -> ModelT:
+async def parse_body(
+    request: web.Request, model: type[ModelT], *, empty_allowed: bool = False
+) -> ModelT:
+    """The body as `model`. With `empty_allowed`, no body at all reads as `{}`: a request
+    whose every field has a default (`POST /subscribers/{id}/rotate`) may be sent bare."""
     raw = await read_limited(request, request.app[SETTINGS].max_body_bytes)
+    if empty_allowed and not raw.strip():
+        raw = b"{}"
     try:
         data = orjson.loads(raw)
     except orjson.JSONDecodeError:

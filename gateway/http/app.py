@@ -24,6 +24,7 @@ from gateway.http.appkeys import (
     ROUTE_TABLE,
     SETTINGS,
 )
+from gateway.http.connections import name_the_server
 from gateway.http.inflight import InFlight
 from gateway.http.middleware import request_middleware
 from gateway.http.request_id import add_request_id_header
@@ -76,6 +77,7 @@ def build_app(
     app[JWT_SECRET] = jwt_secret
     app[ROUTE_TABLE] = RouteTable()
     app.on_response_prepare.append(add_request_id_header)
+    app.on_response_prepare.append(name_the_server)
     app.on_startup.append(_start_retention)
     for feature in FEATURES:
         feature(app)

@@ -16,11 +16,11 @@ from aiohttp import web
 
 from gateway import early_signals
 from gateway.config import Settings, generated_secret
-from gateway.engine.factory import create_engine
+from gateway.engine.factory import open_engine
 from gateway.http.app import build_app
 from gateway.http.appkeys import INFLIGHT
+from gateway.http.connections import GatewayRunner, raise_descriptor_limit
 from gateway.http.inflight import InFlight
-from gateway.http.protocol_errors import GatewayRunner
 
 log = logging.getLogger("gateway.server")
 
@@ -40,8 +40,9 @@ async def serve(settings: Settings) -> None:
         loop.add_signal_handler(signum, stop.set)
     if early_signals.received():
         stop.set()
+    raise_descriptor_limit(settings.max_connections)
     admin_key = settings.admin_key or generated_secret()
-    engine = create_engine(settings)
+    engine = await open_engine(settings)
     app = build_app(
         settings,
         engine,

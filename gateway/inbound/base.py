@@ -7,6 +7,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from gateway.credentials.rotation import field_values
 from gateway.errors import InboundError
 from gateway.events.activity import Destination, KeyedActivity
 from signing import VerificationError
@@ -26,28 +27,44 @@ class InboundRequest:
 @dataclass(frozen=True, slots=True)
 class Receiver:
     """The receiving integration as an adapter needs it. `configurations` are the
-    credentials valid now: the current one first, then any still in rotation grace."""
+    credentials valid now (`Credentials.valid_at`): the current one first, then any still
+    in rotation grace, at most four in all."""
 
     destination: Destination
     configurations: tuple[Mapping[str, Any], ...]
     now: float
+    max_activities: int
+    """Activities one body may carry (413 above it): adapters reading a list check its
+    length before normalising any of it."""
 
     def credentials(self, name: str) -> list[str]:
-        """Every valid value of one credential field, current first."""
-        values = (config.get(name) for config in self.configurations)
-        return [value for value in values if isinstance(value, str) and value]
+        """Every valid value of one credential field, current first, each once."""
+        return field_values(self.configurations, name)
 
 
 Normalise = Callable[[InboundRequest, Receiver], list[KeyedActivity]]
+Authenticate = Callable[[Mapping[str, str], Receiver], None]
 
 
 @dataclass(frozen=True, slots=True)
 class Adapter:
     """One provider: the media types it takes (the first is what a missing Content-Type
-    means) and its pure verify-and-normalise function."""
+    means) and its pure verify-and-normalise function. A provider whose credential is in
+    the headers alone (no signature over the body) also gives `authenticate`, which the
+    handler runs before reading a body of declared length: an unauthenticated sender then
+    never gets its body read. `normalise` still authenticates by itself."""
 
     media_types: tuple[str, ...]
     normalise: Normalise
+    authenticate: Authenticate | None = None
+
+
+def too_many_activities(count: int, limit: int) -> InboundError:
+    return InboundError(
+        "payload_too_large",
+        f"The body carries {count} activities; at most {limit} are accepted in one webhook.",
+        413,
+    )
 
 
 def refused(error: VerificationError) -> InboundError:

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
 
+from gateway.credentials.rotation import RECORD_MEMBER, Credentials, GraceSeconds
 from gateway.times import format_ms
 
 Kind = Literal["hubster-system", "hubster-direct", "scg", "standard", "telnyx", "twilio"]
@@ -19,6 +20,13 @@ class _Body(BaseModel):
     model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="forbid")
 
 
+MAX_RATE_PER_SECOND = 1_000_000
+RateLimit = Annotated[float, Field(gt=0, le=MAX_RATE_PER_SECOND, strict=True, allow_inf_nan=False)]
+"""`rateLimitPerSecond`: webhooks accepted per second on the integration, across every
+process, a second's worth at once (beyond it 429 `rate_limited` with `Retry-After`);
+`null` (the default) is no limit."""
+
+
 class IntegrationCreate(_Body):
     name: str = Field(min_length=1, max_length=200)
     kind: Kind
@@ -26,6 +34,7 @@ class IntegrationCreate(_Body):
     tenant_id: str | None = Field(None, min_length=1, max_length=200)
     status_id: StatusId = ACTIVE
     configuration: dict[str, Any] = Field(default_factory=dict)
+    rate_limit_per_second: RateLimit | None = None
 
 
 class DeclaredIntegration(IntegrationCreate):
@@ -36,21 +45,21 @@ class DeclaredIntegration(IntegrationCreate):
 
 
 class IntegrationUpdate(_Body):
+    """Absent fields are left as they are; `rateLimitPerSecond: null` removes the limit."""
+
     name: str | None = Field(None, min_length=1, max_length=200)
     status_id: StatusId | None = None
     configuration: dict[str, Any] | None = None
     regenerate_keys: bool = False
-
-
-class RotatedCredential(_Body):
-    """A configuration replaced by a rotation, still accepted until `expires_at_ms`."""
-
-    configuration: dict[str, Any]
-    expires_at_ms: int
+    rate_limit_per_second: RateLimit | None = None
+    grace_seconds: GraceSeconds | None = None
+    """How long the credential this PATCH replaces keeps working (0: not at all); no earlier
+    one works longer either. Default: the `rotation_grace_seconds` setting."""
 
 
 class Integration(_Body):
-    """The stored record. `configuration` holds the credentials (admin-only routes show it)."""
+    """The stored record. Its `credentials` are what the admin API shows as `configuration`
+    (admin-only routes), with those still in rotation grace."""
 
     model_config = ConfigDict(extra="ignore")
 
@@ -60,20 +69,17 @@ class Integration(_Body):
     hub_id: str
     tenant_id: str | None
     status_id: StatusId
-    configuration: dict[str, Any]
+    credentials: Credentials = Field(alias=RECORD_MEMBER)
     created_at: str
     updated_at: str
-    rotated: list[RotatedCredential] = Field(default_factory=list)
+    rate_limit_per_second: float | None = None
 
-    def public_view(self) -> dict[str, Any]:
-        """What the admin API returns: not the rotated-out credentials themselves, but until
-        when the last of them is still accepted (`null` when none was rotated out)."""
-        view = self.model_dump(by_alias=True, exclude={"rotated"})
-        expiries = [item.expires_at_ms for item in self.rotated]
-        view["previousCredentialsExpireAt"] = format_ms(max(expiries)) if expiries else None
+    def public_view(self, now_ms: int) -> dict[str, Any]:
+        """What the admin API returns: the current credentials as `configuration`; not the
+        previous ones, but until when the last of them is still accepted (`null` when none
+        is)."""
+        view = self.model_dump(by_alias=True, exclude={"credentials"})
+        view["configuration"] = dict(self.credentials.current)
+        expires = self.credentials.previous_expire_at(now_ms)
+        view["previousCredentialsExpireAt"] = None if expires is None else format_ms(expires)
         return view
-
-    def configurations_valid_at(self, now_ms: int) -> list[dict[str, Any]]:
-        """The current configuration first, then those rotated out whose grace runs on."""
-        previous = [item.configuration for item in self.rotated if item.expires_at_ms > now_ms]
-        return [self.configuration, *previous]

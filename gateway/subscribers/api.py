@@ -21,7 +21,7 @@ from gateway.engine.ids import is_event_id, last_id_at
 from gateway.errors import invalid_payload, not_found
 from gateway.http.appkeys import ENGINE, SETTINGS
 from gateway.http.routes import Route
-from gateway.subscribers.bodies import SubscriberChanges, SubscriberCreate
+from gateway.subscribers.bodies import RotateRequest, SubscriberChanges, SubscriberCreate
 from gateway.subscribers.model import Subscriber, new_subscriber
 from gateway.subscribers.store import SubscriberStore
 from gateway.times import epoch_ms
@@ -136,8 +136,13 @@ async def delete(request: web.Request) -> web.Response:
 
 
 async def rotate(request: web.Request) -> web.Response:
+    """A new secret (or key pair); the replaced one keeps signing for `graceSeconds` (the
+    body's, else the setting's; 0 stops it at once)."""
     await _subscriber(request)
-    grace = request.app[SETTINGS].rotation_grace_seconds
+    body = await parse_body(request, RotateRequest, empty_allowed=True)
+    grace = body.graceSeconds
+    if grace is None:
+        grace = request.app[SETTINGS].rotation_grace_seconds
     now = time.time()
     rotated = await _changed(request, lambda current: current.rotated(now, grace))
     return _json(rotated.view(now))
@@ -238,7 +243,7 @@ ROUTES = (
         rotate,
         access="admin",
         name="rotateSubscriber",
-        summary="New credentials; the previous ones keep signing for the grace period.",
+        summary="New credentials; the previous ones sign too for the grace (graceSeconds).",
     ),
     Route(
         "POST",

@@ -46,6 +46,7 @@ async def test_hubster_kinds_get_a_key_pair(
         "createdAt",
         "updatedAt",
         "previousCredentialsExpireAt",
+        "rateLimitPerSecond",
     }
     assert created["createdAt"].endswith("Z")
 
@@ -115,6 +116,10 @@ async def test_twilio_requires_an_auth_token(client: TestClient, admin: dict[str
         ({"kind": "standard", "configuration": {"secret": "whsec_!!"}}, "configuration.secret"),
         (
             {"kind": "standard", "configuration": {"secret": "A" * 44}},
+            "configuration.secret",
+        ),
+        (
+            {"kind": "standard", "configuration": {"secret": "whsec_eA=="}},
             "configuration.secret",
         ),
         (
