@@ -31,7 +31,7 @@ from gateway.http.routes import Route, add_routes
 from gateway.metrics import Metrics
 from gateway.ws.connection import AgentConnection
 from gateway.ws.fanout import SessionRouter, fanout_loop, heartbeat_loop
-from gateway.ws.frames import CLOSE_SHUTTING_DOWN, MAX_CLIENT_FRAME_BYTES
+from gateway.ws.frames import CLOSE_SHUTTING_DOWN, MAX_CLIENT_FRAME_BYTES, NarrowingLimits
 from gateway.ws.presence import (
     Presence,
     RosterFeed,
@@ -157,6 +157,7 @@ def _runtime(app: web.Application) -> WsRuntime:
         verify=verifier.verify,
         auth_timeout_seconds=settings.ws_auth_timeout_seconds,
         refresh_grace_seconds=settings.ws_refresh_grace_seconds,
+        limits=NarrowingLimits(max_filters=settings.ws_max_filters),
     )
     router = SessionRouter(app[METRICS])
     return WsRuntime(

@@ -6,19 +6,27 @@ each event once and hands the same bytes object to every session.
 A `GatewayError` reaches an agent as an `error` frame with its code and message; one that
 ends the session closes it with the code `close_code_for` maps it to: this is the one
 error-to-close mapping of the websocket.
+
+Client input is bounded before anything is kept of it: a frame is at most
+`MAX_CLIENT_FRAME_BYTES`, and the lists a `subscribe` or `auth` frame narrows with are held
+to `NarrowingLimits` (checked apart from the frame's shape, because a list over a limit is
+refused with the session left as it was, where a malformed frame ends the session).
 """
 
 from __future__ import annotations
 
 import struct
+from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 
 import orjson
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, TypeAdapter
 
+from gateway.agents.tokens import AgentGrant
 from gateway.engine.ids import EVENT_ID_PATTERN
-from gateway.errors import GatewayError
+from gateway.errors import GatewayError, invalid_payload
 from gateway.events.filters import check_filter
+from gateway.ws.scope import Scope, narrowed
 
 CLOSE_NORMAL = 1000
 CLOSE_INVALID_TEXT = 1007
@@ -45,10 +53,24 @@ MAX_HISTORY_EVENTS = 1000
 """The most events an `auth` frame's `historyLimit` may ask for: a page's first view, not an
 export (subscriber replay is the tool for bulk history)."""
 
+MAX_FILTER_CHARS = 128
+"""The longest event-type filter (`family:name`): every real type is far shorter."""
+
+MAX_NARROWING_IDS = 1000
+"""The most entries in `hubIds` or `conversationIds`: as many hubs as `PUT /agent/auth` may
+grant, and a dashboard's worth of conversations (each id is at most 200 characters)."""
+
 Identifier = Annotated[str, StringConstraints(min_length=1, max_length=200)]
 EventId = Annotated[str, StringConstraints(pattern=EVENT_ID_PATTERN)]
 Filter = Annotated[str, AfterValidator(check_filter)]
 Status = Literal["available", "busy", "unavailable"]
+
+
+@dataclass(frozen=True, slots=True)
+class NarrowingLimits:
+    max_filters: int
+    max_filter_chars: int = MAX_FILTER_CHARS
+    max_ids: int = MAX_NARROWING_IDS
 
 
 class _Frame(BaseModel):
@@ -61,6 +83,27 @@ class Narrowing(_Frame):
     hub_ids: list[Identifier] | None = Field(None, alias="hubIds", min_length=1)
     conversation_ids: list[Identifier] | None = Field(None, alias="conversationIds", min_length=1)
     events: list[Filter] | None = Field(None, min_length=1)
+
+    def narrow(self, grant: AgentGrant, current: Scope, limits: NarrowingLimits) -> Scope:
+        """`current` narrowed by these fields within `grant`: `invalid_payload` over the
+        limits, `AccessDenied` beyond the grant."""
+        problem = self._beyond(limits)
+        if problem is not None:
+            raise invalid_payload(problem)
+        return narrowed(grant, current, self.hub_ids, self.conversation_ids, self.events)
+
+    def _beyond(self, limits: NarrowingLimits) -> str | None:
+        for name, ids in (("hubIds", self.hub_ids), ("conversationIds", self.conversation_ids)):
+            if ids is not None and len(ids) > limits.max_ids:
+                return f"{name}: at most {limits.max_ids} ids"
+        if self.events is None:
+            return None
+        if len(self.events) > limits.max_filters:
+            return f"events: at most {limits.max_filters} filters"
+        for index, value in enumerate(self.events):
+            if len(value) > limits.max_filter_chars:
+                return f"events.{index}: a filter is at most {limits.max_filter_chars} characters"
+        return None
 
 
 class AuthFrame(Narrowing):

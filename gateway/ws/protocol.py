@@ -42,6 +42,7 @@ from gateway.ws.frames import (
     EXPIRED_FRAME,
     SESSION_FRAME,
     AuthFrame,
+    NarrowingLimits,
     RefreshFrame,
     StatusFrame,
     SubscribeFrame,
@@ -50,7 +51,7 @@ from gateway.ws.frames import (
     gateway_error_frame,
     server_frame,
 )
-from gateway.ws.scope import granted_scope, narrowed, regranted
+from gateway.ws.scope import granted_scope, regranted
 from gateway.ws.state import (
     Action,
     Admit,
@@ -81,6 +82,7 @@ class Rules:
     """An agent token's grant, or `TokenError`."""
     auth_timeout_seconds: float
     refresh_grace_seconds: float
+    limits: NarrowingLimits
 
     def admitting(self, now: float, resume_from: str | None = None) -> SessionState:
         """A websocket waiting for its `auth` frame."""
@@ -117,8 +119,8 @@ class Rules:
 
     def admit(self, state: SessionState, grant: AgentGrant, frame: AuthFrame | None) -> Step:
         """Admission of `grant` (verified from the upgrade's bearer token, or from `frame`).
-        Narrowing beyond the token is refused with an error frame as for `subscribe`, and
-        the session opens with the token's whole scope."""
+        Narrowing beyond the token, or over the limits, is refused with an error frame as
+        for `subscribe`, and the session opens with the token's whole scope."""
         if not grant.hub_ids:
             no_hub = AccessDenied("The token grants no hub.")
             return ended_by(state, no_hub, "the token grants no hub")
@@ -126,8 +128,8 @@ class Rules:
         resume_from, history = state.resume_from, None
         if frame is not None:
             try:
-                scope = narrowed(grant, scope, frame.hub_ids, frame.conversation_ids, frame.events)
-            except AccessDenied as exc:
+                scope = frame.narrow(grant, scope, self.limits)
+            except GatewayError as exc:
                 notes.append(Send(gateway_error_frame(exc)))
             resume_from = frame.last_event_id or resume_from
             if resume_from is None and frame.history_seconds is not None:
@@ -169,12 +171,11 @@ class Rules:
         return _close(state, CLOSE_UNAUTHENTICATED, "token expired")
 
     def _subscribe(self, state: SessionState, frame: SubscribeFrame) -> Step:
-        """Narrow within the token; asking for more leaves the session as it was."""
+        """Narrow within the token; asking for more, or over the limits, leaves the session
+        as it was."""
         try:
-            scope = narrowed(
-                state.grant, state.scope, frame.hub_ids, frame.conversation_ids, frame.events
-            )
-        except AccessDenied as exc:
+            scope = frame.narrow(state.grant, state.scope, self.limits)
+        except GatewayError as exc:
             return state, [Send(gateway_error_frame(exc))]
         subscribed = server_frame("subscribed", **scope.describe())
         return replace(state, scope=scope), [Rescope(state.scope), Send(subscribed)]

@@ -15,6 +15,7 @@ import pytest
 from ws_helpers import JWT_SECRET, agent_token
 
 from gateway.agents.tokens import TokenVerifier
+from gateway.ws.frames import MAX_FILTER_CHARS, MAX_NARROWING_IDS, NarrowingLimits
 from gateway.ws.protocol import Rules
 from gateway.ws.state import (
     Action,
@@ -47,7 +48,9 @@ RULES = Rules(
     ).verify,
     auth_timeout_seconds=AUTH_TIMEOUT,
     refresh_grace_seconds=GRACE,
+    limits=NarrowingLimits(max_filters=3),
 )
+FILTERS = ["message", "receipt", "event", "consent"]
 
 
 def text(frame: dict[str, Any]) -> Text:
@@ -91,8 +94,16 @@ INPUTS: dict[str, Received] = {
     "auth-bad-token": text({"type": "auth", "token": "garbage"}),
     "auth-no-hub": text({"type": "auth", "token": agent_token("ann", [])}),
     "auth-bad-field": text({"type": "auth", "token": ANN, "lastEventId": "12-3"}),
+    "auth-too-many-filters": text({"type": "auth", "token": ANN, "events": FILTERS}),
     "subscribe": text({"type": "subscribe", "hubIds": ["hub-a"], "events": ["message"]}),
     "subscribe-beyond": text({"type": "subscribe", "hubIds": ["hub-z"]}),
+    "subscribe-too-many-filters": text({"type": "subscribe", "events": FILTERS}),
+    "subscribe-long-filter": text(
+        {"type": "subscribe", "events": ["message:" + "x" * (MAX_FILTER_CHARS - 7)]}
+    ),
+    "subscribe-too-many-ids": text(
+        {"type": "subscribe", "conversationIds": [f"c{n}" for n in range(MAX_NARROWING_IDS + 1)]}
+    ),
     "refresh": text({"type": "refresh", "token": agent_token("ann", ["hub-a"], ttl=900)}),
     "refresh-bad": text({"type": "refresh", "token": "garbage"}),
     "refresh-other-agent": text({"type": "refresh", "token": agent_token("bob", ["hub-a"])}),
@@ -114,8 +125,12 @@ ADMITTED = {
     "auth-bad-token": (None, ["Send:error:invalid_payload", "Close:4400"]),
     "auth-no-hub": (None, ["Send:error:invalid_payload", "Close:4400"]),
     "auth-bad-field": (None, ["Send:error:invalid_payload", "Close:4400"]),
+    "auth-too-many-filters": (None, ["Send:error:invalid_payload", "Close:4400"]),
     "subscribe": ("same", ["Rescope", "Send:subscribed"]),
     "subscribe-beyond": ("same", ["Send:error:access_denied"]),
+    "subscribe-too-many-filters": ("same", ["Send:error:invalid_payload"]),
+    "subscribe-long-filter": ("same", ["Send:error:invalid_payload"]),
+    "subscribe-too-many-ids": ("same", ["Send:error:invalid_payload"]),
     "refresh": ("same", ["Rescope", "Send:refreshed", "Regrant"]),
     "refresh-bad": ("same", ["Send:error:unauthorized"]),
     "refresh-other-agent": ("same", ["Send:error:unauthorized"]),
@@ -138,6 +153,7 @@ ADMITTING = {
     "auth-bad-token": (Phase.CLOSING, ["Close:4001"]),
     "auth-no-hub": (Phase.CLOSING, ["Send:error:access_denied", "Close:4003"]),
     "auth-bad-field": (Phase.CLOSING, ["Send:error:invalid_payload", "Close:4400"]),
+    "auth-too-many-filters": (Phase.LIVE, ["Admit", "Send:error:invalid_payload"]),
     **{
         name: (Phase.CLOSING, ["Close:4001"])
         for name in INPUTS
@@ -258,3 +274,26 @@ def test_subscribe_refresh_and_status_change_the_state_as_they_say() -> None:
     busy, actions = RULES.step(refreshed, text({"type": "status", "status": "busy"}), NOW)
     assert (busy.status, actions) == ("busy", [SetStatus("busy")])
     assert replace(busy, status="available") == refreshed
+
+
+def test_narrowing_limits_are_inclusive_and_name_what_is_over() -> None:
+    live = in_phase(Phase.LIVE)
+    longest = "message:" + "x" * (MAX_FILTER_CHARS - 8)
+    at_limits = {"type": "subscribe", "events": [longest, "receipt", "event"]}
+    narrowed, actions = RULES.step(live, text(at_limits), NOW)
+    assert described(actions) == ["Rescope", "Send:subscribed"]
+    assert narrowed.scope.events == (longest, "receipt", "event")
+    ids = {"type": "subscribe", "conversationIds": [f"c{n}" for n in range(MAX_NARROWING_IDS)]}
+    assert described(RULES.step(live, text(ids), NOW)[1]) == ["Rescope", "Send:subscribed"]
+
+    over = RULES.step(live, INPUTS["subscribe-too-many-filters"], NOW)[1]
+    assert orjson.loads(over[0].frame)["error"]["message"] == "events: at most 3 filters"  # type: ignore[union-attr]
+    long = RULES.step(live, INPUTS["subscribe-long-filter"], NOW)[1]
+    message = orjson.loads(long[0].frame)["error"]["message"]  # type: ignore[union-attr]
+    assert message == f"events.0: a filter is at most {MAX_FILTER_CHARS} characters"
+
+
+def test_auth_narrowing_over_the_limits_opens_the_whole_scope() -> None:
+    admitted, _ = RULES.step(RULES.admitting(NOW), INPUTS["auth-too-many-filters"], NOW)
+    assert admitted.scope.events == ("*",)
+    assert admitted.scope.hub_ids == {"hub-a", "hub-b"}
