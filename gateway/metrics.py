@@ -64,6 +64,13 @@ class Metrics:
             "Sessions closed 4008 for an unsent backlog",
             registry=r,
         )
+        self.ws_refused = Counter(
+            "gateway_ws_refused",
+            "Agent websockets refused or ended for a limit: upgrades refused at the cap on "
+            "unauthenticated websockets, sessions closed 4429 for a client-frame flood",
+            ["reason"],
+            registry=r,
+        )
         self.deliveries = Counter(
             "gateway_deliveries",
             "Subscriber delivery attempts by outcome",

@@ -28,6 +28,7 @@ from gateway.ws.fanout import replay
 from gateway.ws.frames import (
     CLOSE_INTERNAL_ERROR,
     CLOSE_NORMAL,
+    CLOSE_RATE_LIMITED,
     CLOSE_TOO_SLOW,
     server_frame,
 )
@@ -253,6 +254,9 @@ class AgentConnection(Outbox):
         what is queued unless closing for the backlog, then close the socket with `code`."""
         if self._closing is None:
             self.state = self.state.closing()
+            if code == CLOSE_RATE_LIMITED:
+                self.runtime.metrics.ws_refused.labels("rate_limited").inc()
+                log.warning("client-frame flood; closing 4429", extra=self._log_fields())
             asyncio.get_running_loop().call_soon(self.runtime.router.remove, self)
             self._closing = asyncio.create_task(self._close(code, reason), name="ws-close")
         return self._closing

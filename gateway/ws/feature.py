@@ -45,6 +45,7 @@ from gateway.ws.protocol import Rules
 from gateway.ws.state import Signal
 
 SHUTDOWN_REASON = "server shutting down"
+REFUSAL_REASONS = ("rate_limited",)
 _REFUSED_BY_AIOHTTP = {
     int(WSCloseCode.MESSAGE_TOO_BIG): Signal.OVERSIZED,
     int(WSCloseCode.INVALID_TEXT): Signal.INVALID_TEXT,
@@ -157,9 +158,12 @@ def _runtime(app: web.Application) -> WsRuntime:
         verify=verifier.verify,
         auth_timeout_seconds=settings.ws_auth_timeout_seconds,
         refresh_grace_seconds=settings.ws_refresh_grace_seconds,
+        frames_per_second=settings.ws_client_frames_per_second,
         limits=NarrowingLimits(max_filters=settings.ws_max_filters),
     )
     router = SessionRouter(app[METRICS])
+    for reason in REFUSAL_REASONS:
+        app[METRICS].ws_refused.labels(reason)
     return WsRuntime(
         settings=settings,
         engine=app[ENGINE],

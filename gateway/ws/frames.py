@@ -37,12 +37,14 @@ CLOSE_UNAUTHENTICATED = 4001
 CLOSE_FORBIDDEN = 4003
 CLOSE_TOO_SLOW = 4008
 CLOSE_MALFORMED = 4400
+CLOSE_RATE_LIMITED = 4429
 
 _CLOSE_CODES = {
     "unauthorized": CLOSE_UNAUTHENTICATED,
     "expired_token": CLOSE_UNAUTHENTICATED,
     "access_denied": CLOSE_FORBIDDEN,
     "invalid_payload": CLOSE_MALFORMED,
+    "rate_limited": CLOSE_RATE_LIMITED,
 }
 
 MAX_CLIENT_FRAME_BYTES = 64 * 1024
@@ -170,6 +172,13 @@ PING_FRAME = b'{"type":"ping"}'
 EXPIRED_FRAME = error_frame(
     "expired_token", "The token has expired; send a refresh frame with a new token."
 )
+RATE_LIMITED = GatewayError(
+    "rate_limited",
+    "Too many frames: frames are ignored until the rate drops; "
+    "the session closes 4429 if the flood goes on.",
+    429,
+)
+RATE_LIMITED_FRAME = gateway_error_frame(RATE_LIMITED)
 
 _FIN_TEXT = 0x81
 

@@ -15,6 +15,11 @@ client frames (a `refresh` must not wait for a long replay); they differ only in
 fan-out delivers to the session. CLOSING and CLOSED ignore whatever still arrives. Once
 admitted, `deadline` is the token's `exp`, then the end of the refresh grace.
 
+Client frames are rate-limited per session by a token bucket (`frames_per_second`, a burst of
+`BURST_SECONDS` worth). A frame finding it empty is not acted on; the first one gets an
+`error` frame `rate_limited`. The flood "goes on", and the session closes 4429, when after
+that warning a further burst's worth of frames is refused, or a frame is refused
+`FLOOD_SECONDS` or more after it. The warning is forgotten once the bucket is full again.
 """
 
 from __future__ import annotations
@@ -40,6 +45,8 @@ from gateway.ws.frames import (
     CLOSE_MESSAGE_TOO_BIG,
     CLOSE_UNAUTHENTICATED,
     EXPIRED_FRAME,
+    RATE_LIMITED,
+    RATE_LIMITED_FRAME,
     SESSION_FRAME,
     AuthFrame,
     NarrowingLimits,
@@ -56,6 +63,7 @@ from gateway.ws.state import (
     Action,
     Admit,
     Close,
+    FrameBudget,
     Phase,
     Received,
     RecentHistory,
@@ -68,6 +76,8 @@ from gateway.ws.state import (
     Text,
 )
 
+BURST_SECONDS = 2.0
+FLOOD_SECONDS = 1.0
 NOT_AUTH_FRAME = "the first frame must be an auth frame"
 
 
@@ -82,12 +92,18 @@ class Rules:
     """An agent token's grant, or `TokenError`."""
     auth_timeout_seconds: float
     refresh_grace_seconds: float
+    frames_per_second: float
     limits: NarrowingLimits
+
+    @property
+    def burst(self) -> float:
+        return self.frames_per_second * BURST_SECONDS
 
     def admitting(self, now: float, resume_from: str | None = None) -> SessionState:
         """A websocket waiting for its `auth` frame."""
         deadline = now + self.auth_timeout_seconds
-        return SessionState(Phase.ADMITTING, deadline, resume_from=resume_from)
+        budget = FrameBudget(self.burst, now)
+        return SessionState(Phase.ADMITTING, deadline, budget, resume_from=resume_from)
 
     def step(self, state: SessionState, received: Received, now: float) -> Step:
         if state.phase in (Phase.CLOSING, Phase.CLOSED):
@@ -102,6 +118,9 @@ class Rules:
             return _close(state, CLOSE_MESSAGE_TOO_BIG, "message too big")
         if received is Signal.INVALID_TEXT:
             return _close(state, CLOSE_INVALID_TEXT, "invalid text")
+        state, refused = self._count(state, now)
+        if refused is not None:
+            return state, refused
         if not isinstance(received, Text):
             return ended_by(state, invalid_payload("Frames must be JSON text."), "malformed frame")
         try:
@@ -169,6 +188,25 @@ class Rules:
             grace_over = now + self.refresh_grace_seconds
             return replace(state, expired=True, deadline=grace_over), [Send(EXPIRED_FRAME)]
         return _close(state, CLOSE_UNAUTHENTICATED, "token expired")
+
+    def _count(self, state: SessionState, now: float) -> tuple[SessionState, list[Action] | None]:
+        """Take a token for a client frame; the actions instead of acting on the frame when
+        the bucket is empty."""
+        budget = state.budget
+        elapsed = max(0.0, now - budget.counted_at)
+        tokens = min(self.burst, budget.tokens + elapsed * self.frames_per_second)
+        warned_at, refused = budget.warned_at, budget.refused
+        if tokens >= self.burst:
+            warned_at, refused = None, 0
+        if tokens >= 1.0:
+            return replace(state, budget=FrameBudget(tokens - 1.0, now, warned_at, refused)), None
+        if warned_at is None:
+            state = replace(state, budget=FrameBudget(tokens, now, now))
+            return state, [Send(RATE_LIMITED_FRAME)]
+        state = replace(state, budget=FrameBudget(tokens, now, warned_at, refused + 1))
+        if refused + 1 >= self.burst or now - warned_at >= FLOOD_SECONDS:
+            return _close(state, close_code_for(RATE_LIMITED), "rate limited")
+        return state, []
 
     def _subscribe(self, state: SessionState, frame: SubscribeFrame) -> Step:
         """Narrow within the token; asking for more, or over the limits, leaves the session

@@ -88,6 +88,17 @@ class Regrant:
 Action = Send | Close | Admit | Rescope | SetStatus | Regrant
 
 
+@dataclass(frozen=True, slots=True)
+class FrameBudget:
+    """The client-frame bucket: `tokens` as counted at `counted_at`, and the warning."""
+
+    tokens: float
+    counted_at: float
+    warned_at: float | None = None
+    refused: int = 0
+    """Frames refused since the warning."""
+
+
 NO_GRANT = AgentGrant("", None, frozenset(), None, 0.0)
 NO_SCOPE = Scope(frozenset(), frozenset())
 
@@ -96,6 +107,7 @@ NO_SCOPE = Scope(frozenset(), frozenset())
 class SessionState:
     phase: Phase
     deadline: float
+    budget: FrameBudget
     grant: AgentGrant = NO_GRANT
     scope: Scope = NO_SCOPE
     """What the fan-out delivers: NO_SCOPE (nothing) until admitted."""

@@ -4,13 +4,17 @@ in-process checks of where each limit lies."""
 
 from __future__ import annotations
 
+import asyncio
+import time
 from pathlib import Path
 from typing import Any
 
 import aiohttp
-from ws_helpers import agent_token, bearer, next_frame
+from ws_helpers import agent_token, bearer, closed_with, next_frame
 
-from tests.running_gateway import RunningGateway, running
+from gateway.http.appkeys import METRICS
+from gateway.ws import presence
+from tests.running_gateway import ADMIN_KEY, RunningGateway, running
 from tests.running_gateway import agent_token as process_token
 
 MIB = 1024 * 1024
@@ -32,6 +36,116 @@ async def process_session(
     return ws
 
 
+def refused(gw: Any, reason: str) -> float:
+    """`gateway_ws_refused_total{reason}` of an in-process gateway."""
+    value = gw.app[METRICS].registry.get_sample_value(
+        "gateway_ws_refused_total", {"reason": reason}
+    )
+    return 0.0 if value is None else float(value)
+
+
+async def metric(client: aiohttp.ClientSession, gateway: RunningGateway, sample: str) -> float:
+    text = await (await client.get(f"{gateway.url}/metrics")).text()
+    (line,) = [line for line in text.splitlines() if line.startswith(sample + " ")]
+    return float(line.split()[1])
+
+
+# --- client frames: a rate per session ---------------------------------------------------
+
+
+async def rosters(ws: aiohttp.ClientWebSocketResponse, quiet: float) -> list[dict[str, str]]:
+    """The hub-a rosters a session receives until none comes for `quiet` seconds."""
+    received = []
+    while True:
+        try:
+            frame = await next_frame(ws, "presence", timeout=quiet)
+        except TimeoutError:
+            return received
+        if frame["hubId"] == "hub-a":
+            received.append({agent["agentId"]: agent["status"] for agent in frame["agents"]})
+
+
+async def test_a_status_flood_is_rate_limited_and_others_hear_a_handful_of_rosters() -> None:
+    """The review's probe: one agent sends 200 `status` frames in a second; each of five
+    other sessions used to receive 200 presence frames. Now the flooder is told
+    `rate_limited` once its burst is spent, then closed 4429 as it goes on, and the others
+    hear a handful of rosters (coalesced per hub), the last one the current roster."""
+    with running() as gateway:
+        async with aiohttp.ClientSession() as client:
+            others = [
+                await process_session(client, gateway, f"agent-{n}", ["hub-a"]) for n in range(5)
+            ]
+            flooder = await process_session(client, gateway, "flooder", ["hub-a"])
+            everyone = {f"agent-{n}": "available" for n in range(5)} | {"flooder": "available"}
+
+            async def settled(ws: aiohttp.ClientWebSocketResponse) -> None:
+                while (await rosters(ws, quiet=1.0))[-1:] != [everyone]:
+                    pass
+
+            await asyncio.gather(*(settled(ws) for ws in others))
+            heard = [asyncio.create_task(rosters(ws, quiet=2.0)) for ws in others]
+            started = time.monotonic()
+            for n in range(200):
+                try:
+                    await flooder.send_json(
+                        {"type": "status", "status": ("busy", "available")[n % 2]}
+                    )
+                except ConnectionError:
+                    break
+                await asyncio.sleep(1 / 200)
+            errors = []
+            while True:
+                message = await flooder.receive(timeout=5)
+                if message.type is not aiohttp.WSMsgType.TEXT:
+                    break
+                if '"error"' in message.data:
+                    errors.append(message.json()["error"]["code"])
+            assert errors == ["rate_limited"]
+            assert flooder.close_code == 4429
+            received = await asyncio.gather(*heard)
+            seconds = time.monotonic() - started
+            answer = await client.get(
+                f"{gateway.url}/hubs/hub-a/presence",
+                headers={"Authorization": f"Bearer {ADMIN_KEY}"},
+            )
+            current = {
+                agent["agentId"]: agent["status"] for agent in (await answer.json())["agents"]
+            }
+            assert current == {f"agent-{n}": "available" for n in range(5)}
+            allowed = presence.ROSTER_BURST + presence.ROSTERS_PER_SECOND * seconds
+            for seen in received:
+                assert 1 <= len(seen) <= allowed, (len(seen), allowed)
+                assert seen[-1] == current
+            refused = 'gateway_ws_refused_total{reason="rate_limited"}'
+            assert await metric(client, gateway, refused) == 1
+            for ws in others:
+                await ws.close()
+
+
+async def test_a_client_briefly_over_the_rate_is_warned_not_closed(make_gateway: Any) -> None:
+    gw = await make_gateway(ws_client_frames_per_second=10)
+    ws, _ = await gw.session(agent_token("ann", ["hub-a"]))
+    for _ in range(21):  # the burst (20) and one more
+        await ws.send_json({"type": "pong"})
+    assert (await next_frame(ws, "error"))["error"]["code"] == "rate_limited"
+    await asyncio.sleep(2.1)  # the whole burst back
+    await ws.send_json({"type": "subscribe", "events": ["message"]})
+    assert (await next_frame(ws, "subscribed", "error"))["type"] == "subscribed"
+    assert not ws.closed
+    await ws.close()
+    assert refused(gw, "rate_limited") == 0
+
+
+async def test_a_flood_that_goes_on_closes_4429(make_gateway: Any) -> None:
+    gw = await make_gateway(ws_client_frames_per_second=10)
+    ws, _ = await gw.session(agent_token("ann", ["hub-a"]))
+    for _ in range(60):  # the burst, then more than a burst's worth more
+        await ws.send_json({"type": "pong"})
+    assert (await next_frame(ws, "error"))["error"]["code"] == "rate_limited"
+    assert await closed_with(ws) == 4429
+    assert refused(gw, "rate_limited") == 1
+
+
 # --- filters: nothing kept of unbounded client input ------------------------------------
 
 
@@ -39,7 +153,7 @@ async def test_a_filter_flood_is_refused_and_leaves_no_memory_behind() -> None:
     """The review's probe: 100 `subscribe` frames, each a distinct 60 KB list of filters,
     had 24 MiB cached after the session closed. Each is now over the limits: refused with
     `invalid_payload`, the session as it was, and nothing kept."""
-    with running() as gateway:
+    with running(env={"GATEWAY_WS_CLIENT_FRAMES_PER_SECOND": "1000"}) as gateway:
         async with aiohttp.ClientSession() as client:
             ws = await process_session(client, gateway, "ann", ["hub-a"])
             before = rss_bytes(gateway)

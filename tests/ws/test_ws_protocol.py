@@ -48,8 +48,10 @@ RULES = Rules(
     ).verify,
     auth_timeout_seconds=AUTH_TIMEOUT,
     refresh_grace_seconds=GRACE,
+    frames_per_second=20,
     limits=NarrowingLimits(max_filters=3),
 )
+BURST = 40
 FILTERS = ["message", "receipt", "event", "consent"]
 
 
@@ -273,7 +275,7 @@ def test_subscribe_refresh_and_status_change_the_state_as_they_say() -> None:
     assert actions[2] == Regrant()
     busy, actions = RULES.step(refreshed, text({"type": "status", "status": "busy"}), NOW)
     assert (busy.status, actions) == ("busy", [SetStatus("busy")])
-    assert replace(busy, status="available") == refreshed
+    assert replace(busy, status="available", budget=refreshed.budget) == refreshed
 
 
 def test_narrowing_limits_are_inclusive_and_name_what_is_over() -> None:
@@ -297,3 +299,63 @@ def test_auth_narrowing_over_the_limits_opens_the_whole_scope() -> None:
     admitted, _ = RULES.step(RULES.admitting(NOW), INPUTS["auth-too-many-filters"], NOW)
     assert admitted.scope.events == ("*",)
     assert admitted.scope.hub_ids == {"hub-a", "hub-b"}
+
+
+STATUS = text({"type": "status", "status": "busy"})
+
+
+def flood(
+    state: SessionState, count: int, start: float, every: float
+) -> tuple[SessionState, list[list[str]]]:
+    """`count` status frames, one each `every` seconds from `start`: the last state, and the
+    actions of each frame."""
+    steps = []
+    for n in range(count):
+        state, actions = RULES.step(state, STATUS, start + n * every)
+        steps.append(described(actions))
+    return state, steps
+
+
+@pytest.mark.parametrize("phase", [Phase.REPLAYING, Phase.LIVE])
+def test_a_burst_is_taken_then_a_warning_then_4429_a_burst_later(phase: Phase) -> None:
+    state, steps = flood(in_phase(phase), BURST + 1 + BURST, NOW, 0.0)
+    assert steps[:BURST] == [["SetStatus:busy"]] * BURST
+    assert steps[BURST] == ["Send:error:rate_limited"]
+    assert steps[BURST + 1 : -1] == [[]] * (BURST - 1)  # ignored, without a frame each
+    assert steps[-1] == ["Close:4429"]
+    assert state.phase is Phase.CLOSING
+
+
+def test_a_flood_that_goes_on_for_a_second_after_the_warning_closes_4429() -> None:
+    """At 25 frames a second, 5 a second over the rate: warned once the burst is spent,
+    closed the first time a frame is refused a second or more after the warning."""
+    state, steps = flood(in_phase(Phase.LIVE), 400, NOW, 1 / 25)
+    warned = steps.index(["Send:error:rate_limited"])
+    closed = steps.index(["Close:4429"])
+    assert steps.count(["Send:error:rate_limited"]) == 1
+    assert 1.0 <= (closed - warned) / 25 < 1.3
+    assert all(step in (["SetStatus:busy"], []) for step in steps[warned + 1 : closed])
+    assert state.phase is Phase.CLOSING
+
+
+def test_a_client_within_the_rate_is_never_refused() -> None:
+    _, steps = flood(in_phase(Phase.LIVE), 200, NOW, 1 / 19.9)
+    assert steps == [["SetStatus:busy"]] * 200
+
+
+def test_the_warning_is_forgotten_once_the_bucket_is_full_again() -> None:
+    state, steps = flood(in_phase(Phase.LIVE), BURST + 5, NOW, 0.0)
+    assert steps[BURST] == ["Send:error:rate_limited"]
+    quiet_until = NOW + BURST / 20  # a whole burst's worth of time
+    state, steps = flood(state, BURST + 5, quiet_until, 0.0)
+    assert steps[:BURST] == [["SetStatus:busy"]] * BURST
+    assert steps[BURST:] == [["Send:error:rate_limited"]] + [[]] * 4
+    assert state.phase is Phase.LIVE
+
+
+def test_a_refused_frame_is_not_acted_on() -> None:
+    state, _ = flood(in_phase(Phase.LIVE), BURST, NOW, 0.0)
+    subscribe = text({"type": "subscribe", "hubIds": ["hub-a"]})
+    after, actions = RULES.step(state, subscribe, NOW)
+    assert described(actions) == ["Send:error:rate_limited"]
+    assert after.scope == state.scope
