@@ -16,7 +16,7 @@ import time
 import uuid
 from collections.abc import Coroutine
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 from aiohttp import WSCloseCode, web
 
@@ -77,11 +77,13 @@ class WsRuntime:
 WS_RUNTIME = web.AppKey("ws_runtime", WsRuntime)
 
 
-class AgentWebSocket(web.WebSocketResponse):
-    """aiohttp's websocket, with the close aiohttp sends itself from `receive` for a frame
-    it refused (1009 over `max_msg_size`, 1007 for text that is not UTF-8) decided by the
-    protocol instead: 4001 before admission (any frame before the auth frame is a 4001).
-    Fenced by tests/http/test_aiohttp_canaries.py."""
+class AgentWebSocket(web.WebSocketResponse[Literal[False]]):
+    """aiohttp's websocket, with text frames kept as bytes for the protocol to parse (so
+    text that is not UTF-8 is refused like any malformed frame: 4400, or 4001 before
+    admission), and with the close aiohttp sends itself from `receive` for a frame it
+    refused (1009 over `max_msg_size`; 1007, should it ever check text again) decided by
+    the protocol instead: 4001 before admission, 4400 after, as for any frame the gateway
+    refuses. Fenced by tests/http/test_aiohttp_canaries.py."""
 
     __slots__ = ("connection",)  # not in the instance dict: one key more would double it
 
@@ -90,6 +92,7 @@ class AgentWebSocket(web.WebSocketResponse):
             heartbeat=heartbeat_seconds,
             compress=False,
             max_msg_size=MAX_CLIENT_FRAME_BYTES,
+            decode_text=False,
         )
         self.connection: AgentConnection | None = None
 

@@ -29,8 +29,6 @@ from gateway.events.filters import check_filter
 from gateway.ws.scope import Scope, narrowed
 
 CLOSE_NORMAL = 1000
-CLOSE_INVALID_TEXT = 1007
-CLOSE_MESSAGE_TOO_BIG = 1009
 CLOSE_INTERNAL_ERROR = 1011
 CLOSE_SHUTTING_DOWN = 1012
 CLOSE_UNAUTHENTICATED = 4001

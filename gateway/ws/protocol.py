@@ -41,10 +41,9 @@ from gateway.errors import (
 from gateway.times import format_seconds
 from gateway.ws.frames import (
     AUTH_FRAME,
-    CLOSE_INVALID_TEXT,
-    CLOSE_MESSAGE_TOO_BIG,
     CLOSE_UNAUTHENTICATED,
     EXPIRED_FRAME,
+    MAX_CLIENT_FRAME_BYTES,
     RATE_LIMITED,
     RATE_LIMITED_FRAME,
     SESSION_FRAME,
@@ -115,9 +114,10 @@ class Rules:
                 return self._auth(state, received.data)
             return _close(state, CLOSE_UNAUTHENTICATED, NOT_AUTH_FRAME)
         if received is Signal.OVERSIZED:
-            return _close(state, CLOSE_MESSAGE_TOO_BIG, "message too big")
+            limit = f"A frame may be at most {MAX_CLIENT_FRAME_BYTES} bytes."
+            return ended_by(state, invalid_payload(limit), "frame too large")
         if received is Signal.INVALID_TEXT:
-            return _close(state, CLOSE_INVALID_TEXT, "invalid text")
+            return ended_by(state, invalid_payload("Text frames must be UTF-8."), "malformed frame")
         state, refused = self._count(state, now)
         if refused is not None:
             return state, refused

@@ -146,6 +146,23 @@ async def test_a_flood_that_goes_on_closes_4429(make_gateway: Any) -> None:
     assert refused(gw, "rate_limited") == 1
 
 
+# --- frames the gateway refuses: one close code, 4400 ----------------------------------
+
+
+async def test_an_oversized_or_non_utf8_frame_after_auth_closes_4400() -> None:
+    """The review's probe: after auth, a frame over 64 KiB closed 1009 and invalid UTF-8
+    1007 (aiohttp's own codes), where every frame the gateway refuses closes 4400 after an
+    `invalid_payload` error frame."""
+    with running() as gateway:
+        async with aiohttp.ClientSession() as client:
+            for frame in (b'{"type": "pong", "pad": "' + b"x" * 70_000 + b'"}', b'"\xff\xfe"'):
+                ws = await process_session(client, gateway, "ann", ["hub-a"])
+                await ws.send_frame(frame, aiohttp.WSMsgType.TEXT)
+                error = await next_frame(ws, "error")
+                assert error["error"]["code"] == "invalid_payload", error
+                assert await closed_with(ws) == 4400
+
+
 # --- filters: nothing kept of unbounded client input ------------------------------------
 
 

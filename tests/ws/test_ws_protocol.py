@@ -144,8 +144,8 @@ ADMITTED = {
     "not-utf8": (None, ["Send:error:invalid_payload", "Close:4400"]),
     "unknown-type": (None, ["Send:error:invalid_payload", "Close:4400"]),
     "binary": (None, ["Send:error:invalid_payload", "Close:4400"]),
-    "oversized": (None, ["Close:1009"]),
-    "invalid-text": (None, ["Close:1007"]),
+    "oversized": (None, ["Send:error:invalid_payload", "Close:4400"]),
+    "invalid-text": (None, ["Send:error:invalid_payload", "Close:4400"]),
     "tick": ("same", []),
 }
 """REPLAYING and LIVE alike: (the phase after, `same` or None for CLOSING; the actions)."""
@@ -359,3 +359,14 @@ def test_a_refused_frame_is_not_acted_on() -> None:
     after, actions = RULES.step(state, subscribe, NOW)
     assert described(actions) == ["Send:error:rate_limited"]
     assert after.scope == state.scope
+
+
+def test_a_frame_aiohttp_refused_is_not_counted_against_the_rate() -> None:
+    """It ends the session whatever the bucket holds: aiohttp is closing the socket."""
+    spent, _ = flood(in_phase(Phase.LIVE), BURST, NOW, 0.0)
+    for signal in (Signal.OVERSIZED, Signal.INVALID_TEXT):
+        closed, actions = RULES.step(spent, signal, NOW)
+        assert (closed.phase, described(actions)) == (
+            Phase.CLOSING,
+            ["Send:error:invalid_payload", "Close:4400"],
+        )
