@@ -93,10 +93,12 @@ class Settings(BaseSettings):
     delivery_lease_margin_seconds: float = Field(30, ge=0, le=TEN_YEARS_SECONDS)
 
     ws_max_backlog_bytes: int = Field(1048576, gt=0)
-    # Agent websockets against hostile clients (docs/security.md): client frames a session
-    # may send per second (twice that in a burst; beyond it `rate_limited`, then close 4429),
-    # and the filters a `subscribe` or `auth` frame may list in `events` (each at most 128
+    # Agent websockets against hostile clients (docs/security.md): upgrades waiting for their
+    # auth frame at once (more are answered 503), client frames a session may send per
+    # second (twice that in a burst; beyond it `rate_limited`, then close 4429), and the
+    # filters a `subscribe` or `auth` frame may list in `events` (each at most 128
     # characters).
+    ws_max_unauthenticated: int = Field(1000, gt=0)
     ws_client_frames_per_second: float = Field(20, gt=0, le=1_000_000)
     ws_max_filters: int = Field(64, gt=0, le=10_000)
     ws_heartbeat_seconds: float = Field(25, gt=0, le=TEN_YEARS_SECONDS)

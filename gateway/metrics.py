@@ -64,6 +64,11 @@ class Metrics:
             "Sessions closed 4008 for an unsent backlog",
             registry=r,
         )
+        self.ws_unauthenticated = Gauge(
+            "gateway_ws_unauthenticated",
+            "Agent websockets open and still waiting for their auth frame",
+            registry=r,
+        )
         self.ws_refused = Counter(
             "gateway_ws_refused",
             "Agent websockets refused or ended for a limit: upgrades refused at the cap on "

@@ -172,7 +172,7 @@ class AgentConnection(Outbox):
         where it goes live (`lastEventId`: every greater id reaches it). What waits on the
         engine (presence, then any replay) is returned."""
         runtime, grant = self.runtime, self.state.grant
-        runtime.admitting.discard(self)
+        runtime.done_waiting(self)
         live_from = runtime.router.live_from
         ready = server_frame(
             "ready",
@@ -230,7 +230,7 @@ class AgentConnection(Outbox):
     def _detach(self) -> None:
         """Out of every index, no timer, no replay: nothing reaches the session any more."""
         runtime = self.runtime
-        runtime.admitting.discard(self)
+        runtime.done_waiting(self)
         runtime.router.remove(self)
         if self._timer is not None:
             self._timer.cancel()

@@ -4,8 +4,11 @@ shuts down.
 
 `GET /ws` decides, before any upgrade, what HTTP can still answer in the error format: an
 `Authorization` header that is not a usable bearer token, or a bad one (401), a malformed
-`?lastEventId=` (400). Everything after the upgrade belongs to the connection and its
-protocol.
+`?lastEventId=` (400), and, for a websocket that will authenticate by its first frame, the
+cap on websockets not yet authenticated (`GATEWAY_WS_MAX_UNAUTHENTICATED`: beyond it 503
+`unavailable` with Retry-After, counted in `gateway_ws_refused_total`), so that a flood of
+upgrades that never authenticate costs a refusal each, not a websocket each for the auth
+timeout. Everything after the upgrade belongs to the connection and its protocol.
 """
 
 from __future__ import annotations
@@ -25,7 +28,7 @@ from gateway.agents.tokens import TokenVerifier
 from gateway.config import Settings
 from gateway.engine.base import Engine, EngineUnavailable
 from gateway.engine.ids import is_event_id
-from gateway.errors import invalid_payload, unauthorized
+from gateway.errors import GatewayError, Unavailable, invalid_payload, unauthorized
 from gateway.http.appkeys import ENGINE, JWT_SECRET, LOOPS, METRICS, SETTINGS
 from gateway.http.routes import Route, add_routes
 from gateway.metrics import Metrics
@@ -45,7 +48,7 @@ from gateway.ws.protocol import Rules
 from gateway.ws.state import Signal
 
 SHUTDOWN_REASON = "server shutting down"
-REFUSAL_REASONS = ("rate_limited",)
+REFUSAL_REASONS = ("unauthenticated_limit", "rate_limited")
 _REFUSED_BY_AIOHTTP = {
     int(WSCloseCode.MESSAGE_TOO_BIG): Signal.OVERSIZED,
     int(WSCloseCode.INVALID_TEXT): Signal.INVALID_TEXT,
@@ -65,6 +68,24 @@ class WsRuntime:
     admitting: set[AgentConnection] = field(default_factory=set)
     """Websockets still waiting for their auth frame (the admitted are in the router)."""
     background: set[asyncio.Task[None]] = field(default_factory=set)
+
+    def wait_for_auth(self, connection: AgentConnection) -> None:
+        """Count a websocket that will authenticate by its first frame, or refuse it (HTTP
+        503, before the upgrade) when `GATEWAY_WS_MAX_UNAUTHENTICATED` already wait."""
+        if len(self.admitting) >= self.settings.ws_max_unauthenticated:
+            self.metrics.ws_refused.labels("unauthenticated_limit").inc()
+            raise GatewayError(
+                "unavailable",
+                "Too many websockets are waiting to authenticate; retry later.",
+                503,
+                {"Retry-After": str(Unavailable.RETRY_AFTER_SECONDS)},
+            )
+        self.admitting.add(connection)
+        self.metrics.ws_unauthenticated.set(len(self.admitting))
+
+    def done_waiting(self, connection: AgentConnection) -> None:
+        self.admitting.discard(connection)
+        self.metrics.ws_unauthenticated.set(len(self.admitting))
 
     def keep(self, work: Coroutine[Any, Any, None]) -> asyncio.Task[None]:
         """Run `work` in a task referenced until it ends (the loop only holds tasks weakly)."""
@@ -114,9 +135,13 @@ async def websocket(request: web.Request) -> web.StreamResponse:
     state = rules.admitting(time.time(), _query_last_event_id(request))
     ws = AgentWebSocket(runtime.settings.ws_heartbeat_seconds)
     connection = AgentConnection(runtime, ws, request.transport, uuid.uuid4().hex, state)
-    await ws.prepare(request)
     if grant is None:
-        runtime.admitting.add(connection)  # listed meanwhile, so a shutdown closes it too
+        runtime.wait_for_auth(connection)  # listed meanwhile: a shutdown closes it too
+    try:
+        await ws.prepare(request)
+    except BaseException:
+        runtime.done_waiting(connection)
+        raise
     ws.connection = connection
     await connection.serve(None if grant is None else rules.admit(state, grant, None))
     return ws

@@ -50,6 +50,52 @@ async def metric(client: aiohttp.ClientSession, gateway: RunningGateway, sample:
     return float(line.split()[1])
 
 
+# --- websockets not yet authenticated: a cap --------------------------------------------
+
+UPGRADE = {
+    "Upgrade": "websocket",
+    "Connection": "Upgrade",
+    "Sec-WebSocket-Version": "13",
+    "Sec-WebSocket-Key": "dGhlIHNhbXBsZSBub25jZQ==",
+}
+
+
+async def test_upgrades_past_the_cap_on_unauthenticated_websockets_are_refused_503() -> None:
+    """The review held sockets open without authenticating; each held a websocket for the
+    auth timeout. Past `GATEWAY_WS_MAX_UNAUTHENTICATED` an upgrade without a bearer token is
+    answered 503 in the error format before any upgrade; a bearer upgrade is authenticated
+    already and never counted; a slot frees as soon as a waiting socket authenticates or
+    goes."""
+    env = {"GATEWAY_WS_MAX_UNAUTHENTICATED": "3", "GATEWAY_WS_AUTH_TIMEOUT_SECONDS": "30"}
+    with running(env=env) as gateway:
+        async with aiohttp.ClientSession() as client:
+            waiting = [await client.ws_connect(f"{gateway.url}/ws") for _ in range(3)]
+            refused = await client.get(f"{gateway.url}/ws", headers=UPGRADE)
+            assert refused.status == 503
+            assert (await refused.json())["error"]["code"] == "unavailable"
+            assert refused.headers["Retry-After"] == "5"
+            assert refused.headers["UC-REST-ERROR"]
+            bearer_ws = await process_session(client, gateway, "bob", ["hub-a"])
+
+            await waiting[0].send_json({"type": "auth", "token": process_token("ann", ["hub-a"])})
+            assert (await next_frame(waiting[0]))["type"] == "ready"
+            waiting.append(await client.ws_connect(f"{gateway.url}/ws"))
+            await waiting[1].close()
+            waiting.append(await client.ws_connect(f"{gateway.url}/ws"))
+            again = await client.get(f"{gateway.url}/ws", headers=UPGRADE)
+            assert again.status == 503
+
+            samples = {
+                'gateway_ws_refused_total{reason="unauthenticated_limit"}': 2,
+                "gateway_ws_unauthenticated": 3,
+                "gateway_ws_sessions": 2,
+            }
+            for sample, value in samples.items():
+                assert await metric(client, gateway, sample) == value, sample
+            for ws in [*waiting, bearer_ws]:
+                await ws.close()
+
+
 # --- client frames: a rate per session ---------------------------------------------------
 
 
