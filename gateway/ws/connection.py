@@ -105,9 +105,10 @@ class AgentConnection(Outbox):
         frame), then feed the protocol each client frame until the socket closes. An
         unexpected error closes 1011 (never an HTTP answer written into the stream)."""
         try:
-            if bearer_step is not None:
+            if bearer_step is None:
+                self._arm()  # the auth timeout
+            else:
                 await self._perform(bearer_step)
-            self._arm()
             rules = self.runtime.rules
             while self.state.phase not in (Phase.CLOSING, Phase.CLOSED):
                 message = await self.ws.receive()

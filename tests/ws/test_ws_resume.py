@@ -229,3 +229,34 @@ async def test_last_event_id_from_the_future_is_not_recovered(
     live = await publish(gw.engine, [activity("hub-a", "c1", seq=n) for n in range(1, 4)])
     assert await event_ids(ws, 3) == [event.id for event in live]
     await ws.close()
+
+
+async def test_a_refresh_is_answered_while_a_long_replay_waits_for_the_client(
+    make_gateway: Any,
+) -> None:
+    """The replay runs beside the reading of client frames: a client slow to read its
+    history still has its `refresh` answered before the replay ends (else its token could
+    expire, and the session close 4001, in the middle of a replay)."""
+    gw = await make_gateway(ws_max_backlog_bytes=64 * 1024, send_buffer=16 * 1024)
+    first = await publish(gw.engine, [activity("hub-a", "c1", seq=0)])
+    await publish(gw.engine, [activity("hub-a", "c1", seq=n, text="y" * 300) for n in range(1500)])
+    host, port = str(gw.client.host), int(gw.client.port)  # type: ignore[arg-type]
+    client = await connect(
+        f"ws://{host}:{port}/ws?lastEventId={first[0].id}",
+        additional_headers={"Authorization": f"Bearer {agent_token('ann', ['hub-a'])}"},
+        sock=small_receive_buffer(host, port),
+        compression=None,
+        ping_interval=None,
+        max_queue=4,
+        max_size=None,
+    )
+    await client.send(
+        orjson.dumps({"type": "refresh", "token": agent_token("ann", ["hub-a"])}).decode()
+    )
+    await asyncio.sleep(0.3)  # the client reads nothing meanwhile
+    types: list[str] = []
+    while "recovered" not in types:
+        types.append(orjson.loads(await asyncio.wait_for(client.recv(), FRAME_TIMEOUT))["type"])
+    await client.close()
+    assert types.count("event") == 1500
+    assert types.index("refreshed") < types.index("recovered")
