@@ -83,14 +83,24 @@ class Outbox:
         raise NotImplementedError
 
     def offer(self, frame: bytes) -> None:
-        """Send a frame (into the transport's buffer; held while corked), or overflow."""
-        if not self._has_room(len(frame)) or self.transport is None:
+        """Send a frame (into the transport's buffer; held while corked), or overflow.
+
+        Within the limit while the backlog stays within it; a session holding nothing takes
+        any one frame. Once per frame per session in the fan-out, hence written out here."""
+        transport = self.transport
+        if not self.open or transport is None:  # open: the transport is not closing
+            return
+        size = len(frame)
+        held = transport.get_write_buffer_size() + self._corked_bytes
+        if held and held + size > self._limit:
+            self._shut()
+            self._overflow()
             return
         if self._corked is None:
-            write_text_frame(self.transport, frame)
+            write_text_frame(transport, frame)
         else:
             self._corked.append(frame)
-            self._corked_bytes += len(frame)
+            self._corked_bytes += size
 
     def cork(self) -> bool:
         """Hold offered frames until `uncork`; True if this call corked it."""
@@ -119,16 +129,6 @@ class Outbox:
         if self.transport is None or self.transport.is_closing():
             return 0
         return self.transport.get_write_buffer_size()
-
-    def _has_room(self, size: int) -> bool:
-        if not self.open:
-            return False
-        held = self.backlog_bytes()
-        if held == 0 or held + size <= self._limit:
-            return True
-        self._shut()
-        self._overflow()
-        return False
 
     def park(self, event_id: str, frame: bytes) -> None:
         """Hold a live event frame while a replay runs; past the parking cap (half the
