@@ -10,7 +10,7 @@ from typing import Any
 import aiohttp
 import orjson
 import pytest
-from websockets.asyncio.client import connect
+from websockets.asyncio.client import ClientConnection, connect
 from ws_helpers import (
     FRAME_TIMEOUT,
     activity,
@@ -155,6 +155,21 @@ async def test_resume_from_the_newest_event_replays_nothing(make_gateway: Any) -
     await ws.close()
 
 
+async def slow_reader(gw: Any, last_event_id: str) -> ClientConnection:
+    """ann resuming after `last_event_id` over a small receive window, reading only when
+    the test reads (a slow link)."""
+    host, port = str(gw.client.host), int(gw.client.port)
+    return await connect(
+        f"ws://{host}:{port}/ws?lastEventId={last_event_id}",
+        additional_headers={"Authorization": f"Bearer {agent_token('ann', ['hub-a'])}"},
+        sock=small_receive_buffer(host, port),
+        compression=None,
+        ping_interval=None,
+        max_queue=4,
+        max_size=None,
+    )
+
+
 async def test_resume_from_far_back_under_steady_publishing_is_not_too_slow(
     make_gateway: Any,
 ) -> None:
@@ -175,17 +190,9 @@ async def test_resume_from_far_back_under_steady_publishing_is_not_too_slow(
             seq += 1
             await asyncio.sleep(0.002)
 
-    host, port = str(gw.client.host), int(gw.client.port)  # type: ignore[arg-type]
     publishing = asyncio.create_task(steady())
     try:
-        client = await connect(
-            f"ws://{host}:{port}/ws?lastEventId={first[0].id}",
-            additional_headers={"Authorization": f"Bearer {agent_token('ann', ['hub-a'])}"},
-            sock=small_receive_buffer(host, port),
-            compression=None,
-            ping_interval=None,
-            max_queue=4,
-        )
+        client = await slow_reader(gw, first[0].id)
         frames: list[dict[str, Any]] = []
         while not frames or frames[-1]["type"] != "recovered":
             frames.append(orjson.loads(await asyncio.wait_for(client.recv(), FRAME_TIMEOUT)))
@@ -240,16 +247,7 @@ async def test_a_refresh_is_answered_while_a_long_replay_waits_for_the_client(
     gw = await make_gateway(ws_max_backlog_bytes=64 * 1024, send_buffer=16 * 1024)
     first = await publish(gw.engine, [activity("hub-a", "c1", seq=0)])
     await publish(gw.engine, [activity("hub-a", "c1", seq=n, text="y" * 300) for n in range(1500)])
-    host, port = str(gw.client.host), int(gw.client.port)  # type: ignore[arg-type]
-    client = await connect(
-        f"ws://{host}:{port}/ws?lastEventId={first[0].id}",
-        additional_headers={"Authorization": f"Bearer {agent_token('ann', ['hub-a'])}"},
-        sock=small_receive_buffer(host, port),
-        compression=None,
-        ping_interval=None,
-        max_queue=4,
-        max_size=None,
-    )
+    client = await slow_reader(gw, first[0].id)
     await client.send(
         orjson.dumps({"type": "refresh", "token": agent_token("ann", ["hub-a"])}).decode()
     )
