@@ -1,69 +1,134 @@
-"""The one error shape of contract §1, and the exception that carries it to the middleware."""
+"""The gateway's one error root: every refusal, wherever it is raised, is a `GatewayError`.
+
+A `GatewayError` carries what the client is told: a snake_case `code`, a human-readable
+`message`, the HTTP `status` and any headers the answer needs (`Retry-After`). This module
+imports no aiohttp, so the pure core (provider adapters, credentials, token and scope rules)
+raises the same errors the HTTP shell answers with. Two layers turn them into wire answers,
+each in one place: `gateway.http.errors` renders any of them in the error format
+(`{"error": {"code", "message"}}` plus the `UC-REST-ERROR` header), and `gateway.ws.frames`
+maps them to the websocket's error frames and close codes.
+
+The tree::
+
+    GatewayError(code, message, status)   any refusal; admin API errors are plain instances
+    ├── InboundError                      a provider webhook refused by its adapter
+    ├── TokenError                        an agent JWT that cannot be used (401
+    │                                     `unauthorized` or `expired_token`)
+    ├── AccessDenied                      asking beyond an agent's grant (403 `access_denied`)
+    ├── ContentEncodingError              a body that does not decode as its
+    │                                     Content-Encoding says (400 `invalid_payload`)
+    ├── UnencodableActivity               an activity holding a value JSON cannot carry
+    │                                     (400 `invalid_payload`)
+    └── Unavailable                       shared state out of reach (503 `unavailable`)
+        └── EngineUnavailable             raised by engines (gateway.engine.base)
+"""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 
-import orjson
-from aiohttp import web
-
-ERROR_HEADER = "UC-REST-ERROR"
+from pydantic import ValidationError
 
 
-class ApiError(Exception):
-    """An error answer: raised anywhere in a handler, rendered once by the error middleware."""
+class GatewayError(Exception):
+    """A refusal the client is told about; `str()` is the message, never a secret."""
 
     def __init__(
         self,
-        status: int,
         code: str,
         message: str,
+        status: int,
         headers: Mapping[str, str] | None = None,
     ) -> None:
         super().__init__(message)
-        self.status = status
         self.code = code
         self.message = message
-        self.headers = dict(headers or {})
+        self.status = status
+        self.headers: Mapping[str, str] = dict(headers or {})
 
 
-def unauthorized(message: str = "Missing or invalid credentials.") -> ApiError:
-    return ApiError(401, "unauthorized", message)
+class InboundError(GatewayError):
+    """A provider webhook refused by the pure adapter reading it."""
+
+    @classmethod
+    def invalid_payload(cls, message: str) -> InboundError:
+        """400 `invalid_payload`; the message starts with the field (`event.timestamp: ...`)."""
+        return cls("invalid_payload", message, 400)
+
+    @classmethod
+    def invalid_json(cls) -> InboundError:
+        return cls("invalid_json", INVALID_JSON_MESSAGE, 400)
 
 
-def not_found(message: str = "Not found.") -> ApiError:
-    return ApiError(404, "not_found", message)
+class TokenError(GatewayError):
+    """An agent token that cannot be used: `code` is `unauthorized` or `expired_token`."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(code, message, 401)
 
 
-def invalid_payload(message: str) -> ApiError:
-    return ApiError(400, "invalid_payload", message)
+class AccessDenied(GatewayError):
+    """Hubs or conversations asked for that the agent's token does not grant."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__("access_denied", message, 403)
 
 
-def unavailable(message: str = "The event store is unavailable; retry later.") -> ApiError:
-    return ApiError(503, "unavailable", message, {"Retry-After": "5"})
+class ContentEncodingError(GatewayError):
+    """A request body that does not decode as its Content-Encoding says."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            "invalid_payload", "body: cannot be decoded as its Content-Encoding says.", 400
+        )
 
 
-def error_body(code: str, message: str) -> bytes:
-    return orjson.dumps({"error": {"code": code, "message": message}})
+class UnencodableActivity(GatewayError):
+    """An activity holding a value JSON cannot carry (an integer past 64 bits, ...): the
+    input's fault, so a 400 naming the field, never a 500. The message starts with the path."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__("invalid_payload", message, 400)
 
 
-def _header_safe(message: str) -> str:
-    """Header values must be single-line latin-1; the body keeps the full text."""
-    text = " ".join(message.split())
-    return text.encode("latin-1", "replace").decode("latin-1")
+class Unavailable(GatewayError):
+    """Shared state cannot be reached: nothing was accepted, and the caller should retry.
+    `detail` says what failed, for the logs; the client gets the fixed message."""
+
+    RETRY_AFTER_SECONDS = 5
+
+    def __init__(self, detail: str = "") -> None:
+        super().__init__(
+            "unavailable",
+            "The event store is unavailable; retry later.",
+            503,
+            {"Retry-After": str(self.RETRY_AFTER_SECONDS)},
+        )
+        self.detail = detail
 
 
-def error_response(
-    status: int,
-    code: str,
-    message: str,
-    headers: Mapping[str, str] | None = None,
-) -> web.Response:
-    response = web.Response(
-        status=status,
-        body=error_body(code, message),
-        content_type="application/json",
-        headers=headers,
-    )
-    response.headers[ERROR_HEADER] = _header_safe(message)
-    return response
+INVALID_JSON_MESSAGE = "The body is not valid JSON."
+
+
+def unauthorized(message: str = "Missing or invalid credentials.") -> GatewayError:
+    return GatewayError("unauthorized", message, 401)
+
+
+def not_found(message: str = "Not found.") -> GatewayError:
+    return GatewayError("not_found", message, 404)
+
+
+def invalid_payload(message: str) -> GatewayError:
+    """400 `invalid_payload`; the message names the field first (`url: ...`)."""
+    return GatewayError("invalid_payload", message, 400)
+
+
+def invalid_json() -> GatewayError:
+    return GatewayError("invalid_json", INVALID_JSON_MESSAGE, 400)
+
+
+def describe_validation_error(exc: ValidationError) -> str:
+    """The first problem, naming its field: `hubIds.0: Input should be a valid string`."""
+    first = exc.errors()[0]
+    where = ".".join(str(part) for part in first["loc"])
+    return f"{where}: {first['msg']}" if where else str(first["msg"])

@@ -8,18 +8,11 @@ import orjson
 from aiohttp import web
 from pydantic import BaseModel, ValidationError
 
-from gateway.errors import ApiError, invalid_payload
+from gateway.errors import describe_validation_error, invalid_json, invalid_payload
 from gateway.http.appkeys import SETTINGS
 from gateway.http.body import read_limited
 
 ModelT = TypeVar("ModelT", bound=BaseModel)
-
-
-def describe_validation_error(exc: ValidationError) -> str:
-    """The first problem, naming its field: `hubIds.0: Input should be a valid string`."""
-    first = exc.errors()[0]
-    where = ".".join(str(part) for part in first["loc"])
-    return f"{where}: {first['msg']}" if where else str(first["msg"])
 
 
 async def parse_body(request: web.Request, model: type[ModelT]) -> ModelT:
@@ -27,7 +20,7 @@ async def parse_body(request: web.Request, model: type[ModelT]) -> ModelT:
     try:
         data = orjson.loads(raw)
     except orjson.JSONDecodeError:
-        raise ApiError(400, "invalid_json", "The body is not valid JSON.") from None
+        raise invalid_json() from None
     if not isinstance(data, dict):
         raise invalid_payload("The body must be a JSON object.")
     try:

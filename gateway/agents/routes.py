@@ -8,12 +8,12 @@ from typing import Annotated
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
-from gateway.admin.auth import require_admin
 from gateway.admin.json_body import parse_body
-from gateway.agents.times import rfc3339
 from gateway.agents.tokens import mint
 from gateway.config import Settings
 from gateway.http.appkeys import JWT_SECRET, SETTINGS
+from gateway.http.routes import Route
+from gateway.times import format_seconds
 
 DEFAULT_TTL_SECONDS = 3600
 MAX_TTL_SECONDS = 86400
@@ -49,7 +49,6 @@ def websocket_url(settings: Settings, request: web.Request) -> str:
 
 
 async def put_agent_auth(request: web.Request) -> web.Response:
-    require_admin(request)
     body = await parse_body(request, AgentAuthRequest)
     settings = request.app[SETTINGS]
     issued_at = int(time.time())
@@ -69,10 +68,18 @@ async def put_agent_auth(request: web.Request) -> web.Response:
         "websocketUrl": websocket_url(settings, request),
         "agentId": body.agent_id,
         "hubIds": hub_ids,
-        "expiresAt": rfc3339(issued_at + body.ttl_seconds),
+        "expiresAt": format_seconds(issued_at + body.ttl_seconds),
     }
     return web.json_response({"agentAuth": agent_auth})
 
 
-def setup_agent_routes(app: web.Application) -> None:
-    app.router.add_put("/agent/auth", put_agent_auth)
+ROUTES = (
+    Route(
+        "PUT",
+        "/agent/auth",
+        put_agent_auth,
+        access="admin",
+        name="putAgentAuth",
+        summary="Mint an agent's websocket token and URL.",
+    ),
+)

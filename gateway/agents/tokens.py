@@ -19,6 +19,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, rsa
 from cryptography.hazmat.primitives.serialization import load_pem_public_key
 
 from gateway.config import ConfigError
+from gateway.errors import TokenError
 
 HMAC_ALGORITHMS = frozenset({"HS256", "HS384", "HS512"})
 _PUBLIC_KEY_TYPES: dict[str, tuple[type[Any], ...]] = {
@@ -38,15 +39,6 @@ MAX_EXPIRY_AHEAD_SECONDS = 10 * 365 * 86400
 """An `exp` further ahead than this is refused: no real token lives that long, and a huge one
 cannot even be written as a timestamp."""
 NUMERIC_DATE_CLAIMS = ("exp", "iat", "nbf")
-
-
-class TokenError(Exception):
-    """A token that cannot be used: `code` is `unauthorized` or `expired_token`."""
-
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
 
 
 @dataclass(frozen=True, slots=True)

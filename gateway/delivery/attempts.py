@@ -6,7 +6,7 @@ from typing import Any
 
 from gateway.delivery.outcome import AttemptStatus
 from gateway.engine.deliveries import QueuedDelivery
-from gateway.events.times import format_seconds
+from gateway.times import format_seconds
 
 STATUSES: tuple[AttemptStatus, ...] = ("pending", "succeeded", "failed", "dead")
 

@@ -5,14 +5,15 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from gateway.delivery.appkeys import DELIVERY, RESOLVER, DeliveryRuntime
 from gateway.delivery.dispatcher import Dispatcher
 from gateway.delivery.enqueuer import enqueuer_loop
+from gateway.delivery.runtime import DELIVERY, RESOLVER, DeliveryRuntime
 from gateway.delivery.sender import HttpSender
 from gateway.delivery.ssrf import system_resolver
 from gateway.delivery.worker import Deliverer
 from gateway.http.appkeys import ENGINE, LOOPS, METRICS, SETTINGS
-from gateway.subscribers.api import add_routes
+from gateway.http.routes import add_routes
+from gateway.subscribers import api as subscriber_api
 from gateway.subscribers.declared import create_declared
 
 
@@ -45,7 +46,7 @@ async def _close_sender(app: web.Application) -> None:
 def setup(app: web.Application) -> None:
     app[RESOLVER] = system_resolver
     app[DELIVERY] = DeliveryRuntime()
-    add_routes(app)
+    add_routes(app, subscriber_api.ROUTES)
     app.on_startup.append(create_declared)
     app.on_startup.append(_start)
     app.on_shutdown.append(_hand_back)

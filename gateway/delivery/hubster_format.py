@@ -12,8 +12,8 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from gateway.delivery.times import epoch_ms
 from gateway.engine.events import event_id_ms
+from gateway.times import epoch_ms
 
 Json = dict[str, Any]
 

@@ -8,9 +8,10 @@ from gateway.engine.deliveries import DeliveryQueue
 from gateway.engine.events import EventLog
 from gateway.engine.presence import PresenceStore
 from gateway.engine.registry import Registry
+from gateway.errors import Unavailable
 
 
-class EngineUnavailable(Exception):
+class EngineUnavailable(Unavailable):
     """The engine cannot be reached; the request answers 503 and nothing was accepted."""
 
 

@@ -7,12 +7,8 @@ from typing import Any
 import orjson
 
 from gateway.engine import NewEvent
+from gateway.errors import UnencodableActivity
 from gateway.events.activity import KeyedActivity
-
-
-class UnencodableActivity(ValueError):
-    """An activity holding a value JSON cannot carry (an integer past 64 bits, ...): the
-    input's fault, so a 400 naming the field, never a 500. The message starts with the path."""
 
 
 def _first_unencodable(value: Any, path: str) -> str:

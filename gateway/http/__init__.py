@@ -1,1 +1,2 @@
-"""The HTTP shell: aiohttp app, middleware, operations routes and the server process."""
+"""The HTTP shell: aiohttp app, route table and admin key check, middleware, error
+rendering, operations routes and the server process."""

@@ -12,23 +12,13 @@ import asyncio
 import logging
 import sys
 import time
-from functools import lru_cache
 from typing import Any, BinaryIO
 
 import orjson
 
+from gateway.times import format_log_time
+
 LOGGER_NAME = "gateway.access"
-
-
-@lru_cache(maxsize=256)
-def _second_text(epoch_second: int) -> str:
-    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(epoch_second))
-
-
-def timestamp(epoch: float) -> str:
-    """`2026-11-23T15:29:51.036+00:00`, as the JSON formatter writes it."""
-    second = int(epoch)
-    return f"{_second_text(second)}.{int((epoch - second) * 1000):03d}+00:00"
 
 
 class AccessLog:
@@ -40,7 +30,7 @@ class AccessLog:
     def write(self, fields: dict[str, Any]) -> None:
         if not self._enabled:
             return
-        line = {"ts": timestamp(time.time()), "level": "info", "logger": LOGGER_NAME}
+        line = {"ts": format_log_time(time.time()), "level": "info", "logger": LOGGER_NAME}
         line["msg"] = "request"
         line.update(fields)
         if not self._pending:

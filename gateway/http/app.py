@@ -12,10 +12,21 @@ from gateway.engine import Engine
 from gateway.engine.retention import retention_loop
 from gateway.http import ops
 from gateway.http.access_log import AccessLog
-from gateway.http.appkeys import ADMIN_KEY, ENGINE, JWT_SECRET, LOOPS, METRICS, SETTINGS
-from gateway.http.inflight import INFLIGHT, InFlight
-from gateway.http.middleware import ACCESS_LOG, request_middleware
+from gateway.http.appkeys import (
+    ACCESS_LOG,
+    ADMIN_KEY,
+    ENGINE,
+    INFLIGHT,
+    JWT_SECRET,
+    LOOPS,
+    METRICS,
+    ROUTE_TABLE,
+    SETTINGS,
+)
+from gateway.http.inflight import InFlight
+from gateway.http.middleware import request_middleware
 from gateway.http.request_id import add_request_id_header
+from gateway.http.routes import RouteTable
 from gateway.inbound import feature as inbound
 from gateway.loops import Loops
 from gateway.metrics import Metrics
@@ -52,6 +63,7 @@ def build_app(
     app[ACCESS_LOG] = AccessLog()
     app[ADMIN_KEY] = admin_key
     app[JWT_SECRET] = jwt_secret
+    app[ROUTE_TABLE] = RouteTable()
     app.on_response_prepare.append(add_request_id_header)
     app.on_startup.append(_start_retention)
     for feature in FEATURES:

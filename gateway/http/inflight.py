@@ -13,8 +13,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 
-from aiohttp import web
-
 
 class InFlight:
     def __init__(self) -> None:
@@ -43,6 +41,3 @@ class InFlight:
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._idle.wait(), limit_seconds)
         return self._idle.is_set()
-
-
-INFLIGHT = web.AppKey("inflight", InFlight)

@@ -1,63 +1,43 @@
-"""The request middleware: errors in the contract's shape; a log line and metrics per request."""
+"""The request middleware: the admin key where the route table asks for it, errors in the
+contract's shape, and a log line and metrics per request."""
 
 from __future__ import annotations
 
 import logging
-import re
 import time
 
 from aiohttp import web
 from aiohttp.typedefs import Handler
 
-from gateway.engine import EngineUnavailable
-from gateway.errors import ApiError, error_response, unavailable
-from gateway.http.access_log import AccessLog
-from gateway.http.appkeys import METRICS
-from gateway.http.inflight import INFLIGHT
+from gateway.errors import GatewayError
+from gateway.http.appkeys import ACCESS_LOG, INFLIGHT, METRICS
+from gateway.http.errors import (
+    gateway_error_response,
+    http_exception_response,
+    internal_error_response,
+)
 from gateway.http.request_id import request_id
+from gateway.http.routes import authorize
 
 error_log = logging.getLogger("gateway.errors")
 
-ACCESS_LOG = web.AppKey("access_log", AccessLog)
-
-_HTTP_ERROR_CODES = {
-    404: ("not_found", "No route matches this path."),
-    405: ("method_not_allowed", "This route does not accept that method."),
-    413: ("payload_too_large", "The request body is over the size limit."),
-    415: ("unsupported_media_type", "This route does not accept that content type."),
-}
-
-
-def _snake(reason: str) -> str:
-    return re.sub(r"[^a-z0-9]+", "_", reason.lower()).strip("_") or "error"
-
-
-def _from_http_exception(exc: web.HTTPException) -> web.StreamResponse:
-    if exc.status < 400:
-        return exc
-    code, message = _HTTP_ERROR_CODES.get(exc.status, (_snake(exc.reason), exc.reason))
-    headers = {"Allow": exc.headers["Allow"]} if "Allow" in exc.headers else None
-    return error_response(exc.status, code, message, headers)
-
 
 async def _respond(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """The one place errors become responses: nothing else renders an error."""
+    """The one place handlers' errors become responses: nothing else renders an error."""
     try:
+        authorize(request)
         return await handler(request)
-    except ApiError as exc:
-        return error_response(exc.status, exc.code, exc.message, exc.headers)
-    except EngineUnavailable:
-        error_log.warning("engine unavailable", extra={"requestId": request_id(request)})
-        exc503 = unavailable()
-        return error_response(exc503.status, exc503.code, exc503.message, exc503.headers)
+    except GatewayError as error:
+        if error.status >= 500:
+            extra = {"requestId": request_id(request)}
+            error_log.warning("answered %d %s", error.status, error.code, extra=extra)
+        return gateway_error_response(error)
     except web.HTTPException as exc:
-        return _from_http_exception(exc)
+        return http_exception_response(exc)
     except Exception:
         rid = request_id(request)
         error_log.exception("unhandled error", extra={"requestId": rid})
-        return error_response(
-            500, "internal_server_error", f"Internal server error (request id {rid})."
-        )
+        return internal_error_response(rid)
 
 
 def route_label(request: web.Request) -> str:

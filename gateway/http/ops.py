@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import asyncio
 
-import orjson
 from aiohttp import web
 
 from gateway.engine import EngineUnavailable
-from gateway.errors import ERROR_HEADER
-from gateway.http.appkeys import ENGINE, LOOPS, METRICS
-from gateway.http.inflight import INFLIGHT
+from gateway.http.appkeys import ENGINE, INFLIGHT, LOOPS, METRICS
+from gateway.http.errors import error_response
+from gateway.http.routes import Route, add_routes
 
 ENGINE_PING_TIMEOUT_SECONDS = 2.0
 
@@ -30,10 +29,7 @@ async def readyz(request: web.Request) -> web.Response:
     if not problems:
         return web.json_response({"status": "ready", "problems": []})
     message = "Not ready: " + "; ".join(problems) + "."
-    body = {"error": {"code": "unavailable", "message": message}, "problems": problems}
-    response = web.Response(status=503, body=orjson.dumps(body), content_type="application/json")
-    response.headers[ERROR_HEADER] = message
-    return response
+    return error_response(503, "unavailable", message, problems=problems)
 
 
 async def metrics(request: web.Request) -> web.Response:
@@ -41,7 +37,21 @@ async def metrics(request: web.Request) -> web.Response:
     return web.Response(body=body, headers={"Content-Type": "text/plain; version=0.0.4"})
 
 
+ROUTES = (
+    Route("GET", "/healthz", healthz, access="public", name="getHealthz", summary="Liveness."),
+    Route(
+        "GET",
+        "/readyz",
+        readyz,
+        access="public",
+        name="getReadyz",
+        summary="Readiness: the engine answers and every loop is alive.",
+    ),
+    Route(
+        "GET", "/metrics", metrics, access="public", name="getMetrics", summary="Prometheus text."
+    ),
+)
+
+
 def setup(app: web.Application) -> None:
-    app.router.add_get("/healthz", healthz)
-    app.router.add_get("/readyz", readyz)
-    app.router.add_get("/metrics", metrics)
+    add_routes(app, ROUTES)

@@ -20,7 +20,7 @@ import logging
 
 from aiohttp import web
 
-from gateway.errors import error_response
+from gateway.http.errors import error_response
 from gateway.http.request_id import HEADER, request_id
 
 log = logging.getLogger("gateway.protocol")

@@ -19,7 +19,8 @@ from gateway.config import ConfigError, Settings, generated_secret
 from gateway.engine import Engine
 from gateway.engine.memory import MemoryEngine
 from gateway.http.app import build_app
-from gateway.http.inflight import INFLIGHT, InFlight
+from gateway.http.appkeys import INFLIGHT
+from gateway.http.inflight import InFlight
 from gateway.http.protocol_errors import GatewayRunner
 
 log = logging.getLogger("gateway.server")

@@ -1,2 +1,3 @@
 """Inbound webhooks: verify a provider's request, normalise it into activities, store them
-exactly once. Provider adapters are pure functions; `handler.py` is the only I/O."""
+exactly once. Provider adapters are pure functions; `handler.py` and `feature.py` are the
+I/O shell."""

@@ -1,4 +1,5 @@
-"""What every provider adapter takes and gives, free of aiohttp so adapters stay pure."""
+"""What every provider adapter takes and gives, free of aiohttp so adapters stay pure.
+Adapters refuse a webhook by raising `InboundError` (gateway.errors)."""
 
 from __future__ import annotations
 
@@ -6,28 +7,9 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from gateway.errors import InboundError
 from gateway.events.activity import Destination, KeyedActivity
 from signing import VerificationError
-
-
-class InboundError(Exception):
-    """A refused webhook, raised by the pure adapters: the handler turns it into an
-    `ApiError` (gateway.errors, which needs aiohttp) and so into the contract's answer."""
-
-    def __init__(self, status: int, code: str, message: str) -> None:
-        super().__init__(message)
-        self.status = status
-        self.code = code
-        self.message = message
-
-    @classmethod
-    def invalid_payload(cls, message: str) -> InboundError:
-        """400 `invalid_payload`; the message starts with the field (`event.timestamp: ...`)."""
-        return cls(400, "invalid_payload", message)
-
-    @classmethod
-    def invalid_json(cls) -> InboundError:
-        return cls(400, "invalid_json", "The body is not valid JSON.")
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,11 +54,20 @@ def refused(error: VerificationError) -> InboundError:
     """A signature scheme's refusal in the contract's terms: nothing presented is 401, a
     wrong or malformed signature 403, a stale timestamp its own 403."""
     if error.reason == "missing_header":
-        return InboundError(401, "unauthorized", "The request carries no signature.")
+        return InboundError("unauthorized", "The request carries no signature.", 401)
     if error.reason == "timestamp_out_of_tolerance":
         return InboundError(
-            403, "timestamp_out_of_tolerance", "The signature timestamp is too far from now."
+            "timestamp_out_of_tolerance", "The signature timestamp is too far from now.", 403
         )
     if error.reason == "credential_invalid":
-        return InboundError(401, "unauthorized", "The credential is not accepted.")
-    return InboundError(403, "signature_invalid", "The signature does not match.")
+        return InboundError("unauthorized", "The credential is not accepted.", 401)
+    return InboundError("signature_invalid", "The signature does not match.", 403)
+
+
+def check_scope(hub_id: Any, tenant_id: Any, destination: Destination) -> None:
+    """The hub and tenant of an activity are the integration's, whatever the body claims:
+    a body naming another hub or tenant is refused; naming none is fine."""
+    if hub_id is not None and hub_id != destination.hub_id:
+        raise InboundError.invalid_payload("hubId: this integration belongs to another hub.")
+    if tenant_id is not None and tenant_id != destination.tenant_id:
+        raise InboundError.invalid_payload("tenantId: this integration belongs to another tenant.")

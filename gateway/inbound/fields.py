@@ -6,10 +6,10 @@ from typing import Any
 
 import orjson
 
+from gateway.errors import InboundError
 from gateway.events.filters import check_filter
 from gateway.events.model import MAX_ATTEMPT
-from gateway.events.times import canonical_time
-from gateway.inbound.base import InboundError
+from gateway.times import canonical_time
 
 JsonObject = dict[str, Any]
 

@@ -8,18 +8,28 @@ import time
 import orjson
 from aiohttp import web
 
-from gateway.engine import AppendResult, EngineUnavailable
-from gateway.errors import ApiError, not_found
+from gateway.engine import AppendResult
+from gateway.errors import ContentEncodingError, GatewayError, not_found
 from gateway.events.activity import Destination
-from gateway.events.encode import UnencodableActivity, encode
-from gateway.events.times import format_ms
+from gateway.events.encode import encode
 from gateway.http.appkeys import ENGINE, METRICS, SETTINGS
 from gateway.http.body import read_limited
-from gateway.inbound.base import InboundError, InboundRequest, Receiver
+from gateway.inbound import hubster, scg, standard, telnyx, twilio
+from gateway.inbound.base import Adapter, InboundRequest, Receiver
 from gateway.inbound.media import accepted_media_type, is_compressed
-from gateway.inbound.registry import ADAPTERS
 from gateway.integrations.model import PAUSED, Integration
 from gateway.integrations.store import IntegrationStore
+from gateway.times import format_ms
+
+ADAPTERS: dict[str, Adapter] = {
+    "hubster-system": hubster.ADAPTER,
+    "hubster-direct": hubster.ADAPTER,
+    "scg": scg.ADAPTER,
+    "standard": standard.ADAPTER,
+    "telnyx": telnyx.ADAPTER,
+    "twilio": twilio.ADAPTER,
+}
+"""Which adapter reads which integration kind."""
 
 
 def signed_url(request: web.Request) -> str:
@@ -42,12 +52,12 @@ def _receiver(integration: Integration, now: float) -> Receiver:
     return Receiver(destination, tuple(integration.configurations_valid_at(now_ms)), now)
 
 
-def _compressed_refused() -> ApiError:
+def _compressed_refused() -> GatewayError:
     """Webhooks are verified on the bytes the provider signed, which a decoded body is not
     (and an undecoded one cannot be parsed): any Content-Encoding but identity is 415. The
     connection is announced closed: aiohttp drops one whose body it could not decode."""
     message = "Webhooks must not be compressed: send them with no Content-Encoding."
-    return ApiError(415, "unsupported_media_type", message, {"Connection": "close"})
+    return GatewayError("unsupported_media_type", message, 415, {"Connection": "close"})
 
 
 async def _read_body(request: web.Request, limit: int) -> bytes:
@@ -57,8 +67,8 @@ async def _read_body(request: web.Request, limit: int) -> bytes:
     compressed = is_compressed(request.headers.get("Content-Encoding"))
     try:
         body = await read_limited(request, limit)
-    except ApiError as exc:
-        if compressed and exc.status != 413:
+    except ContentEncodingError:
+        if compressed:
             raise _compressed_refused() from None
         raise
     if compressed:
@@ -68,17 +78,14 @@ async def _read_body(request: web.Request, limit: int) -> bytes:
 
 async def _accept(request: web.Request, integration: Integration) -> AppendResult:
     if integration.status_id == PAUSED:
-        raise ApiError(409, "integration_paused", "This integration is paused.")
+        raise GatewayError("integration_paused", "This integration is paused.", 409)
     settings = request.app[SETTINGS]
     body = await _read_body(request, settings.max_body_bytes)
     adapter = ADAPTERS[integration.kind]
     media_type = accepted_media_type(adapter, request.headers.get("Content-Type"))
     inbound = InboundRequest(request.headers, body, signed_url(request), media_type)
     keyed = adapter.normalise(inbound, _receiver(integration, time.time()))
-    try:
-        events = [encode(item) for item in keyed]
-    except UnencodableActivity as exc:
-        raise InboundError.invalid_payload(str(exc)) from None
+    events = [encode(item) for item in keyed]
     result = await request.app[ENGINE].events.append(events, settings.history_seconds)
     metrics = request.app[METRICS]
     metrics.events_stored.inc(len(result.stored))
@@ -102,14 +109,8 @@ async def receive(request: web.Request) -> web.Response:
         outcome = "accepted" if accepted else "duplicate"
         body = orjson.dumps({"accepted": accepted, "duplicates": result.duplicates})
         return web.Response(status=202, body=body, content_type="application/json")
-    except InboundError as exc:
+    except GatewayError as exc:
         outcome = exc.code
-        raise ApiError(exc.status, exc.code, exc.message) from None
-    except ApiError as exc:
-        outcome = exc.code
-        raise
-    except EngineUnavailable:
-        outcome = "unavailable"
         raise
     except Exception:
         outcome = "internal_server_error"

@@ -6,10 +6,16 @@ from __future__ import annotations
 from typing import Any
 
 import signing
+from gateway.errors import InboundError
 from gateway.events.activity import KeyedActivity, build_activity, dedup_key, party, source
 from gateway.events.model import Role
-from gateway.events.times import MAX_EPOCH_MS, format_ms
-from gateway.inbound.base import Adapter, InboundError, InboundRequest, Receiver, refused
+from gateway.inbound.base import (
+    Adapter,
+    InboundRequest,
+    Receiver,
+    check_scope,
+    refused,
+)
 from gateway.inbound.fields import (
     JsonObject,
     activity_type,
@@ -22,7 +28,7 @@ from gateway.inbound.fields import (
     text,
 )
 from gateway.inbound.media import JSON
-from gateway.inbound.scope import check_scope
+from gateway.times import MAX_EPOCH_MS, format_ms
 
 CHANNELS = {
     1: "Direct",

@@ -3,7 +3,8 @@ UTF-8 only (JSON is UTF-8 by RFC 8259; a form in another charset would not verif
 
 from __future__ import annotations
 
-from gateway.inbound.base import Adapter, InboundError
+from gateway.errors import InboundError
+from gateway.inbound.base import Adapter
 
 JSON = "application/json"
 FORM = "application/x-www-form-urlencoded"
@@ -18,7 +19,7 @@ def is_compressed(content_encoding: str | None) -> bool:
 
 def _unsupported(adapter: Adapter) -> InboundError:
     takes = " or ".join(adapter.media_types)
-    return InboundError(415, "unsupported_media_type", f"This integration takes {takes}.")
+    return InboundError("unsupported_media_type", f"This integration takes {takes}.", 415)
 
 
 def accepted_media_type(adapter: Adapter, content_type: str | None) -> str:

@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 import signing
+from gateway.errors import InboundError
 from gateway.events.activity import (
     Activity,
     KeyedActivity,
@@ -15,12 +16,7 @@ from gateway.events.activity import (
     source,
 )
 from gateway.events.model import MAX_ATTEMPT
-from gateway.inbound.base import (
-    Adapter,
-    InboundError,
-    InboundRequest,
-    Receiver,
-)
+from gateway.inbound.base import Adapter, InboundRequest, Receiver
 from gateway.inbound.fields import (
     JsonObject,
     activity_type,
@@ -52,7 +48,7 @@ _MO_FIELDS = frozenset({"message_body", "from_address", "to_address"})
 
 
 def _unauthorized() -> InboundError:
-    return InboundError(401, "unauthorized", "The SCG credential is missing or not accepted.")
+    return InboundError("unauthorized", "The SCG credential is missing or not accepted.", 401)
 
 
 def _verify(request: InboundRequest, receiver: Receiver) -> None:

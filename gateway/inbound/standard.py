@@ -8,15 +8,20 @@ from typing import Any
 from pydantic import ValidationError
 
 import signing
-from gateway.admin.json_body import describe_validation_error
+from gateway.errors import InboundError, describe_validation_error
 from gateway.events.activity import KeyedActivity, build_activity, dedup_key, source
 from gateway.events.filters import FAMILIES
 from gateway.events.model import SubmittedActivity
-from gateway.events.times import canonical_time, format_datetime
-from gateway.inbound.base import Adapter, InboundError, InboundRequest, Receiver, refused
+from gateway.inbound.base import (
+    Adapter,
+    InboundRequest,
+    Receiver,
+    check_scope,
+    refused,
+)
 from gateway.inbound.fields import JsonObject, activity_type, parse_object, text
 from gateway.inbound.media import JSON
-from gateway.inbound.scope import check_scope
+from gateway.times import canonical_time, format_datetime
 
 TOLERANCE_SECONDS = 300
 _GENERIC_MEMBERS = frozenset({"type", "data"})

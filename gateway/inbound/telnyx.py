@@ -13,6 +13,7 @@ from __future__ import annotations
 from typing import Any
 
 import signing
+from gateway.errors import InboundError
 from gateway.events.activity import (
     Activity,
     KeyedActivity,
@@ -21,7 +22,7 @@ from gateway.events.activity import (
     party,
     source,
 )
-from gateway.inbound.base import Adapter, InboundError, InboundRequest, Receiver, refused
+from gateway.inbound.base import Adapter, InboundRequest, Receiver, refused
 from gateway.inbound.fields import (
     JsonObject,
     activity_type,

@@ -13,6 +13,7 @@ from typing import Any
 from urllib.parse import parse_qs
 
 import signing
+from gateway.errors import InboundError
 from gateway.events.activity import (
     Activity,
     Destination,
@@ -22,13 +23,7 @@ from gateway.events.activity import (
     party,
     source,
 )
-from gateway.inbound.base import (
-    Adapter,
-    InboundError,
-    InboundRequest,
-    Receiver,
-    refused,
-)
+from gateway.inbound.base import Adapter, InboundRequest, Receiver, refused
 from gateway.inbound.fields import (
     JsonObject,
     activity_type,
@@ -56,7 +51,7 @@ def _form(body: bytes) -> dict[str, list[str]]:
         return parse_qs(decoded, keep_blank_values=True, max_num_fields=MAX_FORM_FIELDS)
     except ValueError:
         raise InboundError(
-            413, "payload_too_large", f"The form has more than {MAX_FORM_FIELDS} fields."
+            "payload_too_large", f"The form has more than {MAX_FORM_FIELDS} fields.", 413
         ) from None
 
 

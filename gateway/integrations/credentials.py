@@ -11,8 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from pydantic_core import PydanticCustomError
 
 import signing
-from gateway.admin.json_body import describe_validation_error
-from gateway.errors import invalid_payload
+from gateway.errors import describe_validation_error, invalid_payload
 from gateway.integrations.model import Kind
 
 Configuration = dict[str, Any]

@@ -8,20 +8,19 @@ a `ConfigError` naming the table and the field.
 
 from __future__ import annotations
 
-import time
 import uuid
 from typing import Any
 
 from aiohttp import web
 from pydantic import ValidationError
 
-from gateway.admin.json_body import describe_validation_error
 from gateway.config import ConfigError
-from gateway.errors import ApiError
+from gateway.errors import GatewayError, describe_validation_error
 from gateway.http.appkeys import ENGINE, SETTINGS
 from gateway.integrations.lifecycle import new_integration
 from gateway.integrations.model import DeclaredIntegration, Integration
 from gateway.integrations.store import IntegrationStore
+from gateway.times import now_ms
 
 _DECLARED_NAMESPACE = uuid.UUID("6f1d2c3e-9a57-4d1b-8c0e-3b5a7d9e1f20")
 
@@ -41,15 +40,15 @@ def declared_integration(index: int, table: dict[str, Any], now_ms: int) -> Inte
         return new_integration(declared, _declared_id(declared), now_ms)
     except ValidationError as exc:
         raise ConfigError(f"{where}: {describe_validation_error(exc)}") from None
-    except ApiError as exc:
+    except GatewayError as exc:
         raise ConfigError(f"{where}: {exc.message}") from None
 
 
 async def create_declared(app: web.Application) -> None:
     """on_startup hook: validate every declaration first, then create the missing ones."""
-    now_ms = time.time_ns() // 1_000_000
+    now = now_ms()
     tables = app[SETTINGS].integrations
-    integrations = [declared_integration(i, table, now_ms) for i, table in enumerate(tables)]
+    integrations = [declared_integration(i, table, now) for i, table in enumerate(tables)]
     ids = [integration.integration_id for integration in integrations]
     if len(set(ids)) != len(ids):
         raise ConfigError("[[integrations]]: two tables declare the same integration")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from gateway.events.times import format_ms
 from gateway.integrations.credentials import complete_configuration, merged, regenerated
 from gateway.integrations.model import (
     Integration,
@@ -10,6 +9,7 @@ from gateway.integrations.model import (
     IntegrationUpdate,
     RotatedCredential,
 )
+from gateway.times import format_ms
 
 
 def new_integration(body: IntegrationCreate, integration_id: str, now_ms: int) -> Integration:

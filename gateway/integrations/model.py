@@ -7,7 +7,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
 
-from gateway.events.times import format_ms
+from gateway.times import format_ms
 
 Kind = Literal["hubster-system", "hubster-direct", "scg", "standard", "telnyx", "twilio"]
 ACTIVE: Literal[3000] = 3000

@@ -2,26 +2,22 @@
 
 from __future__ import annotations
 
-import time
 import uuid
 
 from aiohttp import web
 
-from gateway.admin.auth import require_admin
 from gateway.admin.json_body import parse_body
 from gateway.admin.paging import page_from
 from gateway.errors import not_found
 from gateway.http.appkeys import ENGINE, SETTINGS
+from gateway.http.routes import Route, add_routes
 from gateway.integrations.lifecycle import new_integration, updated_integration
 from gateway.integrations.locks import KeyedLocks
 from gateway.integrations.model import Integration, IntegrationCreate, IntegrationUpdate
 from gateway.integrations.store import IntegrationStore
+from gateway.times import now_ms
 
 UPDATE_LOCKS = web.AppKey("integration_update_locks", KeyedLocks)
-
-
-def _now_ms() -> int:
-    return time.time_ns() // 1_000_000
 
 
 def _store(request: web.Request) -> IntegrationStore:
@@ -36,20 +32,17 @@ async def _existing(request: web.Request) -> Integration:
 
 
 async def create(request: web.Request) -> web.Response:
-    require_admin(request)
     body = await parse_body(request, IntegrationCreate)
-    integration = new_integration(body, str(uuid.uuid4()), _now_ms())
+    integration = new_integration(body, str(uuid.uuid4()), now_ms())
     await _store(request).put(integration)
     return web.json_response(integration.public_view(), status=201)
 
 
 async def get(request: web.Request) -> web.Response:
-    require_admin(request)
     return web.json_response((await _existing(request)).public_view())
 
 
 async def list_all(request: web.Request) -> web.Response:
-    require_admin(request)
     page = page_from(request)
     integrations = await _store(request).list(request.query.get("hubId") or None)
     return web.json_response(page.of([item.public_view() for item in integrations]))
@@ -62,19 +55,17 @@ async def update(request: web.Request) -> web.Response:
 
     The lock serialises this process only. A Redis engine, where several instances update
     the same record, will need a compare-and-set write (WATCH/MULTI or a version field)."""
-    require_admin(request)
     patch = await parse_body(request, IntegrationUpdate)
     async with request.app[UPDATE_LOCKS].hold(request.match_info["integration_id"]):
         current = await _existing(request)
         grace = request.app[SETTINGS].rotation_grace_seconds
-        integration = updated_integration(current, patch, _now_ms(), grace)
+        integration = updated_integration(current, patch, now_ms(), grace)
         await _store(request).put(integration)
     return web.json_response(integration.public_view())
 
 
 async def delete(request: web.Request) -> web.Response:
     """Under the same lock as updates, so an update in flight cannot bring the record back."""
-    require_admin(request)
     integration_id = request.match_info["integration_id"]
     async with request.app[UPDATE_LOCKS].hold(integration_id):
         deleted = await _store(request).delete(integration_id)
@@ -83,10 +74,50 @@ async def delete(request: web.Request) -> web.Response:
     return web.Response(status=204)
 
 
+ROUTES = (
+    Route(
+        "POST",
+        "/integrations",
+        create,
+        access="admin",
+        name="createIntegration",
+        summary="Create an integration; credentials not given are generated.",
+    ),
+    Route(
+        "GET",
+        "/integrations",
+        list_all,
+        access="admin",
+        name="listIntegrations",
+        summary="Integrations, optionally of one hub, in Hubster paging.",
+    ),
+    Route(
+        "GET",
+        "/integrations/{integration_id}",
+        get,
+        access="admin",
+        name="getIntegration",
+        summary="One integration with its credentials.",
+    ),
+    Route(
+        "PATCH",
+        "/integrations/{integration_id}",
+        update,
+        access="admin",
+        name="updateIntegration",
+        summary="Change name, status or credentials, or regenerate keys (with a grace).",
+    ),
+    Route(
+        "DELETE",
+        "/integrations/{integration_id}",
+        delete,
+        access="admin",
+        name="deleteIntegration",
+        summary="Delete an integration; its webhooks are then 404.",
+    ),
+)
+
+
 def setup(app: web.Application) -> None:
     app[UPDATE_LOCKS] = KeyedLocks()
-    app.router.add_post("/integrations", create)
-    app.router.add_get("/integrations", list_all)
-    app.router.add_get("/integrations/{integration_id}", get)
-    app.router.add_patch("/integrations/{integration_id}", update)
-    app.router.add_delete("/integrations/{integration_id}", delete)
+    add_routes(app, ROUTES)

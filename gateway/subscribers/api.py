@@ -10,21 +10,21 @@ from typing import Annotated, Any
 from aiohttp import web
 from pydantic import AwareDatetime, BaseModel, BeforeValidator, ConfigDict, model_validator
 
-from gateway.admin.auth import require_admin
 from gateway.admin.json_body import parse_body
 from gateway.admin.paging import page_from
-from gateway.delivery.appkeys import DELIVERY, RESOLVER
 from gateway.delivery.attempts import STATUSES
 from gateway.delivery.enqueuer import replay
+from gateway.delivery.runtime import DELIVERY, RESOLVER
 from gateway.delivery.ssrf import refusal
-from gateway.delivery.times import epoch_ms
 from gateway.engine.deliveries import DEAD_LETTER_SIZE
 from gateway.engine.events import event_id_at
 from gateway.errors import invalid_payload, not_found
 from gateway.http.appkeys import ENGINE, SETTINGS
+from gateway.http.routes import Route
 from gateway.subscribers.bodies import SubscriberChanges, SubscriberCreate
 from gateway.subscribers.model import Subscriber, new_subscriber
 from gateway.subscribers.store import SubscriberStore
+from gateway.times import epoch_ms
 
 _EVENT_ID = re.compile(r"^\d{13}-\d{6}$")
 
@@ -81,7 +81,6 @@ async def _check_target(request: web.Request, url: str) -> None:
 
 
 async def _subscriber(request: web.Request) -> Subscriber:
-    require_admin(request)
     subscriber = await _store(request).get(request.match_info["subscriber_id"])
     if subscriber is None:
         raise not_found("No subscriber with this id.")
@@ -93,7 +92,6 @@ def _json(body: Any, status: int = 200) -> web.Response:
 
 
 async def create(request: web.Request) -> web.Response:
-    require_admin(request)
     body = await parse_body(request, SubscriberCreate)
     await _check_target(request, body.url)
     subscriber = new_subscriber(str(uuid.uuid4()), body, time.time())
@@ -102,7 +100,6 @@ async def create(request: web.Request) -> web.Response:
 
 
 async def list_all(request: web.Request) -> web.Response:
-    require_admin(request)
     page = page_from(request)
     now = time.time()
     return _json(page.of([s.view(now) for s in await _store(request).list()]))
@@ -174,13 +171,77 @@ async def replay_range(request: web.Request) -> web.Response:
     return _json({"enqueued": count}, 202)
 
 
-def add_routes(app: web.Application) -> None:
-    app.router.add_post("/subscribers", create)
-    app.router.add_get("/subscribers", list_all)
-    app.router.add_get("/subscribers/{subscriber_id}", get)
-    app.router.add_patch("/subscribers/{subscriber_id}", update)
-    app.router.add_delete("/subscribers/{subscriber_id}", delete)
-    app.router.add_post("/subscribers/{subscriber_id}/rotate", rotate)
-    app.router.add_post("/subscribers/{subscriber_id}/enable", enable)
-    app.router.add_get("/subscribers/{subscriber_id}/deliveries", deliveries)
-    app.router.add_post("/subscribers/{subscriber_id}/replay", replay_range)
+ROUTES = (
+    Route(
+        "POST",
+        "/subscribers",
+        create,
+        access="admin",
+        name="createSubscriber",
+        summary="Create a subscriber; its signing credentials are generated unless given.",
+    ),
+    Route(
+        "GET",
+        "/subscribers",
+        list_all,
+        access="admin",
+        name="listSubscribers",
+        summary="Subscribers in Hubster paging.",
+    ),
+    Route(
+        "GET",
+        "/subscribers/{subscriber_id}",
+        get,
+        access="admin",
+        name="getSubscriber",
+        summary="One subscriber with its credentials.",
+    ),
+    Route(
+        "PATCH",
+        "/subscribers/{subscriber_id}",
+        update,
+        access="admin",
+        name="updateSubscriber",
+        summary="Change url, filters, ordering, rate or description.",
+    ),
+    Route(
+        "DELETE",
+        "/subscribers/{subscriber_id}",
+        delete,
+        access="admin",
+        name="deleteSubscriber",
+        summary="Delete a subscriber and drop its queued deliveries.",
+    ),
+    Route(
+        "POST",
+        "/subscribers/{subscriber_id}/rotate",
+        rotate,
+        access="admin",
+        name="rotateSubscriber",
+        summary="New credentials; the previous ones keep signing for the grace period.",
+    ),
+    Route(
+        "POST",
+        "/subscribers/{subscriber_id}/enable",
+        enable,
+        access="admin",
+        name="enableSubscriber",
+        summary="Re-enable a disabled subscriber.",
+    ),
+    Route(
+        "GET",
+        "/subscribers/{subscriber_id}/deliveries",
+        deliveries,
+        access="admin",
+        name="listSubscriberDeliveries",
+        summary="Delivery attempts (or dead letters), newest first, in Hubster paging.",
+    ),
+    Route(
+        "POST",
+        "/subscribers/{subscriber_id}/replay",
+        replay_range,
+        access="admin",
+        name="replaySubscriber",
+        summary="Deliver the stored events of a range again.",
+    ),
+)

@@ -15,10 +15,10 @@ from typing import Any
 from aiohttp import web
 from pydantic import Field, ValidationError
 
-from gateway.admin.json_body import describe_validation_error
 from gateway.config import ConfigError
-from gateway.delivery.appkeys import RESOLVER
+from gateway.delivery.runtime import RESOLVER
 from gateway.delivery.ssrf import refusal
+from gateway.errors import describe_validation_error
 from gateway.http.appkeys import ENGINE, SETTINGS
 from gateway.subscribers.bodies import SubscriberCreate
 from gateway.subscribers.model import Subscriber, new_subscriber

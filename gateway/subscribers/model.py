@@ -13,8 +13,8 @@ from typing import Any, Literal
 
 import signing
 from gateway.events.filters import TypeFilter
-from gateway.events.times import format_seconds
 from gateway.subscribers.bodies import Format, SubscriberChanges, SubscriberCreate
+from gateway.times import format_seconds
 
 DisabledReason = Literal["gone", "failing"]
 MAX_PREVIOUS_CREDENTIALS = 3

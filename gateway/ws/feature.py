@@ -7,15 +7,15 @@ import asyncio
 
 from aiohttp import web
 
-from gateway.agents.routes import setup_agent_routes
+from gateway.agents import routes as agent_routes
 from gateway.agents.tokens import TokenVerifier
 from gateway.http.appkeys import ENGINE, JWT_SECRET, LOOPS, METRICS, SETTINGS
+from gateway.http.routes import Route, add_routes
 from gateway.ws.closing import close_socket
 from gateway.ws.fanout import fanout_loop
 from gateway.ws.frames import CLOSE_SHUTTING_DOWN
 from gateway.ws.handler import websocket
-from gateway.ws.presence import PresenceAnnouncer
-from gateway.ws.presence_route import get_hub_presence
+from gateway.ws.presence import PresenceAnnouncer, roster_detail, status_counts
 from gateway.ws.router import SessionRouter
 from gateway.ws.runtime import WS_RUNTIME, WsRuntime
 from gateway.ws.timers import heartbeat_loop
@@ -72,10 +72,42 @@ async def _close_websockets(app: web.Application) -> None:
     await asyncio.gather(*closing, return_exceptions=True)
 
 
+async def get_hub_presence(request: web.Request) -> web.Response:
+    """Who is connected to a hub, and their status."""
+    hub_id = request.match_info["hubId"]
+    agents = await request.app[ENGINE].presence.agents(hub_id)
+    return web.json_response(
+        {
+            "hubId": hub_id,
+            "counts": status_counts(agents),
+            "agents": [roster_detail(agent) for agent in agents],
+        }
+    )
+
+
+ROUTES = (
+    Route(
+        "GET",
+        "/ws",
+        websocket,
+        access="public",
+        name="openWebsocket",
+        summary="The agent websocket (authenticated by its agent token, not the admin key).",
+    ),
+    Route(
+        "GET",
+        "/hubs/{hubId}/presence",
+        get_hub_presence,
+        access="admin",
+        name="getHubPresence",
+        summary="Who is connected to a hub, and their status.",
+    ),
+)
+
+
 def setup(app: web.Application) -> None:
     app[WS_RUNTIME] = _runtime(app)
-    setup_agent_routes(app)
-    app.router.add_get("/ws", websocket)
-    app.router.add_get("/hubs/{hubId}/presence", get_hub_presence)
+    add_routes(app, agent_routes.ROUTES)
+    add_routes(app, ROUTES)
     app.on_startup.append(_start_loops)
     app.on_shutdown.append(_close_websockets)

@@ -2,6 +2,9 @@
 
 An event frame wraps the stored payload bytes without decoding them, so the fan-out encodes
 each event once and hands the same bytes object to every session.
+
+A `GatewayError` reaches an agent as an `error` frame with its code and message; one that
+ends the session closes it with the code `close_code_for` maps it to.
 """
 
 from __future__ import annotations
@@ -11,13 +14,22 @@ from typing import Annotated, Any, Literal
 import orjson
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, TypeAdapter
 
+from gateway.errors import GatewayError
 from gateway.events.filters import check_filter
 
 CLOSE_UNAUTHENTICATED = 4001
 CLOSE_FORBIDDEN = 4003
 CLOSE_TOO_SLOW = 4008
 CLOSE_MALFORMED = 4400
+CLOSE_INTERNAL_ERROR = 1011
 CLOSE_SHUTTING_DOWN = 1012
+
+_CLOSE_CODES = {
+    "unauthorized": CLOSE_UNAUTHENTICATED,
+    "expired_token": CLOSE_UNAUTHENTICATED,
+    "access_denied": CLOSE_FORBIDDEN,
+    "invalid_payload": CLOSE_MALFORMED,
+}
 
 EVENT_ID_PATTERN = r"^\d{13}-\d{6}$"
 
@@ -82,3 +94,13 @@ def server_frame(frame_type: str, **fields: Any) -> bytes:
 
 def error_frame(code: str, message: str) -> bytes:
     return server_frame("error", error={"code": code, "message": message})
+
+
+def gateway_error_frame(error: GatewayError) -> bytes:
+    return error_frame(error.code, error.message)
+
+
+def close_code_for(error: GatewayError) -> int:
+    """The close code of a session ended by `error`: the client's fault by its code; any
+    other error (`unavailable`, ...) is the server's, 1011."""
+    return _CLOSE_CODES.get(error.code, CLOSE_INTERNAL_ERROR)

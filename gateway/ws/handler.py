@@ -20,16 +20,17 @@ import uuid
 from aiohttp import WSMsgType, web
 from pydantic import ValidationError
 
-from gateway.admin.json_body import describe_validation_error
-from gateway.agents.times import rfc3339
 from gateway.agents.tokens import AgentGrant
 from gateway.engine.base import EngineUnavailable
+from gateway.errors import AccessDenied, GatewayError, describe_validation_error, invalid_payload
+from gateway.times import format_seconds
 from gateway.ws.closing import close_socket
 from gateway.ws.frames import (
-    CLOSE_MALFORMED,
+    CLOSE_INTERNAL_ERROR,
     CLOSE_TOO_SLOW,
     SESSION_FRAME,
-    error_frame,
+    close_code_for,
+    gateway_error_frame,
     server_frame,
 )
 from gateway.ws.handshake import (
@@ -40,12 +41,11 @@ from gateway.ws.handshake import (
     query_last_event_id,
     require_hubs,
     upgrade_bearer,
-    upgrade_grant,
 )
 from gateway.ws.outbox import Outbox
 from gateway.ws.resume import replay
 from gateway.ws.runtime import WS_RUNTIME, WsRuntime
-from gateway.ws.scope import AccessDenied, Scope, granted_scope, narrowed
+from gateway.ws.scope import Scope, granted_scope, narrowed
 from gateway.ws.session import Session
 from gateway.ws.session_frames import handle_frame
 from gateway.ws.timers import ExpiryTimer
@@ -54,7 +54,6 @@ log = logging.getLogger("gateway.ws")
 
 MAX_CLIENT_FRAME_BYTES = 64 * 1024
 CLOSE_NORMAL = 1000
-CLOSE_INTERNAL_ERROR = 1011
 INTERNAL_ERROR_LOG = "unexpected error on a websocket; closing 1011"
 
 
@@ -89,9 +88,10 @@ async def websocket(request: web.Request) -> web.WebSocketResponse:
 
 
 def _bearer_grant(request: web.Request, runtime: WsRuntime) -> AgentGrant | None:
-    """The upgrade's bearer token, verified (the token itself is not kept)."""
+    """The upgrade's bearer token, verified (the token itself is not kept); a bad one is a
+    `TokenError`, answered HTTP 401 before any upgrade."""
     token = upgrade_bearer(request)
-    return None if token is None else upgrade_grant(runtime.verifier, token)
+    return None if token is None else runtime.verifier.verify(token)
 
 
 async def _await_auth_frame(
@@ -124,7 +124,7 @@ def _admitted_scope(admission: Admission) -> tuple[Scope, bytes | None]:
             narrowing.events,
         ), None
     except AccessDenied as exc:
-        return scope, error_frame("access_denied", str(exc))
+        return scope, gateway_error_frame(exc)
 
 
 async def _serve_session(
@@ -162,7 +162,7 @@ async def _serve_session(
             sessionId=session.session_id,
             agentId=grant.agent_id,
             hubIds=sorted(scope.hub_ids),
-            expiresAt=rfc3339(grant.expires_at),
+            expiresAt=format_seconds(grant.expires_at),
             heartbeatSeconds=settings.ws_heartbeat_seconds,
         )
     )
@@ -177,9 +177,8 @@ async def _serve_session(
         if resume_from is not None:
             await replay(session, runtime.engine.events, resume_from, settings.ws_max_backlog_bytes)
         close_code = await _serve_frames(runtime, session, expiry)
-    except EngineUnavailable:
-        session.outbox.offer(error_frame("unavailable", "The event store is unavailable."))
-        close_code = CLOSE_INTERNAL_ERROR
+    except GatewayError as exc:
+        close_code = _ended_by(session, exc)
     except Exception:
         log.exception(INTERNAL_ERROR_LOG, extra=_log_fields(session))
         close_code = CLOSE_INTERNAL_ERROR
@@ -212,15 +211,16 @@ async def _serve_frames(runtime: WsRuntime, session: Session, expiry: ExpiryTime
             try:
                 frame = SESSION_FRAME.validate_json(message.data)
             except ValidationError as exc:
-                return _malformed(session, describe_validation_error(exc))
+                return _ended_by(session, invalid_payload(describe_validation_error(exc)))
             await handle_frame(runtime, session, expiry, frame)
         elif message.type is WSMsgType.BINARY:
-            return _malformed(session, "Frames must be JSON text.")
+            return _ended_by(session, invalid_payload("Frames must be JSON text."))
         else:
             break
     return CLOSE_NORMAL
 
 
-def _malformed(session: Session, problem: str) -> int:
-    session.outbox.offer(error_frame("invalid_payload", problem))
-    return CLOSE_MALFORMED
+def _ended_by(session: Session, error: GatewayError) -> int:
+    """Tell the agent what ended its session; the close code that goes with it."""
+    session.outbox.offer(gateway_error_frame(error))
+    return close_code_for(error)

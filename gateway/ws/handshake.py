@@ -1,7 +1,8 @@
 """Admission to a session: a bearer token on the upgrade, or an `auth` first frame.
 
-A refusal carries the close code (and an error frame, when one explains it); the handler
-closes with it. Checks run in the contract's order: token (4001), grant (4003), fields (4400).
+A refusal carries the `GatewayError` that refused the agent; the handler closes with the
+code it maps to (`frames.close_code_for`). Checks run in the contract's order: token (4001),
+grant (4003), fields (4400).
 Before admission every frame that is not a usable `auth` frame closes 4001, including those
 aiohttp rejects itself (invalid UTF-8, over the size limit), see `AgentWebSocket`.
 """
@@ -15,17 +16,22 @@ import orjson
 from aiohttp import WSCloseCode, WSMsgType, web
 from pydantic import ValidationError
 
-from gateway.admin.json_body import describe_validation_error
-from gateway.agents.tokens import AgentGrant, TokenError, TokenVerifier
-from gateway.errors import ApiError, invalid_payload, unauthorized
+from gateway.agents.tokens import AgentGrant, TokenVerifier
+from gateway.errors import (
+    AccessDenied,
+    GatewayError,
+    TokenError,
+    describe_validation_error,
+    invalid_payload,
+    unauthorized,
+)
 from gateway.ws.frames import (
     AUTH_FRAME,
-    CLOSE_FORBIDDEN,
-    CLOSE_MALFORMED,
     CLOSE_UNAUTHENTICATED,
     EVENT_ID_PATTERN,
     Narrowing,
-    error_frame,
+    close_code_for,
+    gateway_error_frame,
 )
 
 _EVENT_ID = re.compile(EVENT_ID_PATTERN)
@@ -49,11 +55,15 @@ class AgentWebSocket(web.WebSocketResponse):
 
 
 class Refusal(Exception):
-    def __init__(self, code: int, reason: str, frame: bytes | None = None) -> None:
-        super().__init__(reason)
-        self.code = code
-        self.reason = reason
-        self.frame = frame
+    """Admission refused by `error`: closed with the code it maps to and `reason` (the
+    error's message unless given), after an error frame explaining it, except for an
+    authentication failure, which closes 4001 at once."""
+
+    def __init__(self, error: GatewayError, reason: str | None = None) -> None:
+        self.reason = reason or error.message
+        super().__init__(self.reason)
+        self.code = close_code_for(error)
+        self.frame = None if self.code == CLOSE_UNAUTHENTICATED else gateway_error_frame(error)
 
 
 @dataclass(frozen=True)
@@ -76,14 +86,6 @@ def upgrade_bearer(request: web.Request) -> str | None:
     return token.strip()
 
 
-def upgrade_grant(verifier: TokenVerifier, token: str) -> AgentGrant:
-    """A bearer token on the upgrade request: refused with HTTP 401, before any upgrade."""
-    try:
-        return verifier.verify(token)
-    except TokenError as exc:
-        raise ApiError(401, exc.code, exc.message) from None
-
-
 def query_last_event_id(request: web.Request) -> str | None:
     """`?lastEventId=`: a malformed one is 400 before the upgrade (a resume that cannot be
     honoured should fail loudly, not silently replay nothing)."""
@@ -102,38 +104,32 @@ async def admit_by_first_frame(
     try:
         message = await ws.receive(timeout=within_seconds)
     except TimeoutError:
-        raise Refusal(CLOSE_UNAUTHENTICATED, "no auth frame in time") from None
+        raise Refusal(unauthorized("no auth frame in time")) from None
     finally:
         ws.admitting = False
     if message.type is not WSMsgType.TEXT:
-        raise Refusal(CLOSE_UNAUTHENTICATED, NOT_AUTH_FRAME)
+        raise Refusal(unauthorized(NOT_AUTH_FRAME))
     try:
         data = orjson.loads(message.data)
     except orjson.JSONDecodeError:
         data = None
     if not isinstance(data, dict) or data.get("type") != "auth":
-        raise Refusal(CLOSE_UNAUTHENTICATED, NOT_AUTH_FRAME)
+        raise Refusal(unauthorized(NOT_AUTH_FRAME))
     token = data.get("token")
     if not isinstance(token, str):
-        raise Refusal(CLOSE_UNAUTHENTICATED, "the auth frame has no token")
+        raise Refusal(unauthorized("the auth frame has no token"))
     try:
         grant = verifier.verify(token)
     except TokenError as exc:
-        raise Refusal(CLOSE_UNAUTHENTICATED, exc.code) from None
+        raise Refusal(exc, reason=exc.code) from None
     try:
         frame = AUTH_FRAME.validate_python(data)
     except ValidationError as exc:
-        problem = describe_validation_error(exc)
-        raise Refusal(
-            CLOSE_MALFORMED, "malformed auth frame", error_frame("invalid_payload", problem)
-        ) from None
+        problem = invalid_payload(describe_validation_error(exc))
+        raise Refusal(problem, reason="malformed auth frame") from None
     return Admission(grant, frame, frame.last_event_id)
 
 
 def require_hubs(grant: AgentGrant) -> None:
     if not grant.hub_ids:
-        raise Refusal(
-            CLOSE_FORBIDDEN,
-            "the token grants no hub",
-            error_frame("access_denied", "The token grants no hub."),
-        )
+        raise Refusal(AccessDenied("The token grants no hub."), reason="the token grants no hub")

@@ -8,12 +8,11 @@ to every session whose token grants the hub, whatever its subscription narrowed.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterable
 from typing import Any
 
-from gateway.agents.times import rfc3339
 from gateway.engine.presence import STATUSES, AgentPresence, PresenceStore
+from gateway.times import format_ms, now_ms
 from gateway.ws.frames import server_frame
 from gateway.ws.router import SessionRouter
 from gateway.ws.session import Session
@@ -24,7 +23,7 @@ def roster_entry(agent: AgentPresence) -> dict[str, Any]:
 
 
 def roster_detail(agent: AgentPresence) -> dict[str, Any]:
-    since = rfc3339(agent.since_ms / 1000)
+    since = format_ms(agent.since_ms)
     return {**roster_entry(agent), "sessions": agent.sessions, "since": since}
 
 
@@ -33,10 +32,6 @@ def status_counts(agents: Iterable[AgentPresence]) -> dict[str, int]:
     for agent in agents:
         counts[agent.status] += 1
     return counts
-
-
-def _now_ms() -> int:
-    return time.time_ns() // 1_000_000
 
 
 class PresenceAnnouncer:
@@ -57,7 +52,7 @@ class PresenceAnnouncer:
             session.agent_id,
             session.grant.name,
             session.status,
-            _now_ms(),
+            now_ms(),
         )
         for hub_id in hub_ids:
             frame = await self._roster_frame(hub_id)
@@ -69,7 +64,7 @@ class PresenceAnnouncer:
     async def status_set(self, session: Session, status: str) -> None:
         session.status = status
         changed = await self._store.set_status(
-            session.presence_hubs, session.agent_id, status, _now_ms()
+            session.presence_hubs, session.agent_id, status, now_ms()
         )
         await self._announce(changed)
 

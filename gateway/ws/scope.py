@@ -13,6 +13,7 @@ from typing import Any
 
 from gateway.agents.tokens import AgentGrant
 from gateway.engine.events import StoredEvent
+from gateway.errors import AccessDenied
 from gateway.events.filters import TypeFilter
 
 ALL_EVENTS = ("*",)
@@ -22,10 +23,6 @@ ALL_EVENTS = ("*",)
 def _type_filter(events: tuple[str, ...]) -> TypeFilter:
     """Sessions asking for the same events share one compiled filter (most ask for all)."""
     return TypeFilter(events)
-
-
-class AccessDenied(Exception):
-    """A narrowing asked for hubs or conversations the token does not grant."""
 
 
 @dataclass(frozen=True)

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import time
 
-from gateway.agents.times import rfc3339
-from gateway.agents.tokens import TokenError
+from gateway.errors import AccessDenied, TokenError
+from gateway.times import format_seconds
 from gateway.ws.frames import (
     PongFrame,
     RefreshFrame,
@@ -13,10 +13,11 @@ from gateway.ws.frames import (
     StatusFrame,
     SubscribeFrame,
     error_frame,
+    gateway_error_frame,
     server_frame,
 )
 from gateway.ws.runtime import WsRuntime
-from gateway.ws.scope import AccessDenied, narrowed, regranted
+from gateway.ws.scope import narrowed, regranted
 from gateway.ws.session import Session
 from gateway.ws.timers import ExpiryTimer
 
@@ -41,7 +42,7 @@ def _subscribe(runtime: WsRuntime, session: Session, frame: SubscribeFrame) -> N
             session.grant, session.scope, frame.hub_ids, frame.conversation_ids, frame.events
         )
     except AccessDenied as exc:
-        session.outbox.offer(error_frame("access_denied", str(exc)))
+        session.outbox.offer(gateway_error_frame(exc))
         return
     runtime.router.rescope(session, scope)
     session.outbox.offer(server_frame("subscribed", **scope.describe()))
@@ -67,10 +68,10 @@ async def _refresh(
     try:
         scope = regranted(session.scope, grant)
     except AccessDenied as exc:
-        session.outbox.offer(error_frame("access_denied", str(exc)))
+        session.outbox.offer(gateway_error_frame(exc))
         return
     session.grant = grant
     runtime.router.rescope(session, scope)
     expiry.track()
-    session.outbox.offer(server_frame("refreshed", expiresAt=rfc3339(grant.expires_at)))
+    session.outbox.offer(server_frame("refreshed", expiresAt=format_seconds(grant.expires_at)))
     await runtime.presence.regranted(session, tuple(sorted(grant.hub_ids)))

@@ -17,7 +17,7 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient
 
 from gateway.config import Settings
-from gateway.delivery.appkeys import RESOLVER
+from gateway.delivery.runtime import RESOLVER
 from gateway.delivery.ssrf import Resolver
 from gateway.engine.events import NewEvent, StoredEvent
 from gateway.engine.memory import MemoryEngine

@@ -8,7 +8,7 @@ from typing import Any
 
 from aiohttp import web
 
-from gateway.delivery.appkeys import DELIVERY
+from gateway.delivery.runtime import DELIVERY
 from gateway.engine.memory import MemoryEngine
 from gateway.subscribers.store import KIND
 from tests.delivery.support import Received, activity, wait_until

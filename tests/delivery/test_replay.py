@@ -9,8 +9,8 @@ from typing import Any
 
 from gateway.delivery.enqueuer import replay as replay_range
 from gateway.engine.events import StoredEvent, event_id_ms
-from gateway.events.times import format_ms
 from gateway.subscribers.store import SubscriberStore
+from gateway.times import format_ms
 from tests.delivery.support import AUTH, Gateway, Sink, activity, wait_until
 
 

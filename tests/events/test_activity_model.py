@@ -21,8 +21,8 @@ from gateway.events.activity import (
 )
 from gateway.events.encode import encode
 from gateway.events.model import ActivityEvent, SubmittedActivity
-from gateway.events.times import canonical_time, format_ms
 from gateway.http.app import build_app
+from gateway.times import canonical_time, format_ms
 
 DESTINATION = Destination("int-1", "hub-1", None, "2026-11-23T10:00:00.000Z")
 CANONICAL_ORDER = [

@@ -10,6 +10,7 @@ from aiohttp import web
 
 from gateway.http.appkeys import SETTINGS
 from gateway.http.body import read_limited
+from gateway.http.routes import Route, add_routes
 from tests.http.conftest import make_app
 
 
@@ -25,8 +26,13 @@ async def _explode(request: web.Request) -> web.Response:
 @pytest.fixture
 async def client(aiohttp_client):  # type: ignore[no-untyped-def]
     app = make_app(max_body_bytes=1024)
-    app.router.add_post("/test/echo", _echo_length)
-    app.router.add_get("/test/explode", _explode)
+    add_routes(
+        app,
+        [
+            Route("POST", "/test/echo", _echo_length, access="public", name="testEcho"),
+            Route("GET", "/test/explode", _explode, access="public", name="testExplode"),
+        ],
+    )
     return await aiohttp_client(app)
 
 

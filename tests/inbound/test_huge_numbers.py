@@ -24,8 +24,9 @@ from inbound_support import (
 
 from gateway.engine import AppendResult, EventLog, NewEvent
 from gateway.engine.memory import MemoryEngine
+from gateway.errors import UnencodableActivity
 from gateway.events.activity import KeyedActivity
-from gateway.events.encode import UnencodableActivity, encode
+from gateway.events.encode import encode
 
 BIG = "99999999999999999999999"
 LONG_DIGITS = "9" * 5000

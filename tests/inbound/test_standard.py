@@ -248,3 +248,23 @@ async def test_minimal_activity_gets_source_and_time_from_the_gateway(gateway: G
     assert stored["receipt"] is None and stored["event"] is None
     assert stored["sender"] is None and stored["data"] == {}
     assert stored["message"] == {"type": "text", "text": "hi"}
+
+
+async def test_control_characters_echoed_in_an_error_stay_out_of_its_header(
+    gateway: Gateway,
+) -> None:
+    """The message echoes the sender's receipt state; the `UC-REST-ERROR` copy of it must
+    still be a valid header (aiohttp would drop the connection instead of answering)."""
+    integration = await gateway.create("standard")
+    activity = {
+        "type": "receipt:delivered",
+        "conversationId": "c",
+        "receipt": {"messageId": "m", "state": "\x1bfail\x85ed\r"},
+    }
+    body = orjson.dumps(activity)
+    response = await gateway.post(integration, body, standard_headers(body, integration))
+    assert response.status == 400
+    header = response.headers["UC-REST-ERROR"]
+    assert "fail" in header
+    assert not any(ord(ch) < 0x20 or 0x7F <= ord(ch) < 0xA0 for ch in header)
+    assert "\x1bfail" in (await response.json())["error"]["message"]

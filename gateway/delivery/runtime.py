@@ -1,5 +1,6 @@
-"""The delivery feature's shared objects on the app. Tests swap `RESOLVER` for a fake
-before the app starts, to play DNS answers (rebinding) without a DNS server."""
+"""The delivery feature's objects on the app, found through `DELIVERY` (what start-up
+creates) and `RESOLVER` (how subscriber hosts are resolved: tests swap it for a fake before
+the app starts, to play DNS answers such as rebinding without a DNS server)."""
 
 from __future__ import annotations
 

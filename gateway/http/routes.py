@@ -1,0 +1,86 @@
+"""The route table: every route the gateway serves, each marked `public` or `admin`.
+
+Features declare their routes as `Route` rows and register them with `add_routes`; nothing
+calls `app.router.add_*` itself. The request middleware asks `authorize` before any handler
+runs: a public route is open to everyone, and every other route (an admin route, or one added
+to the router behind the table's back) answers 401 without the admin key, so a route cannot
+be left open by forgetting a check. The table is also what other code enumerates (the
+registered `Route` rows in `app[ROUTE_TABLE].routes`, each with a stable `name` and a `summary`).
+"""
+
+from __future__ import annotations
+
+import hmac
+from collections.abc import Iterable
+from dataclasses import KW_ONLY, dataclass
+from typing import Literal
+
+from aiohttp import web
+from aiohttp.typedefs import Handler
+
+from gateway.errors import unauthorized
+from gateway.http.appkeys import ADMIN_KEY, ROUTE_TABLE
+
+Access = Literal["public", "admin"]
+
+
+@dataclass(frozen=True, slots=True)
+class Route:
+    """One route: `name` is a stable identifier (an API description's operation id),
+    `summary` one line saying what it does. A GET route answers HEAD too."""
+
+    method: str
+    path: str
+    handler: Handler
+    _: KW_ONLY
+    access: Access
+    name: str
+    summary: str = ""
+
+
+class RouteTable:
+    """The routes registered so far, and which `Route` each of aiohttp's routes serves."""
+
+    def __init__(self) -> None:
+        self.routes: list[Route] = []
+        self._by_route: dict[web.AbstractRoute, Route] = {}
+
+    def add(self, router: web.UrlDispatcher, route: Route) -> None:
+        resource = router.add_resource(route.path)
+        methods = [route.method, "HEAD"] if route.method == "GET" else [route.method]
+        for method in methods:
+            self._by_route[resource.add_route(method, route.handler)] = route
+        self.routes.append(route)
+
+    def is_public(self, matched: web.AbstractRoute) -> bool:
+        route = self._by_route.get(matched)
+        return route is not None and route.access == "public"
+
+
+def add_routes(app: web.Application, routes: Iterable[Route]) -> None:
+    """The one way routes join the app."""
+    for route in routes:
+        app[ROUTE_TABLE].add(app.router, route)
+
+
+def _bearer_token(request: web.Request) -> bytes | None:
+    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        return None
+    # Undecodable header bytes reach us as surrogates; they can never match, but must not raise.
+    return token.strip().encode("utf-8", "surrogateescape")
+
+
+def authorize(request: web.Request) -> None:
+    """Raise 401 unless the matched route is public or the request carries the admin key
+    (compared in constant time). No route matched (404, 405): nothing to protect, the
+    router's own error is the answer."""
+    match_info = request.match_info
+    if match_info.http_exception is not None:
+        return
+    if request.app[ROUTE_TABLE].is_public(match_info.route):
+        return
+    presented = _bearer_token(request)
+    expected = request.app[ADMIN_KEY].encode()
+    if presented is None or not hmac.compare_digest(presented, expected):
+        raise unauthorized("The admin key is missing or wrong.")

@@ -1,0 +1,120 @@
+"""Admin auth in one place: every route the app serves is public only if this file says so.
+
+The allow-list below is the whole list of public routes, written here on purpose rather
+than read from the route table: a route added later (or marked public by mistake) answers
+401 without the admin key, or this test fails.
+"""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from aiohttp import web
+
+from gateway.http.appkeys import ROUTE_TABLE
+from tests.http.conftest import ADMIN_KEY, make_app
+
+PUBLIC_PATHS = frozenset(
+    {
+        "/healthz",
+        "/readyz",
+        "/metrics",
+        "/schema/activity.json",
+        "/webhooks/{integrationId}",
+        "/ws",
+        "/console",
+        "/openapi.json",
+        "/docs",
+        "/static/{path}",
+    }
+)
+"""Open without the admin key. Placeholders match whatever the app names them."""
+
+ADMIN_ROUTES = {
+    ("POST", "/integrations"),
+    ("GET", "/integrations/{}"),
+    ("PUT", "/agent/auth"),
+    ("GET", "/hubs/{}/presence"),
+    ("POST", "/subscribers/{}/replay"),
+}
+"""A few routes the contract puts behind the admin key: the walk must find them."""
+
+
+def _shape(path: str) -> str:
+    return re.sub(r"\{[^}]*\}", "{}", path)
+
+
+def _served(app: web.Application) -> list[tuple[str, str]]:
+    """(method, path template) of every route the app's router has."""
+    served = []
+    for route in app.router.routes():
+        assert route.resource is not None
+        served.append((route.method, route.resource.canonical))
+    return served
+
+
+def _admin_routes(app: web.Application) -> list[tuple[str, str]]:
+    public = {_shape(path) for path in PUBLIC_PATHS}
+    return [(method, path) for method, path in _served(app) if _shape(path) not in public]
+
+
+def test_the_walk_sees_the_admin_routes() -> None:
+    shapes = {(method, _shape(path)) for method, path in _admin_routes(make_app())}
+    assert shapes >= ADMIN_ROUTES
+    assert ("HEAD", "/integrations") in shapes
+
+
+@pytest.mark.parametrize("authorization", [None, "Bearer wrong", f"Basic {ADMIN_KEY}"])
+async def test_every_route_not_allow_listed_is_401_without_the_admin_key(
+    aiohttp_client, authorization
+) -> None:  # type: ignore[no-untyped-def]
+    app = make_app()
+    routes = _admin_routes(app)
+    client = await aiohttp_client(app)
+    headers = {} if authorization is None else {"Authorization": authorization}
+    answered = {}
+    for method, path in routes:
+        url = re.sub(r"\{[^}]*\}", "some-id", path)
+        response = await client.request(method, url, headers=headers, json={})
+        body = None if method == "HEAD" else await response.json()
+        answered[(method, path)] = (response.status, response.headers.get("UC-REST-ERROR"))
+        if body is not None:
+            assert body == {
+                "error": {"code": "unauthorized", "message": "The admin key is missing or wrong."}
+            }
+    expected = (401, "The admin key is missing or wrong.")
+    assert {route: answer for route, answer in answered.items() if answer != expected} == {}
+
+
+async def test_the_admin_key_opens_an_admin_route(aiohttp_client) -> None:  # type: ignore[no-untyped-def]
+    client = await aiohttp_client(make_app())
+    key = {"Authorization": f"Bearer {ADMIN_KEY}"}
+    response = await client.get("/hubs/h1/presence", headers=key)
+    assert response.status == 200
+    response = await client.get("/subscribers", headers=key)
+    assert response.status == 200
+
+
+async def test_a_route_added_behind_the_tables_back_needs_the_admin_key(aiohttp_client) -> None:  # type: ignore[no-untyped-def]
+    async def sneaky(request: web.Request) -> web.Response:
+        return web.json_response({"secret": "data"})
+
+    app = make_app()
+    app.router.add_get("/sneaky", sneaky)
+    client = await aiohttp_client(app)
+    response = await client.get("/sneaky")
+    assert response.status == 401
+    assert (await response.json())["error"]["code"] == "unauthorized"
+    response = await client.get("/sneaky", headers={"Authorization": f"Bearer {ADMIN_KEY}"})
+    assert response.status == 200
+
+
+def test_the_route_table_lists_every_route_the_router_has() -> None:
+    app = make_app()
+    table = app[ROUTE_TABLE].routes
+    declared = {(route.method, route.path) for route in table}
+    served = {(method, path) for method, path in _served(app) if method != "HEAD"}
+    assert declared == served
+    names = [route.name for route in table]
+    assert all(names) and len(set(names)) == len(names)
