@@ -15,8 +15,14 @@ from gateway.http.body import read_limited
 ModelT = TypeVar("ModelT", bound=BaseModel)
 
 
-async def parse_body(request: web.Request, model: type[ModelT]) -> ModelT:
+async def parse_body(
+    request: web.Request, model: type[ModelT], *, optional: bool = False
+) -> ModelT:
+    """The body as `model`; an `optional` body may be empty (no bytes, or only whitespace),
+    which reads as `{}`."""
     raw = await read_limited(request, request.app[SETTINGS].max_body_bytes)
+    if optional and not raw.strip():
+        raw = b"{}"
     try:
         data = orjson.loads(raw)
     except orjson.JSONDecodeError:
