@@ -1,4 +1,5 @@
-"""Command line: `python -m gateway serve` (the benchmark is its own tool: `python -m bench`)."""
+"""Command line: `python -m gateway serve`, and `python -m gateway openapi` to print the
+OpenAPI document (the benchmark is its own tool: `python -m bench`)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import os
 import sys
 from typing import NoReturn
 
-from gateway.config import ConfigError, load_settings
+from gateway.config import ConfigError, Settings, load_settings
 from gateway.http.server import StartupError, serve
 from gateway.logs import configure_logging
 
@@ -29,7 +30,28 @@ def _parser() -> argparse.ArgumentParser:
     serve_cmd.add_argument("--config", help="TOML file (default: $GATEWAY_CONFIG)")
     serve_cmd.add_argument("--host", help="interface to listen on (default 127.0.0.1)")
     serve_cmd.add_argument("--port", type=int, help="port to listen on (default 8080; 0 = any)")
+    commands.add_parser(
+        "openapi",
+        help="print the OpenAPI document (python -m gateway openapi > docs/openapi.json)",
+    )
     return parser
+
+
+def _openapi() -> int:
+    """The document of the routes a gateway serves, whatever this machine's settings: the
+    route table does not depend on them (nothing here reads the environment)."""
+    from gateway.engine.memory import MemoryEngine
+    from gateway.http.app import build_app
+    from gateway.http.appkeys import ROUTE_TABLE
+    from gateway.reference.routes import document_bytes
+
+    placeholder = "x" * 32
+    app = build_app(
+        Settings.model_construct(), MemoryEngine(), admin_key=placeholder, jwt_secret=placeholder
+    )
+    sys.stdout.buffer.write(document_bytes(app[ROUTE_TABLE]))
+    sys.stdout.flush()
+    return 0
 
 
 def _serve(args: argparse.Namespace) -> int:
@@ -47,4 +69,7 @@ def _serve(args: argparse.Namespace) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
-    return _serve(_parser().parse_args(argv))
+    args = _parser().parse_args(argv)
+    if args.command == "openapi":
+        return _openapi()
+    return _serve(args)

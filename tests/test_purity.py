@@ -34,6 +34,10 @@ PURE_MODULES = (
     "gateway.delivery.attempts",
     "gateway.subscribers.bodies",
     "gateway.subscribers.model",
+    "gateway.subscribers.views",
+    "gateway.delivery.examples",
+    "gateway.delivery.openapi",
+    "gateway.reference.schemas",
 )
 
 BLOCKED = ("aiohttp", "gateway.http", "gateway.admin")

@@ -30,11 +30,18 @@ from gateway.http.routes import RouteTable
 from gateway.inbound import feature as inbound
 from gateway.loops import Loops
 from gateway.metrics import Metrics
+from gateway.reference import routes as reference
 from gateway.ws import feature as agent_ws
 
 Feature = Callable[[web.Application], None]
 
-FEATURES: tuple[Feature, ...] = (ops.setup, inbound.setup, delivery.setup, agent_ws.setup)
+FEATURES: tuple[Feature, ...] = (
+    ops.setup,
+    inbound.setup,
+    delivery.setup,
+    agent_ws.setup,
+    reference.setup,
+)
 
 
 async def _start_retention(app: web.Application) -> None:

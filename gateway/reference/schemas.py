@@ -35,3 +35,8 @@ def component_schemas(uses: Sequence[ModelUse]) -> tuple[dict[ModelUse, Schema],
     )
     by_use = {(model, mode): refs[(model, mode)] for model, mode in uses}
     return by_use, dict(definitions.get("$defs", {}))
+
+
+def document_schema(model: type[BaseModel]) -> Schema:
+    """One model's schema on its own, as it validates (a query model's fields)."""
+    return model.model_json_schema(schema_generator=_DocumentSchema)

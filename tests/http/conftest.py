@@ -8,8 +8,10 @@ from gateway.config import Settings
 from gateway.engine import Engine
 from gateway.engine.memory import MemoryEngine
 from gateway.http.app import build_app
+from gateway.http.operation import Answer, Operation
 
 ADMIN_KEY = "test-admin-key"
+TEST_OPERATION = Operation("Test", (Answer(200, "A route of a test."),))
 
 
 def make_app(engine: Engine | None = None, **settings: object) -> web.Application:
