@@ -1,4 +1,8 @@
-"""Admin request bodies: JSON objects parsed into pydantic models with contract errors."""
+"""Admin request bodies: JSON objects parsed into pydantic models with contract errors.
+
+Validation is strict and by the JSON names only, so a body is accepted exactly when the
+OpenAPI document (generated from the same models) says it is: `"true"` is not a boolean nor
+`"5"` a number, and `hub_id` is not `hubId`."""
 
 from __future__ import annotations
 
@@ -30,6 +34,6 @@ async def parse_body(
     if not isinstance(data, dict):
         raise invalid_payload("The body must be a JSON object.")
     try:
-        return model.model_validate(data)
+        return model.model_validate_json(raw, strict=True, by_alias=True, by_name=False)
     except ValidationError as exc:
         raise invalid_payload(describe_validation_error(exc)) from None

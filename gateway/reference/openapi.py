@@ -132,7 +132,8 @@ def _path_parameters(path: str) -> list[Schema]:
 
 def _query_parameters(model: type[BaseModel] | None) -> list[Schema]:
     """A query model's fields as parameters (a query value is never null: an optional
-    field's `null` alternative is left out)."""
+    field's `null` alternative is left out). An empty value counts as absent (see
+    `parse_query`), which `allowEmptyValue` says."""
     if model is None:
         return []
     schema = document_schema(model)
@@ -147,6 +148,8 @@ def _query_parameters(model: type[BaseModel] | None) -> list[Schema]:
         if "default" in field and field["default"] is None:
             del field["default"]
         parameter: Schema = {"name": name, "in": "query", "required": name in required}
+        if name not in required:
+            parameter["allowEmptyValue"] = True
         if description:
             parameter["description"] = description
         parameters.append({**parameter, "schema": field})

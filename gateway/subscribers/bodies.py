@@ -4,14 +4,14 @@ boundary, every problem reported with the field it is in."""
 from __future__ import annotations
 
 import re
+from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from pydantic import (
-    AwareDatetime,
     BaseModel,
-    BeforeValidator,
     ConfigDict,
     Field,
+    PlainValidator,
     StrictBool,
     WithJsonSchema,
     field_validator,
@@ -23,7 +23,7 @@ from yarl import URL
 import signing
 from gateway.engine.events import event_id_at
 from gateway.events.filters import EventFilter
-from gateway.times import epoch_ms
+from gateway.times import epoch_ms, parse_rfc3339
 
 Format = Literal["standard", "hubster"]
 
@@ -238,17 +238,22 @@ class SubscriberCreate(BaseModel):
         return self
 
 
-_EVENT_ID = re.compile(r"^\d{13}-\d{6}$")
+EVENT_ID_PATTERN = "^[0-9]{13}-[0-9]{6}$"
+_EVENT_ID = re.compile(EVENT_ID_PATTERN)
 
 
-def _rfc3339_text(value: object) -> object:
-    """Only a string is an RFC 3339 time (pydantic would read a number as epoch seconds)."""
+def _rfc3339(value: object) -> datetime:
+    """Only RFC 3339 text is a time here (not a number of epoch seconds, not a bare date)."""
     if not isinstance(value, str):
         raise ValueError("must be an RFC 3339 time string")
-    return value
+    return parse_rfc3339(value)
 
 
-Rfc3339 = Annotated[AwareDatetime, BeforeValidator(_rfc3339_text)]
+Rfc3339 = Annotated[
+    datetime,
+    PlainValidator(_rfc3339),
+    WithJsonSchema({"type": "string", "format": "date-time"}),
+]
 
 
 class ReplayRequest(BaseModel):
@@ -258,13 +263,17 @@ class ReplayRequest(BaseModel):
 
     since: Rfc3339 | None = None
     until: Rfc3339 | None = None
-    afterEventId: str | None = None
+    afterEventId: str | None = Field(
+        None,
+        json_schema_extra={"pattern": EVENT_ID_PATTERN},
+        description="Replay the events after this one (a gateway event id).",
+    )
 
     @model_validator(mode="after")
     def _one_start(self) -> ReplayRequest:
         if (self.since is None) == (self.afterEventId is None):
             raise ValueError("give either since (an RFC 3339 time) or afterEventId")
-        if self.afterEventId is not None and not _EVENT_ID.match(self.afterEventId):
+        if self.afterEventId is not None and not _EVENT_ID.fullmatch(self.afterEventId):
             raise ValueError("afterEventId is not a gateway event id")
         if self.since is not None and self.until is not None and self.until < self.since:
             raise ValueError("until is before since")
