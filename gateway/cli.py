@@ -1,5 +1,6 @@
-"""Command line: `python -m gateway serve`, and `python -m gateway openapi` to print the
-OpenAPI document (the benchmark is its own tool: `python -m bench`)."""
+"""Command line: `python -m gateway serve` and the operator's commands (`token`, `send`,
+`tail`, `check-config`, `openapi`, see `gateway/commands/`). The benchmark is its own tool:
+`python -m bench`."""
 
 from __future__ import annotations
 
@@ -9,7 +10,9 @@ import os
 import sys
 from typing import NoReturn
 
-from gateway.config import ConfigError, Settings, load_settings
+from gateway import __version__
+from gateway.commands import CommandError, check_config, openapi, send, tail, token
+from gateway.config import ConfigError, load_settings
 from gateway.http.server import StartupError, serve
 from gateway.logs import configure_logging
 
@@ -25,33 +28,15 @@ class _OneLineParser(argparse.ArgumentParser):
 
 def _parser() -> argparse.ArgumentParser:
     parser = _OneLineParser(prog="python -m gateway", description=__doc__)
+    parser.add_argument("--version", action="version", version=f"gateway {__version__}")
     commands = parser.add_subparsers(dest="command", required=True)
     serve_cmd = commands.add_parser("serve", help="run the gateway")
     serve_cmd.add_argument("--config", help="TOML file (default: $GATEWAY_CONFIG)")
     serve_cmd.add_argument("--host", help="interface to listen on (default 127.0.0.1)")
     serve_cmd.add_argument("--port", type=int, help="port to listen on (default 8080; 0 = any)")
-    commands.add_parser(
-        "openapi",
-        help="print the OpenAPI document (python -m gateway openapi > docs/openapi.json)",
-    )
+    for command in (token, send, tail, check_config, openapi):
+        command.add_parser(commands)
     return parser
-
-
-def _openapi() -> int:
-    """The document of the routes a gateway serves, whatever this machine's settings: the
-    route table does not depend on them (nothing here reads the environment)."""
-    from gateway.engine.memory import MemoryEngine
-    from gateway.http.app import build_app
-    from gateway.http.appkeys import ROUTE_TABLE
-    from gateway.reference.routes import document_bytes
-
-    placeholder = "x" * 32
-    app = build_app(
-        Settings.model_construct(), MemoryEngine(), admin_key=placeholder, jwt_secret=placeholder
-    )
-    sys.stdout.buffer.write(document_bytes(app[ROUTE_TABLE]))
-    sys.stdout.flush()
-    return 0
 
 
 def _serve(args: argparse.Namespace) -> int:
@@ -70,6 +55,10 @@ def _serve(args: argparse.Namespace) -> int:
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     args = _parser().parse_args(argv)
-    if args.command == "openapi":
-        return _openapi()
-    return _serve(args)
+    if args.command == "serve":
+        return _serve(args)
+    try:
+        return int(args.run(args))
+    except (ConfigError, CommandError) as exc:
+        print(f"gateway: {args.command}: {exc}", file=sys.stderr, flush=True)
+        return EXIT_BAD_START

@@ -12,7 +12,7 @@ from contextvars import ContextVar
 from pathlib import Path
 from typing import Annotated, Any
 
-from pydantic import Field, ValidationError, field_validator
+from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic.fields import FieldInfo
 from pydantic_settings import (
     BaseSettings,
@@ -76,13 +76,29 @@ class Settings(BaseSettings):
     delivery_timeout_seconds: float = Field(15, gt=0, le=TEN_YEARS_SECONDS)
     rotation_grace_seconds: float = Field(86400, ge=0, le=TEN_YEARS_SECONDS)
     history_seconds: float = Field(86400, gt=0, le=TEN_YEARS_SECONDS)
+    history_max_bytes: int = Field(268435456, gt=0)
+    dedup_seconds: float = Field(259200, gt=0, le=TEN_YEARS_SECONDS)
     max_body_bytes: int = Field(1048576, gt=0)
     shutdown_timeout_seconds: float = Field(30, gt=0, le=TEN_YEARS_SECONDS)
+
+    subscriber_max_queued_bytes: int = Field(67108864, gt=0)
+    subscriber_max_dead_bytes: int = Field(67108864, gt=0)
+    delivery_lease_margin_seconds: float = Field(30, ge=0, le=TEN_YEARS_SECONDS)
 
     ws_max_backlog_bytes: int = Field(1048576, gt=0)
     ws_heartbeat_seconds: float = Field(25, gt=0, le=TEN_YEARS_SECONDS)
     ws_auth_timeout_seconds: float = Field(10, gt=0, le=TEN_YEARS_SECONDS)
     ws_refresh_grace_seconds: float = Field(25, ge=0, le=TEN_YEARS_SECONDS)
+
+    # Hostile clients (docs/security.md): how long a connection may take over its request's
+    # headers and body, stay idle between requests, and how many may be open at once; how
+    # many activities one webhook may carry and how many bytes they may normalise to.
+    http_header_timeout_seconds: float = Field(10, gt=0, le=TEN_YEARS_SECONDS)
+    http_body_timeout_seconds: float = Field(30, gt=0, le=TEN_YEARS_SECONDS)
+    http_keepalive_seconds: float = Field(75, gt=0, le=TEN_YEARS_SECONDS)
+    max_connections: int = Field(10000, gt=0)
+    max_activities_per_webhook: int = Field(100, gt=0)
+    max_normalised_bytes: int = Field(4194304, gt=0)
 
     integrations: list[dict[str, Any]] = []
     subscribers: list[dict[str, Any]] = []
@@ -114,6 +130,16 @@ class Settings(BaseSettings):
             raise ValueError("must be one of debug, info, warning, error, critical")
         return level
 
+    @model_validator(mode="after")
+    def _dedup_covers_history(self) -> Settings:
+        """A redelivery of an event still in the history must be recognised."""
+        if self.dedup_seconds < self.history_seconds:
+            raise ValueError(
+                f"dedup_seconds ({self.dedup_seconds:g}) must be at least history_seconds "
+                f"({self.history_seconds:g})"
+            )
+        return self
+
     @classmethod
     def settings_customise_sources(
         cls,
@@ -140,7 +166,9 @@ def _read_toml(path: str) -> dict[str, Any]:
 
 def _describe(exc: ValidationError) -> str:
     first = exc.errors()[0]
-    where = ".".join(str(part) for part in first["loc"]) or "configuration"
+    where = ".".join(str(part) for part in first["loc"])
+    if not where:
+        return str(first["msg"]).removeprefix("Value error, ")
     if first["type"] == "extra_forbidden":
         return f"unknown setting '{where}'"
     return f"setting '{where}': {first['msg']}"

@@ -19,12 +19,15 @@ The tree::
     │                                     Content-Encoding says (400 `invalid_payload`)
     ├── UnencodableActivity               an activity holding a value JSON cannot carry
     │                                     (400 `invalid_payload`)
-    └── Unavailable                       shared state out of reach (503 `unavailable`)
-        └── EngineUnavailable             raised by engines (gateway.engine.base)
+    ├── Unavailable                       shared state out of reach (503 `unavailable`)
+    │   └── EngineUnavailable             raised by engines (gateway.engine.base)
+    └── ClientGone                        the client closed the connection before the
+                                          answer (`cancelled`, counted as status 499)
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 
 from pydantic import ValidationError
@@ -107,6 +110,20 @@ class Unavailable(GatewayError):
         self.detail = detail
 
 
+class ClientGone(GatewayError):
+    """The client closed the connection before its request was answered (mid-body): no one
+    is left to tell, so it is counted, not answered. The status is nginx's 499 "client
+    closed request", which never reaches a client: metrics count it apart from the 4xx the
+    gateway chose and the 5xx that are its own failures."""
+
+    STATUS = 499
+
+    def __init__(self) -> None:
+        super().__init__(
+            "cancelled", "The client closed the connection before the answer.", self.STATUS
+        )
+
+
 INVALID_JSON_MESSAGE = "The body is not valid JSON."
 
 ERROR_CODES: dict[str, tuple[int, str]] = {
@@ -128,6 +145,12 @@ ERROR_CODES: dict[str, tuple[int, str]] = {
 """Every error code an HTTP route answers with: its status and what it means. The OpenAPI
 document lists, for each operation, the codes it may answer with under their statuses
 (`method_not_allowed` is the router's answer to any path, with `Allow`)."""
+
+
+def rate_limited(message: str, wait_seconds: float) -> GatewayError:
+    """429 `rate_limited`; `Retry-After` is the wait in whole seconds, at least 1."""
+    retry_after = max(1, math.ceil(wait_seconds))
+    return GatewayError("rate_limited", message, 429, {"Retry-After": str(retry_after)})
 
 
 def unauthorized(message: str = "Missing or invalid credentials.") -> GatewayError:

@@ -37,6 +37,13 @@ class Metrics:
             buckets=_LATENCY_BUCKETS,
             registry=r,
         )
+        self.http_refused = Counter(
+            "gateway_http_refused",
+            "Connections refused at the connection cap, and connections and requests cut "
+            "off by the header or body deadline",
+            ["reason"],
+            registry=r,
+        )
         self.webhooks = Counter(
             "gateway_webhooks",
             "Inbound webhooks by integration kind and outcome",
@@ -65,6 +72,35 @@ class Metrics:
         )
         self.delivery_queue_depth = Gauge(
             "gateway_delivery_queue_depth", "Deliveries waiting in the queue", registry=r
+        )
+        # What the engine holds, shared by every process on it (each reports the same):
+        # refreshed by the retention loop, so a scrape costs no engine round trip.
+        self.event_log_events = Gauge(
+            "gateway_event_log_events", "Events held in the event log", registry=r
+        )
+        self.event_log_bytes = Gauge(
+            "gateway_event_log_bytes", "Bytes of the events held in the event log", registry=r
+        )
+        self.delivery_queued_bytes = Gauge(
+            "gateway_delivery_queued_bytes", "Bytes of the deliveries queued", registry=r
+        )
+        self.delivery_dead_bytes = Gauge(
+            "gateway_delivery_dead_bytes", "Bytes of the dead letters kept for replay", registry=r
+        )
+        self.delivery_oldest_due = Gauge(
+            "gateway_delivery_oldest_due_seconds",
+            "How long the longest-waiting due delivery has been due",
+            registry=r,
+        )
+        self.delivery_overflowed = Gauge(
+            "gateway_delivery_overflowed_total",
+            "Queued deliveries turned dead by a subscriber's queued-bytes cap (engine-wide)",
+            registry=r,
+        )
+        self.dead_letters_dropped = Gauge(
+            "gateway_dead_letters_dropped_total",
+            "Dead letters dropped by a subscriber's dead-letter caps (engine-wide)",
+            registry=r,
         )
         self.ingest_to_fanout = Histogram(
             "gateway_ingest_to_fanout_seconds",

@@ -26,6 +26,9 @@ def test_shipped_example_loads_with_contract_defaults(monkeypatch: pytest.Monkey
     assert settings.retry_schedule == list(DEFAULT_RETRY_SCHEDULE)
     assert settings.ws_max_backlog_bytes == 1048576
     assert settings.max_body_bytes == 1048576
+    assert (settings.dedup_seconds, settings.history_max_bytes) == (259200, 268435456)
+    assert settings.subscriber_max_queued_bytes == settings.subscriber_max_dead_bytes == 67108864
+    assert settings.delivery_lease_margin_seconds == 30
 
 
 def test_environment_lists_are_comma_separated(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -118,12 +118,14 @@ def test_sigterm_while_draining_answers_close_and_readyz_is_503(gateway_factory)
     gateway = gateway_factory(env={"GATEWAY_ADMIN_KEY": ADMIN_KEY})
     integration = _scg_integration(gateway.url)
     body = (FIXTURES / "scg-mo-message.json").read_bytes()
+    credential = base64.b64encode(b"scg:pw").decode()
     with (
         socket.create_connection((gateway.host, gateway.port), timeout=10) as slow,
         socket.create_connection((gateway.host, gateway.port), timeout=10) as idle,
     ):
         slow.sendall(
             f"POST /webhooks/{integration['integrationId']} HTTP/1.1\r\nHost: x\r\n"
+            f"Authorization: Basic {credential}\r\n"
             f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n".encode()
             + body[:10]
         )
@@ -139,5 +141,5 @@ def test_sigterm_while_draining_answers_close_and_readyz_is_503(gateway_factory)
         assert b"Connection: close" in head
         assert b"shutting down" in answer
         slow.sendall(body[10:])
-        assert slow.recv(65536).startswith(b"HTTP/1.1 401 ")
+        assert slow.recv(65536).startswith(b"HTTP/1.1 202 ")
     assert gateway.proc.wait(20) == 0

@@ -42,6 +42,9 @@ def test_the_wheel_carries_only_gateway_and_signing(tmp_path: Path) -> None:
     assert top_level == PRODUCT
     assert "gateway/__main__.py" in names
     assert "signing/telnyx.py" in names
+    static = ROOT / "gateway" / "console" / "static"
+    for path in static.iterdir():  # the console's page, stylesheet and scripts
+        assert f"gateway/console/static/{path.name}" in names
     data = [ROOT / "gateway" / "reference" / "reference.css"]
     data += (ROOT / "gateway" / "inbound" / "examples").iterdir()
     for path in data:  # the reference page's stylesheet, the webhook examples

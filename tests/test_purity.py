@@ -34,6 +34,7 @@ PURE_MODULES = (
     "gateway.delivery.attempts",
     "gateway.subscribers.bodies",
     "gateway.subscribers.model",
+    "gateway.commands.webhook_request",
     "gateway.subscribers.views",
     "gateway.delivery.examples",
     "gateway.delivery.openapi",

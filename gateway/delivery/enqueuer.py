@@ -1,8 +1,9 @@
 """Filling the delivery queue: the enqueuer loop follows the event log by a cursor kept in
-the engine (moved atomically with each batch it enqueues, so a restart neither misses nor
-doubles a delivery, and of several instances' enqueuers only one enqueues each batch), and
-replays enqueue a range again for one subscriber: from the event log and from the
-subscriber's dead letters, which outlive the log's history."""
+the engine (moved atomically with each batch it enqueues, together with the batch's pending
+attempt records, so a restart neither misses nor doubles a delivery, and of several
+instances' enqueuers only one enqueues each batch), and replays enqueue a range again for
+one subscriber: from the event log and from the subscriber's dead letters, which outlive the
+log's history. The subscriber list is re-read only after the registry changed."""
 
 from __future__ import annotations
 
@@ -17,10 +18,11 @@ import orjson
 from gateway.delivery.attempts import pending_record
 from gateway.engine.base import Engine, EngineUnavailable
 from gateway.engine.deliveries import CursorConflict, CursorMove, DeadLetter, QueuedDelivery
-from gateway.engine.events import StoredEvent, event_id_ms
+from gateway.engine.events import StoredEvent
+from gateway.engine.ids import event_id_ms
 from gateway.loops import LoopBody
 from gateway.subscribers.model import Subscriber
-from gateway.subscribers.store import SubscriberStore
+from gateway.subscribers.store import SubscriberList
 
 log = logging.getLogger("gateway.delivery")
 
@@ -60,15 +62,14 @@ def plan(
     return planned
 
 
-async def _note_pending(engine: Engine, deliveries: Sequence[QueuedDelivery], now: float) -> None:
-    """Only where no record exists yet: a first attempt may already have written its own."""
-    for delivery in deliveries:
-        await engine.deliveries.record_attempt(
-            delivery.subscriber_id,
-            f"{delivery.id}#1",
-            pending_record(delivery, now),
-            only_new=True,
-        )
+async def _enqueue(
+    engine: Engine, planned: Sequence[QueuedDelivery], move: CursorMove | None = None
+) -> int:
+    """One atomic step: the deliveries, their pending records (only where no record exists
+    yet: a first attempt may already have written its own) and the cursor's move."""
+    now = time.time()
+    pending = [pending_record(delivery, now) for delivery in planned]
+    return await engine.deliveries.enqueue(planned, now, pending, move)
 
 
 async def _stored_cursor(engine: Engine) -> str:
@@ -77,12 +78,12 @@ async def _stored_cursor(engine: Engine) -> str:
     if stored is not None:
         return stored
     start = await engine.events.last_id()
-    await engine.deliveries.enqueue([], time.time(), CursorMove(CURSOR_NAME, None, start))
+    await _enqueue(engine, [], CursorMove(CURSOR_NAME, None, start))
     return start
 
 
 def enqueuer_loop(engine: Engine, on_enqueued: Callable[[], None]) -> LoopBody:
-    store = SubscriberStore(engine.registry)
+    subscribers = SubscriberList(engine.registry)
 
     async def run(beat: Callable[[], None]) -> None:
         cursor: str | None = None
@@ -93,13 +94,11 @@ def enqueuer_loop(engine: Engine, on_enqueued: Callable[[], None]) -> LoopBody:
                 events = await engine.events.wait_after(cursor, BATCH_SIZE, WAIT_SECONDS)
                 if not events:
                     continue
-                enabled = [s for s in await store.list() if s.enabled]
+                current = await subscribers.current()
+                enabled = [s for s in current.values() if s.enabled]
                 planned = plan(events, enabled, live=True)
-                now = time.time()
-                move = CursorMove(CURSOR_NAME, cursor, events[-1].id)
-                await engine.deliveries.enqueue(planned, now, move)
+                await _enqueue(engine, planned, CursorMove(CURSOR_NAME, cursor, events[-1].id))
                 cursor = events[-1].id
-                await _note_pending(engine, planned, now)
                 if planned:
                     on_enqueued()
             except CursorConflict:
@@ -121,9 +120,7 @@ async def replay(engine: Engine, subscriber: Subscriber, after: str, until: str 
     sources = [engine.events.read_after, _dead_letter_reader(engine, subscriber.id)]
     async for events in _merged(sources, after, until):
         planned = plan(events, [subscriber], live=False, id_suffix=suffix)
-        now = time.time()
-        total += await engine.deliveries.enqueue(planned, now)
-        await _note_pending(engine, planned, now)
+        total += await _enqueue(engine, planned)
         await asyncio.sleep(0)
     return total
 

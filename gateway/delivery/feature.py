@@ -26,7 +26,8 @@ async def _start(app: web.Application) -> None:
         timeout=settings.delivery_timeout_seconds,
     )
     deliverer = Deliverer(app[ENGINE], runtime.sender, app[METRICS], settings.retry_schedule)
-    runtime.dispatcher = Dispatcher(deliverer, settings.delivery_timeout_seconds)
+    lease = settings.delivery_timeout_seconds + settings.delivery_lease_margin_seconds
+    runtime.dispatcher = Dispatcher(deliverer, lease)
     app[LOOPS].start("delivery-enqueuer", enqueuer_loop(app[ENGINE], runtime.wake))
     app[LOOPS].start("delivery-dispatcher", runtime.dispatcher.run)
 

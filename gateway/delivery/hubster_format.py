@@ -12,7 +12,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from gateway.engine.events import event_id_ms
+from gateway.engine.ids import event_id_ms
 from gateway.times import epoch_ms
 
 Json = dict[str, Any]

@@ -1,9 +1,11 @@
-"""One delivery attempt, start to finish: render and send, then decide and record the outcome
-in the queue, the attempt log, the metrics and, when it comes to that, the subscriber's state.
+"""One delivery attempt, start to finish: render and send, then decide the outcome and apply
+it with one `conclude` (queue move, attempt record and failure mark in one atomic step), then
+count it and, when it comes to that, disable the subscriber.
 
 The two halves are separate so the dispatcher can turn a send that raised into a failed
-attempt. A subscriber deleted while its attempt was in flight is dropped from the queue again
-after the attempt's writes, so no record, failure mark or dead letter of it outlives it.
+attempt. A subscriber deleted while its attempt was in flight has been dropped from the
+queue, and `conclude` then writes nothing, so no record, failure mark or dead letter of it
+outlives it.
 """
 
 from __future__ import annotations
@@ -12,13 +14,14 @@ import logging
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
+from typing import Literal
 
 from gateway.delivery.attempts import attempt_record
 from gateway.delivery.formats import render
 from gateway.delivery.outcome import Decision, SendResult, decide
 from gateway.delivery.sender import HttpSender
 from gateway.engine.base import Engine
-from gateway.engine.deliveries import QueuedDelivery
+from gateway.engine.deliveries import Conclusion, QueuedDelivery
 from gateway.metrics import Metrics
 from gateway.subscribers.model import DisabledReason, Subscriber
 from gateway.subscribers.store import SubscriberStore
@@ -46,16 +49,12 @@ class Deliverer:
     async def conclude(
         self, subscriber: Subscriber, delivery: QueuedDelivery, result: SendResult
     ) -> None:
-        """Count the attempt: finish, retry or bury the delivery, then record it, count it
-        and track the subscriber's health. The queue move comes first, so whatever fails
-        after it, the attempt is counted and the delivery cannot repeat without end."""
+        """Count the attempt: finish, retry or bury the delivery with its record and the
+        subscriber's failure mark in one step, so whatever fails after it, the attempt is
+        counted and the delivery cannot repeat without end."""
         attempt = delivery.attempts + 1
         now = self.clock()
         decision = decide(result, attempt, self.retry_schedule, now)
-        current = await self.store.get(subscriber.id)
-        if current is None:
-            return
-        queue = self.engine.deliveries
         next_at = None if decision.retry_in is None else now + decision.retry_in
         record = attempt_record(
             delivery,
@@ -66,35 +65,54 @@ class Deliverer:
             now,
             None if decision.gone else next_at,
         )
-        if decision.status == "dead":
-            await queue.bury(replace(delivery, attempts=attempt), record)
-        elif next_at is None:
-            await queue.finish(delivery)
-        else:
-            await queue.retry(replace(delivery, attempts=attempt), next_at)
-        await queue.record_attempt(subscriber.id, f"{delivery.id}#{attempt}", record)
-        self.metrics.deliveries.labels(decision.status).inc()
-        await self._track_health(current, decision, now)
-        if await self.store.get(subscriber.id) is None:
-            await queue.drop_subscriber(subscriber.id)
-
-    async def _track_health(self, subscriber: Subscriber, decision: Decision, now: float) -> None:
-        queue = self.engine.deliveries
-        if decision.status == "succeeded":
-            await queue.clear_failing(subscriber.id)
-            return
         if decision.gone:
-            await self._disable(subscriber, "gone")
+            await self.engine.deliveries.park(subscriber.id)  # not retried meanwhile
+        concluded = await self.engine.deliveries.conclude(
+            Conclusion(
+                delivery=replace(delivery, attempts=attempt),
+                outcome=_outcome(decision, next_at),
+                due_at=next_at,
+                record_key=f"{delivery.id}#{attempt}",
+                record=record,
+                failed_at=None if decision.status == "succeeded" else now,
+            )
+        )
+        if not concluded.applied:
             return
-        failing_since = await queue.mark_failing(subscriber.id, now)
-        if now - failing_since >= subscriber.disable_after_seconds:
-            await self._disable(subscriber, "failing")
+        self.metrics.deliveries.labels(decision.status).inc()
+        if decision.gone:
+            await self._disable(subscriber.id, "gone")
+        elif _failing_too_long(concluded.failing_since, now, subscriber):
+            await self._disable(subscriber.id, "failing")
 
-    async def _disable(self, subscriber: Subscriber, reason: DisabledReason) -> None:
-        if not subscriber.enabled:
-            return
-        await self.store.save(replace(subscriber, enabled=False, disabled_reason=reason))
-        log.warning("subscriber %s disabled (%s)", subscriber.id, reason)
+    async def _disable(self, subscriber_id: str, reason: DisabledReason) -> None:
+        """Park first, then disable by compare-and-set: whichever way this interleaves with
+        an `enable` (which enables, then unparks), the subscriber never ends up enabled but
+        parked; one left disabled but due is parked by the dispatcher."""
+        queue = self.engine.deliveries
+        await queue.park(subscriber_id)
+
+        changed = False
+
+        def disabled(current: Subscriber) -> Subscriber | None:
+            nonlocal changed
+            changed = current.enabled
+            return replace(current, enabled=False, disabled_reason=reason) if changed else None
+
+        if await self.store.update(subscriber_id, disabled) is None:
+            await queue.drop_subscriber(subscriber_id)  # deleted meanwhile: leave no mark
+        elif changed:
+            log.warning("subscriber %s disabled (%s)", subscriber_id, reason)
+
+
+def _failing_too_long(since: float | None, now: float, subscriber: Subscriber) -> bool:
+    return since is not None and now - since >= subscriber.disable_after_seconds
+
+
+def _outcome(decision: Decision, next_at: float | None) -> Literal["finish", "retry", "dead"]:
+    if decision.status == "dead":
+        return "dead"
+    return "finish" if next_at is None else "retry"
 
 
 def _error_text(result: SendResult, decision: Decision) -> str | None:

@@ -1,13 +1,15 @@
-"""Shared state behind one narrow async interface: event log, dedup, registries, queues.
+"""Shared state behind one narrow async interface: event log, dedup, registries, queues,
+presence and throttles.
 
-`Engine` composes one store per job. The in-memory engine is the only one so far; the
-protocols are shaped so that a Redis engine (streams, sorted sets, hashes) can implement
-them. Everything crossing the interface is bytes, strings or plain JSON-compatible values,
-so no Python object is ever shared between a writer and its readers.
+`Engine` composes one store per job; each store's module documents its protocol, shaped so
+that a Redis engine (streams, sorted sets, hashes, one Lua script per method) implements it
+as well as the in-memory one. Everything crossing the interface is bytes, strings or plain
+JSON-compatible values, so no Python object is ever shared between a writer and its readers.
+`factory.create_engine` picks the engine a configuration asks for.
 """
 
 from gateway.engine.base import Engine, EngineUnavailable
-from gateway.engine.events import AppendResult, EventLog, NewEvent, StoredEvent, event_id_at
+from gateway.engine.events import AppendResult, EventLog, NewEvent, StoredEvent
 
 __all__ = [
     "AppendResult",
@@ -16,5 +18,4 @@ __all__ = [
     "EventLog",
     "NewEvent",
     "StoredEvent",
-    "event_id_at",
 ]

@@ -8,6 +8,7 @@ from gateway.engine.deliveries import DeliveryQueue
 from gateway.engine.events import EventLog
 from gateway.engine.presence import PresenceStore
 from gateway.engine.registry import Registry
+from gateway.engine.throttle import Throttle
 from gateway.errors import Unavailable
 
 
@@ -16,11 +17,17 @@ class EngineUnavailable(Unavailable):
 
 
 class Engine(Protocol):
+    """`instance_id` names this process among all sharing the engine (presence records and
+    delivery leases carry it). Every method of every store either completes as one atomic
+    step or raises `EngineUnavailable` having changed nothing."""
+
     name: str
+    instance_id: str
     events: EventLog
     registry: Registry
     presence: PresenceStore
     deliveries: DeliveryQueue
+    throttle: Throttle
 
     async def ping(self) -> None:
         """Raise `EngineUnavailable` unless the engine answers."""

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 import orjson
 
 from gateway.engine import NewEvent
-from gateway.errors import UnencodableActivity
+from gateway.errors import GatewayError, UnencodableActivity
 from gateway.events.activity import KeyedActivity
 
 
@@ -41,3 +42,18 @@ def encode(keyed: KeyedActivity) -> NewEvent:
         type=activity["type"],
         body=body,
     )
+
+
+def encode_all(activities: Iterable[KeyedActivity], max_bytes: int) -> list[NewEvent]:
+    """Every activity encoded, or 413 as soon as their bytes together pass `max_bytes`:
+    one signed body must not become an unbounded amount of stored and fanned-out data."""
+    events: list[NewEvent] = []
+    total = 0
+    for keyed in activities:
+        event = encode(keyed)
+        total += len(event.body)
+        if total > max_bytes:
+            message = f"The activities of this body normalise to more than {max_bytes} bytes."
+            raise GatewayError("payload_too_large", message, 413)
+        events.append(event)
+    return events

@@ -7,6 +7,7 @@ from collections.abc import Callable
 from aiohttp import web
 
 from gateway.config import Settings
+from gateway.console import routes as console
 from gateway.delivery import feature as delivery
 from gateway.engine import Engine
 from gateway.engine.retention import retention_loop
@@ -23,6 +24,7 @@ from gateway.http.appkeys import (
     ROUTE_TABLE,
     SETTINGS,
 )
+from gateway.http.connections import name_the_server
 from gateway.http.inflight import InFlight
 from gateway.http.middleware import request_middleware
 from gateway.http.request_id import add_request_id_header
@@ -40,12 +42,17 @@ FEATURES: tuple[Feature, ...] = (
     inbound.setup,
     delivery.setup,
     agent_ws.setup,
+    console.setup,
     reference.setup,
 )
 
 
 async def _start_retention(app: web.Application) -> None:
-    app[LOOPS].start("retention", retention_loop(app[ENGINE], app[SETTINGS].history_seconds))
+    settings = app[SETTINGS]
+    loop = retention_loop(
+        app[ENGINE], app[METRICS], settings.history_seconds, settings.history_max_bytes
+    )
+    app[LOOPS].start("retention", loop)
 
 
 async def _stop_loops_and_engine(app: web.Application) -> None:
@@ -72,6 +79,7 @@ def build_app(
     app[JWT_SECRET] = jwt_secret
     app[ROUTE_TABLE] = RouteTable()
     app.on_response_prepare.append(add_request_id_header)
+    app.on_response_prepare.append(name_the_server)
     app.on_startup.append(_start_retention)
     for feature in FEATURES:
         feature(app)

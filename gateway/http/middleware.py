@@ -9,7 +9,7 @@ import time
 from aiohttp import web
 from aiohttp.typedefs import Handler
 
-from gateway.errors import GatewayError
+from gateway.errors import ClientGone, GatewayError
 from gateway.http.appkeys import ACCESS_LOG, INFLIGHT, METRICS
 from gateway.http.errors import (
     gateway_error_response,
@@ -25,12 +25,15 @@ error_log = logging.getLogger("gateway.errors")
 async def _respond(request: web.Request, handler: Handler) -> web.StreamResponse:
     """The one place handlers' errors become responses: nothing else renders an error."""
     try:
-        authorize(request)
+        await authorize(request)
         return await handler(request)
     except GatewayError as error:
         if error.status >= 500:
             extra = {"requestId": request_id(request)}
             error_log.warning("answered %d %s", error.status, error.code, extra=extra)
+        elif isinstance(error, ClientGone):
+            extra = {"requestId": request_id(request)}
+            error_log.debug("the client closed the connection mid-request", extra=extra)
         return gateway_error_response(error)
     except web.HTTPException as exc:
         return http_exception_response(exc)
@@ -45,6 +48,17 @@ def route_label(request: web.Request) -> str:
     route = request.match_info.route
     resource = route.resource
     return resource.canonical if resource is not None else "unmatched"
+
+
+MAX_LOGGED_PATH = 256
+"""A path longer than this is logged cut, with a marker saying how much was left out: a
+client chooses the path, and an unmatched one would otherwise fill a log line."""
+
+
+def logged_path(path: str) -> str:
+    if len(path) <= MAX_LOGGED_PATH:
+        return path
+    return f"{path[:MAX_LOGGED_PATH]}...[{len(path) - MAX_LOGGED_PATH} more characters]"
 
 
 def _is_websocket_upgrade(request: web.Request) -> bool:
@@ -74,7 +88,7 @@ async def request_middleware(request: web.Request, handler: Handler) -> web.Stre
         {
             "method": request.method,
             "route": route,
-            "path": request.path,
+            "path": logged_path(request.path),
             "status": response.status,
             "durationMs": round(elapsed * 1000, 3),
             "requestId": request_id(request),

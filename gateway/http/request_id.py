@@ -18,7 +18,8 @@ _PREFIX = secrets.token_hex(10)
 _COUNTER = itertools.count()
 
 
-def _new_id() -> str:
+def new_request_id() -> str:
+    """A fresh id, for an answer given before any request was read."""
     return f"{_PREFIX}{next(_COUNTER):012x}"
 
 
@@ -27,7 +28,7 @@ def request_id(request: BaseRequest) -> str:
     if _KEY in request:
         return request[_KEY]
     given = request.headers.get(HEADER, "")
-    chosen = given if given and _ACCEPTABLE.fullmatch(given) else _new_id()
+    chosen = given if given and _ACCEPTABLE.fullmatch(given) else new_request_id()
     request[_KEY] = chosen
     return chosen
 

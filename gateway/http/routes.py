@@ -12,6 +12,7 @@ from (the registered `Route` rows in `app[ROUTE_TABLE].routes`, each with a stab
 from __future__ import annotations
 
 import hmac
+import time
 from collections.abc import Iterable
 from dataclasses import KW_ONLY, dataclass
 from typing import Literal
@@ -19,8 +20,8 @@ from typing import Literal
 from aiohttp import web
 from aiohttp.typedefs import Handler
 
-from gateway.errors import unauthorized
-from gateway.http.appkeys import ADMIN_KEY, ROUTE_TABLE
+from gateway.errors import GatewayError, Unavailable, rate_limited, unauthorized
+from gateway.http.appkeys import ADMIN_KEY, ENGINE, ROUTE_TABLE
 from gateway.http.operation import Operation
 
 Access = Literal["public", "admin"]
@@ -75,10 +76,36 @@ def _bearer_token(request: web.Request) -> bytes | None:
     return token.strip().encode("utf-8", "surrogateescape")
 
 
-def authorize(request: web.Request) -> None:
+ADMIN_FAILURES_PER_MINUTE = 20
+"""Failed admin-key attempts one client address may make in a minute (a minute's worth at
+once, then one every three seconds) before its failures are answered 429 instead of 401."""
+
+
+async def _failed_admin_key(request: web.Request) -> GatewayError:
+    """The answer to a wrong or missing admin key: 401, or 429 `rate_limited` once the
+    client's address has failed `ADMIN_FAILURES_PER_MINUTE` times in a minute, counted by
+    the engine's throttle so that every process sees the same count. Only failures are
+    counted and throttled: the right key always passes, so no one can lock the operator
+    out by failing from the operator's address, and a 32-byte key cannot be guessed
+    within any rate. If the throttle cannot be reached, the answer is the plain 401."""
+    refusal = unauthorized("The admin key is missing or wrong.")
+    key = f"admin-failures:{request.remote}"
+    rate = ADMIN_FAILURES_PER_MINUTE / 60
+    try:
+        wait = await request.app[ENGINE].throttle.take(
+            key, rate, ADMIN_FAILURES_PER_MINUTE, time.time()
+        )
+    except Unavailable:
+        return refusal
+    if wait > 0:
+        return rate_limited("Too many failed admin-key attempts from this address.", wait)
+    return refusal
+
+
+async def authorize(request: web.Request) -> None:
     """Raise 401 unless the matched route is public or the request carries the admin key
-    (compared in constant time). No route matched (404, 405): nothing to protect, the
-    router's own error is the answer."""
+    (compared in constant time); 429 for an address failing too often. No route matched
+    (404, 405): nothing to protect, the router's own error is the answer."""
     match_info = request.match_info
     if match_info.http_exception is not None:
         return
@@ -87,4 +114,4 @@ def authorize(request: web.Request) -> None:
     presented = _bearer_token(request)
     expected = request.app[ADMIN_KEY].encode()
     if presented is None or not hmac.compare_digest(presented, expected):
-        raise unauthorized("The admin key is missing or wrong.")
+        raise await _failed_admin_key(request)

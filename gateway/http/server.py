@@ -15,13 +15,12 @@ import signal
 from aiohttp import web
 
 from gateway import early_signals
-from gateway.config import ConfigError, Settings, generated_secret
-from gateway.engine import Engine
-from gateway.engine.memory import MemoryEngine
+from gateway.config import Settings, generated_secret
+from gateway.engine.factory import create_engine
 from gateway.http.app import build_app
 from gateway.http.appkeys import INFLIGHT
+from gateway.http.connections import GatewayRunner, raise_descriptor_limit
 from gateway.http.inflight import InFlight
-from gateway.http.protocol_errors import GatewayRunner
 
 log = logging.getLogger("gateway.server")
 
@@ -34,12 +33,6 @@ class StartupError(Exception):
     """The server could not start; the message is one printable line."""
 
 
-def create_engine(settings: Settings) -> Engine:
-    if settings.redis_url:
-        raise ConfigError("GATEWAY_REDIS_URL is set, but this build has no Redis engine yet")
-    return MemoryEngine()
-
-
 async def serve(settings: Settings) -> None:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -47,6 +40,7 @@ async def serve(settings: Settings) -> None:
         loop.add_signal_handler(signum, stop.set)
     if early_signals.received():
         stop.set()
+    raise_descriptor_limit(settings.max_connections)
     admin_key = settings.admin_key or generated_secret()
     engine = create_engine(settings)
     app = build_app(

@@ -31,6 +31,9 @@ class Receiver:
     destination: Destination
     configurations: tuple[Mapping[str, Any], ...]
     now: float
+    max_activities: int
+    """Activities one body may carry (413 above it): adapters reading a list check its
+    length before normalising any of it."""
 
     def credentials(self, name: str) -> list[str]:
         """Every valid value of one credential field, current first."""
@@ -39,15 +42,28 @@ class Receiver:
 
 
 Normalise = Callable[[InboundRequest, Receiver], list[KeyedActivity]]
+Authenticate = Callable[[Mapping[str, str], Receiver], None]
 
 
 @dataclass(frozen=True, slots=True)
 class Adapter:
     """One provider: the media types it takes (the first is what a missing Content-Type
-    means) and its pure verify-and-normalise function."""
+    means) and its pure verify-and-normalise function. A provider whose credential is in
+    the headers alone (no signature over the body) also gives `authenticate`, which the
+    handler runs before reading a body of declared length: an unauthenticated sender then
+    never gets its body read. `normalise` still authenticates by itself."""
 
     media_types: tuple[str, ...]
     normalise: Normalise
+    authenticate: Authenticate | None = None
+
+
+def too_many_activities(count: int, limit: int) -> InboundError:
+    return InboundError(
+        "payload_too_large",
+        f"The body carries {count} activities; at most {limit} are accepted in one webhook.",
+        413,
+    )
 
 
 def refused(error: VerificationError) -> InboundError:

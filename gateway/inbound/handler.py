@@ -8,14 +8,15 @@ import time
 import orjson
 from aiohttp import web
 
+from gateway.config import Settings
 from gateway.engine import AppendResult
-from gateway.errors import ContentEncodingError, GatewayError, not_found
+from gateway.errors import ContentEncodingError, GatewayError, not_found, rate_limited
 from gateway.events.activity import Destination
-from gateway.events.encode import encode
+from gateway.events.encode import encode_all
 from gateway.http.appkeys import ENGINE, METRICS, SETTINGS
 from gateway.http.body import read_limited
 from gateway.inbound import hubster, scg, standard, telnyx, twilio
-from gateway.inbound.base import Adapter, InboundRequest, Receiver
+from gateway.inbound.base import Adapter, InboundRequest, Receiver, too_many_activities
 from gateway.inbound.media import accepted_media_type, is_compressed
 from gateway.integrations.model import PAUSED, Integration
 from gateway.integrations.store import IntegrationStore
@@ -41,7 +42,7 @@ def signed_url(request: web.Request) -> str:
     return f"{request.scheme}://{request.host}{request.raw_path}"
 
 
-def _receiver(integration: Integration, now: float) -> Receiver:
+def _receiver(integration: Integration, now: float, settings: Settings) -> Receiver:
     now_ms = int(now * 1000)
     destination = Destination(
         integration_id=integration.integration_id,
@@ -49,7 +50,8 @@ def _receiver(integration: Integration, now: float) -> Receiver:
         tenant_id=integration.tenant_id,
         received_at=format_ms(now_ms),
     )
-    return Receiver(destination, tuple(integration.configurations_valid_at(now_ms)), now)
+    configurations = tuple(integration.configurations_valid_at(now_ms))
+    return Receiver(destination, configurations, now, settings.max_activities_per_webhook)
 
 
 def _compressed_refused() -> GatewayError:
@@ -76,17 +78,59 @@ async def _read_body(request: web.Request, limit: int) -> bytes:
     return body
 
 
+def _fits_as_declared(request: web.Request, limit: int) -> bool:
+    """The body's size is known within the limit before a byte of it is read."""
+    length = request.content_length
+    uncompressed = not is_compressed(request.headers.get("Content-Encoding"))
+    return length is not None and length <= limit and uncompressed
+
+
+async def _checked_body(
+    request: web.Request, adapter: Adapter, receiver: Receiver, limit: int
+) -> tuple[bytes, str]:
+    """The body and its media type, with 413, 415 and a headers-only credential checked in
+    the contract's order. When the declared length is within the limit, 413 cannot happen,
+    so the media type and the credential are checked before the body is read (an
+    unauthenticated sender's body is never read); otherwise the body is read, within the
+    limit, first."""
+    content_type = request.headers.get("Content-Type")
+    if _fits_as_declared(request, limit):
+        media_type = accepted_media_type(adapter, content_type)
+        if adapter.authenticate is not None:
+            adapter.authenticate(request.headers, receiver)
+        return await _read_body(request, limit), media_type
+    body = await _read_body(request, limit)
+    return body, accepted_media_type(adapter, content_type)
+
+
+async def _within_rate_limit(request: web.Request, integration: Integration) -> None:
+    """The integration's `rateLimitPerSecond`, a second's worth at once, held across every
+    process by the engine's throttle; checked before the body is read, so a sender over
+    its limit costs no more than the lookup."""
+    rate = integration.rate_limit_per_second
+    if rate is None:
+        return
+    key = f"webhooks:{integration.integration_id}"
+    wait = await request.app[ENGINE].throttle.take(key, rate, max(1.0, rate), time.time())
+    if wait > 0:
+        message = f"This integration accepts at most {rate:g} webhooks a second."
+        raise rate_limited(message, wait)
+
+
 async def _accept(request: web.Request, integration: Integration) -> AppendResult:
     if integration.status_id == PAUSED:
         raise GatewayError("integration_paused", "This integration is paused.", 409)
+    await _within_rate_limit(request, integration)
     settings = request.app[SETTINGS]
-    body = await _read_body(request, settings.max_body_bytes)
     adapter = ADAPTERS[integration.kind]
-    media_type = accepted_media_type(adapter, request.headers.get("Content-Type"))
+    receiver = _receiver(integration, time.time(), settings)
+    body, media_type = await _checked_body(request, adapter, receiver, settings.max_body_bytes)
     inbound = InboundRequest(request.headers, body, signed_url(request), media_type)
-    keyed = adapter.normalise(inbound, _receiver(integration, time.time()))
-    events = [encode(item) for item in keyed]
-    result = await request.app[ENGINE].events.append(events, settings.history_seconds)
+    keyed = adapter.normalise(inbound, receiver)
+    if len(keyed) > settings.max_activities_per_webhook:
+        raise too_many_activities(len(keyed), settings.max_activities_per_webhook)
+    events = encode_all(keyed, settings.max_normalised_bytes)
+    result = await request.app[ENGINE].events.append(events, settings.dedup_seconds)
     metrics = request.app[METRICS]
     metrics.events_stored.inc(len(result.stored))
     metrics.duplicates.inc(result.duplicates)

@@ -15,6 +15,7 @@ from gateway.inbound.base import (
     Receiver,
     check_scope,
     refused,
+    too_many_activities,
 )
 from gateway.inbound.fields import (
     JsonObject,
@@ -156,8 +157,9 @@ def _normalise_one(
     return KeyedActivity(activity, key)
 
 
-def _items(envelope: JsonObject) -> list[tuple[str, JsonObject]]:
-    """System bodies list `activities`; Direct bodies carry one `activity`. Either is read."""
+def _items(envelope: JsonObject, limit: int) -> list[tuple[str, JsonObject]]:
+    """System bodies list `activities`; Direct bodies carry one `activity`. Either is read.
+    A list longer than `limit` is refused before any of it is normalised."""
     if ("activities" in envelope) == ("activity" in envelope):
         raise InboundError.invalid_payload(
             "activities: give either activities (a list) or activity."
@@ -167,6 +169,8 @@ def _items(envelope: JsonObject) -> list[tuple[str, JsonObject]]:
     listed = envelope["activities"]
     if not isinstance(listed, list) or not listed:
         raise InboundError.invalid_payload("activities: must be a non-empty list of activities.")
+    if len(listed) > limit:
+        raise too_many_activities(len(listed), limit)
     items = []
     for index, item in enumerate(listed):
         if not isinstance(item, dict):
@@ -182,7 +186,7 @@ def normalise(request: InboundRequest, receiver: Receiver) -> list[KeyedActivity
     conversation_id = text(envelope, "conversationId", "conversationId")
     return [
         _normalise_one(item, path, envelope, conversation_id, receiver)
-        for path, item in _items(envelope)
+        for path, item in _items(envelope, receiver.max_activities)
     ]
 
 

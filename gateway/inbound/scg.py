@@ -3,6 +3,7 @@ Basic or Bearer credential, into receipts, customer messages, consent and generi
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import signing
@@ -51,9 +52,10 @@ def _unauthorized() -> InboundError:
     return InboundError("unauthorized", "The SCG credential is missing or not accepted.", 401)
 
 
-def _verify(request: InboundRequest, receiver: Receiver) -> None:
-    """ESS does not sign: check the configured Basic or Bearer credential (any failure 401)."""
-    authorization = request.headers.get("Authorization")
+def authenticate(headers: Mapping[str, str], receiver: Receiver) -> None:
+    """ESS does not sign: check the configured Basic or Bearer credential (any failure 401).
+    The headers are enough, so the handler runs this before reading the body too."""
+    authorization = headers.get("Authorization")
     scheme = (authorization or "").strip().partition(" ")[0].lower()
     pairs = [
         (config["username"], config["password"])
@@ -196,7 +198,7 @@ def _other(delivery: _Delivery) -> list[KeyedActivity]:
 
 
 def normalise(request: InboundRequest, receiver: Receiver) -> list[KeyedActivity]:
-    _verify(request, receiver)
+    authenticate(request.headers, receiver)
     delivery = _Delivery(parse_object(request.body), receiver)
     if delivery.name == "message_state_change":
         return _receipt(delivery)
@@ -205,4 +207,4 @@ def normalise(request: InboundRequest, receiver: Receiver) -> list[KeyedActivity
     return _other(delivery)
 
 
-ADAPTER = Adapter(media_types=(JSON,), normalise=normalise)
+ADAPTER = Adapter(media_types=(JSON,), normalise=normalise, authenticate=authenticate)

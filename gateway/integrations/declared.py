@@ -2,8 +2,9 @@
 
 Start-up is idempotent: each declared integration has a stable id (given, or derived from
 hub, kind and name), and one that already exists is left as it is, with the credentials it
-was given or generated then. A declaration the admin API would refuse stops start-up with
-a `ConfigError` naming the table and the field.
+was given or generated then. Creation is the registry's create-if-absent, so N processes
+starting together end with one record and one set of generated keys. A declaration the
+admin API would refuse stops start-up with a `ConfigError` naming the table and the field.
 """
 
 from __future__ import annotations
@@ -54,5 +55,4 @@ async def create_declared(app: web.Application) -> None:
         raise ConfigError("[[integrations]]: two tables declare the same integration")
     store = IntegrationStore(app[ENGINE].registry)
     for integration in integrations:
-        if await store.get(integration.integration_id) is None:
-            await store.put(integration)
+        await store.create(integration)

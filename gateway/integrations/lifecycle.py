@@ -22,6 +22,7 @@ def new_integration(body: IntegrationCreate, integration_id: str, now_ms: int) -
         tenant_id=body.tenant_id,
         status_id=body.status_id,
         configuration=complete_configuration(body.kind, body.configuration),
+        rate_limit_per_second=body.rate_limit_per_second,
         created_at=now,
         updated_at=now,
     )
@@ -45,9 +46,13 @@ def updated_integration(
         rotated.append(
             RotatedCredential(configuration=current.configuration, expires_at_ms=expires)
         )
+    rate = current.rate_limit_per_second
+    if "rate_limit_per_second" in patch.model_fields_set:
+        rate = patch.rate_limit_per_second
     return current.model_copy(
         update={
             "name": patch.name if patch.name is not None else current.name,
+            "rate_limit_per_second": rate,
             "status_id": patch.status_id if patch.status_id is not None else current.status_id,
             "configuration": configuration,
             "rotated": rotated,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
@@ -17,6 +17,18 @@ StatusId = Literal[3000, 3002]
 
 class _Body(BaseModel):
     model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="forbid")
+
+
+MAX_RATE_PER_SECOND = 1_000_000
+RATE_LIMIT = (
+    "Webhooks accepted per second on the integration, across every process, a second's worth "
+    "at once (beyond it 429 `rate_limited` with `Retry-After`); null (the default): no limit."
+)
+RateLimit = Annotated[
+    float,
+    Field(gt=0, le=MAX_RATE_PER_SECOND, strict=True, allow_inf_nan=False, description=RATE_LIMIT),
+]
+"""`rateLimitPerSecond`: see RATE_LIMIT."""
 
 
 CONFIGURATION = """The credentials webhooks are checked with, by kind: `hubster-system` and \
@@ -51,6 +63,7 @@ class IntegrationCreate(_Body):
     tenant_id: str | None = Field(None, min_length=1, max_length=200)
     status_id: StatusId = Field(ACTIVE, description=STATUS_ID)
     configuration: dict[str, Any] = Field(default_factory=dict, description=CONFIGURATION)
+    rate_limit_per_second: RateLimit | None = None
 
 
 class DeclaredIntegration(IntegrationCreate):
@@ -63,7 +76,8 @@ class DeclaredIntegration(IntegrationCreate):
 class IntegrationUpdate(_Body):
     """`PATCH /integrations/{id}`: what is given changes. `configuration` is merged into the
     current one (a key set to null is removed); a changed or regenerated credential leaves
-    the previous one valid for the rotation grace."""
+    the previous one valid for the rotation grace; `rateLimitPerSecond: null` removes the
+    limit."""
 
     model_config = ConfigDict(
         json_schema_extra={"examples": [{"statusId": 3002}, {"regenerateKeys": True}]}
@@ -75,6 +89,7 @@ class IntegrationUpdate(_Body):
     regenerate_keys: bool = Field(
         False, description="New generated credentials (not for twilio or telnyx)."
     )
+    rate_limit_per_second: RateLimit | None = None
 
 
 class IntegrationView(_Body):
@@ -93,6 +108,7 @@ class IntegrationView(_Body):
                     "configuration": {"username": "scg", "password": "change-me"},
                     "createdAt": "2026-12-03T16:00:00.000Z",
                     "updatedAt": "2026-12-03T16:00:00.000Z",
+                    "rateLimitPerSecond": None,
                     "previousCredentialsExpireAt": None,
                 }
             ]
@@ -108,6 +124,7 @@ class IntegrationView(_Body):
     configuration: dict[str, Any] = Field(description=CONFIGURATION)
     created_at: AwareDatetime
     updated_at: AwareDatetime
+    rate_limit_per_second: float | None = Field(description=RATE_LIMIT)
     previous_credentials_expire_at: AwareDatetime | None = Field(
         description="When the last credential replaced by a rotation stops (or stopped) being "
         "accepted; null when none was replaced."
@@ -136,6 +153,7 @@ class Integration(_Body):
     created_at: str
     updated_at: str
     rotated: list[RotatedCredential] = Field(default_factory=list)
+    rate_limit_per_second: float | None = None
 
     def public_view(self) -> dict[str, Any]:
         """What the admin API returns: not the rotated-out credentials themselves, but until

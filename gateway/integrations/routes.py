@@ -14,7 +14,6 @@ from gateway.http.appkeys import ENGINE, SETTINGS
 from gateway.http.operation import Answer, Body, Operation
 from gateway.http.routes import Route, add_routes
 from gateway.integrations.lifecycle import new_integration, updated_integration
-from gateway.integrations.locks import KeyedLocks
 from gateway.integrations.model import (
     Integration,
     IntegrationCreate,
@@ -23,8 +22,6 @@ from gateway.integrations.model import (
 )
 from gateway.integrations.store import IntegrationStore
 from gateway.times import now_ms
-
-UPDATE_LOCKS = web.AppKey("integration_update_locks", KeyedLocks)
 
 
 class IntegrationQuery(PageQuery):
@@ -51,7 +48,7 @@ async def _existing(request: web.Request) -> Integration:
 async def create(request: web.Request) -> web.Response:
     body = await parse_body(request, IntegrationCreate)
     integration = new_integration(body, str(uuid.uuid4()), now_ms())
-    await _store(request).put(integration)
+    await _store(request).create(integration)
     return web.json_response(integration.public_view(), status=201)
 
 
@@ -66,27 +63,24 @@ async def list_all(request: web.Request) -> web.Response:
 
 
 async def update(request: web.Request) -> web.Response:
-    """Read, change and write the record as one step: the body is read first (a slow client
-    holds nothing), then the record is read and written under the integration's lock, so a
-    concurrent PATCH (a rotation) is never overwritten by one that read the record before it.
-
-    The lock serialises this process only. A Redis engine, where several instances update
-    the same record, will need a compare-and-set write (WATCH/MULTI or a version field)."""
+    """The body is read first (a slow client holds nothing), then the change is applied to
+    the record as stored at that moment by compare-and-set: a concurrent PATCH (a rotation)
+    is never overwritten by one that read the record before it, in any process."""
     patch = await parse_body(request, IntegrationUpdate)
-    async with request.app[UPDATE_LOCKS].hold(request.match_info["integration_id"]):
-        current = await _existing(request)
-        grace = request.app[SETTINGS].rotation_grace_seconds
-        integration = updated_integration(current, patch, now_ms(), grace)
-        await _store(request).put(integration)
+    grace = request.app[SETTINGS].rotation_grace_seconds
+    at_ms = now_ms()
+    integration = await _store(request).update(
+        request.match_info["integration_id"],
+        lambda current: updated_integration(current, patch, at_ms, grace),
+    )
+    if integration is None:
+        raise not_found("No integration with this id.")
     return web.json_response(integration.public_view())
 
 
 async def delete(request: web.Request) -> web.Response:
-    """Under the same lock as updates, so an update in flight cannot bring the record back."""
-    integration_id = request.match_info["integration_id"]
-    async with request.app[UPDATE_LOCKS].hold(integration_id):
-        deleted = await _store(request).delete(integration_id)
-    if not deleted:
+    """An update in flight cannot bring the record back: its compare-and-set finds it gone."""
+    if not await _store(request).delete(request.match_info["integration_id"]):
         raise not_found("No integration with this id.")
     return web.Response(status=204)
 
@@ -156,5 +150,4 @@ ROUTES = (
 
 
 def setup(app: web.Application) -> None:
-    app[UPDATE_LOCKS] = KeyedLocks()
     add_routes(app, ROUTES)

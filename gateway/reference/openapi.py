@@ -61,6 +61,7 @@ TAGS = (
     ("Integrations", "Inbound sources: one per provider account, with its credential."),
     ("Subscribers", "Outbound webhooks: signed, filtered, retried, replayable."),
     ("Agents", "Agent tokens, the agent websocket, presence."),
+    ("Console", "The agent console and the browser client library."),
     ("Operations", "Liveness, readiness, metrics."),
     ("Reference", "What the gateway says about itself."),
 )

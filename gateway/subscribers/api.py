@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 import orjson
@@ -19,7 +20,7 @@ from gateway.delivery.formats import render
 from gateway.delivery.outcome import AttemptStatus
 from gateway.delivery.runtime import DELIVERY, RESOLVER
 from gateway.delivery.ssrf import refusal
-from gateway.engine.deliveries import DEAD_LETTER_SIZE, QueuedDelivery
+from gateway.engine.deliveries import DeadLetter, DeliveryQueue, QueuedDelivery
 from gateway.errors import Unavailable, invalid_payload, not_found
 from gateway.http.appkeys import ENGINE, SETTINGS
 from gateway.http.operation import Answer, Body, Operation
@@ -33,6 +34,8 @@ from gateway.subscribers.views import (
     ReplayEnqueued,
     SubscriberView,
 )
+
+DEAD_LETTER_BATCH = 1000
 
 
 class DeliveriesQuery(PageQuery):
@@ -76,8 +79,7 @@ def _json(body: Any, status: int = 200) -> web.Response:
 async def create(request: web.Request) -> web.Response:
     body = await parse_body(request, SubscriberCreate)
     await _check_target(request, body.url)
-    subscriber = new_subscriber(str(uuid.uuid4()), body, time.time())
-    await _store(request).save(subscriber)
+    subscriber = await _store(request).create(new_subscriber(str(uuid.uuid4()), body, time.time()))
     return _json(subscriber.view(time.time()), 201)
 
 
@@ -91,13 +93,23 @@ async def get(request: web.Request) -> web.Response:
     return _json((await _subscriber(request)).view(time.time()))
 
 
+async def _changed(
+    request: web.Request, change: Callable[[Subscriber], Subscriber | None]
+) -> Subscriber:
+    """Apply `change` to the subscriber as stored now (compare-and-set): whatever this
+    request awaited before, a change that landed meanwhile (a rotation) is kept."""
+    changed = await _store(request).update(request.match_info["subscriber_id"], change)
+    if changed is None:
+        raise not_found("No subscriber with this id.")
+    return changed
+
+
 async def update(request: web.Request) -> web.Response:
     subscriber = await _subscriber(request)
     changes = await parse_body(request, SubscriberChanges)
     if changes.url is not None and changes.url != subscriber.url:
         await _check_target(request, changes.url)
-    updated = subscriber.changed(changes)
-    await _store(request).save(updated)
+    updated = await _changed(request, lambda current: current.changed(changes))
     return _json(updated.view(time.time()))
 
 
@@ -109,19 +121,19 @@ async def delete(request: web.Request) -> web.Response:
 
 
 async def rotate(request: web.Request) -> web.Response:
-    subscriber = await _subscriber(request)
+    await _subscriber(request)
     grace = request.app[SETTINGS].rotation_grace_seconds
     now = time.time()
-    rotated = subscriber.rotated(now, grace)
-    await _store(request).save(rotated)
+    rotated = await _changed(request, lambda current: current.rotated(now, grace))
     return _json(rotated.view(now))
 
 
 async def enable(request: web.Request) -> web.Response:
-    subscriber = await _subscriber(request)
-    enabled = subscriber.enable()
-    await request.app[ENGINE].deliveries.clear_failing(subscriber.id)
-    await _store(request).save(enabled)
+    """Enabled, then unparked: its held deliveries go out now and its run of failures is
+    over (the first failure after enabling does not disable it again)."""
+    await _subscriber(request)
+    enabled = await _changed(request, lambda current: current.enable())
+    await request.app[ENGINE].deliveries.unpark(enabled.id, time.time())
     request.app[DELIVERY].wake()
     return _json(enabled.view(time.time()))
 
@@ -135,7 +147,7 @@ async def deliveries(request: web.Request) -> web.Response:
     status = page.status
     queue = request.app[ENGINE].deliveries
     if status == "dead":
-        letters = await queue.dead_letters(subscriber.id, "", DEAD_LETTER_SIZE)
+        letters = await _all_dead_letters(queue, subscriber.id)
         return _json(page.of([letter.record for letter in reversed(letters)]))
     records = await queue.attempts(subscriber.id)
     if status is not None:
@@ -172,6 +184,17 @@ async def send_example(request: web.Request) -> web.Response:
     )
     excerpt = result.body_start.decode(errors="replace") if result.status is not None else None
     return _json({**record, "latencyMs": round(latency_ms, 3), "responseExcerpt": excerpt})
+
+
+async def _all_dead_letters(queue: DeliveryQueue, subscriber_id: str) -> list[DeadLetter]:
+    """Every dead letter kept (the engine's caps bound them), read a batch at a time."""
+    letters: list[DeadLetter] = []
+    while True:
+        after = letters[-1].event_id if letters else ""
+        batch = await queue.dead_letters(subscriber_id, after, DEAD_LETTER_BATCH)
+        letters.extend(batch)
+        if len(batch) < DEAD_LETTER_BATCH:
+            return letters
 
 
 async def replay_range(request: web.Request) -> web.Response:

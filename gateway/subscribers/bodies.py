@@ -21,7 +21,7 @@ from pydantic.json_schema import SkipJsonSchema
 from yarl import URL
 
 import signing
-from gateway.engine.events import event_id_at
+from gateway.engine.ids import EVENT_ID_PATTERN, is_event_id, last_id_at
 from gateway.events.filters import EventFilter
 from gateway.times import epoch_ms, parse_rfc3339
 
@@ -238,10 +238,6 @@ class SubscriberCreate(BaseModel):
         return self
 
 
-EVENT_ID_PATTERN = "^[0-9]{13}-[0-9]{6}$"
-_EVENT_ID = re.compile(EVENT_ID_PATTERN)
-
-
 def _rfc3339(value: object) -> datetime:
     """Only RFC 3339 text is a time here (not a number of epoch seconds, not a bare date)."""
     if not isinstance(value, str):
@@ -273,7 +269,7 @@ class ReplayRequest(BaseModel):
     def _one_start(self) -> ReplayRequest:
         if (self.since is None) == (self.afterEventId is None):
             raise ValueError("give either since (an RFC 3339 time) or afterEventId")
-        if self.afterEventId is not None and not _EVENT_ID.fullmatch(self.afterEventId):
+        if self.afterEventId is not None and not is_event_id(self.afterEventId):
             raise ValueError("afterEventId is not a gateway event id")
         if self.since is not None and self.until is not None and self.until < self.since:
             raise ValueError("until is before since")
@@ -282,8 +278,8 @@ class ReplayRequest(BaseModel):
     def after_cursor(self) -> str:
         """The replay starts after this id: the given one, or just before `since`."""
         if self.since is not None:
-            return event_id_at(epoch_ms(self.since) - 1, 999999)
+            return last_id_at(epoch_ms(self.since) - 1)
         return str(self.afterEventId)
 
     def last_id(self) -> str | None:
-        return None if self.until is None else event_id_at(epoch_ms(self.until), 999999)
+        return None if self.until is None else last_id_at(epoch_ms(self.until))

@@ -2,8 +2,9 @@
 
 Like declared integrations: each has a stable id (given as `subscriberId`, or derived from
 its url, format and events), one that already exists is left as it is (with the credentials
-it got then), and a declaration the admin API would refuse stops start-up with a
-`ConfigError` naming the table and the field.
+it got then; create-if-absent, so N processes starting together agree on one), and a
+declaration the admin API would refuse stops start-up with a `ConfigError` naming the table
+and the field.
 """
 
 from __future__ import annotations
@@ -62,5 +63,4 @@ async def create_declared(app: web.Application) -> None:
                 raise ConfigError(f"[[subscribers]] #{index + 1}: url: {refused}")
     store = SubscriberStore(app[ENGINE].registry)
     for subscriber in subscribers:
-        if await store.get(subscriber.id) is None:
-            await store.save(subscriber)
+        await store.create(subscriber)

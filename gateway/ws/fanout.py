@@ -31,6 +31,7 @@ def fanout_loop(events: EventLog, router: SessionRouter) -> LoopBody:
             try:
                 if cursor is None:
                     cursor = await events.last_id()
+                    router.start_at(cursor)
                 batch = await events.wait_after(cursor, BATCH_SIZE, WAIT_SECONDS)
             except EngineUnavailable:
                 delay = BACKOFF_SECONDS[min(failures, len(BACKOFF_SECONDS) - 1)]

@@ -1,14 +1,17 @@
 """The agent feature: `PUT /agent/auth`, `GET /ws`, `GET /hubs/{hubId}/presence`, the
-fan-out loop, and closing every websocket with 1012 when the server shuts down."""
+fan-out loop, the presence loops (heartbeat, reaper, roster feed), and closing every
+websocket with 1012 when the server shuts down."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 
 from aiohttp import web
 
 from gateway.agents import routes as agent_routes
 from gateway.agents.tokens import TokenVerifier
+from gateway.engine.base import EngineUnavailable
 from gateway.http.appkeys import ENGINE, JWT_SECRET, LOOPS, METRICS, SETTINGS
 from gateway.http.operation import Answer, Operation
 from gateway.http.routes import Route, add_routes
@@ -16,7 +19,8 @@ from gateway.ws.closing import close_socket
 from gateway.ws.fanout import fanout_loop
 from gateway.ws.frames import CLOSE_SHUTTING_DOWN, ResumeQuery
 from gateway.ws.handler import websocket
-from gateway.ws.presence import HubPresence, PresenceAnnouncer, roster_detail, status_counts
+from gateway.ws.presence import HubPresence, Presence, roster_detail, status_counts
+from gateway.ws.presence_sync import RosterFeed, beat_once, presence_heartbeat_loop, reap_loop
 from gateway.ws.router import SessionRouter
 from gateway.ws.runtime import WS_RUNTIME, WsRuntime
 from gateway.ws.timers import heartbeat_loop
@@ -48,7 +52,7 @@ def _runtime(app: web.Application) -> WsRuntime:
         metrics=app[METRICS],
         verifier=verifier,
         router=router,
-        presence=PresenceAnnouncer(app[ENGINE].presence, router),
+        presence=Presence(app[ENGINE].presence, router, app[ENGINE].instance_id),
     )
 
 
@@ -56,6 +60,12 @@ async def _start_loops(app: web.Application) -> None:
     runtime = app[WS_RUNTIME]
     heartbeat = runtime.settings.ws_heartbeat_seconds
     app[LOOPS].start("fanout", fanout_loop(runtime.engine.events, runtime.router))
+    with contextlib.suppress(EngineUnavailable):  # the loop beats again soon
+        await beat_once(runtime.presence, runtime.router)  # alive before any session joins
+    beating = presence_heartbeat_loop(runtime.presence, runtime.router)
+    app[LOOPS].start("presence-heartbeat", beating)
+    app[LOOPS].start("presence-reaper", reap_loop(runtime.presence))
+    app[LOOPS].start("presence-feed", RosterFeed(runtime.presence, runtime.router).run)
     app[LOOPS].start(
         "ws-heartbeat",
         heartbeat_loop(runtime.router, heartbeat),

@@ -14,6 +14,7 @@ from typing import Annotated, Any, Literal
 import orjson
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, TypeAdapter
 
+from gateway.engine.ids import EVENT_ID_PATTERN
 from gateway.errors import GatewayError
 from gateway.events.filters import EventFilter
 
@@ -31,7 +32,9 @@ _CLOSE_CODES = {
     "invalid_payload": CLOSE_MALFORMED,
 }
 
-EVENT_ID_PATTERN = r"^\d{13}-\d{6}$"
+MAX_HISTORY_EVENTS = 1000
+"""The most events an `auth` frame's `historyLimit` may ask for: a page's first view, not an
+export (subscriber replay is the tool for bulk history)."""
 
 PING_FRAME = b'{"type":"ping"}'
 
@@ -65,6 +68,13 @@ class AuthFrame(Narrowing):
     type: Literal["auth"]
     token: str
     last_event_id: EventId | None = Field(None, alias="lastEventId")
+    history_seconds: float | None = Field(
+        None, alias="historySeconds", gt=0, le=10 * 365 * 86400, allow_inf_nan=False
+    )
+    """A first connection's recent history: the events of the last this many seconds that
+    the session may see (as far back as the gateway still holds), newest `historyLimit` of
+    them, replayed like a resume. Ignored when `lastEventId` is given."""
+    history_limit: int = Field(200, alias="historyLimit", ge=1, le=MAX_HISTORY_EVENTS)
 
 
 class SubscribeFrame(Narrowing):

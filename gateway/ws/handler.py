@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 import uuid
 
 from aiohttp import WSMsgType, web
@@ -43,7 +44,7 @@ from gateway.ws.handshake import (
     upgrade_bearer,
 )
 from gateway.ws.outbox import Outbox
-from gateway.ws.resume import replay
+from gateway.ws.resume import RecentHistory, history_cursor, replay
 from gateway.ws.runtime import WS_RUNTIME, WsRuntime
 from gateway.ws.scope import Scope, granted_scope, narrowed
 from gateway.ws.session import Session
@@ -75,7 +76,8 @@ async def websocket(request: web.Request) -> web.WebSocketResponse:
         else:
             admission = Admission(grant, None, None)
         resume_from = admission.last_event_id or query_resume
-        await _serve_session(runtime, ws, transport, admission, resume_from)
+        history = None if resume_from is not None else admission.history
+        await _serve_session(runtime, ws, transport, admission, resume_from, history)
     except Refusal as refusal:
         if refusal.frame is not None and not ws.closed:
             with contextlib.suppress(ConnectionError):
@@ -133,6 +135,7 @@ async def _serve_session(
     transport: asyncio.Transport | None,
     admission: Admission,
     resume_from: str | None,
+    history: RecentHistory | None,
 ) -> None:
     settings = runtime.settings
     grant = admission.grant
@@ -154,7 +157,7 @@ async def _serve_session(
         transport=transport,
         outbox=Outbox(ws, transport, settings.ws_max_backlog_bytes, too_slow),
         presence_hubs=tuple(sorted(grant.hub_ids)),
-        replaying=resume_from is not None,
+        replaying=resume_from is not None or history is not None,
     )
     session.outbox.offer(
         server_frame(
@@ -164,6 +167,7 @@ async def _serve_session(
             hubIds=sorted(scope.hub_ids),
             expiresAt=format_seconds(grant.expires_at),
             heartbeatSeconds=settings.ws_heartbeat_seconds,
+            **_live_from(runtime),
         )
     )
     if denial is not None:
@@ -174,6 +178,9 @@ async def _serve_session(
     close_code = CLOSE_NORMAL
     try:
         await runtime.presence.joined(session)
+        if history is not None:
+            now_ms = time.time_ns() // 1_000_000
+            resume_from = await history_cursor(session, runtime.engine.events, history, now_ms)
         if resume_from is not None:
             await replay(session, runtime.engine.events, resume_from, settings.ws_max_backlog_bytes)
         close_code = await _serve_frames(runtime, session, expiry)
@@ -187,6 +194,14 @@ async def _serve_session(
         runtime.router.remove(session)
         ending = runtime.keep(_end_session(runtime, session, close_code))
         await asyncio.shield(ending)
+
+
+def _live_from(runtime: WsRuntime) -> dict[str, str]:
+    """`lastEventId` for the `ready` frame: where a reconnection resumes from if this session
+    delivers no event before it drops (read in the same step as the session joins the
+    router, so no event falls between)."""
+    live_from = runtime.router.live_from
+    return {} if live_from is None else {"lastEventId": live_from}
 
 
 def _log_fields(session: Session) -> dict[str, str]:

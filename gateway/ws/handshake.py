@@ -9,7 +9,6 @@ aiohttp rejects itself (invalid UTF-8, over the size limit), see `AgentWebSocket
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 
 import orjson
@@ -17,6 +16,7 @@ from aiohttp import WSCloseCode, WSMsgType, web
 from pydantic import ValidationError
 
 from gateway.agents.tokens import AgentGrant, TokenVerifier
+from gateway.engine.ids import is_event_id
 from gateway.errors import (
     AccessDenied,
     GatewayError,
@@ -28,13 +28,12 @@ from gateway.errors import (
 from gateway.ws.frames import (
     AUTH_FRAME,
     CLOSE_UNAUTHENTICATED,
-    EVENT_ID_PATTERN,
     Narrowing,
     close_code_for,
     gateway_error_frame,
 )
+from gateway.ws.resume import RecentHistory
 
-_EVENT_ID = re.compile(EVENT_ID_PATTERN)
 _PROTOCOL_DATA_ERRORS = frozenset({WSCloseCode.INVALID_TEXT, WSCloseCode.MESSAGE_TOO_BIG})
 NOT_AUTH_FRAME = "the first frame must be an auth frame"
 
@@ -71,6 +70,7 @@ class Admission:
     grant: AgentGrant
     narrowing: Narrowing | None
     last_event_id: str | None
+    history: RecentHistory | None = None
 
 
 def upgrade_bearer(request: web.Request) -> str | None:
@@ -92,7 +92,7 @@ def query_last_event_id(request: web.Request) -> str | None:
     raw = request.query.get("lastEventId")
     if raw is None or raw == "":
         return None
-    if not _EVENT_ID.fullmatch(raw):
+    if not is_event_id(raw):
         raise invalid_payload("lastEventId is not a gateway event id.")
     return raw
 
@@ -127,7 +127,10 @@ async def admit_by_first_frame(
     except ValidationError as exc:
         problem = invalid_payload(describe_validation_error(exc))
         raise Refusal(problem, reason="malformed auth frame") from None
-    return Admission(grant, frame, frame.last_event_id)
+    history = None
+    if frame.history_seconds is not None and frame.last_event_id is None:
+        history = RecentHistory(frame.history_seconds, frame.history_limit)
+    return Admission(grant, frame, frame.last_event_id, history)
 
 
 def require_hubs(grant: AgentGrant) -> None:

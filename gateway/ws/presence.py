@@ -1,5 +1,6 @@
 """Presence: which agents are in a hub and their status, kept in the engine's presence store
-and announced to the hub's sessions whenever an agent connects, changes status or leaves.
+(shared by every process) and announced to the hub's sessions whenever an agent connects,
+changes status or leaves.
 
 Only a roster that changed is announced to the hub: a further session of an agent already
 present with that status gets the roster itself, and nobody else hears of it. Presence goes
@@ -13,7 +14,7 @@ from typing import Any
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
-from gateway.engine.presence import STATUSES, AgentPresence, PresenceStore
+from gateway.engine.presence import STATUSES, AgentPresence, PresenceSession, PresenceStore
 from gateway.times import format_ms, now_ms
 from gateway.ws.frames import Status, server_frame
 from gateway.ws.router import SessionRouter
@@ -64,58 +65,57 @@ def status_counts(agents: Iterable[AgentPresence]) -> dict[str, int]:
     return counts
 
 
-class PresenceAnnouncer:
-    """Updates the store for a session, then sends each changed hub's roster (encoded once)
-    to the local sessions of that hub."""
+async def roster_frame(store: PresenceStore, hub_id: str) -> bytes:
+    agents = await store.agents(hub_id)
+    return server_frame("presence", hubId=hub_id, agents=[roster_entry(a) for a in agents])
 
-    def __init__(self, store: PresenceStore, router: SessionRouter) -> None:
-        self._store = store
+
+class Presence:
+    """Keeps the store's record of this process's sessions. Nobody is told of a change
+    here: every roster change reaches the hub's sessions, in this process and every other,
+    through the change feed (`presence_sync.RosterFeed`). A session joining a hub gets the
+    hub's roster itself at once, changed or not."""
+
+    def __init__(self, store: PresenceStore, router: SessionRouter, instance_id: str) -> None:
+        self.store = store
+        self.instance_id = instance_id
         self._router = router
+
+    def _as_stored(self, session: Session) -> PresenceSession:
+        return PresenceSession(
+            session.session_id, self.instance_id, session.agent_id, session.grant.name
+        )
 
     async def joined(self, session: Session) -> None:
         await self._join(session, session.presence_hubs)
 
     async def _join(self, session: Session, hub_ids: tuple[str, ...]) -> None:
-        changed = await self._store.join(
-            hub_ids,
-            session.session_id,
-            session.agent_id,
-            session.grant.name,
-            session.status,
-            now_ms(),
-        )
+        await self.store.join(hub_ids, self._as_stored(session), session.status, now_ms())
         for hub_id in hub_ids:
-            frame = await self._roster_frame(hub_id)
-            if hub_id in changed:
-                self._router.send_to_present(hub_id, frame)
-            else:
-                session.outbox.offer(frame)
+            session.offer_roster(hub_id, await roster_frame(self.store, hub_id))
+
+    async def rejoin(self, sessions: Iterable[Session]) -> None:
+        """After this process's presence expired (it may have been reaped as dead), its
+        live sessions join again; joining is idempotent, so ones never reaped stay as
+        they are."""
+        for session in sessions:
+            stored = self._as_stored(session)
+            await self.store.join(session.presence_hubs, stored, session.status, now_ms())
 
     async def status_set(self, session: Session, status: str) -> None:
         session.status = status
-        changed = await self._store.set_status(
-            session.presence_hubs, session.agent_id, status, now_ms()
-        )
-        await self._announce(changed)
+        await self.store.set_status(session.presence_hubs, session.agent_id, status, now_ms())
 
     async def regranted(self, session: Session, hub_ids: tuple[str, ...]) -> None:
         """A refresh moved the session's grant to `hub_ids`: it leaves the hubs no longer
-        granted and joins the new ones, each change announced."""
+        granted and joins the new ones."""
         removed = [hub_id for hub_id in session.presence_hubs if hub_id not in hub_ids]
         added = tuple(hub_id for hub_id in hub_ids if hub_id not in session.presence_hubs)
-        left = await self._store.leave(removed, session.session_id) if removed else []
+        if removed:
+            await self.store.leave(removed, session.session_id)
         self._router.move_presence(session, hub_ids)
-        await self._announce(left)
         if added:
             await self._join(session, added)
 
     async def left(self, session: Session) -> None:
-        await self._announce(await self._store.leave(session.presence_hubs, session.session_id))
-
-    async def _announce(self, hub_ids: Iterable[str]) -> None:
-        for hub_id in hub_ids:
-            self._router.send_to_present(hub_id, await self._roster_frame(hub_id))
-
-    async def _roster_frame(self, hub_id: str) -> bytes:
-        agents = await self._store.agents(hub_id)
-        return server_frame("presence", hubId=hub_id, agents=[roster_entry(a) for a in agents])
+        await self.store.leave(session.presence_hubs, session.session_id)

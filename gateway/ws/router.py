@@ -10,7 +10,8 @@ from __future__ import annotations
 import time
 from collections.abc import Iterable, Sequence
 
-from gateway.engine.events import StoredEvent, event_id_ms
+from gateway.engine.events import StoredEvent
+from gateway.engine.ids import event_id_ms
 from gateway.metrics import Metrics
 from gateway.ws.frames import event_frame
 from gateway.ws.outbox import Outbox
@@ -24,6 +25,15 @@ class SessionRouter:
         self._by_hub: dict[str, set[Session]] = {}
         self._present: dict[str, set[Session]] = {}
         self.sessions: dict[str, Session] = {}
+        self.live_from: str | None = None
+        """Every event with a greater id is still to be published: a session added now gets
+        each of them live. Its `ready` frame carries it, so a client that drops before its
+        first event can still resume without missing any."""
+
+    def start_at(self, cursor: str) -> None:
+        """The fan-out loop's first cursor, before it has published anything."""
+        if self.live_from is None:
+            self.live_from = cursor
 
     def add(self, session: Session) -> None:
         self.sessions[session.session_id] = session
@@ -48,6 +58,9 @@ class SessionRouter:
         if session.session_id in self.sessions:
             _unindex(self._present, session.presence_hubs, session)
             _index(self._present, hub_ids, session)
+        for hub_id in session.presence_hubs:
+            if hub_id not in hub_ids:
+                session.rosters.pop(hub_id, None)
         session.presence_hubs = hub_ids
 
     def publish(self, events: Sequence[StoredEvent]) -> None:
@@ -68,11 +81,20 @@ class SessionRouter:
                 session.deliver(event, frame)
         for outbox in corked:
             outbox.uncork()
+        if events:
+            self.live_from = events[-1].id
+
+    def present_in(self, hub_id: str) -> bool:
+        return hub_id in self._present
+
+    def present_hubs(self) -> list[str]:
+        """Every hub a local session is present in."""
+        return list(self._present)
 
     def send_to_present(self, hub_id: str, frame: bytes) -> None:
-        """A presence frame to every local session present in the hub."""
+        """A roster frame to every local session present in the hub that lacks it."""
         for session in self._present.get(hub_id, ()):
-            session.outbox.offer(frame)
+            session.offer_roster(hub_id, frame)
 
 
 def _index(index: dict[str, set[Session]], hub_ids: Iterable[str], session: Session) -> None:

@@ -13,7 +13,7 @@ from gateway.agents.tokens import TokenVerifier
 from gateway.config import Settings
 from gateway.engine.base import Engine
 from gateway.metrics import Metrics
-from gateway.ws.presence import PresenceAnnouncer
+from gateway.ws.presence import Presence
 from gateway.ws.router import SessionRouter
 
 
@@ -24,7 +24,7 @@ class WsRuntime:
     metrics: Metrics
     verifier: TokenVerifier
     router: SessionRouter
-    presence: PresenceAnnouncer
+    presence: Presence
     pending: dict[web.WebSocketResponse, asyncio.Transport | None] = field(default_factory=dict)
     """Websockets still waiting for their auth frame (sessions are in the router)."""
     background: set[asyncio.Task[None]] = field(default_factory=set)

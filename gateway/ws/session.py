@@ -40,6 +40,10 @@ class Session:
     """The status this session last set (what it brings to a hub a refresh adds)."""
     replaying: bool = False
     last_event_id: str | None = None
+    rosters: dict[str, int] = field(default_factory=dict)
+    """Per hub, a digest of the last roster frame sent: a session is never sent a roster it
+    already has (a joining session gets its hubs' rosters at once; the change feed's copy
+    then goes only to the others), so what it sees is what changed."""
     _closing: asyncio.Task[None] | None = field(default=None, repr=False)
 
     @property
@@ -57,6 +61,12 @@ class Session:
             return
         self.last_event_id = event.id
         self.outbox.offer(frame)
+
+    def offer_roster(self, hub_id: str, frame: bytes) -> None:
+        digest = hash(frame)
+        if self.rosters.get(hub_id) != digest:
+            self.rosters[hub_id] = digest
+            self.outbox.offer(frame)
 
     def finish_replay(self, last_replayed_id: str | None) -> None:
         """Go live: release parked frames newer than the replay. Runs without awaiting, so

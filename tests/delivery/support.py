@@ -19,8 +19,9 @@ from aiohttp.test_utils import TestClient
 from gateway.config import Settings
 from gateway.delivery.runtime import RESOLVER
 from gateway.delivery.ssrf import Resolver
+from gateway.engine.base import Engine
 from gateway.engine.events import NewEvent, StoredEvent
-from gateway.engine.memory import MemoryEngine
+from gateway.engine.factory import create_engine
 from gateway.http.app import build_app
 
 ADMIN_KEY = "delivery-tests-admin-key"
@@ -136,7 +137,7 @@ async def make_sink(aiohttp_server: Any) -> AsyncIterator[Callable[..., Awaitabl
 @dataclass
 class Gateway:
     client: TestClient[Any, Any]
-    engine: MemoryEngine
+    engine: Engine
     app: web.Application
 
     async def create_subscriber(self, **body: Any) -> dict[str, Any]:
@@ -189,14 +190,20 @@ def make_gateway(aiohttp_client: Any) -> Callable[..., Awaitable[Gateway]]:
             "allow_private_targets": True,
         }
         options.update(overrides)
-        engine = engine if engine is not None else MemoryEngine()
-        app = build_app(Settings(**options), engine, admin_key=ADMIN_KEY, jwt_secret="j" * 32)
+        settings = Settings(**options)
+        engine = engine if engine is not None else create_engine(settings)
+        app = build_app(settings, engine, admin_key=ADMIN_KEY, jwt_secret="j" * 32)
         if resolver is not None:
             app[RESOLVER] = resolver
         client = await aiohttp_client(app)
         return Gateway(client, engine, app)
 
     return make
+
+
+async def queue_depth(engine: Any) -> int:
+    """Deliveries the engine holds, claimed or not."""
+    return int((await engine.deliveries.stats(time.time())).depth)
 
 
 async def wait_until(

@@ -13,7 +13,7 @@ from datetime import datetime
 import pytest
 from aiohttp import web
 
-from tests.delivery.support import Gateway, Received, activity, wait_until
+from tests.delivery.support import Gateway, Received, activity, queue_depth, wait_until
 
 
 @dataclass
@@ -58,7 +58,7 @@ async def dead_after_every_attempt(gateway: Gateway, subscriber_id: str) -> list
     await wait_until(lambda: gateway.attempts(subscriber_id, "dead"), message="a dead delivery")
     records = [r for r in await gateway.attempts(subscriber_id) if r["status"] != "pending"]
     assert [r["status"] for r in records] == ["dead", "failed", "failed"]
-    assert await gateway.engine.deliveries.depth() == 0
+    assert await queue_depth(gateway.engine) == 0
     return records
 
 

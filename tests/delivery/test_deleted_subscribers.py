@@ -1,46 +1,53 @@
-"""A subscriber deleted while one of its attempts is in flight leaves nothing behind: no
-attempt record, failure mark or rate-limit bucket recreated by the late attempt."""
+"""A subscriber deleted while one of its attempts is in flight leaves nothing behind: the
+late attempt's `conclude` writes no attempt record, failure mark, dead letter or rate
+bucket for it."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 from aiohttp import web
 
 from gateway.delivery.runtime import DELIVERY
+from gateway.engine.deliveries import Conclusion, QueuedDelivery
 from gateway.engine.memory import MemoryEngine
 from gateway.subscribers.store import KIND
-from tests.delivery.support import Received, activity, wait_until
+from tests.delivery.support import Received, activity, queue_depth, wait_until
 
 
-class DeleteOnRetry:
-    """The memory queue, except that the first `retry` of `victim` is preceded by the admin
-    API's delete (registry record, then the queue): the delete lands mid-attempt, after the
-    attempt saw the subscriber still there."""
+class DeleteBeforeConclude:
+    """The memory queue, except that the first `conclude` for `victim` is preceded by the
+    admin API's delete (registry record, then the queue): the delete lands mid-attempt,
+    after the attempt saw the subscriber still there."""
 
     def __init__(self, engine: MemoryEngine) -> None:
         self.engine = engine
         self.inner = engine.deliveries
         self.victim: str | None = None
         self.deleted = False
+        self.applied: list[bool] = []
 
     def __getattr__(self, name: str) -> Callable[..., Awaitable[Any]]:
         method: Callable[..., Awaitable[Any]] = getattr(self.inner, name)
         return method
 
-    async def retry(self, delivery: Any, due_at: float) -> None:
-        if delivery.subscriber_id == self.victim and not self.deleted:
+    async def conclude(self, conclusion: Conclusion) -> Any:
+        subscriber_id = conclusion.delivery.subscriber_id
+        if subscriber_id == self.victim and not self.deleted:
             self.deleted = True
-            await self.engine.registry.delete(KIND, delivery.subscriber_id)
-            await self.inner.drop_subscriber(delivery.subscriber_id)
-        await self.inner.retry(delivery, due_at)
+            await self.engine.registry.delete(KIND, subscriber_id)
+            await self.inner.drop_subscriber(subscriber_id)
+        concluded = await self.inner.conclude(conclusion)
+        self.applied.append(concluded.applied)
+        return concluded
 
 
 class RacingEngine(MemoryEngine):
     def __init__(self) -> None:
         super().__init__()
-        self.racing = DeleteOnRetry(self)
+        self.racing = DeleteBeforeConclude(self)
         self.deliveries = self.racing  # type: ignore[assignment]
 
 
@@ -62,6 +69,17 @@ async def test_an_attempt_concluding_after_the_delete_leaves_nothing(make_gatewa
     await wait_until(lambda: engine.racing.deleted, message="the delete mid-attempt")
     await wait_until(lambda: not dispatcher._tasks, message="the attempt to conclude")
 
-    assert await engine.racing.inner.attempts(doomed_id) == []
-    assert await engine.racing.inner.mark_failing(doomed_id, 123.0) == 123.0  # no earlier mark
-    await wait_until(lambda: doomed_id not in dispatcher._buckets, message="its bucket gone")
+    assert engine.racing.applied == [False]
+    queue = engine.racing.inner
+    assert await queue.attempts(doomed_id) == []
+    assert await queue.dead_letters(doomed_id, "", 10) == []
+    assert await queue_depth(engine) == 0
+    # no failure mark survived: a failure now starts a new run
+    fresh = QueuedDelivery("fresh", doomed_id, "1763899200000-000000", b"{}")
+    await queue.enqueue([fresh], 0.0, [{}])
+    [claimed] = await queue.claim(doomed_id, 1.0, 1, 45, max_in_flight=1, rate_per_second=5)
+    now = time.time()
+    concluded = await queue.conclude(
+        Conclusion(claimed, "retry", now + 60, "fresh#1", {}, failed_at=now)
+    )
+    assert concluded.failing_since == now

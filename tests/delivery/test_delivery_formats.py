@@ -11,7 +11,7 @@ from standardwebhooks.webhooks import WebhookVerificationError
 from svix.webhooks import Webhook as SvixWebhook
 
 import signing
-from tests.delivery.support import AUTH, HUB, INTEGRATION, TENANT, activity, wait_until
+from tests.delivery.support import AUTH, HUB, INTEGRATION, TENANT, activity, queue_depth, wait_until
 
 OTHER_HUB = "5d3e0b1c-0000-4000-8000-00000000beef"
 
@@ -19,7 +19,10 @@ OTHER_HUB = "5d3e0b1c-0000-4000-8000-00000000beef"
 async def settled(gateway: Any, last_event_id: str) -> bool:
     """The enqueuer has passed the event and no delivery is left in the queue."""
     queue = gateway.engine.deliveries
-    return await queue.cursor("delivery-enqueuer") == last_event_id and await queue.depth() == 0
+    return (
+        await queue.cursor("delivery-enqueuer") == last_event_id
+        and await queue_depth(gateway.engine) == 0
+    )
 
 
 async def test_standard_delivery_verifies_with_reference_libraries(make_gateway, make_sink):

@@ -7,9 +7,13 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from aiohttp import web
+
+from gateway.delivery.runtime import DELIVERY
 from gateway.engine import EngineUnavailable
 from gateway.engine.memory import MemoryEngine
-from tests.delivery.support import activity, wait_until
+from gateway.http.appkeys import LOOPS
+from tests.delivery.support import Received, activity, queue_depth, wait_until
 
 
 class FaultyQueue:
@@ -115,7 +119,9 @@ async def test_shutdown_hands_unfinished_deliveries_back(make_gateway, make_sink
 
     subscriber_id = subscriber["subscriberId"]
     assert await engine.deliveries.due_subscribers(time.time()) == [subscriber_id]
-    handed_back = await engine.deliveries.claim(subscriber_id, time.time(), 10, 60)
+    handed_back = await engine.deliveries.claim(
+        subscriber_id, time.time(), 10, 60, max_in_flight=10
+    )
     assert sorted(d.event_id for d in handed_back) == [e.id for e in stored]
     assert all(d.attempts == 0 for d in handed_back)
 
@@ -137,4 +143,40 @@ async def test_two_instances_on_one_engine_deliver_each_event_once(make_gateway,
 
 
 async def _empty(engine: MemoryEngine) -> bool:
-    return await engine.deliveries.depth() == 0
+    return await queue_depth(engine) == 0
+
+
+async def test_deliveries_claimed_by_a_process_that_died_are_taken_over(make_gateway, make_sink):
+    """A process claims three deliveries and dies mid-attempt (no conclusion, no hand-back);
+    once their lease runs out (delivery timeout + lease margin) another process delivers
+    them. The margin is the test-only setting that keeps this short."""
+    engine = MemoryEngine()
+    sink = await make_sink()
+    hung = 0
+
+    async def hang_then_ok(request: web.Request, received: Received) -> web.StreamResponse:
+        nonlocal hung
+        if hung < 3:
+            hung += 1
+            await sink.released.wait()
+        return web.Response(status=204)
+
+    sink.respond = hang_then_ok
+    timing = {"delivery_timeout_seconds": 0.5, "delivery_lease_margin_seconds": 0.3}
+    dying = await make_gateway(engine=engine, **timing)
+    await dying.create_subscriber(url=sink.url(), events=["*"])
+    stored = await dying.store(activity(), activity(), activity())
+    await wait_until(lambda: hung == 3, message="three attempts in flight")
+    claimed_at = time.monotonic()
+    dispatcher = dying.app[DELIVERY].dispatcher
+    assert dispatcher is not None
+    await dying.app[LOOPS].stop()  # killed: its loops and its attempts stop where they are
+    for task in list(dispatcher._tasks):
+        task.cancel()
+
+    await make_gateway(engine=engine, **timing)  # the surviving process
+    await wait_until(lambda: len(sink.received) == 6, message="the takeover")
+    assert time.monotonic() - claimed_at >= 0.75  # not before the lease ran out
+    taken_over = sorted(r.headers["webhook-id"] for r in sink.received[3:])
+    assert taken_over == [e.id for e in stored]
+    await wait_until(lambda: _empty(engine), message="an empty queue")

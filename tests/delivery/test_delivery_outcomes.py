@@ -10,7 +10,7 @@ from datetime import datetime
 
 from aiohttp import web
 
-from tests.delivery.support import AUTH, Received, activity, wait_until
+from tests.delivery.support import AUTH, Received, activity, queue_depth, wait_until
 
 
 async def answer_500(request: web.Request, received: Received) -> web.StreamResponse:
@@ -42,7 +42,7 @@ async def test_500_is_retried_with_the_same_webhook_id_then_dead(make_gateway, m
     assert records[0]["nextAttemptAt"] is None
     assert records[1]["nextAttemptAt"] is not None
     assert await gateway.attempts(subscriber_id, "succeeded") == []
-    assert await gateway.engine.deliveries.depth() == 0
+    assert await queue_depth(gateway.engine) == 0
     metrics = await (await gateway.client.get("/metrics")).text()
     assert 'gateway_deliveries_total{outcome="dead"} 1.0' in metrics
     assert 'gateway_deliveries_total{outcome="failed"} 2.0' in metrics

@@ -8,7 +8,8 @@ from dataclasses import replace
 from typing import Any
 
 from gateway.delivery.enqueuer import replay as replay_range
-from gateway.engine.events import StoredEvent, event_id_ms
+from gateway.engine.events import StoredEvent
+from gateway.engine.ids import event_id_ms
 from gateway.subscribers.store import SubscriberStore
 from gateway.times import format_ms
 from tests.delivery.support import AUTH, Gateway, Sink, activity, wait_until
@@ -93,7 +94,7 @@ async def test_a_long_replay_lets_other_tasks_run_between_batches(make_gateway):
     store = SubscriberStore(gateway.engine.registry)
     subscriber = await store.get(created["subscriberId"])
     assert subscriber is not None
-    await store.save(replace(subscriber, enabled=False))  # enqueued, never sent
+    await store.update(subscriber.id, lambda s: replace(s, enabled=False))  # enqueued, never sent
     await gateway.store(*[activity() for _ in range(2000)])
     ticks = 0
 

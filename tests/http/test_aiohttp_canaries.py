@@ -8,9 +8,17 @@ so an upgrade breaks here, loudly, instead of somewhere subtle.
 
 The names, and who uses them:
 - `BaseRunner._make_server`, `Server._loop`, `Server._kwargs`, the `Server` constructor's
-  parameters, `Server.__call__`, `RequestHandler(manager, loop=..., **kwargs)`,
-  `RequestHandler.handle_error` and `request.writer.output_size`:
-  gateway/http/protocol_errors.py (malformed HTTP answered in the gateway's error format).
+  parameters, `Server.__call__` (and that it may return any asyncio protocol),
+  `Server.connection_lost`, the request factory's arguments, `RequestHandler(manager,
+  loop=..., **kwargs)` and its settings, `RequestHandler.connection_made` /
+  `data_received` / `connection_lost`, `log_access` (called once per answer),
+  `log_exception` (how a broken unread body is reported), `handle_error`, the lingering
+  read after an answer ending quietly on a `TimeoutError`, and the request payload's
+  `on_eof` / `set_exception`: gateway/http/connections.py (header and body deadlines, the
+  connection cap, malformed HTTP answered in the gateway's error format).
+- `request.writer.output_size`, `LineTooLong.args` carrying the limit that was broken and
+  the message of a request over `max_headers`: gateway/http/protocol_errors.py (the answer
+  to a request refused before routing; 431 for headers too large).
 - `WebSocketResponse.close` called by aiohttp itself from `receive` on a bad frame:
   gateway/ws/handshake.py (`AgentWebSocket` turns 1007/1009 into 4001 before admission).
 - Frames written straight to `request.transport` beside aiohttp's websocket frame writer:
@@ -28,14 +36,17 @@ import aiohttp
 import pytest
 import websockets
 from aiohttp import WSCloseCode, WSMsgType, web
+from aiohttp.http_exceptions import BadHttpMessage, LineTooLong
 from aiohttp.web_runner import BaseRunner
 
+from gateway.http.body import BodyDeadlineExceeded
+from gateway.http.protocol_errors import TOO_MANY_HEADERS
 from gateway.ws.wire import write_text_frame, write_text_frames
 
-PROTOCOL_ERRORS = "gateway/http/protocol_errors.py"
+CONNECTIONS = "gateway/http/connections.py"
 REBUILD = (
-    f"{PROTOCOL_ERRORS} (GatewayRunner._make_server) rebuilds the runner's Server as "
-    "_ContractServer(made.request_handler, request_factory=..., handler_cancellation=..., "
+    f"{CONNECTIONS} (GatewayRunner._make_server) rebuilds the runner's Server as "
+    "GatewayServer(made.request_handler, request_factory=..., handler_cancellation=..., "
     "loop=made._loop, **made._kwargs)"
 )
 
@@ -85,13 +96,24 @@ async def exchange(port: int, raw: bytes) -> bytes:
     return answer
 
 
-# --- gateway/http/protocol_errors.py -------------------------------------------------------
+async def answer_of(server: web.Server, raw: bytes) -> bytes:
+    """What `server`, served on a free port, answers to `raw` on a connection of its own."""
+    runner = web.ServerRunner(server)
+    await runner.setup()
+    try:
+        _, port = await serve(runner)
+        return await exchange(port, raw)
+    finally:
+        await runner.cleanup()
+
+
+# --- gateway/http/connections.py -----------------------------------------------------------
 
 
 async def test_base_runner_make_server() -> None:
     name = "aiohttp.web_runner.BaseRunner._make_server"
     reliance = (
-        f"{PROTOCOL_ERRORS} (GatewayRunner) overrides it to serve every connection with a "
+        f"{CONNECTIONS} (GatewayRunner) overrides it to serve every connection with a "
         "RequestHandler that answers malformed HTTP in the gateway's error format"
     )
     function = getattr(BaseRunner, "_make_server", None)
@@ -157,8 +179,7 @@ async def test_server_constructor_and_attributes(app_runner: web.AppRunner) -> N
 async def test_server_call_is_the_per_connection_protocol_factory() -> None:
     name = "aiohttp.web_server.Server.__call__"
     reliance = (
-        f"{PROTOCOL_ERRORS} (_ContractServer) overrides it to build each connection's "
-        "_ContractRequestHandler"
+        f"{CONNECTIONS} (GatewayServer) overrides it to build each connection's GatewayConnection"
     )
     assert parameter_names(web.Server.__call__) == ["self"], changed(
         name, f"changed signature to {inspect.signature(web.Server.__call__)}", reliance
@@ -171,13 +192,9 @@ async def test_server_call_is_the_per_connection_protocol_factory() -> None:
             made.append(handler)
             return handler
 
-    runner = web.ServerRunner(CountingServer(ok))
-    await runner.setup()
-    try:
-        _, port = await serve(runner)
-        answer = await exchange(port, b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
-    finally:
-        await runner.cleanup()
+    answer = await answer_of(
+        CountingServer(ok), b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+    )
     assert answer.startswith(b"HTTP/1.1 200"), answer[:200]
     assert len(made) == 1, changed(
         name, "is no longer called once per connection to make its protocol", reliance
@@ -187,8 +204,8 @@ async def test_server_call_is_the_per_connection_protocol_factory() -> None:
 async def test_request_handler_constructor(app_runner: web.AppRunner) -> None:
     name = "aiohttp.web_protocol.RequestHandler.__init__"
     reliance = (
-        f"{PROTOCOL_ERRORS} (_ContractServer.__call__) constructs "
-        "_ContractRequestHandler(self, loop=self._loop, **self._kwargs)"
+        f"{CONNECTIONS} (GatewayServer.__call__) constructs "
+        "GatewayConnection(self, loop=self._loop, **self._kwargs)"
     )
     from aiohttp import web_protocol
 
@@ -202,6 +219,13 @@ async def test_request_handler_constructor(app_runner: web.AppRunner) -> None:
     )
     assert "loop" in keyword_only(web.RequestHandler.__init__), changed(
         name, f"no longer takes loop= by keyword: {signature}", reliance
+    )
+    settings = {"keepalive_timeout", "max_line_size", "max_field_size", "max_headers"}
+    assert settings <= set(parameters), changed(
+        name,
+        f"no longer takes {sorted(settings - set(parameters))}: GatewayRunner sets the "
+        "keep-alive and the header size limits through them",
+        reliance,
     )
     refused = set(made_server(app_runner)._kwargs) - set(parameters)
     assert not refused, changed(
@@ -217,8 +241,9 @@ class _Refused:
         self.output_sizes: list[object] = []
 
 
-async def _refuse_malformed_request() -> tuple[_Refused, bytes]:
-    """Send bytes that are not HTTP to a server whose handler records `handle_error`."""
+async def _refuse(*requests: bytes, **settings: Any) -> tuple[_Refused, list[bytes]]:
+    """Send each of `requests` (bytes that are not valid HTTP) on a connection of its own
+    to a server, made with `settings`, whose handler records `handle_error`."""
     refused = _Refused()
 
     class RecordingHandler(web.RequestHandler):
@@ -237,20 +262,25 @@ async def _refuse_malformed_request() -> tuple[_Refused, bytes]:
         def __call__(self) -> web.RequestHandler:
             return RecordingHandler(self, loop=self._loop, **self._kwargs)
 
-    runner = web.ServerRunner(RecordingServer(ok))
+    runner = web.ServerRunner(RecordingServer(ok, **settings))
     await runner.setup()
     try:
         _, port = await serve(runner)
-        answer = await exchange(port, b"GARBAGE\r\n\r\n")
+        answers = [await exchange(port, raw) for raw in requests]
     finally:
         await runner.cleanup()
+    return refused, answers
+
+
+async def _refuse_malformed_request() -> tuple[_Refused, bytes]:
+    refused, (answer,) = await _refuse(b"GARBAGE\r\n\r\n")
     return refused, answer
 
 
 async def test_request_handler_handle_error() -> None:
     name = "aiohttp.web_protocol.RequestHandler.handle_error"
     reliance = (
-        f"{PROTOCOL_ERRORS} (_ContractRequestHandler) overrides it to answer requests refused "
+        f"{CONNECTIONS} (GatewayConnection) overrides it to answer requests refused "
         "before routing in the gateway's error format, without logging the offending bytes"
     )
     expected = ["self", "request", "status", "exc", "message"]
@@ -270,12 +300,242 @@ async def test_request_handler_handle_error() -> None:
 async def test_request_writer_output_size() -> None:
     name = "aiohttp.web_request.BaseRequest.writer.output_size"
     reliance = (
-        f"{PROTOCOL_ERRORS} (_ContractRequestHandler.handle_error) reads it to tell whether an "
+        "gateway/http/protocol_errors.py (refusal_response) reads it to tell whether an "
         "answer has already started, as aiohttp's own handle_error does"
     )
     refused, _ = await _refuse_malformed_request()
     assert refused.output_sizes == [0], changed(
         name, f"is no longer 0 before an answer starts (saw {refused.output_sizes})", reliance
+    )
+
+
+# --- gateway/http/connections.py: deadlines and the connection cap -------------------------
+
+DEADLINES = f"{CONNECTIONS} (GatewayConnection's header and body deadlines)"
+
+
+class _Probe:
+    """A server whose connections record the calls aiohttp makes on them."""
+
+    def __init__(self, handler: Callable[..., Any], **settings: Any) -> None:
+        self.events: list[tuple[str, Any]] = []
+        self.payloads: list[Any] = []
+        self.on_request: Callable[[Any], None] = lambda payload: None
+        events = self.events
+        probe = self
+
+        class Connection(web.RequestHandler):
+            def connection_made(self, transport: asyncio.BaseTransport) -> None:
+                events.append(("made", None))
+                super().connection_made(transport)
+
+            def data_received(self, data: bytes) -> None:
+                events.append(("data", data))
+                super().data_received(data)
+
+            def log_access(
+                self, request: web.BaseRequest, response: web.StreamResponse, time: Any
+            ) -> None:
+                events.append(("answered", response.status))
+                super().log_access(request, response, time)
+
+            def log_exception(self, *args: Any, **kwargs: Any) -> None:
+                events.append(("exception", kwargs.get("exc_info")))
+
+        class Server(web.Server):
+            def __call__(self) -> web.RequestHandler:
+                return Connection(self, loop=self._loop, **self._kwargs)
+
+            def connection_lost(
+                self, handler: web.RequestHandler, exc: BaseException | None = None
+            ) -> None:
+                events.append(("lost", None))
+                super().connection_lost(handler, exc)
+
+        def factory(
+            message: Any, payload: Any, protocol: Any, writer: Any, task: Any
+        ) -> web.BaseRequest:
+            events.append(("request", type(protocol).__name__))
+            probe.payloads.append(payload)
+            probe.on_request(payload)
+            loop = asyncio.get_running_loop()
+            return web.BaseRequest(message, payload, protocol, writer, task, loop)
+
+        self.server = Server(handler, request_factory=factory, access_log=None, **settings)
+
+    def names(self, kind: str) -> list[Any]:
+        return [value for name, value in self.events if name == kind]
+
+
+async def _serve_probe(probe: _Probe) -> tuple[web.ServerRunner, int]:
+    runner = web.ServerRunner(probe.server)
+    await runner.setup()
+    _, port = await serve(runner)
+    return runner, port
+
+
+async def test_connection_calls_the_deadlines_hook_into() -> None:
+    """connection_made, data_received (every byte), the request factory's arguments (once
+    per request, as its handling begins), log_access (once per answer, with no access log
+    configured) and Server.connection_lost (once per connection)."""
+    probe = _Probe(ok)
+    runner, port = await _serve_probe(probe)
+    head = b"GET / HTTP/1.1\r\nHost: x\r\n"
+    try:
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        writer.write(head)
+        await asyncio.sleep(0.05)
+        writer.write(b"\r\n")
+        await reader.readuntil(b"ok")
+        writer.write(b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        await reader.read()
+        writer.close()
+        await asyncio.sleep(0.05)
+    finally:
+        await runner.cleanup()
+    kinds = [name for name, _ in probe.events if name != "data"]
+    expected = ["made", "request", "answered", "request", "answered", "lost"]
+    assert kinds == expected, changed(
+        "aiohttp.web_protocol.RequestHandler",
+        f"no longer calls connection_made, the request factory, log_access and "
+        f"Server.connection_lost in that order (saw {kinds})",
+        DEADLINES,
+    )
+    assert b"".join(probe.names("data")).startswith(head + b"\r\n"), changed(
+        "aiohttp.web_protocol.RequestHandler.data_received",
+        "no longer sees every byte the client sends",
+        DEADLINES,
+    )
+    assert probe.names("request") == ["Connection", "Connection"], changed(
+        "the Server's request_factory",
+        "is no longer called with (message, payload, protocol, writer, task)",
+        DEADLINES,
+    )
+
+
+async def test_server_call_may_return_any_asyncio_protocol() -> None:
+    reliance = f"{CONNECTIONS} (GatewayServer.__call__) returns _OverCapacity past the cap"
+
+    class Canned(asyncio.Protocol):
+        def connection_made(self, transport: asyncio.BaseTransport) -> None:
+            assert isinstance(transport, asyncio.Transport)
+            transport.write(b"HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\n\r\n")
+            transport.close()
+
+    class Refusing(web.Server):
+        def __call__(self) -> Any:
+            return Canned()
+
+    answer = await answer_of(Refusing(ok), b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+    assert answer.startswith(b"HTTP/1.1 503"), changed(
+        "aiohttp.web_server.Server.__call__",
+        f"is no longer used as the loop's protocol factory as it is (got {answer[:100]!r})",
+        reliance,
+    )
+
+
+async def test_a_payload_exception_reaches_a_pending_read_and_on_eof_fires() -> None:
+    """The body deadline: `payload.set_exception` fails a read in progress; `on_eof`
+    runs once the body has arrived (cancelling the deadline)."""
+    seen: list[str] = []
+
+    async def reader(request: web.BaseRequest) -> web.Response:
+        try:
+            await request.content.read()
+        except BodyDeadlineExceeded:
+            return web.Response(status=408)
+        return web.Response(text="read")
+
+    probe = _Probe(reader)
+
+    def arm(payload: Any) -> None:
+        payload.on_eof(lambda: seen.append("eof"))
+        if "stall" in seen:
+            asyncio.get_running_loop().call_later(
+                0.1, payload.set_exception, BodyDeadlineExceeded()
+            )
+
+    probe.on_request = arm
+    runner, port = await _serve_probe(probe)
+    try:
+        whole = b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 4\r\nConnection: close\r\n\r\n"
+        answer = await exchange(port, whole + b"body")
+        seen.append("stall")
+        stalled = await exchange(port, whole + b"bo")
+    finally:
+        await runner.cleanup()
+    assert answer.startswith(b"HTTP/1.1 200") and seen[0] == "eof", changed(
+        "aiohttp.streams.StreamReader.on_eof",
+        f"no longer runs its callback once the body has arrived ({seen}, {answer[:60]!r})",
+        DEADLINES,
+    )
+    assert stalled.startswith(b"HTTP/1.1 408"), changed(
+        "aiohttp.streams.StreamReader.set_exception",
+        f"no longer fails a read in progress (the client got {stalled[:60]!r})",
+        DEADLINES,
+    )
+
+
+async def test_an_unread_body_ends_quietly_on_a_timeout_and_loudly_on_a_broken_body() -> None:
+    """After an answer aiohttp reads what is left of the body (its lingering read): a
+    `TimeoutError` set on that body ends it at once and without a log; a body that cannot
+    be decoded is reported through `log_exception`, which the gateway quiets."""
+    probe = _Probe(ok, lingering_time=30)
+    payloads = probe.payloads
+    runner, port = await _serve_probe(probe)
+    try:
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        writer.write(b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\nab")
+        await reader.readuntil(b"ok")
+        payloads[0].set_exception(BodyDeadlineExceeded())
+        closed = await asyncio.wait_for(reader.read(), 5)
+        writer.close()
+        quiet = list(probe.names("exception"))
+        broken = await exchange(
+            port,
+            b"POST / HTTP/1.1\r\nHost: x\r\nContent-Encoding: gzip\r\n"
+            b"Content-Length: 12\r\n\r\nnot gzip!!!!",
+        )
+    finally:
+        await runner.cleanup()
+    assert closed == b"" and quiet == [], changed(
+        "aiohttp.web_protocol.RequestHandler.start (lingering read)",
+        f"no longer ends quietly on a TimeoutError set on the body ({quiet})",
+        DEADLINES,
+    )
+    reported = probe.names("exception")
+    assert broken.startswith(b"HTTP/1.1 200") and any(
+        isinstance(exc, web.RequestPayloadError) for exc in reported
+    ), changed(
+        "aiohttp.web_protocol.RequestHandler.log_exception",
+        f"is no longer how a broken unread body is reported (saw {reported})",
+        f"{CONNECTIONS} (GatewayConnection.log_exception) turns that report into a debug line",
+    )
+
+
+async def test_header_size_errors_carry_what_was_too_large() -> None:
+    reliance = (
+        "gateway/http/protocol_errors.py tells a header too large (431) from other "
+        "malformed requests (400) by LineTooLong.args[1] (the limit broken: max_field_size "
+        f"for a header, max_line_size for the request line) and by the message {TOO_MANY_HEADERS!r}"
+    )
+    refused, _ = await _refuse(
+        b"GET / HTTP/1.1\r\nHost: x\r\nX-Big: " + b"b" * 300 + b"\r\n\r\n",
+        b"GET /" + b"u" * 300 + b" HTTP/1.1\r\nHost: x\r\n\r\n",
+        b"GET / HTTP/1.1\r\n" + b"".join(b"X-%d: 1\r\n" % i for i in range(10)) + b"\r\n",
+        max_line_size=100,
+        max_field_size=200,
+        max_headers=5,
+    )
+    header, line, many = [exc for _, exc in refused.calls]
+    assert isinstance(header, LineTooLong) and header.args[1] == 200, changed(
+        "aiohttp.http_exceptions.LineTooLong", f"for a header is now {header!r}", reliance
+    )
+    assert isinstance(line, LineTooLong) and line.args[1] == 100, changed(
+        "aiohttp.http_exceptions.LineTooLong", f"for the request line is now {line!r}", reliance
+    )
+    assert isinstance(many, BadHttpMessage) and many.message == TOO_MANY_HEADERS, changed(
+        "aiohttp.http_exceptions.BadHttpMessage", f"for too many headers is now {many!r}", reliance
     )
 
 

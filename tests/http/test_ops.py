@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
-from gateway.engine import EngineUnavailable
+from gateway.engine import EngineUnavailable, NewEvent
 from gateway.engine.memory import MemoryEngine
 from tests.http.conftest import make_app
 
@@ -17,10 +17,10 @@ class FaultyEngine(MemoryEngine):
         self.ping_fails = False
         real_trim = self.events.trim
 
-        async def trim(older_than_ms: int) -> int:
+        async def trim(older_than_ms: int, max_bytes: int) -> int:
             if self.trim_error is not None:
                 raise self.trim_error
-            return await real_trim(older_than_ms)
+            return await real_trim(older_than_ms, max_bytes)
 
         self.trim_error: BaseException | None = None
         self.events.trim = trim  # type: ignore[method-assign]
@@ -104,3 +104,26 @@ async def test_uncommon_methods_share_one_metric_series(aiohttp_client) -> None:
     text = await (await client.get("/metrics")).text()
     assert 'gateway_http_requests_total{method="other",route="unmatched",status="405"} 3.0' in text
     assert 'method="TRACE"' not in text
+
+
+async def test_engine_gauges_are_refreshed_in_the_background(aiohttp_client) -> None:  # type: ignore[no-untyped-def]
+    engine = MemoryEngine()
+    client = await aiohttp_client(make_app(engine))
+    body = b'{"type":"event:x"}'
+    new = [NewEvent(f"key-{n}", "hub", None, "event:x", body) for n in range(3)]
+    stored = (await engine.events.append(new, 60)).stored
+    expected = [
+        "gateway_event_log_events 3.0",
+        f"gateway_event_log_bytes {float(sum(len(e.payload) for e in stored))}",
+        "gateway_delivery_queued_bytes 0.0",
+        "gateway_delivery_dead_bytes 0.0",
+        "gateway_delivery_oldest_due_seconds 0.0",
+        "gateway_delivery_overflowed_total 0.0",
+        "gateway_dead_letters_dropped_total 0.0",
+    ]
+    for _ in range(200):
+        text = await (await client.get("/metrics")).text()
+        if all(line in text.splitlines() for line in expected):
+            break
+        await asyncio.sleep(0.02)
+    assert [line for line in expected if line not in text.splitlines()] == []

@@ -53,8 +53,28 @@ def gateway_and_log(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[n
             400,
             "bad_request",
         ),
+        (
+            b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Big: " + b"b" * 9000 + b"\r\n\r\n",
+            431,
+            "request_header_fields_too_large",
+        ),
+        (
+            b"GET /healthz HTTP/1.1\r\n"
+            + b"".join(b"X-Header-%d: 1\r\n" % i for i in range(200))
+            + b"\r\n",
+            431,
+            "request_header_fields_too_large",
+        ),
     ],
-    ids=["request-line", "header-line", "control-byte", "long-url", "length-and-chunked"],
+    ids=[
+        "request-line",
+        "header-line",
+        "control-byte",
+        "long-url",
+        "length-and-chunked",
+        "header-too-large",
+        "too-many-headers",
+    ],
 )
 def test_malformed_http_gets_the_error_shape(
     gateway_and_log, raw: bytes, status: int, code: str

@@ -46,6 +46,7 @@ async def test_hubster_kinds_get_a_key_pair(
         "createdAt",
         "updatedAt",
         "previousCredentialsExpireAt",
+        "rateLimitPerSecond",
     }
     assert created["createdAt"].endswith("Z")
 

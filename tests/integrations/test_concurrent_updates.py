@@ -1,5 +1,6 @@
 """Concurrent PATCHes of one integration never lose a rotation: every credential a PATCH
-answered with is still accepted afterwards (current, or in its rotation grace)."""
+answered with is still accepted afterwards (current, or in its rotation grace), whether the
+PATCHes run in one process or in two sharing the engine."""
 
 from __future__ import annotations
 
@@ -14,10 +15,10 @@ from aiohttp.test_utils import TestClient
 import signing
 from gateway.config import Settings
 from gateway.engine.memory import MemoryEngine
-from gateway.engine.registry import Record, Registry
+from gateway.engine.registry import Registry
 from gateway.http.app import build_app
-from gateway.integrations.routes import UPDATE_LOCKS
 from gateway.integrations.store import RECORD_KIND
+from tests.engine.interleaving import Interleaving
 
 ADMIN_KEY = "integrations-admin-key"
 ADMIN = {"Authorization": f"Bearer {ADMIN_KEY}"}
@@ -35,7 +36,7 @@ class RendezvousRegistry:
         self._readers = 0
         self._met = asyncio.Event()
 
-    async def get(self, kind: str, record_id: str) -> Record | None:
+    async def get(self, kind: str, record_id: str) -> Any:
         record = await self.inner.get(kind, record_id)
         if self.armed and kind == RECORD_KIND:
             self._readers += 1
@@ -122,7 +123,34 @@ async def test_concurrent_rotations_are_serialised(aiohttp_client: Any) -> None:
     assert keys[0] != keys[1]
     for key in keys:
         assert await accepts(client, integration_id, key)
-    assert client.app is not None and len(client.app[UPDATE_LOCKS]) == 0  # locks cleaned up
+
+
+async def test_a_patch_in_another_process_never_undoes_a_rotation(aiohttp_client: Any) -> None:
+    """Process A's PATCH (a rename) reads the record; before it saves, process B
+    regenerates the keys. B's key must still work afterwards, and A's rename must land."""
+    engine = MemoryEngine()
+    regenerated: list[str] = []
+
+    async def regenerate() -> None:
+        response = await other.patch(path, data=REGENERATE, headers=headers)
+        regenerated.append(await issued_key(response))
+
+    registry = Interleaving(engine.registry, regenerate)
+    engine.registry = registry  # type: ignore[assignment]
+    client, other = await start(aiohttp_client, engine), await start(aiohttp_client, engine)
+    integration_id = await hubster_integration(client)
+    path = f"/integrations/{integration_id}"
+    headers = {**ADMIN, "Content-Type": "application/json"}
+
+    registry.arm(integration_id)
+    response = await client.patch(path, data=orjson.dumps({"name": "renamed"}), headers=headers)
+    renamed_key = await issued_key(response)
+    assert registry.fired == 1
+
+    assert renamed_key == regenerated[0]
+    assert await accepts(client, integration_id, regenerated[0]), "the rename undid the rotation"
+    stored = await (await client.get(path, headers=ADMIN)).json()
+    assert stored["name"] == "renamed"
 
 
 async def test_update_of_a_deleted_integration_is_404(aiohttp_client: Any) -> None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from gateway.engine.events import event_id_at
+from gateway.engine.ids import event_id_at
 from gateway.subscribers.api import ReplayRequest
 
 

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from tests.delivery.support import AUTH, Gateway, activity, wait_until
+from tests.delivery.support import AUTH, Gateway, activity, queue_depth, wait_until
 
 HEX32 = re.compile(r"^[0-9A-F]{32}$")
 LONGEST_SECRET = "whsec_" + base64.b64encode(bytes(range(64))).decode()
@@ -228,12 +228,12 @@ async def test_delete_forgets_the_subscriber_and_its_queue(make_gateway, make_si
     created = await gateway.create_subscriber(url=sink.url(), events=["*"])
     await gateway.store(*[activity() for _ in range(10)])
     await wait_until(lambda: len(sink.received) == 8, message="the first eight in flight")
-    assert await gateway.engine.deliveries.depth() == 10
+    assert await queue_depth(gateway.engine) == 10
 
     path = f"/subscribers/{created['subscriberId']}"
     response = await gateway.client.delete(path, headers=AUTH)
     assert response.status == 204
-    assert await gateway.engine.deliveries.depth() == 0
+    assert await queue_depth(gateway.engine) == 0
     assert await gateway.engine.deliveries.attempts(created["subscriberId"]) == []
     assert (await gateway.client.get(path, headers=AUTH)).status == 404
     assert (await gateway.client.delete(path, headers=AUTH)).status == 404

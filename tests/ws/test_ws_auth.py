@@ -36,7 +36,16 @@ async def test_ready_frame_over_bearer(make_gateway: Any) -> None:
     gw = await make_gateway(ws_heartbeat_seconds=7)
     token = agent_token("ann", ["hub-b", "hub-a"], ttl=600)
     ws, ready = await gw.session(token)
-    assert set(ready) == {"type", "sessionId", "agentId", "hubIds", "expiresAt", "heartbeatSeconds"}
+    assert set(ready) == {
+        "type",
+        "sessionId",
+        "agentId",
+        "hubIds",
+        "expiresAt",
+        "heartbeatSeconds",
+        "lastEventId",
+    }
+    assert ready["lastEventId"] == await gw.engine.events.last_id()
     assert ready["agentId"] == "ann"
     assert ready["hubIds"] == ["hub-a", "hub-b"]
     assert ready["heartbeatSeconds"] == 7

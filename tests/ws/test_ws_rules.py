@@ -1,12 +1,11 @@
-"""Pure rules behind sessions: scope narrowing within a grant, presence store transitions,
-frame headers."""
+"""Pure rules behind sessions: scope narrowing within a grant, frame headers. (The presence
+store's transitions are in the engine conformance tests.)"""
 
 from __future__ import annotations
 
 import pytest
 
 from gateway.agents.tokens import AgentGrant
-from gateway.engine.memory.presence import MemoryPresenceStore
 from gateway.ws.scope import AccessDenied, granted_scope, narrowed, regranted
 from gateway.ws.wire import text_frame_header
 
@@ -56,22 +55,6 @@ def test_regrant_cuts_the_scope_to_the_new_token() -> None:
     )
     with pytest.raises(AccessDenied):
         regranted(narrowed_scope, _grant({"a"}, {"c2"}))
-
-
-async def test_presence_store_reports_only_roster_changes() -> None:
-    store = MemoryPresenceStore()
-    assert await store.join(["h1", "h2"], "s1", "ann", "Ann", "available", 1000) == ["h1", "h2"]
-    assert await store.join(["h1"], "s2", "ann", "Ann", "available", 2000) == []
-    [ann] = await store.agents("h1")
-    assert (ann.status, ann.sessions, ann.since_ms) == ("available", 2, 1000)
-    assert await store.set_status(["h1", "h2"], "ann", "busy", 3000) == ["h1", "h2"]
-    assert await store.set_status(["h1"], "ann", "busy", 4000) == []
-    assert await store.leave(["h1"], "s2") == []
-    [ann] = await store.agents("h1")
-    assert (ann.status, ann.sessions, ann.since_ms) == ("busy", 1, 3000)
-    assert await store.leave(["h1", "h2"], "s1") == ["h1", "h2"]
-    assert await store.agents("h1") == []
-    assert await store.leave(["h1"], "s1") == []
 
 
 @pytest.mark.parametrize(

@@ -1,234 +1,250 @@
-"""In-memory delivery queue: per subscriber a heap of visibility times with lazy deletion
-(the stand-in for a Redis sorted set), lanes with one active delivery each, capped logs and
-capped dead-letter stores."""
+"""In-memory delivery queue: one `Held` per subscriber, and a schedule of the unparked
+subscribers by the earliest time one of their deliveries is visible (the stand-in for the
+Redis sorted set of subscribers), so finding who is due costs what is due, not what is held.
+
+Every method runs without awaiting, so each is one atomic step.
+"""
 
 from __future__ import annotations
 
-import heapq
-import itertools
-from bisect import bisect_right, insort
-from collections import OrderedDict
-from collections.abc import Sequence
-from dataclasses import dataclass, field
-
-import orjson
+from collections.abc import Callable, Sequence
+from dataclasses import replace
 
 from gateway.engine.deliveries import (
-    ATTEMPT_LOG_SIZE,
-    DEAD_LETTER_SIZE,
+    Concluded,
+    Conclusion,
     CursorConflict,
     CursorMove,
     DeadLetter,
     QueuedDelivery,
+    QueueLimits,
+    QueueStats,
     Record,
+    overflowed_record,
 )
-
-_COMPACT_SLACK = 1024
-
-
-@dataclass
-class _Visibility:
-    """When each of a subscriber's visible deliveries shows; the heap may hold stale
-    entries, recognised by their time no longer matching `score`."""
-
-    score: dict[str, float] = field(default_factory=dict)
-    heap: list[tuple[float, int, str]] = field(default_factory=list)
-
-    def set(self, delivery_id: str, at: float, order: int) -> None:
-        self.score[delivery_id] = at
-        heapq.heappush(self.heap, (at, order, delivery_id))
-        if len(self.heap) > 2 * len(self.score) + _COMPACT_SLACK:
-            self.heap = [entry for entry in self.heap if self.score.get(entry[2]) == entry[0]]
-            heapq.heapify(self.heap)
-
-    def earliest(self) -> float | None:
-        while self.heap:
-            at, _, delivery_id = self.heap[0]
-            if self.score.get(delivery_id) == at:
-                return at
-            heapq.heappop(self.heap)
-        return None
-
-    def pop_visible(self, now: float) -> str | None:
-        at = self.earliest()
-        if at is None or at > now:
-            return None
-        return heapq.heappop(self.heap)[2]
-
-
-@dataclass
-class _Lane:
-    """An ordered subscriber's conversation: one active delivery, the rest by event id."""
-
-    active: str
-    waiting: list[tuple[str, str]] = field(default_factory=list)
-
-
-@dataclass
-class _DeadLetters:
-    """One subscriber's dead letters: encoded records by event id (the hash) and the ids in
-    order (the sorted set)."""
-
-    letters: dict[str, tuple[bytes, bytes]] = field(default_factory=dict)
-    order: list[str] = field(default_factory=list)
-
-    def keep(self, event_id: str, payload: bytes, record: Record) -> None:
-        if event_id not in self.letters:
-            insort(self.order, event_id)
-        self.letters[event_id] = (payload, orjson.dumps(record))
-        while len(self.order) > DEAD_LETTER_SIZE:
-            del self.letters[self.order.pop(0)]
-
-    def resolve(self, event_id: str) -> None:
-        if self.letters.pop(event_id, None) is not None:
-            self.order.remove(event_id)
-
-    def after(self, cursor: str, limit: int) -> list[DeadLetter]:
-        start = bisect_right(self.order, cursor)
-        return [
-            DeadLetter(event_id, self.letters[event_id][0], orjson.loads(self.letters[event_id][1]))
-            for event_id in self.order[start : start + limit]
-        ]
+from gateway.engine.memory.held import Entry, Held
+from gateway.engine.memory.schedule import Schedule
 
 
 class MemoryDeliveryQueue:
-    def __init__(self) -> None:
-        self._records: dict[str, QueuedDelivery] = {}
-        self._visible: dict[str, _Visibility] = {}
-        self._lanes: dict[str, _Lane] = {}
+    def __init__(self, limits: QueueLimits | None = None) -> None:
+        self.limits = limits or QueueLimits()
+        self._held: dict[str, Held] = {}
+        self._due = Schedule()
         self._cursors: dict[str, str] = {}
-        self._attempts: dict[str, OrderedDict[str, bytes]] = {}
-        self._failing: dict[str, float] = {}
-        self._dead: dict[str, _DeadLetters] = {}
-        self._order = itertools.count()
+        self._depth = 0
+        self._queued_bytes = 0
+        self._dead_bytes = 0
+        self._overflowed = 0
+        self._dead_dropped = 0
 
-    def _show(self, delivery: QueuedDelivery, at: float) -> None:
-        visibility = self._visible.setdefault(delivery.subscriber_id, _Visibility())
-        visibility.set(delivery.id, at, next(self._order))
+    def _of(self, subscriber_id: str) -> Held:
+        held = self._held.get(subscriber_id)
+        if held is None:
+            held = self._held[subscriber_id] = Held(subscriber_id)
+        return held
+
+    def _reindex(self, held: Held) -> None:
+        """Keep the subscriber's place in the due schedule in step with its deliveries."""
+        earliest = None if held.parked else held.visible.earliest()
+        if earliest is None:
+            self._due.remove(held.subscriber_id)
+        else:
+            self._due.set(held.subscriber_id, earliest)
 
     async def enqueue(
         self,
         deliveries: Sequence[QueuedDelivery],
         due_at: float,
+        pending: Sequence[Record],
         move: CursorMove | None = None,
     ) -> int:
         if move is not None:
-            if self._cursors.get(move.name) != move.expected:
-                raise CursorConflict(move.name)
-            self._cursors[move.name] = move.to
+            self._move(move, self._cursors.get(move.name))
+        return self._add(deliveries, due_at, pending)
+
+    def _move(self, move: CursorMove, current: str | None) -> None:
+        if current != move.expected:
+            raise CursorConflict(move.name)
+        self._cursors[move.name] = move.to
+
+    def _add(
+        self, deliveries: Sequence[QueuedDelivery], due_at: float, pending: Sequence[Record]
+    ) -> int:
+        touched: dict[str, Held] = {}
         added = 0
-        for delivery in deliveries:
-            if delivery.id in self._records:
+        for delivery, record in zip(deliveries, pending, strict=True):
+            held = self._of(delivery.subscriber_id)
+            if delivery.id in held.entries:
                 continue
-            self._records[delivery.id] = delivery
+            held.add(delivery, due_at)
             added += 1
-            lane = self._lanes.get(delivery.lane) if delivery.lane else None
-            if lane is not None:
-                insort(lane.waiting, (delivery.event_id, delivery.id))
-                continue
-            if delivery.lane:
-                self._lanes[delivery.lane] = _Lane(active=delivery.id)
-            self._show(delivery, due_at)
+            self._depth += 1
+            self._queued_bytes += len(delivery.payload)
+            if f"{delivery.id}#1" not in held.attempts:
+                held.record(f"{delivery.id}#1", record, self.limits.attempt_log_size)
+            touched[held.subscriber_id] = held
+        for held in touched.values():
+            self._overflow(held, due_at)
+            self._reindex(held)
         return added
 
     async def cursor(self, name: str) -> str | None:
         return self._cursors.get(name)
 
     async def due_subscribers(self, now: float) -> list[str]:
-        due = []
-        for subscriber_id, visibility in self._visible.items():
-            earliest = visibility.earliest()
-            if earliest is not None and earliest <= now:
-                due.append(subscriber_id)
-        return due
+        return self._due.due(now)
 
     async def claim(
-        self, subscriber_id: str, now: float, limit: int, lease_seconds: float
+        self,
+        subscriber_id: str,
+        now: float,
+        limit: int,
+        lease_seconds: float,
+        *,
+        max_in_flight: int,
+        rate_per_second: float | None = None,
     ) -> list[QueuedDelivery]:
-        visibility = self._visible.get(subscriber_id)
-        claimed: list[QueuedDelivery] = []
-        while visibility is not None and len(claimed) < limit:
-            delivery_id = visibility.pop_visible(now)
+        held = self._held.get(subscriber_id)
+        if held is None or held.parked:
+            return []
+        room = self._room(held, now, limit, max_in_flight, rate_per_second)
+        chosen: list[str] = []
+        while len(chosen) < room:
+            delivery_id = held.visible.pop_due(now)
             if delivery_id is None:
                 break
-            claimed.append(self._records[delivery_id])
-        for delivery in claimed:
-            self._show(delivery, now + lease_seconds)
+            chosen.append(delivery_id)
+        return self._lease(held, chosen, now, lease_seconds, rate_per_second)
+
+    @staticmethod
+    def _room(held: Held, now: float, limit: int, max_in_flight: int, rate: float | None) -> int:
+        tokens = held.tokens(rate, now)
+        return max(0, min(limit, max_in_flight - held.in_flight(now), int(min(tokens, limit))))
+
+    def _lease(
+        self, held: Held, chosen: list[str], now: float, lease_seconds: float, rate: float | None
+    ) -> list[QueuedDelivery]:
+        claimed = held.lease(chosen, now + lease_seconds)
+        held.take(rate, now, len(claimed))
+        self._reindex(held)
         return claimed
 
-    async def retry(self, delivery: QueuedDelivery, due_at: float) -> None:
-        if delivery.id not in self._records:
-            return
-        self._records[delivery.id] = delivery
-        self._show(delivery, due_at)
+    async def conclude(self, conclusion: Conclusion) -> Concluded:
+        delivery = conclusion.delivery
+        held = self._held.get(delivery.subscriber_id)
+        if held is None or delivery.id not in held.entries:
+            return Concluded(applied=False, failing_since=None)
+        if conclusion.outcome == "retry":
+            if conclusion.due_at is None:
+                raise ValueError("a retry needs its due_at")
+            held.entries[delivery.id] = replace(held.entries[delivery.id], delivery=delivery)
+            held.leases.remove(delivery.id)
+            held.visible.set(delivery.id, conclusion.due_at)
+        else:
+            self._forget(held, delivery.id)
+            if conclusion.outcome == "finish":
+                self._change_dead(held, lambda: held.dead.resolve(delivery.event_id))
+            else:
+                self._bury(held, delivery, conclusion.record)
+        held.record(conclusion.record_key, conclusion.record, self.limits.attempt_log_size)
+        if conclusion.failed_at is None:
+            held.failing_since = None
+        elif held.failing_since is None:
+            held.failing_since = conclusion.failed_at
+        self._reindex(held)
+        return Concluded(applied=True, failing_since=held.failing_since)
 
-    async def finish(self, delivery: QueuedDelivery) -> None:
-        dead = self._dead.get(delivery.subscriber_id)
-        if dead is not None:
-            dead.resolve(delivery.event_id)
-        self._forget(delivery)
+    def _forget(self, held: Held, delivery_id: str) -> Entry | None:
+        entry = held.forget(delivery_id)
+        if entry is not None:
+            self._depth -= 1
+            self._queued_bytes -= len(entry.delivery.payload)
+        return entry
 
-    async def bury(self, delivery: QueuedDelivery, record: Record) -> None:
-        if delivery.id not in self._records:
-            return
-        dead = self._dead.setdefault(delivery.subscriber_id, _DeadLetters())
-        dead.keep(delivery.event_id, delivery.payload, record)
-        self._forget(delivery)
+    def _bury(self, held: Held, delivery: QueuedDelivery, record: Record) -> None:
+        def keep() -> None:
+            held.dead.keep(delivery.event_id, delivery.payload, record)
+            dropped, _ = held.dead.trim(self.limits.max_dead_letters, self.limits.max_dead_bytes)
+            self._dead_dropped += dropped
 
-    async def dead_letters(self, subscriber_id: str, after: str, limit: int) -> list[DeadLetter]:
-        dead = self._dead.get(subscriber_id)
-        return [] if dead is None else dead.after(after, limit)
+        self._change_dead(held, keep)
 
-    def _forget(self, delivery: QueuedDelivery) -> None:
-        if self._records.pop(delivery.id, None) is None:
-            return
-        visibility = self._visible.get(delivery.subscriber_id)
-        if visibility is not None:
-            visibility.score.pop(delivery.id, None)
-        lane = self._lanes.get(delivery.lane) if delivery.lane else None
-        if lane is None or lane.active != delivery.id:
-            return
-        if not lane.waiting:
-            del self._lanes[delivery.lane or ""]
-            return
-        _, lane.active = lane.waiting.pop(0)
-        self._show(self._records[lane.active], 0.0)
+    def _change_dead(self, held: Held, change: Callable[[], None]) -> None:
+        """Apply a change to the subscriber's dead letters, keeping the byte total true."""
+        before = held.dead.held_bytes
+        change()
+        self._dead_bytes += held.dead.held_bytes - before
+
+    def _overflow(self, held: Held, now: float) -> None:
+        """Past the queued-bytes cap, the oldest delivery not in flight becomes dead, its
+        latest attempt record saying why."""
+        while held.queued_bytes > self.limits.max_queued_bytes:
+            entry = held.oldest_unclaimed(now)
+            if entry is None:
+                return
+            delivery = entry.delivery
+            key = f"{delivery.id}#{max(delivery.attempts, 1)}"
+            record = overflowed_record(held.logged(key), delivery, now)
+            self._forget(held, delivery.id)
+            held.record(key, record, self.limits.attempt_log_size)
+            self._bury(held, delivery, record)
+            self._overflowed += 1
 
     async def release(self, deliveries: Sequence[QueuedDelivery], now: float) -> None:
         for delivery in deliveries:
-            if delivery.id in self._records:
-                self._show(delivery, now)
+            held = self._held.get(delivery.subscriber_id)
+            if held is None or delivery.id not in held.entries:
+                continue
+            held.leases.remove(delivery.id)
+            held.visible.set(delivery.id, now)
+            self._reindex(held)
 
-    async def drop_subscriber(self, subscriber_id: str) -> None:
-        for delivery_id, delivery in list(self._records.items()):
-            if delivery.subscriber_id == subscriber_id:
-                del self._records[delivery_id]
-                if delivery.lane:
-                    self._lanes.pop(delivery.lane, None)
-        self._visible.pop(subscriber_id, None)
-        self._attempts.pop(subscriber_id, None)
-        self._failing.pop(subscriber_id, None)
-        self._dead.pop(subscriber_id, None)
+    async def park(self, subscriber_id: str) -> None:
+        held = self._of(subscriber_id)
+        held.parked = True
+        self._reindex(held)
 
-    async def depth(self) -> int:
-        return len(self._records)
-
-    async def record_attempt(
-        self, subscriber_id: str, key: str, record: Record, *, only_new: bool = False
-    ) -> None:
-        log = self._attempts.setdefault(subscriber_id, OrderedDict())
-        if only_new and key in log:
+    async def unpark(self, subscriber_id: str, now: float) -> None:
+        held = self._held.get(subscriber_id)
+        if held is None:
             return
-        log[key] = orjson.dumps(record)
-        while len(log) > ATTEMPT_LOG_SIZE:
-            log.popitem(last=False)
+        held.parked = False
+        held.failing_since = None
+        held.in_flight(now)
+        waiting = sorted(held.visible.items(), key=lambda item: item[1])
+        for delivery_id, _ in waiting:
+            if delivery_id not in held.leases:
+                held.visible.set(delivery_id, now)
+        self._reindex(held)
+
+    async def dead_letters(self, subscriber_id: str, after: str, limit: int) -> list[DeadLetter]:
+        held = self._held.get(subscriber_id)
+        return [] if held is None else held.dead.after(after, limit)
 
     async def attempts(self, subscriber_id: str) -> list[Record]:
-        log = self._attempts.get(subscriber_id, OrderedDict())
-        return [dict(orjson.loads(raw)) for raw in reversed(log.values())]
+        held = self._held.get(subscriber_id)
+        if held is None:
+            return []
+        return [held.logged(key) or {} for key in reversed(held.attempts)]
 
-    async def mark_failing(self, subscriber_id: str, now: float) -> float:
-        return self._failing.setdefault(subscriber_id, now)
+    async def drop_subscriber(self, subscriber_id: str) -> None:
+        held = self._held.pop(subscriber_id, None)
+        self._due.remove(subscriber_id)
+        if held is None:
+            return
+        self._depth -= len(held.entries)
+        self._queued_bytes -= held.queued_bytes
+        self._dead_bytes -= held.dead.held_bytes
 
-    async def clear_failing(self, subscriber_id: str) -> None:
-        self._failing.pop(subscriber_id, None)
+    async def stats(self, now: float) -> QueueStats:
+        earliest = self._due.earliest()
+        waited = 0.0 if earliest is None else max(0.0, now - earliest)
+        return QueueStats(
+            depth=self._depth,
+            queued_bytes=self._queued_bytes,
+            dead_bytes=self._dead_bytes,
+            oldest_due_seconds=waited,
+            overflowed_total=self._overflowed,
+            dead_dropped_total=self._dead_dropped,
+        )

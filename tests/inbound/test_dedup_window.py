@@ -1,0 +1,41 @@
+"""Dedup outlives the history: a provider redelivering after its event left the event log
+(Hubster and Twilio carry no timestamp to refuse a replay by) is still answered as a
+duplicate for `GATEWAY_DEDUP_SECONDS`, and only that long."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Any
+
+from inbound_support import GatewayFactory, fixture_bytes, scg_headers
+
+BODY = fixture_bytes("scg-receipt-delivered.json")
+
+
+async def post(gateway: Any, integration: dict[str, Any]) -> Any:
+    response = await gateway.post(integration, BODY, scg_headers(integration))
+    assert response.status == 202, await response.text()
+    return await response.json()
+
+
+async def test_a_redelivery_after_the_history_was_trimmed_is_a_duplicate(
+    make_gateway: GatewayFactory,
+) -> None:
+    gateway = await make_gateway(history_seconds=1, dedup_seconds=3600)
+    scg = await gateway.create("scg", "sms-hub", "acme")
+    assert await post(gateway, scg) == {"accepted": 1, "duplicates": 0}
+    await asyncio.sleep(0.01)
+    # what the retention loop does once the history's second has passed
+    assert await gateway.engine.events.trim(int(time.time() * 1000), 1 << 30) == 1
+    assert await gateway.stored() == []
+    assert await post(gateway, scg) == {"accepted": 0, "duplicates": 1}
+
+
+async def test_a_redelivery_after_the_dedup_window_is_new(make_gateway: GatewayFactory) -> None:
+    gateway = await make_gateway(history_seconds=0.2, dedup_seconds=0.2)
+    scg = await gateway.create("scg", "sms-hub", "acme")
+    assert await post(gateway, scg) == {"accepted": 1, "duplicates": 0}
+    assert await post(gateway, scg) == {"accepted": 0, "duplicates": 1}
+    await asyncio.sleep(0.3)
+    assert await post(gateway, scg) == {"accepted": 1, "duplicates": 0}

@@ -1,0 +1,222 @@
+"""A `python -m gateway serve` process driven over HTTP as an operator and providers would,
+and a TCP proxy that can cut every connection through it (a network drop, at the boundary).
+
+Shared by the browser tests and the command tests."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import socket
+import threading
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import jwt
+
+from gateway.commands.webhook_request import Integration, WebhookRequest, webhook_request
+from tests.conftest import ROOT, GatewayProcess, start_gateway
+
+ADMIN_KEY = "running-gateway-admin-key-0123456789abcdef"
+JWT_SECRET = "running-gateway-jwt-secret-0123456789abcdef"
+GATEWAY_ENV = {"GATEWAY_ADMIN_KEY": ADMIN_KEY, "GATEWAY_JWT_SECRET": JWT_SECRET}
+FIXTURES = ROOT / "tests" / "fixtures"
+HUBSTER_HUB = "3bc1e69f-c520-446f-ab2c-01751fd66a31"
+HUBSTER_TENANT = "abc1e69f-c888-875f-ee2c-45789fd66a00"
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def agent_token(
+    agent_id: str, hubs: list[str], *, ttl: float = 600, name: str | None = None
+) -> str:
+    claims: dict[str, Any] = {
+        "sub": agent_id,
+        "aud": "gateway",
+        "exp": int(time.time() + ttl),
+        "hubs": hubs,
+    }
+    if name:
+        claims["name"] = name
+    return jwt.encode(claims, JWT_SECRET, algorithm="HS256")
+
+
+@dataclass
+class Answer:
+    status: int
+    body: bytes
+
+    def json(self) -> Any:
+        return json.loads(self.body)
+
+
+def http(
+    method: str, url: str, body: bytes | None = None, headers: dict[str, str] | None = None
+) -> Answer:
+    request = urllib.request.Request(url, data=body, method=method, headers=headers or {})
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return Answer(response.status, response.read())
+    except urllib.error.HTTPError as exc:
+        return Answer(exc.code, exc.read())
+
+
+@dataclass
+class RunningGateway:
+    process: GatewayProcess
+
+    @property
+    def url(self) -> str:
+        return self.process.url
+
+    def admin(self, method: str, path: str, payload: Any | None = None) -> Any:
+        headers = {"Authorization": f"Bearer {ADMIN_KEY}", "Content-Type": "application/json"}
+        body = None if payload is None else json.dumps(payload).encode()
+        answer = http(method, self.url + path, body, headers)
+        assert 200 <= answer.status < 300, (answer.status, answer.body)
+        return answer.json() if answer.body else None
+
+    def integration(self, kind: str, hub_id: str, **configuration: Any) -> dict[str, Any]:
+        tenant = HUBSTER_TENANT if kind.startswith("hubster") else "acme"
+        body = {
+            "name": f"{kind} for {hub_id}",
+            "kind": kind,
+            "hubId": hub_id,
+            "tenantId": tenant,
+            "configuration": configuration,
+        }
+        record: dict[str, Any] = self.admin("POST", "/integrations", body)
+        return record
+
+    def signed(
+        self, integration: dict[str, Any], body: bytes, key: str | None = None
+    ) -> WebhookRequest:
+        path = f"/webhooks/{integration['integrationId']}"
+        return webhook_request(
+            Integration.from_record(integration),
+            body,
+            post_url=self.url + path,
+            signed_url=self.url + path,
+            key=key,
+            now=int(time.time()),
+        )
+
+    def post(
+        self, integration: dict[str, Any], body: bytes | dict[str, Any], key: str | None = None
+    ) -> Any:
+        """A provider's webhook, signed as its kind requires; the gateway's JSON answer."""
+        raw = json.dumps(body).encode() if isinstance(body, dict) else body
+        request = self.signed(integration, raw, key)
+        answer = http("POST", request.url, request.body, request.headers)
+        assert answer.status == 202, (answer.status, answer.body)
+        return answer.json()
+
+    def stop(self) -> None:
+        assert self.process.terminate() == 0
+
+
+def start(*args: str, env: dict[str, str] | None = None) -> RunningGateway:
+    return RunningGateway(start_gateway(*args, env={**GATEWAY_ENV, **(env or {})}))
+
+
+@contextlib.contextmanager
+def running(*args: str, env: dict[str, str] | None = None) -> Iterator[RunningGateway]:
+    gateway = start(*args, env=env)
+    try:
+        yield gateway
+    finally:
+        if gateway.process.proc.poll() is None:
+            gateway.process.proc.kill()
+            gateway.process.proc.wait()
+
+
+def fixture(name: str) -> bytes:
+    return (FIXTURES / name).read_bytes()
+
+
+def fixture_json(name: str) -> dict[str, Any]:
+    value: dict[str, Any] = json.loads(fixture(name))
+    return value
+
+
+def hubster_system(
+    conversation_id: str, *messages: dict[str, Any], hub: str = HUBSTER_HUB
+) -> dict[str, Any]:
+    """A Hubster System webhook carrying `messages` from a customer, one activity each."""
+    base = fixture_json("hubster-system-messages.json")
+    template = base["activities"][0]
+    activities = []
+    for n, message in enumerate(messages):
+        activity = {**template, "message": message, "eventId": int(time.time() * 1000) + n}
+        activity["interactionId"] = f"{conversation_id}-{activity['eventId']}-{n}"
+        activities.append(activity)
+    return {**base, "hubId": hub, "conversationId": conversation_id, "activities": activities}
+
+
+class TcpProxy:
+    """Forwards 127.0.0.1:`port` to `target_port` on a thread of its own. `cut()` drops every
+    connection and refuses new ones (a network outage); `restore()` lets them through."""
+
+    def __init__(self, target_port: int) -> None:
+        self.target_port = target_port
+        self.port = free_port()
+        self._loop = asyncio.new_event_loop()
+        self._server: asyncio.Server | None = None
+        self._writers: set[asyncio.StreamWriter] = set()
+        self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
+        self._thread.start()
+        self.restore()
+
+    def _run(self, coroutine: Any) -> Any:
+        return asyncio.run_coroutine_threadsafe(coroutine, self._loop).result(10)
+
+    async def _pipe(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        with contextlib.suppress(ConnectionError, OSError):
+            while data := await reader.read(65536):
+                writer.write(data)
+                await writer.drain()
+        writer.close()
+
+    async def _client(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            up_reader, up_writer = await asyncio.open_connection("127.0.0.1", self.target_port)
+        except OSError:
+            writer.close()
+            return
+        self._writers |= {writer, up_writer}
+        await asyncio.gather(self._pipe(reader, up_writer), self._pipe(up_reader, writer))
+        self._writers -= {writer, up_writer}
+
+    async def _start(self) -> None:
+        self._server = await asyncio.start_server(
+            self._client, "127.0.0.1", self.port, reuse_address=True
+        )
+
+    async def _stop(self) -> None:
+        if self._server is not None:
+            self._server.close()
+            self._server = None
+        for writer in list(self._writers):
+            with contextlib.suppress(Exception):
+                writer.transport.abort()
+        self._writers.clear()
+
+    def cut(self) -> None:
+        self._run(self._stop())
+
+    def restore(self) -> None:
+        self._run(self._start())
+
+    def close(self) -> None:
+        self.cut()
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join(5)

@@ -1,0 +1,48 @@
+"""A subscriber PATCH reads the record, then awaits its body and the URL's DNS check, then
+saves: a rotation completed in that window — by this process or another sharing the
+engine — must survive the save. The interleaving is forced at the registry boundary."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from gateway.engine.memory import MemoryEngine
+from tests.delivery.support import AUTH
+from tests.engine.interleaving import Interleaving
+
+
+@pytest.mark.parametrize(
+    "on_read", [1, 2], ids=["rotated-before-the-body", "rotated-before-the-save"]
+)
+async def test_a_patch_never_undoes_a_rotation_made_while_it_worked(
+    make_gateway: Any, on_read: int
+) -> None:
+    engine = MemoryEngine()
+    rotated: dict[str, Any] = {}
+
+    async def rotate() -> None:
+        response = await other.client.post(f"/subscribers/{subscriber_id}/rotate", headers=AUTH)
+        assert response.status == 200
+        rotated.update(await response.json())
+
+    registry = Interleaving(engine.registry, rotate)
+    engine.registry = registry  # type: ignore[assignment]
+    first = await make_gateway(engine=engine)
+    other = await make_gateway(engine=engine)
+    created = await first.create_subscriber(url="https://hooks.example.com/a", events=["message"])
+    subscriber_id = created["subscriberId"]
+
+    registry.arm(subscriber_id, on_read=on_read)
+    patch = {"url": "https://hooks.example.com/b", "description": "moved"}
+    response = await first.client.patch(f"/subscribers/{subscriber_id}", json=patch, headers=AUTH)
+    assert response.status == 200, await response.text()
+    assert registry.fired == 1, "the rotation did not land inside the PATCH's window"
+
+    stored = await first.subscriber(subscriber_id)
+    assert rotated["secret"] != created["secret"]
+    assert stored["secret"] == rotated["secret"], "the PATCH undid the rotation"
+    assert stored["previousSecretExpiresAt"] is not None
+    assert (stored["url"], stored["description"]) == (patch["url"], "moved")
+    assert (await response.json())["secret"] == rotated["secret"]
