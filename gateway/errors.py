@@ -136,9 +136,11 @@ ERROR_CODES: dict[str, tuple[int, str]] = {
     "timestamp_out_of_tolerance": (403, "The signed timestamp is too far from now."),
     "not_found": (404, "Nothing has this id."),
     "method_not_allowed": (405, "The route does not take this method."),
+    "request_timeout": (408, "The body did not arrive in time; the connection is closed."),
     "integration_paused": (409, "The integration is paused (statusId 3002)."),
-    "payload_too_large": (413, "The body is over the size limit."),
+    "payload_too_large": (413, "The body, or what it holds, is over a size limit."),
     "unsupported_media_type": (415, "The Content-Type or Content-Encoding is not accepted."),
+    "rate_limited": (429, "Too many requests: retry after `Retry-After` seconds."),
     "internal_server_error": (500, "A fault of the gateway; the message names the request id."),
     "unavailable": (503, "The event store is unreachable; nothing was done, retry later."),
 }

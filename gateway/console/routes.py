@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 from importlib import resources
+from typing import Any
 
 from aiohttp import web
 
@@ -66,19 +67,25 @@ class StaticFile:
 POLICY_HEADER = {"Content-Security-Policy": "Scripts and styles of this gateway only."}
 
 
-def _static_operation(media_type: str, description: str, errors: tuple[str, ...] = ()) -> Operation:
+def _static_operation(
+    media_types: tuple[str, ...],
+    description: str,
+    errors: tuple[str, ...] = (),
+    parameters: tuple[dict[str, Any], ...] = (),
+) -> Operation:
     return Operation(
         "Console",
         (
             Answer(
                 200,
                 description,
-                content={media_type: {"schema": {"type": "string"}}},
+                content={media: {"schema": {"type": "string"}} for media in media_types},
                 headers={"ETag": "The file's version.", **POLICY_HEADER},
             ),
             Answer(304, "Not Modified: `If-None-Match` named the current `ETag`."),
         ),
         errors=errors,
+        parameters=parameters,
     )
 
 
@@ -114,7 +121,7 @@ def setup(app: web.Application) -> None:
                 access="public",
                 name="getConsole",
                 summary="The agent console (HTML).",
-                operation=_static_operation("text/html", "The console's page."),
+                operation=_static_operation(("text/html",), "The console's page."),
             ),
             Route(
                 "GET",
@@ -124,9 +131,17 @@ def setup(app: web.Application) -> None:
                 name="getConsoleFile",
                 summary="The console's stylesheet and scripts.",
                 operation=_static_operation(
-                    "text/javascript",
-                    f"One of {', '.join(CONSOLE_ASSETS)} (`text/css` for the stylesheet).",
+                    ("text/javascript", "text/css"),
+                    "A script, or the stylesheet.",
                     errors=("not_found",),
+                    parameters=(
+                        {
+                            "name": "name",
+                            "in": "path",
+                            "required": True,
+                            "schema": {"enum": list(CONSOLE_ASSETS)},
+                        },
+                    ),
                 ),
             ),
             Route(
@@ -137,7 +152,7 @@ def setup(app: web.Application) -> None:
                 name="getGatewayClient",
                 summary="gateway-client.js, the browser client.",
                 operation=_static_operation(
-                    "text/javascript", "The library, as an ES module any origin may import."
+                    ("text/javascript",), "The library, as an ES module any origin may import."
                 ),
             ),
         ),

@@ -36,11 +36,13 @@ integration's kind says how the request is authenticated and read:
 
 {openapi.description()}
 
-Checks run in this order: unknown integration 404, paused 409, body over the limit 413, a \
+Checks run in this order: unknown integration 404, paused 409, over the integration's \
+`rateLimitPerSecond` 429, body over the limit 413, a \
 Content-Type (or any Content-Encoding) the kind cannot take 415, missing signature or \
 credential 401, wrong or malformed signature 403 `signature_invalid` (a wrong SCG \
 credential is 401), stale timestamp 403 `timestamp_out_of_tolerance`, unparsable body 400 \
-`invalid_json`, wrong shape 400 `invalid_payload`. A redelivery is answered 202 and counted \
+`invalid_json`, wrong shape 400 `invalid_payload`, more activities or normalised bytes than \
+allowed 413. A redelivery is answered 202 and counted \
 in `duplicates`. 503 means nothing was stored: the provider should retry."""
 
 ROUTES = (
@@ -82,6 +84,7 @@ ROUTES = (
                 "integration_paused",
                 "payload_too_large",
                 "unsupported_media_type",
+                "rate_limited",
                 "unavailable",
             ),
             body=Body(content=openapi.request_content(), description="As the provider sends it."),

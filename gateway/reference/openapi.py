@@ -39,13 +39,17 @@ into one activity-event shape, stores it exactly once, and fans it out to agent 
 (`GET /ws`) and to subscriber webhooks.
 
 **Authentication.** Admin routes take `Authorization: Bearer <admin key>` (the key configured \
-as `GATEWAY_ADMIN_KEY`, or printed at start-up); anything else is 401. Webhooks are \
-authenticated by their integration's credential, the websocket by an agent token.
+as `GATEWAY_ADMIN_KEY`, or printed at start-up); anything else is 401, and 429 once one \
+address has failed 20 times in a minute. Webhooks are authenticated by their integration's \
+credential, the websocket by an agent token.
 
 **Errors.** Every error is `{"error": {"code": "snake_case", "message": "..."}}` with a fitting \
 status and the same message in the `UC-REST-ERROR` header; each operation lists the codes it \
 may answer with; a method a path does not take is 405 `method_not_allowed` with `Allow`. \
-Every response carries `X-Request-Id` (the request's own when it sent one).
+Requests refused before any route sees them (malformed HTTP 400 `bad_request`, headers too \
+large 431, the connection cap 503) are answered in the same format; `docs/security.md` \
+lists every limit. Every response carries `X-Request-Id` (the request's own when it sent \
+one).
 
 **Paging.** Lists are `{pageNumber, pageSize, total, results}`: `pageNumber` from 0, \
 `pageSize` 1 to 100 (50 by default); a page past the end has no results.
@@ -176,7 +180,9 @@ def _error_codes(route: Route) -> list[str]:
     operation = route.operation
     codes = list(operation.errors)
     if route.access == "admin":
-        codes.append("unauthorized")
+        codes += ["unauthorized", "rate_limited"]  # wrong keys from one address are throttled
+    if operation.body is not None:
+        codes.append("request_timeout")
     if operation.body is not None and operation.body.model is not None:
         codes += ["invalid_json", "invalid_payload", "payload_too_large"]
     codes.append("internal_server_error")
@@ -186,7 +192,7 @@ def _error_codes(route: Route) -> list[str]:
 def _error_response(status: int, codes: Sequence[str]) -> Schema:
     lines = [f"- `{code}`: {ERROR_CODES[code][1]}" for code in codes]
     headers = {name: _header(name) for name in (REQUEST_ID_HEADER, ERROR_HEADER)}
-    if status == 503:
+    if status in (429, 503):
         headers["Retry-After"] = _header("Retry-After")
     narrowed = {"enum": list(codes)} if len(codes) > 1 else {"const": codes[0]}
     schema = {
@@ -232,11 +238,15 @@ def _operation(route: Route, refs: dict[ModelUse, Schema], shared: dict[str, Sch
     }
     if operation.description:
         document["description"] = operation.description
-    parameters = [
-        *_path_parameters(route.path),
-        *_query_parameters(operation.query),
-        *(dict(parameter) for parameter in operation.parameters),
-    ]
+    by_place = {
+        (parameter["name"], parameter["in"]): parameter
+        for parameter in [
+            *_path_parameters(route.path),
+            *_query_parameters(operation.query),
+            *(dict(parameter) for parameter in operation.parameters),
+        ]
+    }
+    parameters = list(by_place.values())  # the operation's own replace the derived ones
     if parameters:
         document["parameters"] = parameters
     body = operation.body

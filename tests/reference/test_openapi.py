@@ -184,7 +184,12 @@ def test_the_filter_pattern_is_what_check_filter_accepts(document: dict[str, Any
     assert events["items"]["pattern"] == FILTER_PATTERN
 
 
-@pytest.mark.parametrize("path", sorted((ROOT / "docs").iterdir()), ids=lambda p: p.name)
+DOCS = sorted(
+    path for path in (ROOT / "docs").iterdir() if path.suffix in {".md", ".json", ".yaml"}
+)
+
+
+@pytest.mark.parametrize("path", DOCS, ids=lambda p: p.name)
 def test_the_docs_stand_alone(path: Path) -> None:
     """Nothing in docs/ points outside the repository."""
     text = path.read_text()

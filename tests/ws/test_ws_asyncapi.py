@@ -13,6 +13,8 @@ from asyncapi_frames import DOCUMENT_PATH, asyncapi_frames
 from pydantic import BaseModel
 from ws_helpers import activity, agent_token, closed_with, next_frame, publish
 
+from gateway.engine.ids import EVENT_ID_PATTERN
+from gateway.events.filters import FILTER_PATTERN
 from gateway.events.model import ActivityEvent
 from gateway.reference.schemas import component_schemas
 from gateway.ws.frames import (
@@ -78,6 +80,13 @@ def test_the_activity_schemas_are_the_models() -> None:
             f"components.schemas.{name} in {DOCUMENT_PATH.name} differs from the model; "
             "regenerate it with gateway.reference.schemas.component_schemas"
         )
+
+
+def test_the_patterns_are_the_codes() -> None:
+    """Event ids and filters are described by the patterns the gateway checks them with."""
+    schemas = asyncapi_frames().document["components"]["schemas"]
+    assert schemas["EventId"]["pattern"] == EVENT_ID_PATTERN
+    assert schemas["EventFilters"]["items"]["pattern"] == FILTER_PATTERN
 
 
 def test_every_example_conforms_to_its_message() -> None:
