@@ -22,10 +22,10 @@ ModelT = TypeVar("ModelT", bound=BaseModel)
 async def parse_body(
     request: web.Request, model: type[ModelT], *, optional: bool = False
 ) -> ModelT:
-    """The body as `model`; an `optional` body may be empty (no bytes, or only whitespace),
-    which reads as `{}`."""
+    """The body as `model`; an `optional` body may be absent (no bytes), which reads as `{}`.
+    Whitespace alone is a body, and not JSON."""
     raw = await read_limited(request, request.app[SETTINGS].max_body_bytes)
-    if optional and not raw.strip():
+    if optional and not raw:
         raw = b"{}"
     try:
         data = orjson.loads(raw)

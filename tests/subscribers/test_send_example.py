@@ -12,7 +12,7 @@ from standardwebhooks.webhooks import Webhook as StandardWebhook
 import signing
 from gateway.events.model import ActivityEvent
 from gateway.subscribers.views import ExampleAttempt
-from tests.delivery.support import AUTH, Received
+from tests.delivery.support import AUTH, Received, queue_depth
 from tests.delivery.test_ssrf import PUBLIC, FakeDns
 
 
@@ -92,7 +92,7 @@ async def test_nothing_enters_the_log_the_queue_or_deliveries(make_gateway, make
     # The event log is as empty as before, so the enqueuer has nothing to deliver later.
     assert await gateway.engine.events.last_id() == last_before
     assert await gateway.engine.events.read_after("", 10) == []
-    assert await gateway.engine.deliveries.depth() == 0
+    assert await queue_depth(gateway.engine) == 0
     assert await gateway.attempts(subscriber_id) == []
     assert await gateway.attempts(subscriber_id, "dead") == []
 
@@ -194,6 +194,21 @@ async def test_an_unknown_event_type_is_invalid_payload(make_gateway, make_sink,
 
     assert status == 400
     assert error["error"]["code"] == "invalid_payload"
+    assert sink.received == []
+
+
+async def test_whitespace_is_not_an_absent_body(make_gateway, make_sink):
+    """Found by schemathesis: `\r\n\r\n` was taken for an empty body and sent."""
+    sink = await make_sink()
+    gateway = await make_gateway()
+    subscriber = await gateway.create_subscriber(url=sink.url(), events=["*"])
+    response = await gateway.client.post(
+        f"/subscribers/{subscriber['subscriberId']}/test",
+        data=b"\r\n\r\n",
+        headers={**AUTH, "Content-Type": "application/json"},
+    )
+    assert response.status == 400
+    assert (await response.json())["error"]["code"] == "invalid_json"
     assert sink.received == []
 
 
