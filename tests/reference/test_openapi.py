@@ -195,3 +195,17 @@ def test_the_docs_stand_alone(path: Path) -> None:
     text = path.read_text()
     for outside in ("../shared", "contract §", "contract.md", "providers.md"):
         assert outside not in text, f"{path.name} mentions {outside}"
+
+
+@pytest.mark.parametrize(
+    "path",
+    [ROOT / "README.md", *(path for path in DOCS if path.suffix == ".md")],
+    ids=lambda p: p.name,
+)
+def test_every_link_stays_in_the_repository(path: Path) -> None:
+    """README and docs link only to files of the repository (that exist) and anchors."""
+    for target in re.findall(r"\]\(([^)\s]+)\)", path.read_text()):
+        assert "://" not in target and not target.startswith(".."), f"{path.name}: {target}"
+        file = target.split("#", 1)[0]
+        if file:
+            assert (path.parent / file).exists(), f"{path.name}: {target} does not exist"
