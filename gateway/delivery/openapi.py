@@ -13,7 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from gateway.delivery.formats import SOURCE_SYSTEM
 from gateway.events.model import ActivityEvent
-from gateway.reference.schemas import ModelUse, Schema
+from gateway.reference.schemas import ModelUse, Schema, text_parameter
 
 
 class HubsterParty(BaseModel):
@@ -90,16 +90,7 @@ _ANSWERS: dict[str, Schema] = {
 
 
 def _headers(*headers: tuple[str, str]) -> list[Schema]:
-    return [
-        {
-            "name": name,
-            "in": "header",
-            "required": True,
-            "description": text,
-            "schema": {"type": "string"},
-        }
-        for name, text in headers
-    ]
+    return [text_parameter(name, "header", text, required=True) for name, text in headers]
 
 
 def webhooks(refs: dict[ModelUse, Schema]) -> dict[str, Schema]:

@@ -16,6 +16,7 @@ from urllib.parse import parse_qsl
 import orjson
 
 from gateway.inbound.media import FORM, JSON
+from gateway.reference.schemas import text_parameter
 
 MediaObjects = dict[str, dict[str, Any]]
 
@@ -120,34 +121,30 @@ KINDS = (
 )
 
 PARAMETERS: tuple[dict[str, Any], ...] = (
-    {
-        "name": "webhook-id",
-        "in": "header",
-        "required": False,
-        "description": "standard: the message id (signed; deduplicates redeliveries).",
-        "schema": {"type": "string"},
-    },
-    {
-        "name": "webhook-timestamp",
-        "in": "header",
-        "required": False,
-        "description": "standard: when it was signed, in epoch seconds (signed).",
-        "schema": {"type": "string"},
-    },
-    {
-        "name": "telnyx-timestamp",
-        "in": "header",
-        "required": False,
-        "description": "telnyx: when it was signed, in epoch seconds (signed).",
-        "schema": {"type": "string"},
-    },
-    {
-        "name": "bodySHA256",
-        "in": "query",
-        "required": False,
-        "description": "twilio, JSON bodies: the hex SHA-256 of the body (signed with the URL).",
-        "schema": {"type": "string"},
-    },
+    text_parameter(
+        "webhook-id",
+        "header",
+        "standard: the message id (signed; deduplicates redeliveries).",
+        required=False,
+    ),
+    text_parameter(
+        "webhook-timestamp",
+        "header",
+        "standard: when it was signed, in epoch seconds (signed).",
+        required=False,
+    ),
+    text_parameter(
+        "telnyx-timestamp",
+        "header",
+        "telnyx: when it was signed, in epoch seconds (signed).",
+        required=False,
+    ),
+    text_parameter(
+        "bodySHA256",
+        "query",
+        "twilio, JSON bodies: the hex SHA-256 of the body (signed with the URL).",
+        required=False,
+    ),
 )
 
 

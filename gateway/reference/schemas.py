@@ -40,3 +40,14 @@ def component_schemas(uses: Sequence[ModelUse]) -> tuple[dict[ModelUse, Schema],
 def document_schema(model: type[BaseModel]) -> Schema:
     """One model's schema on its own, as it validates (a query model's fields)."""
     return model.model_json_schema(schema_generator=_DocumentSchema)
+
+
+def text_parameter(name: str, location: str, description: str, *, required: bool) -> Schema:
+    """An OpenAPI parameter whose value is text (a header, or a query value no model has)."""
+    return {
+        "name": name,
+        "in": location,
+        "required": required,
+        "description": description,
+        "schema": {"type": "string"},
+    }

@@ -13,7 +13,7 @@ import signing
 from gateway.events.model import ActivityEvent
 from gateway.subscribers.views import ExampleAttempt
 from tests.delivery.support import AUTH, Received, queue_depth
-from tests.delivery.test_ssrf import PUBLIC, FakeDns
+from tests.delivery.test_ssrf import PUBLIC, FakeDns, rebound_subscriber
 
 
 async def _test(gateway: Any, subscriber_id: str, body: Any = None) -> tuple[int, Any]:
@@ -157,11 +157,7 @@ async def test_the_ssrf_guard_holds_for_test_sends(make_gateway, make_sink):
     sink = await make_sink()
     dns = FakeDns([PUBLIC])
     gateway = await make_gateway(allow_private_targets=False, resolver=dns)
-    port = sink.url().split(":")[2].split("/")[0]
-    subscriber = await gateway.create_subscriber(
-        url=f"http://rebind.example:{port}/hook", events=["*"]
-    )
-    dns.answer = ["127.0.0.1"]
+    subscriber = await rebound_subscriber(gateway, sink, dns)
 
     status, attempt = await _test(gateway, subscriber["subscriberId"])
 
