@@ -141,7 +141,7 @@ def _fields(schema: Schema) -> str:
             f"<td>{mark}</td><td>{text}</td></tr>"
         )
     extra = "" if schema.get("additionalProperties") is not False else "<p>No other members.</p>"
-    head = "<tr><th>member</th><th>type</th><th></th><th></th></tr>"
+    head = "<tr><th>member</th><th>type</th><th></th><th>description</th></tr>"
     return f"<table><thead>{head}</thead><tbody>{''.join(rows)}</tbody></table>{extra}"
 
 
@@ -186,7 +186,7 @@ class _Page:
             f"<td>{markdown(p.get('description', ''))}</td></tr>"
             for p in parameters
         ]
-        head = "<tr><th>name</th><th>in</th><th>type</th><th></th><th></th></tr>"
+        head = "<tr><th>name</th><th>in</th><th>type</th><th></th><th>description</th></tr>"
         return (
             f"<h4>Parameters</h4><table><thead>{head}</thead><tbody>{''.join(rows)}</tbody></table>"
         )
