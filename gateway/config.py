@@ -62,6 +62,13 @@ class Settings(BaseSettings):
     port: int = Field(8080, ge=0, le=65535)
     public_url: str | None = None
     redis_url: str | None = None
+    redis_key_prefix: str = Field("gw", pattern=r"^[A-Za-z0-9_.:-]{1,64}$")
+    redis_tls_ca_file: str | None = None
+    redis_tls_cert_file: str | None = None
+    redis_tls_key_file: str | None = None
+    redis_pool_size: int = Field(64, ge=2, le=10000)
+    redis_connect_timeout_seconds: float = Field(2, gt=0, le=300)
+    redis_timeout_seconds: float = Field(5, gt=0, le=300)
     admin_key: str | None = Field(None, repr=False)
     log_level: str = "INFO"
     allow_private_targets: bool = False

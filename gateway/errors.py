@@ -96,7 +96,7 @@ class UnencodableActivity(GatewayError):
 
 class Unavailable(GatewayError):
     """Shared state cannot be reached: nothing was accepted, and the caller should retry.
-    `detail` says what failed, for the logs; the client gets the fixed message."""
+    `detail` says what failed, for the logs and `str()`; the client gets the fixed message."""
 
     RETRY_AFTER_SECONDS = 5
 
@@ -108,6 +108,8 @@ class Unavailable(GatewayError):
             {"Retry-After": str(self.RETRY_AFTER_SECONDS)},
         )
         self.detail = detail
+        if detail:
+            self.args = (detail,)
 
 
 class ClientGone(GatewayError):

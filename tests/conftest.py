@@ -8,12 +8,18 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pytest
+
+from gateway.engine.base import Engine
+from gateway.engine.deliveries import QueueLimits
+from gateway.engine.memory import MemoryEngine
+from gateway.engine.redis import RedisOptions, open_redis_engine
+from tests.redis_support import RedisServer, fresh_prefix, redis_server_binary
 
 ROOT = Path(__file__).resolve().parent.parent
 START_LINE = re.compile(r"gateway listening on http://(\S+):(\d+) \(engine: (\w+)\)")
@@ -118,3 +124,44 @@ def gateway_factory() -> Iterator[Any]:
         if gateway.proc.poll() is None:
             gateway.proc.kill()
             gateway.proc.wait()
+
+
+@pytest.fixture(scope="session")
+def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
+    """One real redis-server for the whole run; tests keep apart by key prefix."""
+    if redis_server_binary() is None:
+        pytest.skip("redis-server is not installed (scripts/test installs it)")
+    server = RedisServer(tmp_path_factory.mktemp("redis")).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def redis_options(redis_server: RedisServer) -> RedisOptions:
+    """Options for the shared server under a key prefix of this test's own."""
+    return RedisOptions(url=redis_server.url, key_prefix=fresh_prefix(), timeout_seconds=2.0)
+
+
+NewEngine = Callable[..., Awaitable[Engine]]
+
+
+@pytest.fixture(params=["memory", "redis"])
+async def new_engine(request: pytest.FixtureRequest) -> AsyncIterator[NewEngine]:
+    """Fresh engines of the kind this test runs on, closed at the end: the engine-facing
+    suites take their default engine from here, so each of their tests runs on every
+    engine. Engines made by one test share their data (a second process's view)."""
+    redis = request.getfixturevalue("redis_options") if request.param == "redis" else None
+    opened: list[Engine] = []
+
+    async def new(limits: QueueLimits | None = None) -> Engine:
+        engine: Engine
+        if redis is None:
+            engine = MemoryEngine(limits=limits) if not opened else opened[0]
+        else:
+            engine = await open_redis_engine(redis, limits=limits)
+        opened.append(engine)
+        return engine
+
+    yield new
+    for engine in opened:
+        await engine.close()

@@ -17,6 +17,7 @@ from tests.conftest import ROOT
 PURE_PACKAGES: dict[str, frozenset[str]] = {
     "signing": frozenset(),
     "gateway.events": frozenset(),
+    "gateway.credentials": frozenset(),
     "gateway.inbound": frozenset({"handler", "feature"}),
     "gateway.integrations": frozenset({"routes", "declared"}),
 }
@@ -122,7 +123,8 @@ def test_the_walk_finds_the_adapters_and_leaves_out_the_io_modules() -> None:
     modules = pure_modules()
     for adapter in ("hubster", "scg", "standard", "twilio", "sms", "fields", "media", "base"):
         assert f"gateway.inbound.{adapter}" in modules
-    assert "gateway.integrations.credentials" in modules
+    assert "gateway.credentials.schemes" in modules
+    assert "gateway.credentials.rotation" in modules
     assert "gateway.integrations.lifecycle" in modules
     assert "signing.standard" in modules
     for io_module in ("gateway.inbound.handler", "gateway.integrations.routes"):

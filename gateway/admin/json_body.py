@@ -20,12 +20,13 @@ ModelT = TypeVar("ModelT", bound=BaseModel)
 
 
 async def parse_body(
-    request: web.Request, model: type[ModelT], *, optional: bool = False
+    request: web.Request, model: type[ModelT], *, empty_allowed: bool = False
 ) -> ModelT:
-    """The body as `model`; an `optional` body may be absent (no bytes), which reads as `{}`.
-    Whitespace alone is a body, and not JSON."""
+    """The body as `model`. With `empty_allowed`, no body at all (no bytes) reads as `{}`: a
+    request whose every field has a default (`POST /subscribers/{id}/rotate`) may be sent
+    bare. Whitespace alone is a body, and not JSON."""
     raw = await read_limited(request, request.app[SETTINGS].max_body_bytes)
-    if optional and not raw:
+    if empty_allowed and not raw:
         raw = b"{}"
     try:
         data = orjson.loads(raw)

@@ -73,11 +73,14 @@ async def _enqueue(
 
 
 async def _stored_cursor(engine: Engine) -> str:
-    """Where the enqueuers left off; the first one ever starts at the newest event."""
+    """Where the enqueuers left off. The first one ever starts at the history floor, not at
+    the newest event: an event stored while it was starting (a webhook answered as the
+    server began to listen) is still delivered, and older events are skipped by `plan`,
+    since no subscriber existed before them."""
     stored = await engine.deliveries.cursor(CURSOR_NAME)
     if stored is not None:
         return stored
-    start = await engine.events.last_id()
+    start = await engine.events.history_floor()
     await _enqueue(engine, [], CursorMove(CURSOR_NAME, None, start))
     return start
 

@@ -1,8 +1,9 @@
 """The request a delivery sends, by the subscriber's format: body bytes and headers, signed.
 
 `standard` sends the stored event's bytes as they are, with Standard Webhooks headers (one
-signature per credential in force, so both during a rotation). `hubster` sends the Hubster
-System body with Hubster's headers, signed with the current key pair only.
+signature per secret the subscriber's credentials hold valid now, so both during a
+rotation). `hubster` sends the Hubster System body with Hubster's headers, signed with the
+current key pair only.
 """
 
 from __future__ import annotations
@@ -35,7 +36,7 @@ def render(subscriber: Subscriber, event_id: str, payload: bytes, now: float) ->
 
 def _standard(subscriber: Subscriber, event_id: str, payload: bytes, now: float) -> OutboundRequest:
     timestamp = int(now)
-    secrets = [credential.secret for credential in subscriber.credentials(now)]
+    secrets = subscriber.credentials.values("secret", int(now * 1000))
     return OutboundRequest(
         body=payload,
         headers={
@@ -51,14 +52,14 @@ def _standard(subscriber: Subscriber, event_id: str, payload: bytes, now: float)
 def _hubster(subscriber: Subscriber, payload: bytes) -> OutboundRequest:
     body_json = hubster_body(orjson.loads(payload))
     body = orjson.dumps(body_json)
-    credential = subscriber.credential
+    keys = subscriber.credentials.current
     return OutboundRequest(
         body=body,
         headers={
             "content-type": "application/json",
             "user-agent": USER_AGENT,
-            signing.hubster.SIGNATURE_HEADER: signing.hubster.sign(body, credential.secret),
-            signing.hubster.PUBLIC_KEY_HEADER: credential.public_key or "",
+            signing.hubster.SIGNATURE_HEADER: signing.hubster.sign(body, keys["privateSigningKey"]),
+            signing.hubster.PUBLIC_KEY_HEADER: keys["publicSigningKey"],
             "x-hub-id": str(body_json["hubId"] or ""),
             "x-integration-id": str(body_json["integrationId"] or ""),
             "x-conversation-id": str(body_json["conversationId"] or ""),

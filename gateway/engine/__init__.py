@@ -5,7 +5,7 @@ presence and throttles.
 that a Redis engine (streams, sorted sets, hashes, one Lua script per method) implements it
 as well as the in-memory one. Everything crossing the interface is bytes, strings or plain
 JSON-compatible values, so no Python object is ever shared between a writer and its readers.
-`factory.create_engine` picks the engine a configuration asks for.
+`factory.open_engine` opens the engine a configuration asks for.
 """
 
 from gateway.engine.base import Engine, EngineUnavailable

@@ -10,6 +10,8 @@ path can keep the list it read and re-read only after a change.
 
 from __future__ import annotations
 
+import asyncio
+import random
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -17,6 +19,8 @@ from typing import Any, Protocol
 Record = dict[str, Any]
 
 UPDATE_ATTEMPTS = 16
+CONFLICT_BACKOFF_SECONDS = 0.001
+CONFLICT_BACKOFF_CAP_SECONDS = 0.05
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,8 +74,12 @@ async def update(
     `change` gets a fresh copy each try and returns the record to write, or None to write
     nothing (the current record is returned). It must be pure: it may run several times.
     An exception it raises ends the update with nothing written. Returns None when there
-    is no such record."""
-    for _ in range(UPDATE_ATTEMPTS):
+    is no such record.
+
+    After a conflict it waits a random while, up to a bound doubling per try: writers
+    contending over a shared store (every process's over Redis) then spread out instead of
+    reading the same version again together, where the last of many could lose every try."""
+    for attempt in range(UPDATE_ATTEMPTS):
         current = await registry.get(kind, record_id)
         if current is None:
             return None
@@ -81,5 +89,6 @@ async def update(
         try:
             return await registry.replace(kind, record_id, new, current.version)
         except RegistryConflict:
-            continue
+            bound = min(CONFLICT_BACKOFF_CAP_SECONDS, CONFLICT_BACKOFF_SECONDS * 2**attempt)
+            await asyncio.sleep(random.uniform(0, bound))
     raise RegistryConflict(f"{kind} {record_id}: still changing after {UPDATE_ATTEMPTS} tries")

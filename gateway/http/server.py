@@ -16,7 +16,7 @@ from aiohttp import web
 
 from gateway import early_signals
 from gateway.config import Settings, generated_secret
-from gateway.engine.factory import create_engine
+from gateway.engine.factory import open_engine
 from gateway.http.app import build_app
 from gateway.http.appkeys import INFLIGHT
 from gateway.http.connections import GatewayRunner, raise_descriptor_limit
@@ -42,7 +42,7 @@ async def serve(settings: Settings) -> None:
         stop.set()
     raise_descriptor_limit(settings.max_connections)
     admin_key = settings.admin_key or generated_secret()
-    engine = create_engine(settings)
+    engine = await open_engine(settings)
     app = build_app(
         settings,
         engine,

@@ -7,6 +7,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from gateway.credentials.rotation import field_values
 from gateway.errors import InboundError
 from gateway.events.activity import Destination, KeyedActivity
 from signing import VerificationError
@@ -26,7 +27,8 @@ class InboundRequest:
 @dataclass(frozen=True, slots=True)
 class Receiver:
     """The receiving integration as an adapter needs it. `configurations` are the
-    credentials valid now: the current one first, then any still in rotation grace."""
+    credentials valid now (`Credentials.valid_at`): the current one first, then any still
+    in rotation grace, at most four in all."""
 
     destination: Destination
     configurations: tuple[Mapping[str, Any], ...]
@@ -36,9 +38,8 @@ class Receiver:
     length before normalising any of it."""
 
     def credentials(self, name: str) -> list[str]:
-        """Every valid value of one credential field, current first."""
-        values = (config.get(name) for config in self.configurations)
-        return [value for value in values if isinstance(value, str) and value]
+        """Every valid value of one credential field, current first, each once."""
+        return field_values(self.configurations, name)
 
 
 Normalise = Callable[[InboundRequest, Receiver], list[KeyedActivity]]

@@ -50,8 +50,12 @@ def _receiver(integration: Integration, now: float, settings: Settings) -> Recei
         tenant_id=integration.tenant_id,
         received_at=format_ms(now_ms),
     )
-    configurations = tuple(integration.configurations_valid_at(now_ms))
-    return Receiver(destination, configurations, now, settings.max_activities_per_webhook)
+    return Receiver(
+        destination,
+        integration.credentials.valid_at(now_ms),
+        now,
+        settings.max_activities_per_webhook,
+    )
 
 
 def _compressed_refused() -> GatewayError:

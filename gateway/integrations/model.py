@@ -7,6 +7,7 @@ from typing import Annotated, Any, Literal
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
 
+from gateway.credentials.rotation import RECORD_MEMBER, Credentials, GraceSeconds
 from gateway.times import format_ms
 
 Kind = Literal["hubster-system", "hubster-direct", "scg", "standard", "telnyx", "twilio"]
@@ -90,6 +91,9 @@ class IntegrationUpdate(_Body):
         False, description="New generated credentials (not for twilio or telnyx)."
     )
     rate_limit_per_second: RateLimit | None = None
+    grace_seconds: GraceSeconds | None = None
+    """How long the credential this PATCH replaces keeps working (0: not at all); no earlier
+    one works longer either. Default: the `rotation_grace_seconds` setting."""
 
 
 class IntegrationView(_Body):
@@ -126,20 +130,14 @@ class IntegrationView(_Body):
     updated_at: AwareDatetime
     rate_limit_per_second: float | None = Field(description=RATE_LIMIT)
     previous_credentials_expire_at: AwareDatetime | None = Field(
-        description="When the last credential replaced by a rotation stops (or stopped) being "
-        "accepted; null when none was replaced."
+        description="Until when the last credential replaced by a rotation is still "
+        "accepted; null when none is."
     )
 
 
-class RotatedCredential(_Body):
-    """A configuration replaced by a rotation, still accepted until `expires_at_ms`."""
-
-    configuration: dict[str, Any]
-    expires_at_ms: int
-
-
 class Integration(_Body):
-    """The stored record. `configuration` holds the credentials (admin-only routes show it)."""
+    """The stored record. Its `credentials` are what the admin API shows as `configuration`
+    (admin-only routes), with those still in rotation grace."""
 
     model_config = ConfigDict(extra="ignore")
 
@@ -149,21 +147,17 @@ class Integration(_Body):
     hub_id: str
     tenant_id: str | None
     status_id: StatusId
-    configuration: dict[str, Any]
+    credentials: Credentials = Field(alias=RECORD_MEMBER)
     created_at: str
     updated_at: str
-    rotated: list[RotatedCredential] = Field(default_factory=list)
     rate_limit_per_second: float | None = None
 
-    def public_view(self) -> dict[str, Any]:
-        """What the admin API returns: not the rotated-out credentials themselves, but until
-        when the last of them is still accepted (`null` when none was rotated out)."""
-        view = self.model_dump(by_alias=True, exclude={"rotated"})
-        expiries = [item.expires_at_ms for item in self.rotated]
-        view["previousCredentialsExpireAt"] = format_ms(max(expiries)) if expiries else None
+    def public_view(self, now_ms: int) -> dict[str, Any]:
+        """What the admin API returns: the current credentials as `configuration`; not the
+        previous ones, but until when the last of them is still accepted (`null` when none
+        is)."""
+        view = self.model_dump(by_alias=True, exclude={"credentials"})
+        view["configuration"] = dict(self.credentials.current)
+        expires = self.credentials.previous_expire_at(now_ms)
+        view["previousCredentialsExpireAt"] = None if expires is None else format_ms(expires)
         return view
-
-    def configurations_valid_at(self, now_ms: int) -> list[dict[str, Any]]:
-        """The current configuration first, then those rotated out whose grace runs on."""
-        previous = [item.configuration for item in self.rotated if item.expires_at_ms > now_ms]
-        return [self.configuration, *previous]

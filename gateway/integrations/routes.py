@@ -47,19 +47,21 @@ async def _existing(request: web.Request) -> Integration:
 
 async def create(request: web.Request) -> web.Response:
     body = await parse_body(request, IntegrationCreate)
-    integration = new_integration(body, str(uuid.uuid4()), now_ms())
+    at_ms = now_ms()
+    integration = new_integration(body, str(uuid.uuid4()), at_ms)
     await _store(request).create(integration)
-    return web.json_response(integration.public_view(), status=201)
+    return web.json_response(integration.public_view(at_ms), status=201)
 
 
 async def get(request: web.Request) -> web.Response:
-    return web.json_response((await _existing(request)).public_view())
+    return web.json_response((await _existing(request)).public_view(now_ms()))
 
 
 async def list_all(request: web.Request) -> web.Response:
     page = parse_query(request, IntegrationQuery)
     integrations = await _store(request).list(page.hubId)
-    return web.json_response(page.of([item.public_view() for item in integrations]))
+    at_ms = now_ms()
+    return web.json_response(page.of([item.public_view(at_ms) for item in integrations]))
 
 
 async def update(request: web.Request) -> web.Response:
@@ -75,7 +77,7 @@ async def update(request: web.Request) -> web.Response:
     )
     if integration is None:
         raise not_found("No integration with this id.")
-    return web.json_response(integration.public_view())
+    return web.json_response(integration.public_view(at_ms))
 
 
 async def delete(request: web.Request) -> web.Response:

@@ -25,7 +25,12 @@ from gateway.errors import Unavailable, invalid_payload, not_found
 from gateway.http.appkeys import ENGINE, SETTINGS
 from gateway.http.operation import Answer, Body, Operation
 from gateway.http.routes import Route
-from gateway.subscribers.bodies import ReplayRequest, SubscriberChanges, SubscriberCreate
+from gateway.subscribers.bodies import (
+    ReplayRequest,
+    RotateRequest,
+    SubscriberChanges,
+    SubscriberCreate,
+)
 from gateway.subscribers.model import Subscriber, new_subscriber
 from gateway.subscribers.store import SubscriberStore
 from gateway.subscribers.views import (
@@ -121,8 +126,13 @@ async def delete(request: web.Request) -> web.Response:
 
 
 async def rotate(request: web.Request) -> web.Response:
+    """A new secret (or key pair); the replaced one keeps signing for `graceSeconds` (the
+    body's, else the setting's; 0 stops it at once)."""
     await _subscriber(request)
-    grace = request.app[SETTINGS].rotation_grace_seconds
+    body = await parse_body(request, RotateRequest, empty_allowed=True)
+    grace = body.graceSeconds
+    if grace is None:
+        grace = request.app[SETTINGS].rotation_grace_seconds
     now = time.time()
     rotated = await _changed(request, lambda current: current.rotated(now, grace))
     return _json(rotated.view(now))
@@ -160,7 +170,7 @@ async def send_example(request: web.Request) -> web.Response:
     the attempt as `/deliveries` would record it, plus its latency and the start of the
     response. Nothing is stored or queued."""
     subscriber = await _subscriber(request)
-    body = await parse_body(request, ExampleRequest, optional=True)
+    body = await parse_body(request, ExampleRequest, empty_allowed=True)
     sender = request.app[DELIVERY].sender
     if sender is None:
         raise Unavailable("the delivery sender has not started")
@@ -272,14 +282,16 @@ ROUTES = (
         rotate,
         access="admin",
         name="rotateSubscriber",
-        summary="New credentials; the previous ones keep signing for the grace period.",
+        summary="New credentials; the previous ones sign too for the grace (graceSeconds).",
         operation=Operation(
             TAG,
             (Answer(200, "The subscriber with its new credentials.", SubscriberView),),
             errors=FOUND,
-            description="Until `previousSecretExpiresAt` (`GATEWAY_ROTATION_GRACE_SECONDS` "
-            "from now) standard deliveries carry a signature by each secret; hubster "
-            "deliveries are signed with the new key pair, named by `x-hubster-public-key`.",
+            body=Body(RotateRequest, required=False),
+            description="Until `previousSecretExpiresAt` (`graceSeconds` from now, by default "
+            "`GATEWAY_ROTATION_GRACE_SECONDS`) standard deliveries carry a signature by each "
+            "secret; hubster deliveries are signed with the new key pair, named by "
+            "`x-hubster-public-key`.",
         ),
     ),
     Route(

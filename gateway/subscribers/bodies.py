@@ -3,7 +3,6 @@ boundary, every problem reported with the field it is in."""
 
 from __future__ import annotations
 
-import re
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
@@ -20,7 +19,8 @@ from pydantic import (
 from pydantic.json_schema import SkipJsonSchema
 from yarl import URL
 
-import signing
+from gateway.credentials.rotation import GraceSeconds
+from gateway.credentials.schemes import HubsterKey, WebhookSecret, check_key_pair
 from gateway.engine.ids import EVENT_ID_PATTERN, is_event_id, last_id_at
 from gateway.events.filters import EventFilter
 from gateway.times import epoch_ms, parse_rfc3339
@@ -31,8 +31,6 @@ DEFAULT_DISABLE_AFTER_SECONDS = 432000.0
 MAX_URL_LENGTH = 2048
 MAX_RATE_PER_SECOND = 10_000.0
 MAX_DISABLE_AFTER_SECONDS = 10 * 365 * 86400.0
-SECRET_BYTES = (24, 64)
-_HUBSTER_KEY = re.compile(r"^[0-9A-F]{32}$")
 
 
 def check_url(url: str) -> str:
@@ -53,17 +51,6 @@ def check_url(url: str) -> str:
     if parsed.explicit_port == 0:
         raise ValueError("must not use port 0")
     return url
-
-
-def check_secret(secret: str) -> str:
-    """`whsec_` + base64 of 24..64 bytes (Standard Webhooks)."""
-    if not secret.startswith("whsec_"):
-        raise ValueError("must be a whsec_ secret")
-    key = signing.standard.load_key(secret)
-    if not isinstance(key, bytes) or not SECRET_BYTES[0] <= len(key) <= SECRET_BYTES[1]:
-        low, high = SECRET_BYTES
-        raise ValueError(f"must be whsec_ and the base64 of {low} to {high} bytes")
-    return secret
 
 
 def _check_optional_url(url: str | None) -> str | None:
@@ -121,18 +108,6 @@ Events = Annotated[
 def _no_default(schema: dict[str, Any]) -> None:
     """A field that may be left out but not set to null has no default worth showing."""
     schema.pop("default", None)
-
-
-HubsterKey = Annotated[
-    str,
-    WithJsonSchema(
-        {
-            "type": "string",
-            "pattern": "^[0-9A-F]{32}(?![\\s\\S])",
-            "description": "32 upper-case hex characters (hubster format only).",
-        }
-    ),
-]
 
 
 def _check_hub_ids(values: list[str] | None) -> list[str] | None:
@@ -205,26 +180,12 @@ class SubscriberCreate(BaseModel):
     rateLimitPerSecond: RatePerSecond | None = None
     disableAfterSeconds: DisableAfterSeconds = DEFAULT_DISABLE_AFTER_SECONDS
     description: Description | None = None
-    secret: str | None = Field(
-        None, description="`whsec_` + base64 of 24 to 64 bytes (standard format only)."
-    )
+    secret: WebhookSecret | None = None
     publicSigningKey: HubsterKey | None = None
     privateSigningKey: HubsterKey | None = None
 
     _url = field_validator("url")(check_url)
     _hub_ids = field_validator("hubIds")(_check_hub_ids)
-
-    @field_validator("secret")
-    @classmethod
-    def _whsec(cls, value: str | None) -> str | None:
-        return None if value is None else check_secret(value)
-
-    @field_validator("publicSigningKey", "privateSigningKey")
-    @classmethod
-    def _hubster_key(cls, value: str | None) -> str | None:
-        if value is not None and not _HUBSTER_KEY.match(value):
-            raise ValueError("must be 32 upper-case hex characters")
-        return value
 
     @model_validator(mode="after")
     def _credentials_fit_format(self) -> SubscriberCreate:
@@ -233,9 +194,28 @@ class SubscriberCreate(BaseModel):
             raise ValueError("publicSigningKey/privateSigningKey are for the hubster format")
         if self.format == "hubster" and self.secret is not None:
             raise ValueError("secret is for the standard format")
-        if (pair[0] is None) != (pair[1] is None):
-            raise ValueError("give both publicSigningKey and privateSigningKey, or neither")
+        check_key_pair(*pair)
         return self
+
+    def credential(self) -> dict[str, str]:
+        """The credential given (a secret or a key pair), if any, as its fields."""
+        fields = {"secret", "publicSigningKey", "privateSigningKey"}
+        return self.model_dump(include=fields, exclude_none=True)
+
+
+class RotateRequest(BaseModel):
+    """`POST /subscribers/{id}/rotate`: an empty body, or how long the replaced secret (or
+    key pair) keeps signing."""
+
+    model_config = ConfigDict(
+        extra="forbid", json_schema_extra={"examples": [{"graceSeconds": 3600}]}
+    )
+
+    graceSeconds: GraceSeconds | None = Field(
+        None,
+        description="How long the replaced credential keeps signing (0: it stops now); "
+        "default `GATEWAY_ROTATION_GRACE_SECONDS`.",
+    )
 
 
 def _rfc3339(value: object) -> datetime:

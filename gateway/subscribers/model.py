@@ -1,7 +1,8 @@
 """Subscribers as stored: the record and the credentials that sign its deliveries.
 
-A subscriber is kept in the registry as one camelCase JSON record: its public view plus the
-previous credentials of recent rotations with when each stops working. `Subscriber` reads
+A subscriber is kept in the registry as one camelCase JSON record: its public view without
+the credentials, which are under `credentials` (the shared credential model's member: the
+current secret or key pair, and the previous one while its grace lasts). `Subscriber` reads
 and writes that record.
 """
 
@@ -11,34 +12,16 @@ from dataclasses import dataclass, replace
 from functools import cached_property
 from typing import Any, Literal
 
-import signing
+from gateway.credentials.rotation import MAX_PREVIOUS_ON_SUBSCRIBER, RECORD_MEMBER, Credentials
+from gateway.credentials.schemes import HubsterKeys, Scheme, StandardKeys
 from gateway.events.filters import TypeFilter
 from gateway.subscribers.bodies import Format, SubscriberChanges, SubscriberCreate
-from gateway.times import format_seconds
+from gateway.times import format_ms, format_seconds
 
 DisabledReason = Literal["gone", "failing"]
-MAX_PREVIOUS_CREDENTIALS = 3
-
-
-@dataclass(frozen=True)
-class Credential:
-    """What signs a subscriber's deliveries: a `whsec_` secret (standard) or a Hubster key
-    pair (`secret` is then the private key, `public_key` its public identifier)."""
-
-    secret: str
-    public_key: str | None = None
-
-    @staticmethod
-    def generate(format: Format) -> Credential:
-        if format == "hubster":
-            pair = signing.hubster.generate_key_pair()
-            return Credential(pair.private_signing_key, pair.public_signing_key)
-        return Credential(signing.standard.generate_secret())
-
-    def view(self) -> dict[str, str]:
-        if self.public_key is None:
-            return {"secret": self.secret}
-        return {"publicSigningKey": self.public_key, "privateSigningKey": self.secret}
+SCHEMES: dict[str, type[Scheme]] = {"standard": StandardKeys, "hubster": HubsterKeys}
+"""What signs a subscriber's deliveries, by format: a `whsec_` secret (`secret`) or a
+Hubster key pair (`publicSigningKey`, `privateSigningKey`)."""
 
 
 @dataclass(frozen=True)
@@ -55,9 +38,7 @@ class Subscriber:
     enabled: bool
     disabled_reason: DisabledReason | None
     created_at: float
-    credential: Credential
-    previous: tuple[tuple[Credential, float], ...] = ()
-    """Credentials replaced by rotations, newest first, each with when its grace ends."""
+    credentials: Credentials
 
     @cached_property
     def _type_filter(self) -> TypeFilter:
@@ -69,23 +50,18 @@ class Subscriber:
             return False
         return self._type_filter.matches(event_type)
 
-    def credentials(self, now: float) -> list[Credential]:
-        """The current credential, then every previous one whose grace still lasts."""
-        return [self.credential, *(old for old, expires in self.previous if expires > now)]
-
     def enable(self) -> Subscriber:
         return replace(self, enabled=True, disabled_reason=None)
 
     def rotated(self, now: float, grace_seconds: float) -> Subscriber:
-        """A new credential; the replaced one keeps working for the grace, and so do earlier
-        ones still in theirs (the newest `MAX_PREVIOUS_CREDENTIALS` of them): rotating twice
-        in a row must not cut off a receiver still on the first secret."""
-        in_grace = tuple(entry for entry in self.previous if entry[1] > now)
-        return replace(
-            self,
-            credential=Credential.generate(self.format),
-            previous=((self.credential, now + grace_seconds), *in_grace)[:MAX_PREVIOUS_CREDENTIALS],
+        """A new credential; the replaced one keeps signing for the grace (0: not at all).
+        Only that one: a second rotation replaces it, as a receiver is promised two
+        signatures during a rotation, never more."""
+        new = SCHEMES[self.format].model_validate(self.credentials.current).regenerated()
+        credentials = self.credentials.rotated(
+            new, _ms(now), grace_seconds, MAX_PREVIOUS_ON_SUBSCRIBER
         )
+        return replace(self, credentials=credentials)
 
     def changed(self, changes: SubscriberChanges) -> Subscriber:
         given = changes.model_fields_set
@@ -107,14 +83,15 @@ class Subscriber:
         return updated
 
     def view(self, now: float) -> dict[str, Any]:
-        """The admin API's JSON (credentials included: these routes are admin-only). After a
-        rotation, `previousSecretExpiresAt` says until when an earlier secret still works,
-        and is null once none does."""
-        body = self._fields()
-        if self.previous:
-            in_grace = [expires for _, expires in self.previous if expires > now]
-            body["previousSecretExpiresAt"] = format_seconds(max(in_grace)) if in_grace else None
-        return body
+        """The admin API's JSON (credentials included: these routes are admin-only).
+        `previousSecretExpiresAt` says until when the previous secret (or key pair) still
+        signs, and is null when none does."""
+        expires = self.credentials.previous_expire_at(_ms(now))
+        return {
+            **self._fields(),
+            **self.credentials.current,
+            "previousSecretExpiresAt": None if expires is None else format_ms(expires),
+        }
 
     def _fields(self) -> dict[str, Any]:
         body: dict[str, Any] = {
@@ -130,17 +107,15 @@ class Subscriber:
             "enabled": self.enabled,
             "disabledReason": self.disabled_reason,
             "createdAt": format_seconds(self.created_at),
-            **self.credential.view(),
         }
         return body
 
     def to_record(self) -> dict[str, Any]:
-        record = self._fields()
-        record["createdAtSeconds"] = self.created_at
-        record["previousCredentials"] = [
-            {**old.view(), "expiresAtSeconds": expires} for old, expires in self.previous
-        ]
-        return record
+        return {
+            **self._fields(),
+            "createdAtSeconds": self.created_at,
+            RECORD_MEMBER: self.credentials.record(),
+        }
 
     @staticmethod
     def from_record(record: dict[str, Any]) -> Subscriber:
@@ -157,20 +132,13 @@ class Subscriber:
             enabled=record["enabled"],
             disabled_reason=record["disabledReason"],
             created_at=record["createdAtSeconds"],
-            credential=_credential_from(record),
-            previous=tuple(
-                (_credential_from(old), old["expiresAtSeconds"])
-                for old in record.get("previousCredentials", ())
-            ),
+            credentials=Credentials.model_validate(record[RECORD_MEMBER]),
         )
 
 
 def new_subscriber(subscriber_id: str, body: SubscriberCreate, now: float) -> Subscriber:
-    credential = Credential.generate(body.format)
-    if body.format == "standard" and body.secret is not None:
-        credential = Credential(body.secret)
-    if body.format == "hubster" and body.privateSigningKey and body.publicSigningKey:
-        credential = Credential(body.privateSigningKey, body.publicSigningKey)
+    """The subscriber `body` asks for; its credential is the one given, else generated."""
+    credential = SCHEMES[body.format].model_validate(body.credential()).completed()
     return Subscriber(
         id=subscriber_id,
         url=body.url,
@@ -184,7 +152,7 @@ def new_subscriber(subscriber_id: str, body: SubscriberCreate, now: float) -> Su
         enabled=True,
         disabled_reason=None,
         created_at=now,
-        credential=credential,
+        credentials=Credentials(current=credential),
     )
 
 
@@ -192,7 +160,5 @@ def _tuple_or_none(values: list[str] | None) -> tuple[str, ...] | None:
     return None if values is None else tuple(values)
 
 
-def _credential_from(fields: dict[str, Any]) -> Credential:
-    if "privateSigningKey" in fields:
-        return Credential(fields["privateSigningKey"], fields["publicSigningKey"])
-    return Credential(fields["secret"])
+def _ms(epoch_seconds: float) -> int:
+    return int(epoch_seconds * 1000)

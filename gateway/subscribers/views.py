@@ -33,9 +33,8 @@ class _SubscriberView(BaseModel):
     )
     createdAt: AwareDatetime
     previousSecretExpiresAt: AwareDatetime | None = Field(
-        None,
-        description="After a rotation: until when the previous credential still signs "
-        "(null once none does). Absent before the first rotation.",
+        description="Until when the previous secret (or key pair) still signs, after a "
+        "rotation; null when none does."
     )
 
 

@@ -21,8 +21,9 @@ from gateway.delivery.runtime import RESOLVER
 from gateway.delivery.ssrf import Resolver
 from gateway.engine.base import Engine
 from gateway.engine.events import NewEvent, StoredEvent
-from gateway.engine.factory import create_engine
+from gateway.engine.factory import queue_limits
 from gateway.http.app import build_app
+from tests.conftest import NewEngine
 
 ADMIN_KEY = "delivery-tests-admin-key"
 AUTH = {"Authorization": f"Bearer {ADMIN_KEY}"}
@@ -179,7 +180,7 @@ class Gateway:
 
 
 @pytest.fixture
-def make_gateway(aiohttp_client: Any) -> Callable[..., Awaitable[Gateway]]:
+def make_gateway(aiohttp_client: Any, new_engine: NewEngine) -> Callable[..., Awaitable[Gateway]]:
     async def make(
         *, resolver: Resolver | None = None, engine: Any = None, **overrides: Any
     ) -> Gateway:
@@ -191,7 +192,8 @@ def make_gateway(aiohttp_client: Any) -> Callable[..., Awaitable[Gateway]]:
         }
         options.update(overrides)
         settings = Settings(**options)
-        engine = engine if engine is not None else create_engine(settings)
+        if engine is None:
+            engine = await new_engine(queue_limits(settings))
         app = build_app(settings, engine, admin_key=ADMIN_KEY, jwt_secret="j" * 32)
         if resolver is not None:
             app[RESOLVER] = resolver

@@ -168,12 +168,20 @@ async def test_rotation_signs_with_both_standard_secrets_or_the_new_hubster_key(
             signing.hubster.verify(received.body, signature, [before["privateSigningKey"]])
 
 
-async def test_after_the_grace_only_the_new_secret_signs(make_gateway, make_sink):
-    gateway = await make_gateway(rotation_grace_seconds=0)
+@pytest.mark.parametrize(
+    ("setting", "body"), [(0, None), (86400, {"graceSeconds": 0})], ids=["setting", "request"]
+)
+async def test_with_zero_grace_only_the_new_secret_signs(make_gateway, make_sink, setting, body):
+    """A zero grace, from the setting or from the rotate request (whatever the setting),
+    revokes the replaced secret at once."""
+    gateway = await make_gateway(rotation_grace_seconds=setting)
     sink = await make_sink()
     before = await gateway.create_subscriber(url=sink.url(), events=["*"])
     path = f"/subscribers/{before['subscriberId']}/rotate"
-    after = await (await gateway.client.post(path, headers=AUTH)).json()
+    response = await gateway.client.post(path, json=body, headers=AUTH)
+    assert response.status == 200, await response.text()
+    after = await response.json()
+    assert after["previousSecretExpiresAt"] is None
     await gateway.store(activity())
     await wait_until(lambda: sink.received, message="the delivery")
     [received] = sink.received
@@ -183,9 +191,9 @@ async def test_after_the_grace_only_the_new_secret_signs(make_gateway, make_sink
         StandardWebhook(before["secret"]).verify(received.body, received.headers)
 
 
-async def test_every_secret_still_in_its_grace_signs_and_the_view_says_until_when(
-    make_gateway, make_sink
-):
+async def test_a_second_rotation_replaces_the_previous_secret(make_gateway, make_sink):
+    """Both signatures during a rotation, never more: rotating twice signs with the newest
+    secret and the one just before it; the first stops at once."""
     gateway = await make_gateway(rotation_grace_seconds=2)
     sink = await make_sink()
     first = await gateway.create_subscriber(url=sink.url(), events=["*"])
@@ -197,9 +205,11 @@ async def test_every_secret_still_in_its_grace_signs_and_the_view_says_until_whe
     await gateway.store(activity())
     await wait_until(lambda: sink.received, message="the delivery during the grace")
     [during] = sink.received
-    assert len(during.headers["webhook-signature"].split(" ")) == 3
-    for secret in (first["secret"], second["secret"], third["secret"]):
+    assert len(during.headers["webhook-signature"].split(" ")) == 2
+    for secret in (second["secret"], third["secret"]):
         StandardWebhook(secret).verify(during.body, during.headers)
+    with pytest.raises(WebhookVerificationError):
+        StandardWebhook(first["secret"]).verify(during.body, during.headers)
 
     async def grace_over() -> bool:
         return (await gateway.subscriber(first["subscriberId"]))["previousSecretExpiresAt"] is None

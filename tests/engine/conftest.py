@@ -23,9 +23,10 @@ import pytest
 from gateway.engine.base import Engine
 from gateway.engine.deliveries import QueueLimits
 from gateway.engine.memory import MemoryEngine
+from gateway.engine.redis import RedisEngine, RedisOptions, open_redis_engine
 from tests.engine.non_atomic import NonAtomicEngine
 
-ENGINES = ["memory"]
+ENGINES = ["memory", "redis"]
 """Every real engine. A new engine adds its name here and its branch in `_open`; every
 conformance test then runs on it unchanged."""
 
@@ -48,9 +49,16 @@ def _sharing(first: Engine) -> Engine:
 
 
 @asynccontextmanager
-async def _open(kind: str, limits: QueueLimits, first: Engine | None) -> AsyncIterator[Engine]:
+async def _open(
+    kind: str, limits: QueueLimits, first: Engine | None, redis: RedisOptions | None
+) -> AsyncIterator[Engine]:
     engine: Engine
-    if kind == "memory":
+    if kind == "redis":
+        assert redis is not None
+        if isinstance(first, RedisEngine):
+            limits = first.limits
+        engine = await open_redis_engine(redis, limits=limits)
+    elif kind == "memory":
         engine = MemoryEngine(limits=limits) if first is None else _sharing(first)
     elif kind == "non-atomic":
         engine = NonAtomicEngine(limits=limits) if first is None else _sharing(first)
@@ -63,13 +71,17 @@ async def _open(kind: str, limits: QueueLimits, first: Engine | None) -> AsyncIt
 
 
 @asynccontextmanager
-async def _factory(kind: str) -> AsyncIterator[EngineFactory]:
+async def _factory(kind: str, request: pytest.FixtureRequest) -> AsyncIterator[EngineFactory]:
+    """`redis` engines share the session's redis-server under a key prefix of the test's."""
+    redis = request.getfixturevalue("redis_options") if kind == "redis" else None
     async with AsyncExitStack() as stack:
         engines: list[Engine] = []
 
         async def make(limits: QueueLimits | None = None) -> Engine:
             first = engines[0] if engines else None
-            engine = await stack.enter_async_context(_open(kind, limits or QueueLimits(), first))
+            engine = await stack.enter_async_context(
+                _open(kind, limits or QueueLimits(), first, redis)
+            )
             engines.append(engine)
             return engine
 
@@ -78,7 +90,7 @@ async def _factory(kind: str) -> AsyncIterator[EngineFactory]:
 
 @pytest.fixture(params=ENGINES)
 async def make_engine(request: pytest.FixtureRequest) -> AsyncIterator[EngineFactory]:
-    async with _factory(request.param) as make:
+    async with _factory(request.param, request) as make:
         yield make
 
 
@@ -89,5 +101,5 @@ async def engine(make_engine: EngineFactory) -> Engine:
 
 @pytest.fixture(params=[*ENGINES, NON_ATOMIC])
 async def make_racing_engine(request: pytest.FixtureRequest) -> AsyncIterator[EngineFactory]:
-    async with _factory(request.param) as make:
+    async with _factory(request.param, request) as make:
         yield make

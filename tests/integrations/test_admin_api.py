@@ -119,6 +119,10 @@ async def test_twilio_requires_an_auth_token(client: TestClient, admin: dict[str
             "configuration.secret",
         ),
         (
+            {"kind": "standard", "configuration": {"secret": "whsec_eA=="}},
+            "configuration.secret",
+        ),
+        (
             {"kind": "standard", "configuration": {"publicKey": "whsec_AAAA"}},
             "configuration.publicKey",
         ),

@@ -91,7 +91,7 @@ async def test_nothing_enters_the_log_the_queue_or_deliveries(make_gateway, make
     assert len(sink.received) == 3
     # The event log is as empty as before, so the enqueuer has nothing to deliver later.
     assert await gateway.engine.events.last_id() == last_before
-    assert await gateway.engine.events.read_after("", 10) == []
+    assert await gateway.engine.events.read_after(last_before, 10) == []
     assert await queue_depth(gateway.engine) == 0
     assert await gateway.attempts(subscriber_id) == []
     assert await gateway.attempts(subscriber_id, "dead") == []

@@ -1,0 +1,217 @@
+"""The Redis connection: clients made from the settings, the one boundary where redis-py's
+errors become `EngineUnavailable`, and the start-up checks.
+
+Timeouts are short on purpose: a Redis that stops answering must turn into 503s and a
+failing `/readyz` within seconds, not hang requests. redis-py's own retries are off: a
+script whose reply was lost may have run, and running it again is the caller's decision
+(a provider retries its webhook; dedup answers it), never the client library's.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import logging
+import time
+from collections.abc import Awaitable, Callable, Coroutine
+from dataclasses import dataclass
+from typing import Any, Concatenate, ParamSpec, Protocol, TypeVar
+from urllib.parse import urlsplit, urlunsplit
+
+from redis import exceptions as redis_errors
+from redis.asyncio import BlockingConnectionPool, Redis
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
+
+from gateway.engine.base import EngineUnavailable
+from gateway.engine.redis.keys import Keys
+from gateway.engine.redis.scripts import Scripts
+
+log = logging.getLogger("gateway.redis")
+
+SCHEMES = ("redis", "rediss", "unix")
+
+# How long a command may wait for a free connection of the pool before it fails.
+POOL_WAIT_SECONDS = 2.0
+# An idle pooled connection is PINGed before use after this long, so a Redis that restarted
+# meanwhile costs a reconnect, not an error.
+HEALTH_CHECK_SECONDS = 10.0
+
+# Replies that say "not now" rather than "wrong": the command did not run.
+_UNAVAILABLE_REPLIES = ("OOM", "READONLY", "MISCONF", "LOADING", "BUSY", "MASTERDOWN",
+                        "CLUSTERDOWN", "TRYAGAIN", "NOREPLICAS")  # fmt: skip
+
+
+class RedisConfigError(Exception):
+    """A Redis setting or deployment the gateway refuses to start with (one line)."""
+
+
+@dataclass(frozen=True, slots=True)
+class RedisOptions:
+    """Everything needed to reach Redis, taken from the `GATEWAY_REDIS_*` settings."""
+
+    url: str
+    key_prefix: str = "gw"
+    tls_ca_file: str | None = None
+    tls_cert_file: str | None = None
+    tls_key_file: str | None = None
+    pool_size: int = 64
+    connect_timeout_seconds: float = 2.0
+    timeout_seconds: float = 5.0
+
+    def __post_init__(self) -> None:
+        scheme = urlsplit(self.url).scheme
+        if scheme not in SCHEMES:
+            raise RedisConfigError(
+                f"GATEWAY_REDIS_URL must start with redis://, rediss:// or unix://, not {scheme!r}"
+            )
+        if (self.tls_cert_file is None) != (self.tls_key_file is None):
+            raise RedisConfigError(
+                "GATEWAY_REDIS_TLS_CERT_FILE and GATEWAY_REDIS_TLS_KEY_FILE go together"
+            )
+        tls_set = self.tls_ca_file or self.tls_cert_file
+        if tls_set and scheme != "rediss":
+            raise RedisConfigError("GATEWAY_REDIS_TLS_* settings need a rediss:// URL")
+
+    @property
+    def target(self) -> str:
+        """The URL without its password, for logs and the start-up line."""
+        parts = urlsplit(self.url)
+        if parts.password is None:
+            return self.url
+        host = parts.hostname or ""
+        port = f":{parts.port}" if parts.port else ""
+        user = f"{parts.username}:***@" if parts.username else ":***@"
+        return urlunsplit(parts._replace(netloc=f"{user}{host}{port}"))
+
+    def client(self, *, read_timeout: float | None = None, pool_size: int | None = None) -> Redis:
+        """A client with its own pool; `read_timeout` overrides the socket read timeout (the
+        blocking stream reader waits longer than any command)."""
+        kwargs: dict[str, Any] = {
+            "max_connections": pool_size or self.pool_size,
+            "timeout": POOL_WAIT_SECONDS,
+            "socket_connect_timeout": self.connect_timeout_seconds,
+            "socket_timeout": read_timeout or self.timeout_seconds,
+            "retry": Retry(NoBackoff(), 0),
+            "health_check_interval": HEALTH_CHECK_SECONDS,
+            "client_name": "gateway",
+        }
+        if urlsplit(self.url).scheme == "rediss":
+            kwargs.update(
+                ssl_ca_certs=self.tls_ca_file,
+                ssl_certfile=self.tls_cert_file,
+                ssl_keyfile=self.tls_key_file,
+            )
+        pool = BlockingConnectionPool.from_url(self.url, **kwargs)
+        return Redis.from_pool(pool)
+
+
+def is_unavailable(exc: BaseException) -> bool:
+    """Whether a redis-py error means Redis cannot serve us now (as opposed to a bug)."""
+    if isinstance(exc, redis_errors.ConnectionError | redis_errors.TimeoutError | OSError):
+        return True
+    if isinstance(exc, TimeoutError):
+        return True
+    if isinstance(exc, redis_errors.ResponseError):
+        return str(exc).startswith(_UNAVAILABLE_REPLIES) or isinstance(
+            exc, redis_errors.ReadOnlyError | redis_errors.OutOfMemoryError
+        )
+    return isinstance(exc, redis_errors.ClusterError)
+
+
+class Health:
+    """Whether Redis answered the last call: one log line when it goes, one when it is back,
+    never one per request. `errors` counts every failed call (for `/metrics`)."""
+
+    def __init__(self, target: str) -> None:
+        self.target = target
+        self.down_since: float | None = None
+        self.errors = 0
+
+    def failed(self, exc: BaseException) -> None:
+        self.errors += 1
+        if self.down_since is None:
+            self.down_since = time.monotonic()
+            log.warning("redis at %s is unavailable: %s", self.target, describe(exc))
+
+    def answered(self) -> None:
+        if self.down_since is not None:
+            seconds = time.monotonic() - self.down_since
+            self.down_since = None
+            log.warning("redis at %s is available again after %.1fs", self.target, seconds)
+
+
+ScriptArg = str | bytes | int | float
+
+
+def text(value: bytes | str) -> str:
+    """A reply as text (the client is made without `decode_responses`: payloads stay bytes)."""
+    return value.decode() if isinstance(value, bytes) else value
+
+
+def describe(exc: BaseException) -> str:
+    text = str(exc) or type(exc).__name__
+    return text.splitlines()[0][:200]
+
+
+class Linked(Protocol):
+    """A store holding the engine's `Link`."""
+
+    @property
+    def link(self) -> Link: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Link:
+    """What every store shares: the command client, the key names, the scripts registered
+    on the client and the health record."""
+
+    redis: Redis
+    keys: Keys
+    scripts: Scripts
+    health: Health
+
+
+def _raise_if_cancelled(task: asyncio.Task[Any] | None, cancels_before: int) -> None:
+    """Deliver a cancellation that arrived during the call. On Python 3.11 redis-py's use of
+    `asyncio.wait_for` can lose one that races a completing socket operation (the task
+    then runs on as if never cancelled, and a loop being stopped never stops)."""
+    if task is not None and task.cancelling() > cancels_before:
+        raise asyncio.CancelledError
+
+
+S = TypeVar("S", bound=Linked)
+P = ParamSpec("P")
+T = TypeVar("T")
+
+
+def guarded(
+    method: Callable[Concatenate[S, P], Awaitable[T]],
+) -> Callable[Concatenate[S, P], Coroutine[Any, Any, T]]:
+    """The boundary: every public method of every Redis store is wrapped in this, so a
+    connection, timeout or "not now" error of redis-py leaves the engine as
+    `EngineUnavailable` (a 503 upstream), never as a 500."""
+
+    @functools.wraps(method)
+    async def call(self: S, /, *args: P.args, **kwargs: P.kwargs) -> T:
+        health = self.link.health
+        task = asyncio.current_task()
+        cancels = task.cancelling() if task is not None else 0
+        try:
+            result = await method(self, *args, **kwargs)
+        except EngineUnavailable as exc:
+            _raise_if_cancelled(task, cancels)
+            health.failed(exc)
+            raise
+        except Exception as exc:
+            _raise_if_cancelled(task, cancels)
+            if not is_unavailable(exc):
+                raise
+            health.failed(exc)
+            raise EngineUnavailable(f"redis: {describe(exc)}") from exc
+        _raise_if_cancelled(task, cancels)
+        health.answered()
+        return result
+
+    call.__guarded__ = True  # type: ignore[attr-defined]
+    return call

@@ -1,0 +1,190 @@
+"""The delivery queue in Redis, laid out as `gateway.engine.deliveries` describes: per
+subscriber a sorted set of visible delivery ids by visibility time, a hash of records,
+lanes, leases, dead letters and attempt logs; one sorted set of subscribers by earliest
+visible time; all in one slot, each method one script (`lua/dq_*.lua`, the key list in
+`dq_common.lua`). Limits across processes (in flight, rate) are checked inside `claim`;
+a dropped subscriber leaves a tombstone, so nothing is written for it afterwards."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, cast
+
+import orjson
+
+from gateway.engine.deliveries import (
+    OVERFLOW_ERROR,
+    Concluded,
+    Conclusion,
+    CursorConflict,
+    CursorMove,
+    DeadLetter,
+    QueuedDelivery,
+    QueueLimits,
+    QueueStats,
+    Record,
+)
+from gateway.engine.redis.connection import Link, ScriptArg, guarded, text
+from gateway.times import format_seconds
+
+
+def _stored(delivery: QueuedDelivery, due_at: float) -> bytes:
+    header = {
+        "a": delivery.attempts,
+        "e": delivery.event_id,
+        "l": delivery.lane,
+        "d": due_at,
+        "n": len(delivery.payload),
+    }
+    return orjson.dumps(header) + b"\n" + delivery.payload
+
+
+def _delivery(subscriber_id: str, delivery_id: bytes, value: bytes) -> QueuedDelivery:
+    header, _, payload = value.partition(b"\n")
+    fields = orjson.loads(header)
+    return QueuedDelivery(
+        id=delivery_id.decode(),
+        subscriber_id=subscriber_id,
+        event_id=fields["e"],
+        payload=payload,
+        attempts=int(fields["a"]),
+        lane=fields["l"],
+    )
+
+
+class RedisDeliveryQueue:
+    def __init__(self, link: Link, limits: QueueLimits | None = None) -> None:
+        self.link = link
+        self.limits = limits or QueueLimits()
+        self._p = link.keys.dq
+        self._slot = [f"{self._p}:stats"]  # routes each script to the queue's slot
+        scripts = link.scripts
+        self._enqueue = scripts.register("dq_common", "dq_enqueue")
+        self._claim = scripts.register("dq_common", "dq_claim")
+        self._conclude = scripts.register("dq_common", "dq_conclude")
+        self._release = scripts.register("dq_common", "dq_release")
+        self._park = scripts.register("dq_common", "dq_park")
+        self._read = scripts.register("dq_common", "dq_read")
+        self._drop = scripts.register("dq_common", "dq_drop")
+
+    @guarded
+    async def enqueue(
+        self,
+        deliveries: Sequence[QueuedDelivery],
+        due_at: float,
+        pending: Sequence[Record],
+        move: CursorMove | None = None,
+    ) -> int:
+        limits = self.limits
+        args: list[ScriptArg] = [self._p, due_at]
+        if move is None:
+            args += ["", "", "", "0"]
+        else:
+            args += [move.name, move.expected or "", move.to, "0" if move.expected is None else "1"]
+        args += [limits.max_queued_bytes, limits.max_dead_letters, limits.max_dead_bytes]
+        args += [limits.attempt_log_size, format_seconds(due_at), OVERFLOW_ERROR]
+        for delivery, record in zip(deliveries, pending, strict=True):
+            args += [delivery.subscriber_id, delivery.id, delivery.event_id, delivery.lane or ""]
+            args += [_stored(delivery, due_at), len(delivery.payload), orjson.dumps(record)]
+        added = int(await self._enqueue(self._slot, args))
+        if added < 0:
+            raise CursorConflict(move.name if move else "")
+        return added
+
+    @guarded
+    async def cursor(self, name: str) -> str | None:
+        value = await self.link.redis.hget(f"{self._p}:cursors", name)
+        return None if value is None else text(value)
+
+    @guarded
+    async def due_subscribers(self, now: float) -> list[str]:
+        due: Any = await self.link.redis.zrangebyscore(f"{self._p}:subs", "-inf", now)
+        return [text(subscriber) for subscriber in due]
+
+    @guarded
+    async def claim(
+        self,
+        subscriber_id: str,
+        now: float,
+        limit: int,
+        lease_seconds: float,
+        *,
+        max_in_flight: int,
+        rate_per_second: float | None = None,
+    ) -> list[QueuedDelivery]:
+        rate = "" if rate_per_second is None else rate_per_second
+        args: list[ScriptArg] = [
+            self._p,
+            subscriber_id,
+            now,
+            limit,
+            lease_seconds,
+            max_in_flight,
+            rate,
+        ]
+        flat = await self._claim(self._slot, args)
+        return [_delivery(subscriber_id, flat[i], flat[i + 1]) for i in range(0, len(flat), 2)]
+
+    @guarded
+    async def conclude(self, conclusion: Conclusion) -> Concluded:
+        delivery, limits = conclusion.delivery, self.limits
+        args: list[ScriptArg] = [self._p, delivery.subscriber_id, delivery.id, conclusion.outcome]
+        args += [conclusion.due_at if conclusion.due_at is not None else "", conclusion.record_key]
+        args += [orjson.dumps(conclusion.record)]
+        args += ["" if conclusion.failed_at is None else conclusion.failed_at, delivery.attempts]
+        args += [limits.max_dead_letters, limits.max_dead_bytes, limits.attempt_log_size]
+        applied, failing = await self._conclude(self._slot, args)
+        return Concluded(applied=bool(applied), failing_since=float(failing) if failing else None)
+
+    @guarded
+    async def release(self, deliveries: Sequence[QueuedDelivery], now: float) -> None:
+        if not deliveries:
+            return
+        args: list[ScriptArg] = [self._p, now]
+        for delivery in deliveries:
+            args += [delivery.subscriber_id, delivery.id]
+        await self._release(self._slot, args)
+
+    @guarded
+    async def park(self, subscriber_id: str) -> None:
+        await self._park(self._slot, [self._p, subscriber_id, "park", 0])
+
+    @guarded
+    async def unpark(self, subscriber_id: str, now: float) -> None:
+        await self._park(self._slot, [self._p, subscriber_id, "unpark", now])
+
+    @guarded
+    async def dead_letters(self, subscriber_id: str, after: str, limit: int) -> list[DeadLetter]:
+        flat = await self._read(self._slot, [self._p, subscriber_id, "dead", after, limit])
+        letters = []
+        for i in range(0, len(flat), 2):
+            record, _, payload = flat[i + 1].partition(b"\n")
+            letters.append(DeadLetter(flat[i].decode(), payload, orjson.loads(record)))
+        return letters
+
+    @guarded
+    async def attempts(self, subscriber_id: str) -> list[Record]:
+        records = await self._read(self._slot, [self._p, subscriber_id, "attempts"])
+        return [orjson.loads(record) for record in records]
+
+    @guarded
+    async def drop_subscriber(self, subscriber_id: str) -> None:
+        await self._drop(self._slot, [self._p, subscriber_id])
+
+    @guarded
+    async def stats(self, now: float) -> QueueStats:
+        async with self.link.redis.pipeline(transaction=True) as pipe:
+            fields = ["depth", "queued", "dead", "overflowed", "dead_dropped"]
+            pipe.hmget(f"{self._p}:stats", fields)
+            pipe.zrange(f"{self._p}:subs", 0, 0, withscores=True)
+            values, earliest = cast(tuple[list[Any], list[Any]], await pipe.execute())
+        depth, queued, dead, overflowed, dead_dropped = (int(v or 0) for v in values)
+        oldest = max(0.0, now - earliest[0][1]) if earliest else 0.0
+        return QueueStats(
+            depth=depth,
+            queued_bytes=queued,
+            dead_bytes=dead,
+            oldest_due_seconds=oldest,
+            overflowed_total=overflowed,
+            dead_dropped_total=dead_dropped,
+        )

@@ -1,0 +1,153 @@
+"""The event log on one Redis Stream, in global id order.
+
+Gateway id `<ms>-<seq>` (`gateway.engine.ids`) is stream id `ms-seq` read as integers, one
+to one: `log_append.lua` picks each id from Redis `TIME` and the last id it gave (never
+backwards; past `MAX_SEQ` on to the next millisecond) and writes the events and their dedup
+keys in the same script. Dedup keys are 16-byte digests in time-bucketed hashes that expire
+whole (Redis 7.0 has no per-field expiry): a bucket is 1/4 to 1/8 of the window wide, so a
+key lives its window and at most a quarter more, and `seen` looks in the 5 to 9 buckets
+alive. An index of live buckets lets processes with different windows find each other's
+keys.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+from collections.abc import Sequence
+from typing import Any
+
+from gateway.engine.events import AppendResult, LogSize, NewEvent, StoredEvent, with_id
+from gateway.engine.ids import event_id_at
+from gateway.engine.redis.connection import Link, ScriptArg, guarded, text
+from gateway.engine.redis.reader import (
+    BlockingReader,
+    event_from_entry,
+    next_wake,
+    parse_stream_id,
+)
+
+EMPTY_FLOOR = event_id_at(0)
+
+
+def dedup_digest(key: str) -> bytes:
+    """What a dedup key is stored as: 16 bytes, whatever the key's length."""
+    return hashlib.blake2b(key.encode(), digest_size=16).digest()
+
+
+def bucket_width_ms(ttl_ms: int) -> int:
+    """The largest power of two of milliseconds at most a quarter of the window."""
+    return 1 << max(0, (max(1, ttl_ms // 4)).bit_length() - 1)
+
+
+def stream_id(event_id: str) -> str:
+    """Gateway id to stream id: `1700000000000-000007` -> `1700000000000-7`."""
+    ms, seq = parse_stream_id(event_id)
+    return f"{ms}-{seq}"
+
+
+class RedisEventLog:
+    def __init__(self, link: Link, reader: BlockingReader) -> None:
+        self.link = link
+        self._reader = reader
+        keys = link.keys
+        self._log_keys = [keys.events, keys.log_meta, keys.dedup_index]
+        self._append = link.scripts.register("log_append")
+        self._seen = link.scripts.register("log_seen")
+        self._trim = link.scripts.register("log_trim")
+
+    @guarded
+    async def append(self, events: Sequence[NewEvent], dedup_ttl_seconds: float) -> AppendResult:
+        if not events:
+            return AppendResult(stored=[], duplicates=0)
+        ttl_ms = max(1, int(dedup_ttl_seconds * 1000))
+        args: list[ScriptArg] = [
+            ttl_ms,
+            bucket_width_ms(ttl_ms),
+            self.link.keys.dedup_bucket_prefix,
+        ]
+        for event in events:
+            conversation = "" if event.conversation_id is None else "=" + event.conversation_id
+            args += [dedup_digest(event.dedup_key), event.hub_id, conversation, event.type]
+            args.append(event.body)
+        ids: list[bytes] = await self._append(self._log_keys, args)
+        stored = []
+        for event, raw in zip(events, ids, strict=True):
+            if not raw:
+                continue
+            ms, _, seq = raw.partition(b"-")
+            event_id = event_id_at(int(ms), int(seq))
+            payload = with_id(event_id, event.body)
+            stored.append(
+                StoredEvent(event_id, event.hub_id, event.conversation_id, event.type, payload)
+            )
+        return AppendResult(stored=stored, duplicates=len(events) - len(stored))
+
+    @guarded
+    async def seen(self, dedup_keys: Sequence[str]) -> list[bool]:
+        if not dedup_keys:
+            return []
+        digests = [dedup_digest(key) for key in dedup_keys]
+        found: list[int] = await self._seen([self.link.keys.dedup_index], digests)
+        return [bool(flag) for flag in found]
+
+    async def _read_after(self, cursor: str, limit: int) -> list[StoredEvent]:
+        entries: Any = await self.link.redis.xrange(
+            self.link.keys.events, min="(" + stream_id(cursor), count=limit
+        )
+        return [event_from_entry(raw_id, fields) for raw_id, fields in entries]
+
+    @guarded
+    async def read_after(self, cursor: str, limit: int) -> list[StoredEvent]:
+        return await self._read_after(cursor, limit)
+
+    @guarded
+    async def wait_after(self, cursor: str, limit: int, wait_seconds: float) -> list[StoredEvent]:
+        deadline = asyncio.get_running_loop().time() + wait_seconds
+        position = parse_stream_id(cursor)
+        pending = self._reader.pending()
+        while True:
+            events = await self._read_after(cursor, limit)
+            if events:
+                return events
+            while True:
+                wake = await next_wake(pending, deadline)
+                if wake is None:
+                    return []
+                if wake.error is not None:
+                    raise wake.error
+                pending = wake.next
+                handed = wake.events_following(position, limit)
+                if handed:
+                    return handed
+                if wake.events or wake.roster:
+                    break
+
+    @guarded
+    async def last_id(self) -> str:
+        last_ms, last_seq, floor = await self.link.redis.hmget(
+            self.link.keys.log_meta, ["last_ms", "last_seq", "floor"]
+        )
+        floor_id = text(floor) if floor else EMPTY_FLOOR
+        if last_ms is None:
+            return floor_id
+        return max(event_id_at(int(last_ms), int(last_seq or 0)), floor_id)
+
+    @guarded
+    async def history_floor(self) -> str:
+        floor = await self.link.redis.hget(self.link.keys.log_meta, "floor")
+        return text(floor) if floor else EMPTY_FLOOR
+
+    @guarded
+    async def trim(self, older_than_ms: int, max_bytes: int) -> int:
+        removed = await self._trim(self._log_keys, [older_than_ms, max_bytes])
+        return int(removed)
+
+    @guarded
+    async def size(self) -> LogSize:
+        keys = self.link.keys
+        async with self.link.redis.pipeline(transaction=True) as pipe:
+            pipe.xlen(keys.events)
+            pipe.hmget(keys.log_meta, ["appended", "dropped"])
+            count, (appended, dropped) = await pipe.execute()
+        return LogSize(events=int(count), bytes=int(appended or 0) - int(dropped or 0))

@@ -1,0 +1,186 @@
+"""The one blocking stream reader of a process: `XREAD BLOCK` on a dedicated connection over
+the event stream and the presence change feed (one slot, so one command even on Cluster),
+waking every local waiter from it. Nothing is read per waiter: the fan-out loop, the
+delivery enqueuer and the presence feed of a process all wait on the same read.
+
+Wakes form a chain of futures: each wake names the next one, so a waiter that was busy
+while two wakes went by still sees both. A wake carries the events it read and the stream
+id they follow, so a waiter whose cursor was at that id takes them without a read of its
+own (the fan-out loop, at the tip, never reads twice).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from redis.asyncio import Redis
+
+from gateway.engine.base import EngineUnavailable
+from gateway.engine.events import StoredEvent
+from gateway.engine.redis.connection import Health, describe, is_unavailable
+from gateway.engine.redis.keys import Keys
+
+log = logging.getLogger("gateway.redis")
+
+BLOCK_MS = 2000
+COUNT = 1000
+BACKOFF_SECONDS = (0.1, 0.25, 0.5, 1.0)
+CLOSE_WAIT_SECONDS = 2.0
+
+StreamId = tuple[int, int]
+
+
+def parse_stream_id(raw: bytes | str) -> StreamId:
+    """`ms-seq` as integers; a bare `ms` is `ms-0` (so a cursor "0" is before everything).
+    ValueError for anything else."""
+    text = raw.decode() if isinstance(raw, bytes) else raw
+    ms, _, seq = text.partition("-")
+    if not ms.isdigit() or not (seq.isdigit() or seq == ""):
+        raise ValueError(f"not a stream id: {text!r}")
+    return int(ms), int(seq or 0)
+
+
+def event_from_entry(raw_id: bytes, fields: dict[bytes, bytes]) -> StoredEvent:
+    """A stream entry as the event it stores (see `log_append.lua` for the fields)."""
+    ms, seq = parse_stream_id(raw_id)
+    conversation = fields[b"c"]
+    return StoredEvent(
+        id=f"{ms:013d}-{seq:06d}",
+        hub_id=fields[b"h"].decode(),
+        conversation_id=conversation[1:].decode() if conversation else None,
+        type=fields[b"t"].decode(),
+        payload=fields[b"p"],
+    )
+
+
+@dataclass(frozen=True)
+class Wake:
+    """What one read brought. `events` follow stream id `events_after` with no gap; `roster`
+    is True when the presence feed moved (or may have: after a start or a reconnect);
+    `error` is set when the reader lost Redis."""
+
+    next: asyncio.Future[Wake]
+    events_after: StreamId | None = None
+    events: Sequence[StoredEvent] = ()
+    roster: bool = False
+    error: EngineUnavailable | None = None
+
+    def events_following(self, cursor: StreamId, limit: int) -> list[StoredEvent]:
+        """The events after `cursor` if this wake holds every one of them, else []."""
+        if self.events_after is None or cursor < self.events_after:
+            return []
+        after = [event for event in self.events if parse_stream_id(event.id) > cursor]
+        return after[:limit]
+
+
+async def next_wake(pending: asyncio.Future[Wake], deadline: float) -> Wake | None:
+    """The wake `pending` brings, or None when `deadline` (loop time) passes first."""
+    remaining = deadline - asyncio.get_running_loop().time()
+    if remaining <= 0:
+        return None
+    try:
+        return await asyncio.wait_for(asyncio.shield(pending), remaining)
+    except TimeoutError:
+        return None
+
+
+def _cancelled() -> bool:
+    """A cancellation redis-py may have lost (see `connection._raise_if_cancelled`)."""
+    task = asyncio.current_task()
+    return task is not None and task.cancelling() > 0
+
+
+@dataclass
+class BlockingReader:
+    client: Redis
+    keys: Keys
+    health: Health
+    _pending: asyncio.Future[Wake] | None = None
+    _task: asyncio.Task[None] | None = None
+    _tips: dict[str, StreamId] = field(default_factory=dict)
+    _closing: bool = False
+
+    def pending(self) -> asyncio.Future[Wake]:
+        """The next wake; starts the reader on first use. Take it before reading, then
+        await it: nothing written after the read can be missed."""
+        if self._pending is None:
+            self._pending = asyncio.get_running_loop().create_future()
+        if self._task is None and not self._closing:
+            self._task = asyncio.create_task(self._run(), name="redis-stream-reader")
+        return self._pending
+
+    def _wake(self, **what: object) -> None:
+        current = self.pending()
+        following: asyncio.Future[Wake] = asyncio.get_running_loop().create_future()
+        self._pending = following
+        current.set_result(Wake(next=following, **what))  # type: ignore[arg-type]
+
+    async def _start_tips(self) -> None:
+        async with self.client.pipeline(transaction=False) as pipe:
+            pipe.xrevrange(self.keys.events, count=1)
+            pipe.xrevrange(self.keys.roster, count=1)
+            last_event, last_change = await pipe.execute()
+        self._tips = {
+            self.keys.events: parse_stream_id(last_event[0][0]) if last_event else (0, 0),
+            self.keys.roster: parse_stream_id(last_change[0][0]) if last_change else (0, 0),
+        }
+
+    async def _run(self) -> None:
+        failures = 0
+        while True:
+            try:
+                if not self._tips:
+                    await self._start_tips()
+                    self._wake(roster=True)
+                streams = {key: f"{ms}-{seq}" for key, (ms, seq) in self._tips.items()}
+                reply: Any = await self.client.xread(streams, count=COUNT, block=BLOCK_MS)  # type: ignore[arg-type]
+            except Exception as exc:
+                if self._closing or _cancelled():
+                    return
+                if not is_unavailable(exc):
+                    log.exception("redis stream reader failed")
+                failures += 1
+                self.health.failed(exc)
+                self._tips = {}
+                self._wake(error=EngineUnavailable(f"redis: {describe(exc)}"))
+                await asyncio.sleep(BACKOFF_SECONDS[min(failures, len(BACKOFF_SECONDS)) - 1])
+                continue
+            if _cancelled():
+                return
+            failures = 0
+            self.health.answered()
+            if reply:
+                self._deliver(reply)
+
+    def _deliver(self, reply: list[tuple[bytes, list[tuple[bytes, dict[bytes, bytes]]]]]) -> None:
+        events_after: StreamId | None = None
+        events: list[StoredEvent] = []
+        roster = False
+        for raw_key, entries in reply:
+            key = raw_key.decode()
+            if not entries:
+                continue
+            if key == self.keys.events:
+                events_after = self._tips[key]
+                events = [event_from_entry(raw_id, fields) for raw_id, fields in entries]
+            else:
+                roster = True
+            self._tips[key] = parse_stream_id(entries[-1][0])
+        self._wake(events_after=events_after, events=events, roster=roster)
+
+    async def close(self) -> None:
+        """Stop reading. The connection is closed under the blocked `XREAD` (a cancelled
+        read inside redis-py does not reliably end the task), then the task is awaited."""
+        self._closing = True
+        task, self._task = self._task, None
+        await self.client.connection_pool.disconnect()
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, TimeoutError):
+                await asyncio.wait_for(task, CLOSE_WAIT_SECONDS)
+        await self.client.aclose()

@@ -1,0 +1,170 @@
+"""What the conformance suite cannot see of the Redis engine's event log and scripts: the id
+mapping onto stream ids, dedup buckets expiring in Redis, atomicity between separate
+connections, one round trip per ingest, and one blocking reader per process."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator
+from typing import Any
+
+import orjson
+import pytest
+import redis
+from redis.asyncio.connection import Connection
+
+from gateway.engine.events import NewEvent
+from gateway.engine.ids import MAX_SEQ, event_id_at
+from gateway.engine.presence import PresenceSession
+from gateway.engine.redis import RedisEngine, RedisOptions, open_redis_engine
+from gateway.engine.redis.events import bucket_width_ms
+from tests.redis_support import RedisServer
+
+
+def new(key: str, hub: str = "hub-a") -> NewEvent:
+    body = orjson.dumps({"type": "message:customer", "hubId": hub, "key": key})
+    return NewEvent(key, hub, "c1", "message:customer", body)
+
+
+@pytest.fixture
+async def engine(redis_options: RedisOptions) -> AsyncIterator[RedisEngine]:
+    engine = await open_redis_engine(redis_options)
+    yield engine
+    await engine.close()
+
+
+@pytest.fixture
+def raw(redis_server: RedisServer) -> redis.Redis:
+    return redis_server.client()
+
+
+def stream_ids(raw: redis.Redis, engine: RedisEngine) -> list[str]:
+    return [entry_id.decode() for entry_id, _ in raw.xrange(engine.keys.events)]
+
+
+async def test_gateway_ids_are_the_stream_ids_at_fixed_width(
+    engine: RedisEngine, raw: redis.Redis
+) -> None:
+    ahead_ms = int(time.time() * 1000) + 60_000  # the log's last id is ahead of the clock
+    raw.hset(engine.keys.log_meta, mapping={"last_ms": ahead_ms, "last_seq": 8})
+    stored = (await engine.events.append([new("a"), new("b")], 60)).stored
+    assert [event.id for event in stored] == [event_id_at(ahead_ms, 9), event_id_at(ahead_ms, 10)]
+    assert stream_ids(raw, engine) == [f"{ahead_ms}-9", f"{ahead_ms}-10"]
+    assert stored[0].id < stored[1].id  # as text, where "...-10" < "...-9" would not be
+    assert [e.id for e in await engine.events.read_after(stored[0].id, 10)] == [stored[1].id]
+
+
+async def test_past_max_seq_ids_move_to_the_next_millisecond(
+    engine: RedisEngine, raw: redis.Redis
+) -> None:
+    ahead_ms = int(time.time() * 1000) + 60_000
+    raw.hset(engine.keys.log_meta, mapping={"last_ms": ahead_ms, "last_seq": MAX_SEQ - 1})
+    stored = (await engine.events.append([new(f"k{i}") for i in range(3)], 60)).stored
+    expected = [event_id_at(ahead_ms, MAX_SEQ), event_id_at(ahead_ms + 1, 0)]
+    expected.append(event_id_at(ahead_ms + 1, 1))
+    assert [event.id for event in stored] == expected
+    next_ms = ahead_ms + 1
+    assert stream_ids(raw, engine) == [f"{ahead_ms}-{MAX_SEQ}", f"{next_ms}-0", f"{next_ms}-1"]
+    floor = await engine.events.history_floor()
+    assert [e.id for e in await engine.events.read_after(floor, 10)] == expected
+    assert await engine.events.last_id() == expected[-1]
+
+
+async def test_dedup_buckets_expire_whole_in_redis(engine: RedisEngine, raw: redis.Redis) -> None:
+    ttl = 0.4
+    await engine.events.append([new("short")], ttl)
+    buckets = [name.decode() for name in raw.zrange(engine.keys.dedup_index, 0, -1)]
+    assert len(buckets) == 1
+    width_ms = bucket_width_ms(int(ttl * 1000))
+    assert 0 < raw.pttl(buckets[0]) <= ttl * 1000 + width_ms
+    assert raw.hlen(buckets[0]) == 1
+    assert len(raw.hkeys(buckets[0])[0]) == 16  # a digest, whatever the key's length
+
+    await engine.events.append([new("long")], 60)  # another window, another bucket
+    assert await engine.events.seen(["short", "long"]) == [True, True]
+    await asyncio.sleep(ttl + width_ms / 1000 + 0.05)
+    assert raw.exists(buckets[0]) == 0
+    assert await engine.events.seen(["short", "long"]) == [False, True]
+    await engine.events.trim(0, 1 << 40)
+    assert buckets[0].encode() not in raw.zrange(engine.keys.dedup_index, 0, -1)
+
+
+async def test_appends_from_separate_connections_store_each_key_once(
+    redis_options: RedisOptions, raw: redis.Redis
+) -> None:
+    engines = [await open_redis_engine(redis_options) for _ in range(3)]
+    try:
+        batches = [
+            engines[n % 3].events.append([new(f"k{n % 40}"), new(f"k{(n + 7) % 40}")], 60)
+            for n in range(300)
+        ]
+        results = await asyncio.gather(*batches)
+    finally:
+        for engine in engines:
+            await engine.close()
+    stored = [event for result in results for event in result.stored]
+    keys = sorted(orjson.loads(event.payload)["key"] for event in stored)
+    assert keys == sorted(f"k{n}" for n in range(40))
+    assert sum(result.duplicates for result in results) == 600 - 40
+    ids = [entry_id.decode() for entry_id, _ in raw.xrange(engines[0].keys.events)]
+    assert len(ids) == 40 == len(set(ids))
+
+
+async def test_claims_from_separate_connections_never_share_a_delivery(
+    redis_options: RedisOptions,
+) -> None:
+    from tests.engine.queue_kit import delivery, enqueue
+
+    engines = [await open_redis_engine(redis_options) for _ in range(4)]
+    try:
+        await enqueue(engines[0], [delivery(n) for n in range(200)])
+        rounds = await asyncio.gather(
+            *(
+                engine.deliveries.claim("s1", 1.0, 3, 30.0, max_in_flight=1000)
+                for engine in engines * 30
+            )
+        )
+    finally:
+        for engine in engines:
+            await engine.close()
+    claimed = [item.id for got in rounds for item in got]
+    assert len(claimed) == len(set(claimed)) == 200
+
+
+async def test_an_append_is_one_round_trip(
+    engine: RedisEngine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Counted at the socket: every write the engine's connections send (the blocking
+    reader's own `XREAD`s aside)."""
+    await engine.events.append([new("warm")], 60)  # scripts loaded, connection made
+    sent: list[bytes] = []
+    original = Connection.send_packed_command
+
+    async def spy(self: Connection, command: Any, check_health: bool = True) -> None:
+        packed = b"".join(command) if isinstance(command, list) else bytes(command)
+        if b"XREAD" not in packed:
+            sent.append(packed)
+        await original(self, command, check_health)
+
+    monkeypatch.setattr(Connection, "send_packed_command", spy)
+    await engine.events.append([new("a"), new("b"), new("c")], 60)
+    assert len(sent) == 1
+    assert b"EVALSHA" in sent[0]
+
+
+async def test_one_blocking_reader_serves_every_waiter_of_a_process(
+    engine: RedisEngine, raw: redis.Redis
+) -> None:
+    cursor = await engine.events.last_id()
+    waiters = [asyncio.create_task(engine.events.wait_after(cursor, 10, 5)) for _ in range(20)]
+    feeds = [asyncio.create_task(engine.presence.changes_after(None, 5)) for _ in range(5)]
+    await asyncio.sleep(0.3)
+    readers = [c for c in raw.client_list() if c["cmd"] == "xread" and c["name"] == "gateway"]
+    assert len(readers) == 1
+    stored = (await engine.events.append([new("k")], 60)).stored
+    await engine.presence.join(["h1"], PresenceSession("s1", "i1", "ann", None), "busy", 1)
+    for waiter in waiters:
+        assert [event.id for event in await asyncio.wait_for(waiter, 2)] == [stored[0].id]
+    for feed in feeds:
+        assert (await asyncio.wait_for(feed, 2)).hub_ids == ["h1"]
