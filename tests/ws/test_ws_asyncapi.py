@@ -154,7 +154,9 @@ async def test_every_frame_of_a_real_session_conforms(make_gateway: Any) -> None
     await expiring.close()
 
     no_hub = await gw.connect()
-    await no_hub.send_json({"type": "auth", "token": agent_token("carol", [])})
+    await no_hub.send_json(
+        {"type": "auth", "token": agent_token("carol", []), "historySeconds": 60, "historyLimit": 5}
+    )
     assert (await next_frame(no_hub, "error"))["error"]["code"] == "access_denied"
     assert await closed_with(no_hub) == 4003
     bad_token = await gw.connect()
