@@ -1,4 +1,4 @@
-"""`POST /webhooks/{integrationId}`: the checks of contract §3 in their order, then one
+"""`POST /webhooks/{integrationId}`: the checks in their documented order (docs/openapi.json), then one
 all-or-nothing append of every activity the body holds."""
 
 from __future__ import annotations
