@@ -69,8 +69,8 @@ def _dumped(model: Any) -> Any:
 
 
 def _type(submitted: SubmittedActivity) -> str:
-    """A receipt's type is `receipt:<state lower-cased>` (docs/activity-events.md), whatever case the
-    sender wrote; a receipt type naming another state than the receipt's is refused."""
+    """A receipt's type is `receipt:<state lower-cased>` (docs/activity-events.md), whatever
+    case the sender wrote; a receipt type naming another state than the receipt's is refused."""
     family, _, name = submitted.type.partition(":")
     if family != "receipt":
         return submitted.type

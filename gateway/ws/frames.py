@@ -1,4 +1,5 @@
-"""The websocket's frames (docs/websocket.md): client frames parsed strictly, server frames as bytes.
+"""The websocket's frames (docs/websocket.md): client frames parsed strictly, server frames
+as bytes.
 
 An event frame wraps the stored payload bytes without decoding them, so the fan-out encodes
 each event once and hands the same bytes object to every session.
