@@ -52,7 +52,7 @@ def _split_csv(value: object) -> object:
 
 
 class Settings(BaseSettings):
-    """Every setting of contract §0, with its default."""
+    """Every setting, with its default (config/gateway.example.toml explains each)."""
 
     model_config = SettingsConfigDict(
         env_prefix="GATEWAY_", extra="forbid", frozen=True, allow_inf_nan=False

@@ -1,4 +1,4 @@
-"""Prometheus metrics of contract §7, one registry per running app (tests run several)."""
+"""Prometheus metrics (README, Operations), one registry per running app (tests run several)."""
 
 from __future__ import annotations
 

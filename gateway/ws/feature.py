@@ -30,24 +30,31 @@ from gateway.engine.base import Engine, EngineUnavailable
 from gateway.engine.ids import is_event_id
 from gateway.errors import GatewayError, Unavailable, invalid_payload, unauthorized
 from gateway.http.appkeys import ENGINE, JWT_SECRET, LOOPS, METRICS, SETTINGS
+from gateway.http.operation import Answer, Operation
 from gateway.http.routes import Route, add_routes
 from gateway.metrics import Metrics
 from gateway.ws.connection import AgentConnection
 from gateway.ws.fanout import SessionRouter, fanout_loop, heartbeat_loop
-from gateway.ws.frames import CLOSE_SHUTTING_DOWN, MAX_CLIENT_FRAME_BYTES, NarrowingLimits
+from gateway.ws.frames import (
+    CLOSE_SHUTTING_DOWN,
+    MAX_CLIENT_FRAME_BYTES,
+    NarrowingLimits,
+    ResumeQuery,
+)
 from gateway.ws.presence import (
+    HubPresence,
     Presence,
     RosterFeed,
     beat_once,
+    get_hub_presence,
     presence_heartbeat_loop,
     reap_loop,
-    roster_detail,
-    status_counts,
 )
 from gateway.ws.protocol import Rules
 from gateway.ws.state import Signal
 
 SHUTDOWN_REASON = "server shutting down"
+TAG = "Agents"
 REFUSAL_REASONS = ("unauthenticated_limit", "rate_limited")
 _REFUSED_BY_AIOHTTP = {
     int(WSCloseCode.MESSAGE_TOO_BIG): Signal.OVERSIZED,
@@ -226,19 +233,6 @@ async def _close_websockets(app: web.Application) -> None:
     await asyncio.gather(*closing, return_exceptions=True)
 
 
-async def get_hub_presence(request: web.Request) -> web.Response:
-    """Who is connected to a hub, and their status."""
-    hub_id = request.match_info["hubId"]
-    agents = await request.app[ENGINE].presence.agents(hub_id)
-    return web.json_response(
-        {
-            "hubId": hub_id,
-            "counts": status_counts(agents),
-            "agents": [roster_detail(agent) for agent in agents],
-        }
-    )
-
-
 ROUTES = (
     Route(
         "GET",
@@ -247,6 +241,32 @@ ROUTES = (
         access="public",
         name="openWebsocket",
         summary="The agent websocket (authenticated by its agent token, not the admin key).",
+        operation=Operation(
+            TAG,
+            (
+                Answer(
+                    101,
+                    "Switching Protocols: the websocket is open. Its frames, close codes "
+                    "and limits are described by the AsyncAPI document (docs/asyncapi.yaml) "
+                    "and the websocket reference (docs/websocket.md).",
+                ),
+            ),
+            errors=(
+                "bad_request",
+                "invalid_payload",
+                "unauthorized",
+                "expired_token",
+                "unavailable",
+            ),
+            query=ResumeQuery,
+            security=({"agentToken": []}, {}),
+            description="Without `Authorization`, the first frame must be an `auth` frame "
+            "carrying the agent token. A request that is not a websocket upgrade is 400 "
+            "`bad_request`; a malformed `lastEventId` 400 `invalid_payload`; a bad bearer "
+            "token 401 (`unauthorized` or `expired_token`); without `Authorization`, while "
+            "`GATEWAY_WS_MAX_UNAUTHENTICATED` websockets already wait for their `auth` frame, "
+            "503 `unavailable` with `Retry-After`: each before any upgrade.",
+        ),
     ),
     Route(
         "GET",
@@ -255,6 +275,11 @@ ROUTES = (
         access="admin",
         name="getHubPresence",
         summary="Who is connected to a hub, and their status.",
+        operation=Operation(
+            TAG,
+            (Answer(200, "The hub's roster (empty when nobody is connected).", HubPresence),),
+            errors=("unavailable",),
+        ),
     ),
 )
 

@@ -1,4 +1,5 @@
-"""The websocket's frames: client frames parsed strictly, server frames as bytes.
+"""The websocket's frames (docs/websocket.md): client frames parsed strictly, server frames
+as bytes.
 
 An event frame wraps the stored payload bytes without decoding them, so the fan-out encodes
 each event once and hands the same bytes object to every session.
@@ -20,12 +21,12 @@ from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 
 import orjson
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, TypeAdapter
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, TypeAdapter
 
 from gateway.agents.tokens import AgentGrant
 from gateway.engine.ids import EVENT_ID_PATTERN
 from gateway.errors import GatewayError, invalid_payload
-from gateway.events.filters import check_filter
+from gateway.events.filters import EventFilter
 from gateway.ws.scope import Scope, narrowed
 
 CLOSE_NORMAL = 1000
@@ -62,7 +63,6 @@ grant, and a dashboard's worth of conversations (each id is at most 200 characte
 
 Identifier = Annotated[str, StringConstraints(min_length=1, max_length=200)]
 EventId = Annotated[str, StringConstraints(pattern=EVENT_ID_PATTERN)]
-Filter = Annotated[str, AfterValidator(check_filter)]
 Status = Literal["available", "busy", "unavailable"]
 
 
@@ -82,7 +82,7 @@ class Narrowing(_Frame):
 
     hub_ids: list[Identifier] | None = Field(None, alias="hubIds", min_length=1)
     conversation_ids: list[Identifier] | None = Field(None, alias="conversationIds", min_length=1)
-    events: list[Filter] | None = Field(None, min_length=1)
+    events: list[EventFilter] | None = Field(None, min_length=1)
 
     def narrow(self, grant: AgentGrant, current: Scope, limits: NarrowingLimits) -> Scope:
         """`current` narrowed by these fields within `grant`: `invalid_payload` over the
@@ -104,6 +104,15 @@ class Narrowing(_Frame):
             if len(value) > limits.max_filter_chars:
                 return f"events.{index}: a filter is at most {limits.max_filter_chars} characters"
         return None
+
+
+class ResumeQuery(BaseModel):
+    """`GET /ws?lastEventId=`: resume after this event (the upgrade checks the same
+    pattern)."""
+
+    lastEventId: EventId | None = Field(
+        None, description="Resume after this event: replay what came since, then go live."
+    )
 
 
 class AuthFrame(Narrowing):

@@ -30,11 +30,15 @@ import time
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
+from aiohttp import web
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+
 from gateway.engine.base import EngineUnavailable
 from gateway.engine.presence import STATUSES, AgentPresence, PresenceSession, PresenceStore
+from gateway.http.appkeys import ENGINE
 from gateway.loops import LoopBody
 from gateway.times import format_ms, now_ms
-from gateway.ws.frames import server_frame
+from gateway.ws.frames import Status, server_frame
 
 if TYPE_CHECKING:
     from gateway.ws.connection import AgentConnection
@@ -49,6 +53,34 @@ ROSTERS_PER_SECOND = 4.0
 ROSTER_BURST = 4.0
 FEED_WAIT_SECONDS = 1.0
 BACKOFF_SECONDS = 1.0
+
+
+class PresentAgent(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    agentId: str
+    name: str | None
+    status: Status
+    sessions: int = Field(ge=1, description="Its open sessions (in every process).")
+    since: AwareDatetime = Field(description="When it took this status.")
+
+
+class StatusCounts(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    available: int = Field(ge=0)
+    busy: int = Field(ge=0)
+    unavailable: int = Field(ge=0)
+
+
+class HubPresence(BaseModel):
+    """A hub's roster (`GET /hubs/{hubId}/presence`): its agents by agent id."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    hubId: str
+    counts: StatusCounts
+    agents: list[PresentAgent]
 
 
 def roster_entry(agent: AgentPresence) -> dict[str, Any]:
@@ -70,6 +102,19 @@ def status_counts(agents: Iterable[AgentPresence]) -> dict[str, int]:
 async def roster_frame(store: PresenceStore, hub_id: str) -> bytes:
     agents = await store.agents(hub_id)
     return server_frame("presence", hubId=hub_id, agents=[roster_entry(a) for a in agents])
+
+
+async def get_hub_presence(request: web.Request) -> web.Response:
+    """Who is connected to a hub, and their status."""
+    hub_id = request.match_info["hubId"]
+    agents = await request.app[ENGINE].presence.agents(hub_id)
+    return web.json_response(
+        {
+            "hubId": hub_id,
+            "counts": status_counts(agents),
+            "agents": [roster_detail(agent) for agent in agents],
+        }
+    )
 
 
 class Presence:
