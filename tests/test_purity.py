@@ -29,6 +29,8 @@ PURE_MODULES = (
     "gateway.agents.tokens",
     "gateway.ws.scope",
     "gateway.ws.frames",
+    "gateway.ws.state",
+    "gateway.ws.protocol",
     "gateway.delivery.formats",
     "gateway.delivery.hubster_format",
     "gateway.delivery.outcome",
@@ -36,6 +38,10 @@ PURE_MODULES = (
     "gateway.subscribers.bodies",
     "gateway.subscribers.model",
     "gateway.commands.webhook_request",
+    "gateway.subscribers.views",
+    "gateway.delivery.examples",
+    "gateway.delivery.openapi",
+    "gateway.reference.schemas",
 )
 
 BLOCKED = ("aiohttp", "gateway.http", "gateway.admin")

@@ -1,4 +1,4 @@
-"""The activity event of contract §4 as pydantic models: the JSON Schema served at
+"""The activity event (docs/activity-events.md) as pydantic models: the JSON Schema served at
 `/schema/activity.json`, and the validator for `standard` bodies that already are activities.
 
 Normalisation does not go through these models (see `activity.py`): they are the boundary's
@@ -97,7 +97,7 @@ class _ActivityCore(_Shape):
 
 
 class ActivityEvent(_ActivityCore):
-    """One activity event as the gateway stores and sends it (contract §4)."""
+    """One activity event as the gateway stores and sends it."""
 
     id: str
     received_at: AwareDatetime
