@@ -9,7 +9,7 @@ from typing import Any
 from ws_helpers import activity, agent_token, event_ids, next_frame, publish
 
 from gateway.engine.events import StoredEvent
-from gateway.ws.runtime import WS_RUNTIME
+from gateway.ws.feature import WS_RUNTIME
 
 
 async def fanned_out(gw: Any, event_id: str) -> None:
