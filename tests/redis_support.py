@@ -34,6 +34,22 @@ def free_port() -> int:
         return port
 
 
+def free_cluster_port() -> int:
+    """A free port a cluster node can use: its bus listens 10000 higher, so at most 55535,
+    and that port free too."""
+    for _ in range(200):
+        port = free_port()
+        if port > 55535:
+            continue
+        with socket.socket() as probe:
+            try:
+                probe.bind(("127.0.0.1", port + 10000))
+            except OSError:
+                continue
+        return port
+    raise RuntimeError("no free port pair for a cluster node")
+
+
 def redis_server_binary() -> str | None:
     return shutil.which("redis-server")
 
@@ -186,6 +202,7 @@ class RedisClusterServers:
                 "--cluster-enabled", "yes",
                 "--cluster-config-file", "nodes.conf",
                 "--cluster-node-timeout", "2000",
+                port=free_cluster_port(),
             )
             for n in range(self.MASTERS)
         ]  # fmt: skip
