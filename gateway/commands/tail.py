@@ -5,7 +5,8 @@ the agent websocket like any dashboard, with the `websockets` client library.
 After a drop it reconnects (backing off up to 10 s) and resumes after the last event it
 printed, so no event is missing or printed twice; if the gateway no longer holds that far
 back it says so on stderr. Notes go to stderr, events to stdout. A token the gateway
-refuses ends it with exit status 2; `--count N` ends it after N events.
+refuses, or an upgrade refused with a 4xx status (a wrong URL), ends it with exit status 2;
+`--count N` ends it after N events.
 """
 
 from __future__ import annotations
@@ -31,6 +32,9 @@ FINAL_CLOSES = {
     4400: "the gateway refused a frame",
 }
 TEXT_MAX_CHARS = 200
+RETRIED_REFUSALS = frozenset({408, 429})
+"""The 4xx answers to the upgrade that may pass (timeout, rate limit); any other 4xx (a
+wrong host or path: 404, a proxy's 401 or 403) will not, so retrying it is pointless."""
 
 
 def add_parser(commands: Any) -> None:
@@ -107,7 +111,12 @@ class Tail:
 
     async def run(self) -> None:
         from websockets.asyncio.client import connect
-        from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidURI
+        from websockets.exceptions import (
+            ConnectionClosed,
+            InvalidHandshake,
+            InvalidStatus,
+            InvalidURI,
+        )
 
         delay = INITIAL_BACKOFF_SECONDS
         while True:
@@ -130,6 +139,11 @@ class Tail:
                 reason = f"closed {code}" if code else "connection lost"
             except InvalidURI as exc:
                 raise CommandError(f"{self.url} is not a websocket URL: {exc}") from None
+            except InvalidStatus as exc:
+                status = exc.response.status_code
+                if 400 <= status < 500 and status not in RETRIED_REFUSALS:
+                    raise CommandError(f"{self.url} refused the upgrade: HTTP {status}") from None
+                reason = str(exc)
             except (OSError, InvalidHandshake, TimeoutError) as exc:
                 reason = str(exc) or type(exc).__name__
             if code in FINAL_CLOSES:
