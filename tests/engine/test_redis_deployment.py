@@ -374,3 +374,5 @@ def test_options_refuse_what_cannot_work_and_hide_the_password() -> None:
     options = RedisOptions(url="redis://user:s3cret@redis.internal:6380/2")
     assert options.target == "redis://user:***@redis.internal:6380/2"
     assert "s3cret" not in RedisOptions(url="redis://:s3cret@h/0").target
+    in_query = RedisOptions(url="rediss://h:6380/1?password=s3cret&socket_keepalive=true")
+    assert in_query.target == "rediss://h:6380/1?password=***&socket_keepalive=true"

@@ -8,6 +8,8 @@ import json
 import urllib.request
 from pathlib import Path
 
+import pytest
+
 from gateway.config import Settings
 from tests.conftest import ROOT, run_gateway, start_gateway
 from tests.redis_support import RedisServer, free_port, fresh_prefix
@@ -26,22 +28,32 @@ def _admin(url: str, method: str, path: str, body: object | None = None) -> obje
         return json.loads(response.read() or b"null")
 
 
+@pytest.mark.parametrize(
+    ("url", "shown"),
+    [
+        ("redis://:{password}@127.0.0.1:{port}/0", "redis://:***@127.0.0.1:{port}/0"),
+        (
+            "redis://127.0.0.1:{port}/0?password={password}",
+            "redis://127.0.0.1:{port}/0?password=***",
+        ),
+    ],
+)
 def test_serve_names_its_redis_without_the_password_and_keeps_state_there(
-    tmp_path: Path,
+    tmp_path: Path, url: str, shown: str
 ) -> None:
     password = "s3cret-pass"
     server = RedisServer(
         tmp_path, "--requirepass", password, client_options={"password": password}
     ).start()
     prefix = fresh_prefix()
-    url = f"redis://:{password}@127.0.0.1:{server.port}/0"
+    url = url.format(password=password, port=server.port)
     env = {"GATEWAY_REDIS_URL": url, "GATEWAY_REDIS_KEY_PREFIX": prefix}
     env["GATEWAY_ADMIN_KEY"] = ADMIN_KEY
     gateway = start_gateway(env=env)
     try:
         assert gateway.engine == "redis"
         line = gateway.proc.stdout.readline().strip()  # type: ignore[union-attr]
-        assert line == f"redis: redis://:***@127.0.0.1:{server.port}/0 (key prefix {prefix})"
+        assert line == f"redis: {shown.format(port=server.port)} (key prefix {prefix})"
         body = {"name": "n", "kind": "standard", "hubId": "hub-1", "configuration": {}}
         created = _admin(gateway.url, "POST", "/integrations", body)
         assert isinstance(created, dict)

@@ -16,7 +16,6 @@ import time
 from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass
 from typing import Any, Concatenate, ParamSpec, Protocol, TypeVar
-from urllib.parse import urlsplit, urlunsplit
 
 from redis import exceptions as redis_errors
 from redis.asyncio import BlockingConnectionPool, Redis
@@ -104,13 +103,7 @@ class RedisOptions:
             return self._sentinel.display
         if self._cluster is not None:
             return self._cluster.display("")
-        parts = urlsplit(self.url)
-        if parts.password is None:
-            return self.url
-        host = parts.hostname or ""
-        port = f":{parts.port}" if parts.port else ""
-        user = f"{parts.username}:***@" if parts.username else ":***@"
-        return urlunsplit(parts._replace(netloc=f"{user}{host}{port}"))
+        return urls.without_secrets(self.url)
 
     def client(self, *, read_timeout: float | None = None, pool_size: int | None = None) -> Client:
         """A client with its own pool; `read_timeout` overrides the socket read timeout (the

@@ -1,11 +1,11 @@
-"""URLs naming several hosts, as Sentinel and Cluster deployments are given:
-`scheme://[[user]:password@]host:port[,host:port...][/path...]`. The standard library
-parses one host per URL; this reads the list."""
+"""Redis URLs: those naming several hosts, as Sentinel and Cluster deployments are given
+(`scheme://[[user]:password@]host:port[,host:port...][/path...]`; the standard library
+parses one host per URL, this reads the list), and any of them as it may be shown."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from urllib.parse import unquote
+from urllib.parse import unquote, unquote_plus
 
 
 class UrlError(ValueError):
@@ -60,3 +60,25 @@ def parse(url: str, default_port: int) -> MultiHostUrl:
         raise UrlError("the URL names no host (host:port)")
     parts = tuple(unquote(part) for part in path.partition("?")[0].split("/") if part)
     return MultiHostUrl(scheme, username, password, hosts, parts)
+
+
+def without_secrets(url: str, mask: str = "***") -> str:
+    """`url` as logs and the commands may show it: the password of its user info and the
+    value of any query parameter named like a password (redis-py's `from_url` takes
+    `?password=`, and passes `?ssl_password=` on) replaced by `mask`; the rest verbatim."""
+    scheme, sep, rest = url.partition("://")
+    if not sep:
+        return url
+    address, question, query = rest.partition("?")
+    authority, slash, path = address.partition("/")
+    userinfo, at, hosts = authority.rpartition("@")
+    if at and ":" in userinfo:
+        authority = f"{userinfo.partition(':')[0]}:{mask}@{hosts}"
+    if query:
+        query = "&".join(_masked_parameter(pair, mask) for pair in query.split("&"))
+    return f"{scheme}://{authority}{slash}{path}{question}{query}"
+
+
+def _masked_parameter(pair: str, mask: str) -> str:
+    name, equals, _ = pair.partition("=")
+    return f"{name}={mask}" if equals and "password" in unquote_plus(name).lower() else pair
