@@ -216,7 +216,15 @@ class TcpProxy:
     def restore(self) -> None:
         self._run(self._start())
 
+    async def _finish_pipes(self) -> None:
+        """Cancel the pipes still winding down, so that none is left pending at close."""
+        pipes = [task for task in asyncio.all_tasks() if task is not asyncio.current_task()]
+        for pipe in pipes:
+            pipe.cancel()
+        await asyncio.gather(*pipes, return_exceptions=True)
+
     def close(self) -> None:
         self.cut()
+        self._run(self._finish_pipes())
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join(5)
