@@ -316,3 +316,38 @@ def test_a_gateway_restart_shows_the_banners_then_new_events(
         expect(page.locator("#banner-history")).to_be_hidden()
         expect(page.locator(".timeline .item.receipt")).to_have_count(1)
         second.stop()
+
+
+BOUNDS = """async () => {
+  const { Board } = await import("/console/board.js");
+  const board = new Board("agent-1");
+  const at = new Date().toISOString();
+  const message = (n, conversationId) => ({
+    id: `1700000000000-${String(n).padStart(6, "0")}`, type: "message:customer", hubId: "cap",
+    conversationId, occurredAt: at, sender: { role: "customer", id: "c" },
+    message: { type: "text", text: `#${n}`, id: `m-${n}` },
+  });
+  for (let n = 0; n < 600; n++) board.add(message(n, `conv-${n}`), { replayed: false });
+  const hub = board.hubs.get("cap");
+  const busy = hub.conversations.get("conv-599");
+  for (let n = 600; n < 1200; n++) board.add(message(n, "conv-599"), { replayed: false });
+  return {
+    conversations: hub.conversations.size, listed: hub.list.childElementCount,
+    selected: board.selected.id, kept: hub.conversations.has("conv-0"),
+    dropped: hub.conversations.has("conv-1"), items: busy.timeline.childElementCount,
+    remembered: busy.messages.size, trimmedForgotten: !busy.messages.has("m-650"),
+  };
+}"""
+
+
+def test_the_board_stays_bounded_whichever_conversation_is_selected(
+    gateway: RunningGateway, new_page: NewPage
+) -> None:
+    """The first conversation is selected and sinks to the bottom: the next oldest goes."""
+    page, _ = new_page()
+    page.goto(f"{gateway.url}/console")
+    bounds = page.evaluate(BOUNDS)
+    assert bounds == {
+        "conversations": 500, "listed": 500, "selected": "conv-0", "kept": True,
+        "dropped": False, "items": 500, "remembered": 500, "trimmedForgotten": True,
+    }  # fmt: skip
