@@ -217,3 +217,42 @@ def test_history_lost_in_a_restart_is_reported_as_not_recovered(
         {"name": "client", "recovered": False, "count": 0, "history": False}
     ]
     assert [event["replayed"] for event in _record(page, "events")] == [False, False]
+
+
+def test_a_reconnection_asks_for_the_scope_the_gateway_confirmed(
+    gateway: RunningGateway, new_page: NewPage, pages_origin: str
+) -> None:
+    """Narrowing merges as on the gateway, and a refused `subscribe` is not remembered."""
+    kept, other = _hub(), _hub()
+    proxy = TcpProxy(gateway.process.port)
+    try:
+        page = _harness(new_page, pages_origin)
+        token = agent_token("ann", [kept, other])
+        _start(page, gateway.url, f"ws://127.0.0.1:{proxy.port}/ws", name="client", token=token)
+        _wait(page, "window.record.states.some((s) => s.state === 'open')")
+        subscribed = "window.record.received.filter((f) => f.type === 'subscribed').length"
+        page.evaluate(f"window.clients.client.subscribe({{hubIds: ['{kept}']}})")
+        _wait(page, f"{subscribed} === 1")
+        page.evaluate("window.clients.client.subscribe({events: ['message']})")
+        _wait(page, f"{subscribed} === 2")
+        page.evaluate("window.clients.client.subscribe({hubIds: ['not-granted']})")
+        _wait(page, "window.record.errors.some((e) => e.code === 'access_denied')")
+        proxy.cut()
+        _wait(page, "window.record.states.some((s) => s.state === 'reconnecting')")
+        proxy.restore()
+        _wait(page, "window.record.received.filter((f) => f.type === 'ready').length === 2")
+        _poster(gateway, other)("not in the scope")
+        _poster(gateway, kept)("in the scope")
+        _wait(page, "window.record.events.length === 1")
+    finally:
+        proxy.close()
+    auth = [frame for frame in _record(page, "sent") if frame["type"] == "auth"][-1]
+    assert (auth["hubIds"], auth["events"], "conversationIds" in auth) == (
+        [kept],
+        ["message"],
+        False,
+    )
+    ready = [frame for frame in _record(page, "received") if frame["type"] == "ready"][-1]
+    assert ready["hubIds"] == [kept]
+    events = [frame["event"] for frame in _record(page, "received") if frame["type"] == "event"]
+    assert [event["hubId"] for event in events] == [kept]

@@ -9,7 +9,8 @@
 // - asks the page for a new token (`refreshToken`) before the current one expires, and sends
 //   it as a `refresh` frame (or uses it for the next connection);
 // - answers heartbeats, and treats a connection that missed two of them as dead;
-// - keeps the page's `subscribe` narrowing and `status` across reconnections.
+// - keeps the page's `subscribe` narrowing (as the gateway confirmed it) and `status` across
+//   reconnections.
 // See docs/browser-client.md for the options and callbacks.
 
 const DEFAULTS = {
@@ -62,7 +63,10 @@ export class GatewayClient {
     this.session = null; // the last `ready` frame
     this.expiresAt = null; // ms since the epoch
     this._token = typeof options.token === "string" ? options.token : null;
-    this._narrowing = options.subscribe ? { ...options.subscribe } : null;
+    // What the next `auth` frame narrows to, and which fields the page ever narrowed.
+    this._narrowing = narrowingFields(options.subscribe || {});
+    this._narrowed = new Set(Object.keys(this._narrowing));
+    this._narrowingUnsent = false;
     this._status = null;
     this._ws = null;
     this._attempt = 0;
@@ -106,10 +110,20 @@ export class GatewayClient {
     this._send({ type: "status", status });
   }
 
-  /** Narrow the session within the token; kept across reconnections. */
+  /**
+   * Narrow the session within the token; the fields not given stay as they are, as on the
+   * gateway. What the gateway confirms (`onSubscribed`) is kept across reconnections; a
+   * refusal (`onError`) changes nothing. While disconnected, it goes with the next `auth`.
+   */
   subscribe(narrowing) {
-    this._narrowing = { ...narrowing };
-    this._send({ type: "subscribe", ...narrowing });
+    const fields = narrowingFields(narrowing || {});
+    for (const name of Object.keys(fields)) this._narrowed.add(name);
+    if (this.state === "open") {
+      this._send({ type: "subscribe", ...fields });
+    } else {
+      this._narrowing = { ...this._narrowing, ...fields };
+      this._narrowingUnsent = true; // unless an `auth` frame takes it, sent once ready
+    }
   }
 
   // -- connection ----------------------------------------------------------------------------
@@ -151,7 +165,8 @@ export class GatewayClient {
   }
 
   _authFrame(token) {
-    const frame = { type: "auth", token, ...(this._narrowing || {}) };
+    const frame = { type: "auth", token, ...this._narrowing };
+    this._narrowingUnsent = false;
     if (this.lastEventId) {
       frame.lastEventId = this.lastEventId;
     } else if (this._historyPending) {
@@ -197,6 +212,7 @@ export class GatewayClient {
         this.expiresAt = Date.parse(frame.expiresAt);
         return this._scheduleRefresh();
       case "subscribed":
+        this._narrowing = this._confirmed(frame);
         return this._call("onSubscribed", frame);
       case "error":
         if (frame.error && frame.error.code === "expired_token") this._refreshNow();
@@ -220,7 +236,23 @@ export class GatewayClient {
     this._scheduleRefresh();
     this._setState("open", { sessionId: frame.sessionId, resumed: this._resumed });
     if (this._status && this._status !== "available") this._send({ type: "status", status: this._status });
+    if (this._narrowingUnsent) {
+      this._narrowingUnsent = false;
+      this._send({ type: "subscribe", ...this._narrowing });
+    }
     this._call("onReady", frame);
+  }
+
+  // The session's scope as the gateway confirmed it, in the fields the page narrowed: the
+  // others stay unsaid, so that a new token's grant applies to them in full.
+  _confirmed(frame) {
+    const narrowing = {};
+    for (const name of this._narrowed) {
+      if (Array.isArray(frame[name]) && !(name === "events" && frame[name].join() === "*")) {
+        narrowing[name] = frame[name];
+      }
+    }
+    return narrowing;
   }
 
   _event(event) {
@@ -349,6 +381,15 @@ export class GatewayClient {
       });
     }
   }
+}
+
+// The narrowing fields given (`hubIds`, `conversationIds`, `events`), nothing else.
+function narrowingFields(narrowing) {
+  const fields = {};
+  for (const name of ["hubIds", "conversationIds", "events"]) {
+    if (narrowing[name] !== undefined && narrowing[name] !== null) fields[name] = [...narrowing[name]];
+  }
+  return fields;
 }
 
 /** The `exp` of a JWT in ms (read, not verified: the gateway verifies), or null. */
