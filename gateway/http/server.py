@@ -17,6 +17,7 @@ from aiohttp import web
 from gateway import early_signals
 from gateway.config import Settings, generated_secret
 from gateway.engine.factory import open_engine
+from gateway.engine.redis import RedisEngine
 from gateway.http.app import build_app
 from gateway.http.appkeys import INFLIGHT
 from gateway.http.connections import GatewayRunner, raise_descriptor_limit
@@ -71,6 +72,8 @@ async def serve(settings: Settings) -> None:
     print(f"gateway listening on http://{host}:{port} (engine: {engine.name})", flush=True)
     if settings.admin_key is None:
         print(f"admin key: {admin_key}", flush=True)
+    if isinstance(engine, RedisEngine):
+        print(f"redis: {engine.options.target} (key prefix {engine.keys.prefix})", flush=True)
     await stop.wait()
     await _shut_down(runner, app[INFLIGHT], settings.shutdown_timeout_seconds)
 
