@@ -158,16 +158,17 @@ async def test_subscribers_are_read_again_only_after_a_change(make_gateway, make
 
 
 async def test_a_real_gateway_holds_a_failing_subscriber_to_its_caps_and_parks_a_gone_one(
-    make_sink,
+    make_sink, engine_env
 ):
     """The review's probe against a real `python -m gateway serve`: a subscriber failing
     every attempt, an hour between retries, used to keep every payload queued. Now its
     queued and dead bytes stay within their caps in /metrics, which counts the deliveries
     that died of it and the dead letters dropped; and a subscriber answering 410 (of
     another hub) is parked: nothing more is sent to it, and the deliveries it held are
-    kept for when it is enabled."""
+    kept for when it is enabled. On either engine."""
     queued_cap, dead_cap = 16384, 8192
     env = {
+        **engine_env,
         "GATEWAY_ALLOW_PRIVATE_TARGETS": "true",
         "GATEWAY_RETRY_SCHEDULE": "0,3600",
         "GATEWAY_SUBSCRIBER_MAX_QUEUED_BYTES": str(queued_cap),

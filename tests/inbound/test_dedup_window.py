@@ -45,11 +45,14 @@ async def test_a_redelivery_after_the_dedup_window_is_new(make_gateway: GatewayF
     assert await post(gateway, scg) == {"accepted": 1, "duplicates": 0}
 
 
-def test_a_real_gateway_answers_a_hubster_redelivery_after_its_history_as_a_duplicate() -> None:
+def test_a_real_gateway_answers_a_hubster_redelivery_after_its_history_as_a_duplicate(
+    engine_env: dict[str, str],
+) -> None:
     """The review's probe against a real `python -m gateway serve`: a Hubster webhook (no
     timestamp to refuse a replay by) sent again once its events have left the history.
-    Its dedup keys outlive the history (`GATEWAY_DEDUP_SECONDS`), so it is a duplicate."""
-    env = {"GATEWAY_HISTORY_SECONDS": "1", "GATEWAY_DEDUP_SECONDS": "3600"}
+    Its dedup keys outlive the history (`GATEWAY_DEDUP_SECONDS`), so it is a duplicate, on
+    either engine."""
+    env = {**engine_env, "GATEWAY_HISTORY_SECONDS": "1", "GATEWAY_DEDUP_SECONDS": "3600"}
     events = "gateway_event_log_events"
     with running(env=env) as gateway:
         integration = gateway.integration("hubster-system", HUBSTER_HUB)
