@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import socket
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -21,10 +22,10 @@ from aiohttp import web
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
 import signing
-from tests.http.hostile_probes import SCG_BASIC
+from tests.http.hostile_probes import SCG_BASIC, TCP_STATES_CLOSED
 
-HEADER, BODY, KEEPALIVE, AUTH = 1.0, 2.0, 3.0, 3.0
-"""The gateway's header, body, keep-alive and websocket `auth` deadlines in the soak."""
+HEADER, BODY, SEND, KEEPALIVE, AUTH = 1.0, 2.0, 2.0, 3.0, 3.0
+"""The gateway's header, body, send, keep-alive and websocket `auth` deadlines in the soak."""
 SLACK = 5.0
 """Seconds past a deadline a loaded two-core machine may take to close a socket."""
 MIB = 1024 * 1024
@@ -98,6 +99,33 @@ async def http_probe(address: tuple[str, int], hostile: Hostile) -> Probe:
         sending.cancel()
         writer.close()
     probe.got = status_of(bytes(answer))
+    return probe
+
+
+async def unread_probe(address: tuple[str, int], hostile: Hostile) -> Probe:
+    """Pipeline the hostile request again and again, never reading a byte of the answers,
+    until the gateway stops taking more; then watch (without reading, which would let the
+    gateway go on) for the connection to be closed."""
+    probe = Probe(hostile.kind, hostile.expected, hostile.deadline)
+    loop = asyncio.get_running_loop()
+    with socket.socket() as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        sock.setblocking(False)
+        await loop.sock_connect(sock, address)
+        started = time.monotonic()
+        chunk = b"".join(hostile.parts) * 100
+        taken = started
+        while time.monotonic() - taken < 0.5:
+            try:
+                sock.send(chunk)
+                taken = time.monotonic()
+            except BlockingIOError:
+                await asyncio.sleep(0.05)
+        while time.monotonic() - started < hostile.deadline + SLACK:
+            if sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_INFO, 8)[0] in TCP_STATES_CLOSED:
+                probe.closed_after = time.monotonic() - started
+                break
+            await asyncio.sleep(0.05)
     return probe
 
 
@@ -175,6 +203,10 @@ def request(path: str, *headers: str, length: int | None = None, method: str = "
             f"Content-Length: {length}" if length is not None else "Transfer-Encoding: chunked"
         )
     return ("\r\n".join(lines) + "\r\n\r\n").encode()
+
+
+UNREAD = Hostile("answers never read", None, SEND, (request("/openapi.json", method="GET"),))
+"""Pipelined requests whose answers are never read (see `unread_probe`)."""
 
 
 def hubster_activities(conversation: str, texts: Sequence[str], first_id: int) -> list[Any]:

@@ -22,6 +22,7 @@ EXAMPLE = (ROOT / "config" / "gateway.example.toml").read_text()
 LIMITS = [
     "http_header_timeout_seconds",
     "http_body_timeout_seconds",
+    "http_send_timeout_seconds",
     "http_keepalive_seconds",
     "max_connections",
     "ws_max_unauthenticated",

@@ -34,6 +34,8 @@ from soak_traffic import (
     HEADER,
     KEEPALIVE,
     MIB,
+    SEND,
+    UNREAD,
     Agent,
     Hostile,
     Probe,
@@ -44,6 +46,7 @@ from soak_traffic import (
     hubster_activities,
     hubster_body,
     hubster_signed,
+    unread_probe,
     watch,
 )
 
@@ -56,6 +59,7 @@ ENV = {
     **GATEWAY_ENV,
     "GATEWAY_HTTP_HEADER_TIMEOUT_SECONDS": str(HEADER),
     "GATEWAY_HTTP_BODY_TIMEOUT_SECONDS": str(BODY),
+    "GATEWAY_HTTP_SEND_TIMEOUT_SECONDS": str(SEND),
     "GATEWAY_HTTP_KEEPALIVE_SECONDS": str(KEEPALIVE),
     "GATEWAY_WS_AUTH_TIMEOUT_SECONDS": str(AUTH),
     "GATEWAY_WS_MAX_UNAUTHENTICATED": str(UNAUTHENTICATED_CAP),
@@ -153,9 +157,12 @@ class Soak:
     async def http_rounds(self, until: float) -> None:
         while time.monotonic() < until:
             round_ = [
-                http_probe(self.address, hostile)
-                for hostile in self.hostile
-                for _ in range(hostile.copies)
+                unread_probe(self.address, UNREAD),
+                *(
+                    http_probe(self.address, hostile)
+                    for hostile in self.hostile
+                    for _ in range(hostile.copies)
+                ),
             ]
             self.probes += await asyncio.gather(*round_)
 
@@ -342,6 +349,7 @@ async def run(soak: Soak, sink: Sink, started: float) -> None:
     }
     for status, count in webhook_statuses.items():
         assert metrics.get(WEBHOOKS + f'status="{status}"}}', 0) == count, status
+    assert metrics['gateway_http_refused_total{reason="send_timeout"}'] == kinds[UNREAD.kind]
     refused = 'gateway_ws_refused_total{reason="%s"}'
     assert metrics[refused % "rate_limited"] == kinds["status flood"]
     upgrades_refused = kinds["upgrade past the unauthenticated cap"]
