@@ -106,10 +106,12 @@ class Settings(BaseSettings):
     ws_refresh_grace_seconds: float = Field(25, ge=0, le=TEN_YEARS_SECONDS)
 
     # Hostile clients (docs/security.md): how long a connection may take over its request's
-    # headers and body, stay idle between requests, and how many may be open at once; how
-    # many activities one webhook may carry and how many bytes they may normalise to.
+    # headers and body, leave an answer untaken, stay idle between requests, and how many
+    # may be open at once; how many activities one webhook may carry and how many bytes
+    # they may normalise to.
     http_header_timeout_seconds: float = Field(10, gt=0, le=TEN_YEARS_SECONDS)
     http_body_timeout_seconds: float = Field(30, gt=0, le=TEN_YEARS_SECONDS)
+    http_send_timeout_seconds: float = Field(30, gt=0, le=TEN_YEARS_SECONDS)
     http_keepalive_seconds: float = Field(75, gt=0, le=TEN_YEARS_SECONDS)
     max_connections: int = Field(10000, gt=0)
     max_activities_per_webhook: int = Field(100, gt=0)

@@ -40,7 +40,7 @@ class Metrics:
         self.http_refused = Counter(
             "gateway_http_refused",
             "Connections refused at the connection cap, and connections and requests cut "
-            "off by the header or body deadline",
+            "off by the header, body or send deadline",
             ["reason"],
             registry=r,
         )
