@@ -62,3 +62,6 @@ def main(argv: list[str] | None = None) -> int:
     except (ConfigError, CommandError) as exc:
         print(f"gateway: {args.command}: {exc}", file=sys.stderr, flush=True)
         return EXIT_BAD_START
+    except BrokenPipeError:  # `... | head`: the reader is gone, so are we (quietly)
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
