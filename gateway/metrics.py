@@ -1,6 +1,18 @@
-"""Prometheus metrics of contract §7, one registry per running app (tests run several)."""
+"""Prometheus metrics of contract §7, one registry per running app (tests run several).
+
+Under `serve --workers N` every worker counts in prometheus-client's multiprocess mode:
+the supervisor gives each the same directory (`PROMETHEUS_MULTIPROC_DIR`, set before
+prometheus-client is imported), each worker's values live in files there, and a scrape of
+any worker reads every file, so `/metrics` answers for the whole host. Counters and
+histograms add up across workers (a dead worker's counts stay in the totals); each gauge
+says how it combines: open sessions add up over the live workers, and the engine's figures,
+which every worker reads from the same engine, are the latest any live worker read.
+"""
 
 from __future__ import annotations
+
+import os
+from typing import Final
 
 from prometheus_client import (
     CollectorRegistry,
@@ -10,10 +22,15 @@ from prometheus_client import (
     disable_created_metrics,
     generate_latest,
 )
+from prometheus_client.multiprocess import MultiProcessCollector
 
 disable_created_metrics()  # type: ignore[no-untyped-call]  # untyped upstream
 
 _METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+MULTIPROCESS_DIR = "PROMETHEUS_MULTIPROC_DIR"
+ENGINE_WIDE: Final = "livemostrecent"
+"""How a gauge of the engine's state combines across workers: every one reads the same."""
+
 _LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10)
 
 
@@ -57,7 +74,10 @@ class Metrics:
             "gateway_duplicates", "Provider events received again and dropped", registry=r
         )
         self.ws_sessions = Gauge(
-            "gateway_ws_sessions", "Open authenticated agent websocket sessions", registry=r
+            "gateway_ws_sessions",
+            "Open authenticated agent websocket sessions",
+            registry=r,
+            multiprocess_mode="livesum",
         )
         self.ws_slow_disconnects = Counter(
             "gateway_ws_slow_disconnects",
@@ -71,36 +91,54 @@ class Metrics:
             registry=r,
         )
         self.delivery_queue_depth = Gauge(
-            "gateway_delivery_queue_depth", "Deliveries waiting in the queue", registry=r
+            "gateway_delivery_queue_depth",
+            "Deliveries waiting in the queue",
+            registry=r,
+            multiprocess_mode=ENGINE_WIDE,
         )
         # What the engine holds, shared by every process on it (each reports the same):
         # refreshed by the retention loop, so a scrape costs no engine round trip.
         self.event_log_events = Gauge(
-            "gateway_event_log_events", "Events held in the event log", registry=r
+            "gateway_event_log_events",
+            "Events held in the event log",
+            registry=r,
+            multiprocess_mode=ENGINE_WIDE,
         )
         self.event_log_bytes = Gauge(
-            "gateway_event_log_bytes", "Bytes of the events held in the event log", registry=r
+            "gateway_event_log_bytes",
+            "Bytes of the events held in the event log",
+            registry=r,
+            multiprocess_mode=ENGINE_WIDE,
         )
         self.delivery_queued_bytes = Gauge(
-            "gateway_delivery_queued_bytes", "Bytes of the deliveries queued", registry=r
+            "gateway_delivery_queued_bytes",
+            "Bytes of the deliveries queued",
+            registry=r,
+            multiprocess_mode=ENGINE_WIDE,
         )
         self.delivery_dead_bytes = Gauge(
-            "gateway_delivery_dead_bytes", "Bytes of the dead letters kept for replay", registry=r
+            "gateway_delivery_dead_bytes",
+            "Bytes of the dead letters kept for replay",
+            registry=r,
+            multiprocess_mode=ENGINE_WIDE,
         )
         self.delivery_oldest_due = Gauge(
             "gateway_delivery_oldest_due_seconds",
             "How long the longest-waiting due delivery has been due",
             registry=r,
+            multiprocess_mode=ENGINE_WIDE,
         )
         self.delivery_overflowed = Gauge(
             "gateway_delivery_overflowed_total",
             "Queued deliveries turned dead by a subscriber's queued-bytes cap (engine-wide)",
             registry=r,
+            multiprocess_mode=ENGINE_WIDE,
         )
         self.dead_letters_dropped = Gauge(
             "gateway_dead_letters_dropped_total",
             "Dead letters dropped by a subscriber's dead-letter caps (engine-wide)",
             registry=r,
+            multiprocess_mode=ENGINE_WIDE,
         )
         self.ingest_to_fanout = Histogram(
             "gateway_ingest_to_fanout_seconds",
@@ -122,4 +160,14 @@ class Metrics:
         series[1].observe(seconds)
 
     def render(self) -> bytes:
-        return generate_latest(self.registry)
+        return generate_latest(self._exposed)
+
+    @property
+    def _exposed(self) -> CollectorRegistry:
+        """This app's registry, or under workers one reading every worker's files."""
+        directory = os.environ.get(MULTIPROCESS_DIR)
+        if not directory:
+            return self.registry
+        host = CollectorRegistry()
+        MultiProcessCollector(host, directory)  # type: ignore[no-untyped-call]
+        return host

@@ -4,13 +4,19 @@ Shutdown order: stop listening, drain in-flight HTTP requests (within
 `shutdown_timeout_seconds`), then aiohttp's runner runs `on_shutdown` (websockets close
 1012, deliveries go back to the queue), gives handlers a last few seconds to finish writing,
 and runs `on_cleanup`.
+
+A worker of `serve --workers N` (`worker` is its id; `supervisor.py` starts it) is the same
+server, listening with SO_REUSEPORT beside its siblings, and leaving when its supervisor
+is gone.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import signal
+from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
@@ -33,7 +39,7 @@ class StartupError(Exception):
     """The server could not start; the message is one printable line."""
 
 
-async def serve(settings: Settings) -> None:
+async def serve(settings: Settings, *, worker: int | None = None) -> None:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
@@ -49,6 +55,8 @@ async def serve(settings: Settings) -> None:
         admin_key=admin_key,
         jwt_secret=settings.jwt_secret or generated_secret(),
     )
+    if worker is not None:
+        app.on_response_prepare.append(_worker_header(str(worker)))
     runner = GatewayRunner(
         app,
         handle_signals=False,
@@ -59,7 +67,7 @@ async def serve(settings: Settings) -> None:
     if stop.is_set():
         await runner.cleanup()
         return
-    site = web.TCPSite(runner, settings.host, settings.port)
+    site = web.TCPSite(runner, settings.host, settings.port, reuse_port=worker is not None)
     try:
         await site.start()
     except OSError as exc:
@@ -71,8 +79,46 @@ async def serve(settings: Settings) -> None:
     print(f"gateway listening on http://{host}:{port} (engine: {engine.name})", flush=True)
     if settings.admin_key is None:
         print(f"admin key: {admin_key}", flush=True)
+    unwatch = _follow_supervisor(stop) if worker is not None else None
     await stop.wait()
+    if unwatch is not None:
+        unwatch()
     await _shut_down(runner, app[INFLIGHT], settings.shutdown_timeout_seconds)
+
+
+WORKER_HEADER = "X-Gateway-Worker"
+
+
+def _worker_header(worker: str) -> Callable[[web.Request, web.StreamResponse], Awaitable[None]]:
+    """`on_response_prepare` hook of a worker: every answer (websocket upgrades included)
+    says which worker gave it, as its log lines do."""
+
+    async def name_the_worker(request: web.Request, response: web.StreamResponse) -> None:
+        response.headers[WORKER_HEADER] = worker
+
+    return name_the_worker
+
+
+def _follow_supervisor(stop: asyncio.Event) -> Callable[[], None]:
+    """A worker whose supervisor died (even by kill -9) shuts down like on SIGTERM: nothing
+    would restart or stop it any more. Watched through a pidfd, which becomes readable when
+    the process ends; returns what stops the watch."""
+    supervisor = os.getppid()
+    watch = os.pidfd_open(supervisor)
+    loop = asyncio.get_running_loop()
+
+    def gone() -> None:
+        loop.remove_reader(watch)
+        log.warning("the supervisor (pid %d) is gone: shutting down", supervisor)
+        stop.set()
+
+    loop.add_reader(watch, gone)
+
+    def unwatch() -> None:
+        loop.remove_reader(watch)
+        os.close(watch)
+
+    return unwatch
 
 
 async def _shut_down(runner: web.AppRunner, inflight: InFlight, limit_seconds: float) -> None:
