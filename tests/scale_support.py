@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import datetime
 import http.client
 import json
 import secrets
@@ -19,10 +20,15 @@ from pathlib import Path
 from typing import Any
 
 import websockets
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
 from websockets.sync.client import ClientConnection, connect
 
+from gateway.commands.webhook_request import Integration, WebhookRequest, webhook_request
 from gateway.engine.redis import RedisOptions, open_redis_engine
-from tests.running_gateway import ADMIN_KEY, JWT_SECRET, RunningGateway, hubster_system
+from tests.running_gateway import ADMIN_KEY, JWT_SECRET, hubster_system
 
 MASTER_KEYS = secrets.token_urlsafe(32)
 SCALE_ENV = {
@@ -114,10 +120,19 @@ def marker() -> str:
     return f"marker-{uuid.uuid4().hex}"
 
 
-def webhook(gateway: RunningGateway, integration: dict[str, Any], text: str) -> Any:
-    """A signed Hubster System webhook carrying one customer message `text`."""
-    body = hubster_system(f"conv-{text[-6:]}", {"type": "text", "text": text})
-    return gateway.signed(integration, json.dumps(body).encode())
+def webhook(integration: dict[str, Any], text: str) -> WebhookRequest:
+    """A signed Hubster System webhook carrying one customer message `text`; its `path` is
+    `/webhooks/{integrationId}`, to be sent to any address."""
+    body = json.dumps(hubster_system(f"conv-{text[-6:]}", {"type": "text", "text": text}))
+    path = f"/webhooks/{integration['integrationId']}"
+    return webhook_request(
+        Integration.from_record(integration),
+        body.encode(),
+        post_url=path,
+        signed_url=path,
+        key=None,
+        now=int(time.time()),
+    )
 
 
 @dataclass
@@ -125,19 +140,26 @@ class WebhookLoad:
     """Webhooks sent one after another, each on a new connection, from a thread, while the
     test does something else: every answer is kept with the marker its webhook carried."""
 
-    gateway: RunningGateway
     integration: dict[str, Any]
     host: str
     port: int
+    source: str | None = None
     answers: list[tuple[str, Answer]] = field(default_factory=list)
     _stop: threading.Event = field(default_factory=threading.Event)
 
     def _run(self) -> None:
         while not self._stop.is_set():
             text = marker()
-            request = webhook(self.gateway, self.integration, text)
-            path = f"/webhooks/{self.integration['integrationId']}"
-            answer = send(self.host, self.port, "POST", path, request.body, request.headers)
+            request = webhook(self.integration, text)
+            answer = send(
+                self.host,
+                self.port,
+                "POST",
+                request.url,
+                request.body,
+                dict(request.headers),
+                source=self.source,
+            )
             self.answers.append((text, answer))
             time.sleep(0.01)
 
@@ -185,9 +207,10 @@ class Agent:
     the port the workers share) with `lastEventId` = the last id it received, and keeps the
     `recovered` frames it is answered."""
 
-    def __init__(self, url: str, token: str) -> None:
+    def __init__(self, url: str, token: str, *, source: str | None = None) -> None:
         self.url = url
         self.token = token
+        self._source = {"source_address": (source, 0)} if source else {}
         self.events: list[dict[str, Any]] = []
         self.recovered: list[dict[str, Any]] = []
         self.closes: list[int | None] = []
@@ -210,7 +233,9 @@ class Agent:
         headers = {"Authorization": f"Bearer {self.token}"}
         while not self._stop.is_set():
             try:
-                with connect(self._url(), additional_headers=headers, open_timeout=5) as ws:
+                with connect(
+                    self._url(), additional_headers=headers, open_timeout=5, **self._source
+                ) as ws:
                     self._session(ws)
             except websockets.ConnectionClosed as closed:
                 self.closes.append(closed.rcvd.code if closed.rcvd else None)
@@ -240,3 +265,27 @@ class Agent:
             with contextlib.suppress(Exception):
                 self._connection.close()
         self._thread.join(10)
+
+
+def throw_away_certificate(path: Path) -> Path:
+    """A self-signed certificate and its key, in one PEM file as HAProxy takes them."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+    now = datetime.datetime.now(datetime.UTC)
+    certificate = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + datetime.timedelta(hours=1))
+        .sign(key, hashes.SHA256())
+    )
+    key_pem = key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    )
+    path.write_bytes(certificate.public_bytes(serialization.Encoding.PEM) + key_pem)
+    return path

@@ -65,8 +65,8 @@ class Workers:
         return self.gateway.url.replace("http://", "ws://") + "/ws"
 
     def post(self, text: str) -> Any:
-        request = webhook(self.gateway, self.integration, text)
-        return http("POST", request.url, request.body, request.headers)
+        request = webhook(self.integration, text)
+        return http("POST", self.gateway.url + request.url, request.body, request.headers)
 
 
 def _env(redis_url: str, prefix: str) -> dict[str, str]:
@@ -165,7 +165,7 @@ def test_a_killed_worker_is_restarted_and_nothing_accepted_is_lost(workers: Work
     victim = workers.worker_pids()[victim_id]
     survivor = workers.worker_pids()[3 - victim_id]
     process = workers.gateway.process
-    load = WebhookLoad(workers.gateway, workers.integration, process.host, process.port)
+    load = WebhookLoad(workers.integration, process.host, process.port)
     seen = len(log_lines(workers.log))
     try:
         with load.running():
@@ -231,9 +231,8 @@ def test_sigterm_drains_every_worker_and_exits_0(workers: Workers) -> None:
     are closed with 1012, and the supervisor exits 0."""
     agents = [Agent(workers.ws_url, _token(n)) for n in range(6)]
     assert {agent.workers[0] for agent in agents} == {"1", "2"}, "sessions on both workers"
-    request = webhook(workers.gateway, workers.integration, marker())
-    path = f"/webhooks/{workers.integration['integrationId']}"
-    head = f"POST {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n" + "".join(
+    request = webhook(workers.integration, marker())
+    head = f"POST {request.url} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n" + "".join(
         f"{name}: {value}\r\n" for name, value in request.headers.items()
     )
     head += f"Content-Length: {len(request.body)}\r\n\r\n"
