@@ -128,6 +128,28 @@ class ClientGone(GatewayError):
 
 INVALID_JSON_MESSAGE = "The body is not valid JSON."
 
+ERROR_CODES: dict[str, tuple[int, str]] = {
+    "invalid_json": (400, "The body is not valid JSON."),
+    "invalid_payload": (400, "A field is missing or wrong; the message starts with its name."),
+    "bad_request": (400, "Not a request this route can take (a plain GET of the websocket)."),
+    "unauthorized": (401, "The credential is missing or not accepted."),
+    "expired_token": (401, "The agent token has expired."),
+    "signature_invalid": (403, "A signature is present but wrong or malformed."),
+    "timestamp_out_of_tolerance": (403, "The signed timestamp is too far from now."),
+    "not_found": (404, "Nothing has this id."),
+    "method_not_allowed": (405, "The route does not take this method."),
+    "request_timeout": (408, "The body did not arrive in time; the connection is closed."),
+    "integration_paused": (409, "The integration is paused (statusId 3002)."),
+    "payload_too_large": (413, "The body, or what it holds, is over a size limit."),
+    "unsupported_media_type": (415, "The Content-Type or Content-Encoding is not accepted."),
+    "rate_limited": (429, "Too many requests: retry after `Retry-After` seconds."),
+    "internal_server_error": (500, "A fault of the gateway; the message names the request id."),
+    "unavailable": (503, "The event store is unreachable; nothing was done, retry later."),
+}
+"""Every error code an HTTP route answers with: its status and what it means. The OpenAPI
+document lists, for each operation, the codes it may answer with under their statuses
+(`method_not_allowed` is the router's answer to any path, with `Allow`)."""
+
 
 def rate_limited(message: str, wait_seconds: float) -> GatewayError:
     """429 `rate_limited`; `Retry-After` is the wait in whole seconds, at least 1."""

@@ -9,6 +9,7 @@ writes the same instant with `+00:00`, as log tools expect.
 from __future__ import annotations
 
 import math
+import re
 import time
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
@@ -71,6 +72,23 @@ def canonical_time(text: str) -> str:
         return format_datetime(moment)
     except OverflowError:
         raise ValueError("time out of range") from None
+
+
+_RFC3339 = re.compile(
+    r"[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt][0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]+)?([Zz]|[+-][0-9]{2}:[0-9]{2})"
+)
+
+
+def parse_rfc3339(text: str) -> datetime:
+    """An RFC 3339 date-time (`2026-01-02T03:04:05.678Z`, or with an offset) as an aware
+    datetime; ValueError for anything else, however `fromisoformat` would read it (a bare
+    date, a number, a time without a zone)."""
+    if not _RFC3339.fullmatch(text):
+        raise ValueError("must be an RFC 3339 date-time, e.g. 2026-01-02T03:04:05Z")
+    try:
+        return datetime.fromisoformat(text.upper())
+    except (ValueError, OverflowError):
+        raise ValueError("is not a date-time that exists") from None
 
 
 def epoch_ms(moment: datetime) -> int:

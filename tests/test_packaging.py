@@ -45,6 +45,10 @@ def test_the_wheel_carries_only_gateway_and_signing(tmp_path: Path) -> None:
     static = ROOT / "gateway" / "console" / "static"
     for path in static.iterdir():  # the console's page, stylesheet and scripts
         assert f"gateway/console/static/{path.name}" in names
+    data = [ROOT / "gateway" / "reference" / "reference.css"]
+    data += (ROOT / "gateway" / "inbound" / "examples").iterdir()
+    for path in data:  # the reference page's stylesheet, the webhook examples
+        assert path.relative_to(ROOT).as_posix() in names
 
 
 def test_the_docker_image_copies_only_gateway_and_signing() -> None:

@@ -36,6 +36,10 @@ PURE_MODULES = (
     "gateway.subscribers.bodies",
     "gateway.subscribers.model",
     "gateway.commands.webhook_request",
+    "gateway.subscribers.views",
+    "gateway.delivery.examples",
+    "gateway.delivery.openapi",
+    "gateway.reference.schemas",
 )
 
 BLOCKED = ("aiohttp", "gateway.http", "gateway.admin")

@@ -1,4 +1,8 @@
-"""Admin request bodies: JSON objects parsed into pydantic models with contract errors."""
+"""Admin request bodies: JSON objects parsed into pydantic models with contract errors.
+
+Validation is strict and by the JSON names only, so a body is accepted exactly when the
+OpenAPI document (generated from the same models) says it is: `"true"` is not a boolean nor
+`"5"` a number, and `hub_id` is not `hubId`."""
 
 from __future__ import annotations
 
@@ -18,10 +22,11 @@ ModelT = TypeVar("ModelT", bound=BaseModel)
 async def parse_body(
     request: web.Request, model: type[ModelT], *, empty_allowed: bool = False
 ) -> ModelT:
-    """The body as `model`. With `empty_allowed`, no body at all reads as `{}`: a request
-    whose every field has a default (`POST /subscribers/{id}/rotate`) may be sent bare."""
+    """The body as `model`. With `empty_allowed`, no body at all (no bytes) reads as `{}`: a
+    request whose every field has a default (`POST /subscribers/{id}/rotate`) may be sent
+    bare. Whitespace alone is a body, and not JSON."""
     raw = await read_limited(request, request.app[SETTINGS].max_body_bytes)
-    if empty_allowed and not raw.strip():
+    if empty_allowed and not raw:
         raw = b"{}"
     try:
         data = orjson.loads(raw)
@@ -30,6 +35,6 @@ async def parse_body(
     if not isinstance(data, dict):
         raise invalid_payload("The body must be a JSON object.")
     try:
-        return model.model_validate(data)
+        return model.model_validate_json(raw, strict=True, by_alias=True, by_name=False)
     except ValidationError as exc:
         raise invalid_payload(describe_validation_error(exc)) from None

@@ -6,13 +6,14 @@ import time
 from typing import Annotated
 
 from aiohttp import web
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
 
 from gateway.admin.json_body import parse_body
 from gateway.agents.tokens import mint
 from gateway.config import Settings
 from gateway.http.appkeys import JWT_SECRET, SETTINGS, TRUSTED_PROXIES
 from gateway.http.forwarded import public_base_url
+from gateway.http.operation import Answer, Body, Operation
 from gateway.http.routes import Route
 from gateway.times import format_seconds
 
@@ -24,16 +25,46 @@ Identifier = Annotated[str, StringConstraints(min_length=1, max_length=200)]
 
 
 class AgentAuthRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+    """`PUT /agent/auth`: who the token is for and what it grants."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        populate_by_name=True,
+        json_schema_extra={
+            "examples": [{"agentId": "agent-1", "name": "Ana", "hubIds": ["sms-hub"]}]
+        },
+    )
 
     agent_id: Identifier = Field(alias="agentId")
-    name: Annotated[str, StringConstraints(max_length=200)] | None = None
+    name: Annotated[str, StringConstraints(max_length=200)] | None = Field(
+        None, description="Shown to other agents in presence."
+    )
     hub_ids: list[Identifier] = Field(alias="hubIds", min_length=1, max_length=1000)
     conversation_ids: list[Identifier] | None = Field(
-        None, alias="conversationIds", min_length=1, max_length=10000
+        None,
+        alias="conversationIds",
+        min_length=1,
+        max_length=10000,
+        description="Only these conversations of the hubs; absent: every conversation.",
     )
     """Omitted: every conversation of the hubs. An empty list would grant nothing: refused."""
     ttl_seconds: int = Field(DEFAULT_TTL_SECONDS, alias="ttlSeconds", ge=1, le=MAX_TTL_SECONDS)
+
+
+class AgentAuth(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    jwt: str = Field(description="The agent token (HS256), for `GET /ws`.")
+    websocketUrl: str = Field(description="Where the agent's websocket connects.")
+    agentId: str
+    hubIds: list[str]
+    expiresAt: AwareDatetime
+
+
+class AgentAuthResponse(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    agentAuth: AgentAuth
 
 
 def websocket_url(settings: Settings, request: web.Request) -> str:
@@ -80,5 +111,12 @@ ROUTES = (
         access="admin",
         name="putAgentAuth",
         summary="Mint an agent's websocket token and URL.",
+        operation=Operation(
+            "Agents",
+            (Answer(200, "The token and where to use it.", AgentAuthResponse),),
+            body=Body(AgentAuthRequest),
+            description="The token carries `sub` (the agent), `hubs`, optionally "
+            "`conversations` and `name`, `aud` and `exp`; see the websocket reference.",
+        ),
     ),
 )

@@ -1,4 +1,5 @@
-"""The operator's commands besides `serve`: `token`, `send`, `tail` and `check-config`.
+"""The operator's commands besides `serve`: `token`, `send`, `tail`, `check-config` and
+`openapi`.
 
 Each module adds its sub-command to the parser and runs it; what can be pure is (building a
 provider's signed request, formatting an event line, masking settings). A problem the user

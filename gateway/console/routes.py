@@ -11,10 +11,12 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 from importlib import resources
+from typing import Any
 
 from aiohttp import web
 
 from gateway.errors import not_found
+from gateway.http.operation import Answer, Operation
 from gateway.http.routes import Route, add_routes
 
 CONTENT_SECURITY_POLICY = (
@@ -62,6 +64,31 @@ class StaticFile:
         return web.Response(body=self.body, headers=self.headers)
 
 
+POLICY_HEADER = {"Content-Security-Policy": "Scripts and styles of this gateway only."}
+
+
+def _static_operation(
+    media_types: tuple[str, ...],
+    description: str,
+    errors: tuple[str, ...] = (),
+    parameters: tuple[dict[str, Any], ...] = (),
+) -> Operation:
+    return Operation(
+        "Console",
+        (
+            Answer(
+                200,
+                description,
+                content={media: {"schema": {"type": "string"}} for media in media_types},
+                headers={"ETag": "The file's version.", **POLICY_HEADER},
+            ),
+            Answer(304, "Not Modified: `If-None-Match` named the current `ETag`."),
+        ),
+        errors=errors,
+        parameters=parameters,
+    )
+
+
 def setup(app: web.Application) -> None:
     page = StaticFile.load("index.html")
     assets = {name: StaticFile.load(name) for name in CONSOLE_ASSETS}
@@ -87,11 +114,46 @@ def setup(app: web.Application) -> None:
     add_routes(
         app,
         (
-            Route("GET", "/console", console_page, access="public", name="getConsole",
-                  summary="The agent console (HTML)."),
-            Route("GET", "/console/{name}", console_asset, access="public",
-                  name="getConsoleFile", summary="The console's stylesheet and scripts."),
-            Route("GET", "/" + CLIENT_LIBRARY, client_library, access="public",
-                  name="getGatewayClient", summary="gateway-client.js, the browser client."),
+            Route(
+                "GET",
+                "/console",
+                console_page,
+                access="public",
+                name="getConsole",
+                summary="The agent console (HTML).",
+                operation=_static_operation(("text/html",), "The console's page."),
+            ),
+            Route(
+                "GET",
+                "/console/{name}",
+                console_asset,
+                access="public",
+                name="getConsoleFile",
+                summary="The console's stylesheet and scripts.",
+                operation=_static_operation(
+                    ("text/javascript", "text/css"),
+                    "A script, or the stylesheet.",
+                    errors=("not_found",),
+                    parameters=(
+                        {
+                            "name": "name",
+                            "in": "path",
+                            "required": True,
+                            "schema": {"enum": list(CONSOLE_ASSETS)},
+                        },
+                    ),
+                ),
+            ),
+            Route(
+                "GET",
+                "/" + CLIENT_LIBRARY,
+                client_library,
+                access="public",
+                name="getGatewayClient",
+                summary="gateway-client.js, the browser client.",
+                operation=_static_operation(
+                    ("text/javascript",), "The library, as an ES module any origin may import."
+                ),
+            ),
         ),
-    )  # fmt: skip
+    )

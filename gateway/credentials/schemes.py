@@ -14,7 +14,15 @@ import secrets
 from collections.abc import Mapping
 from typing import Annotated, Any, ClassVar
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    WithJsonSchema,
+    model_validator,
+)
 from pydantic_core import PydanticCustomError
 
 import signing
@@ -51,7 +59,7 @@ def _webhook_secret(value: str) -> str:
 
 
 def _hubster_key(value: str) -> str:
-    if not _HUBSTER_KEY.match(value):
+    if not _HUBSTER_KEY.fullmatch(value):
         raise _problem("must be 32 upper-case hex characters")
     return value
 
@@ -75,8 +83,28 @@ def _telnyx_public_key(value: str) -> str:
     return value
 
 
-WebhookSecret = Annotated[str, AfterValidator(_webhook_secret)]
-HubsterKey = Annotated[str, AfterValidator(_hubster_key)]
+WebhookSecret = Annotated[
+    str,
+    AfterValidator(_webhook_secret),
+    WithJsonSchema(
+        {
+            "type": "string",
+            "pattern": "^whsec_",
+            "description": "`whsec_` + base64 of 24 to 64 bytes.",
+        }
+    ),
+]
+HubsterKey = Annotated[
+    str,
+    AfterValidator(_hubster_key),
+    WithJsonSchema(
+        {
+            "type": "string",
+            "pattern": "^[0-9A-F]{32}(?![\\s\\S])",
+            "description": "32 upper-case hex characters.",
+        }
+    ),
+]
 Token = Annotated[str, Field(min_length=1)]
 
 

@@ -23,11 +23,13 @@ AttemptStatus = Literal["pending", "succeeded", "failed", "dead"]
 
 @dataclass(frozen=True, slots=True)
 class SendResult:
-    """What came back: a status (None when no response came) or an error, and Retry-After."""
+    """What came back: a status (None when no response came) or an error, Retry-After, and
+    the start of the response body (what a test send shows the operator)."""
 
     status: int | None
     error: str | None = None
     retry_after: str | None = None
+    body_start: bytes = b""
 
 
 @dataclass(frozen=True, slots=True)

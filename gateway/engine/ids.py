@@ -12,7 +12,9 @@ from __future__ import annotations
 import re
 
 MAX_SEQ = 999_999
-EVENT_ID_PATTERN = r"^\d{13}-\d{6}$"
+EVENT_ID_PATTERN = r"^[0-9]{13}-[0-9]{6}$"
+r"""ASCII digits: `\d` would take any script's digits (Arabic-Indic, fullwidth, ...), ids
+that sort as no stored id does."""
 _EVENT_ID = re.compile(EVENT_ID_PATTERN)
 
 

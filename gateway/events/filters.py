@@ -4,8 +4,15 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import Annotated
+
+from pydantic import AfterValidator, WithJsonSchema
 
 FAMILIES = frozenset({"message", "receipt", "event", "consent"})
+FILTER_PATTERN = r"^(\*|(message|receipt|event|consent)(:\S([\s\S]*\S)?)?)(?![\s\S])"
+"""What `check_filter` accepts, as a JSON Schema pattern for the API's documents. It ends
+with "nothing follows" rather than `$`, which Python's `re` also matches before a final
+newline."""
 
 
 def check_filter(value: str) -> str:
@@ -36,3 +43,18 @@ class TypeFilter:
             return True
         family, _, _ = event_type.partition(":")
         return family in self._families
+
+
+EventFilter = Annotated[
+    str,
+    AfterValidator(check_filter),
+    WithJsonSchema(
+        {
+            "type": "string",
+            "pattern": FILTER_PATTERN,
+            "description": "An event type (`message:customer`), a family (`message`, "
+            "`receipt`, `event`, `consent`) or `*`.",
+        }
+    ),
+]
+"""A filter in a request model: checked by `check_filter`, described by its pattern."""

@@ -97,7 +97,7 @@ class _ActivityCore(_Shape):
 
 
 class ActivityEvent(_ActivityCore):
-    """One activity event as the gateway stores and sends it (contract §4)."""
+    """One activity event as the gateway stores and sends it."""
 
     id: str
     received_at: AwareDatetime

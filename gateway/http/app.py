@@ -34,6 +34,7 @@ from gateway.http.routes import RouteTable
 from gateway.inbound import feature as inbound
 from gateway.loops import Loops
 from gateway.metrics import Metrics
+from gateway.reference import routes as reference
 from gateway.ws import feature as agent_ws
 
 Feature = Callable[[web.Application], None]
@@ -44,6 +45,7 @@ FEATURES: tuple[Feature, ...] = (
     delivery.setup,
     agent_ws.setup,
     console.setup,
+    reference.setup,
 )
 
 

@@ -15,10 +15,28 @@ from typing import Any
 
 import orjson
 from aiohttp import web
+from pydantic import BaseModel, ConfigDict
 
 from gateway.errors import GatewayError
 
 ERROR_HEADER = "UC-REST-ERROR"
+
+
+class ErrorDetail(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    code: str
+    message: str
+
+
+class ErrorBody(BaseModel):
+    """The error format: a snake_case code and a human-readable message (the same message
+    is in the `UC-REST-ERROR` header)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    error: ErrorDetail
+
 
 _HTTP_ERROR_CODES = {
     404: ("not_found", "No route matches this path."),

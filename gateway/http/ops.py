@@ -3,15 +3,41 @@
 from __future__ import annotations
 
 import asyncio
+from typing import Literal
 
 from aiohttp import web
+from pydantic import BaseModel, ConfigDict, Field
 
 from gateway.engine import EngineUnavailable
 from gateway.http.appkeys import ENGINE, INFLIGHT, LOOPS, METRICS
-from gateway.http.errors import error_response
+from gateway.http.errors import ErrorDetail, error_response
+from gateway.http.operation import Answer, Operation
 from gateway.http.routes import Route, add_routes
 
 ENGINE_PING_TIMEOUT_SECONDS = 2.0
+TAG = "Operations"
+
+
+class Liveness(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    status: Literal["ok"]
+
+
+class Readiness(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    status: Literal["ready"]
+    problems: list[str] = Field(max_length=0)
+
+
+class NotReady(BaseModel):
+    """Not ready: the error format, with every problem found listed beside it."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    error: ErrorDetail
+    problems: list[str] = Field(min_length=1)
 
 
 async def healthz(request: web.Request) -> web.Response:
@@ -38,7 +64,15 @@ async def metrics(request: web.Request) -> web.Response:
 
 
 ROUTES = (
-    Route("GET", "/healthz", healthz, access="public", name="getHealthz", summary="Liveness."),
+    Route(
+        "GET",
+        "/healthz",
+        healthz,
+        access="public",
+        name="getHealthz",
+        summary="Liveness.",
+        operation=Operation(TAG, (Answer(200, "The process runs.", Liveness),)),
+    ),
     Route(
         "GET",
         "/readyz",
@@ -46,9 +80,36 @@ ROUTES = (
         access="public",
         name="getReadyz",
         summary="Readiness: the engine answers and every loop is alive.",
+        operation=Operation(
+            TAG,
+            (
+                Answer(200, "Ready.", Readiness),
+                Answer(
+                    503,
+                    "Not ready (engine unreachable, a loop stalled, shutting down): the "
+                    "error format with code `unavailable` and the problems.",
+                    NotReady,
+                ),
+            ),
+        ),
     ),
     Route(
-        "GET", "/metrics", metrics, access="public", name="getMetrics", summary="Prometheus text."
+        "GET",
+        "/metrics",
+        metrics,
+        access="public",
+        name="getMetrics",
+        summary="Prometheus text.",
+        operation=Operation(
+            TAG,
+            (
+                Answer(
+                    200,
+                    "Prometheus text exposition format 0.0.4.",
+                    content={"text/plain": {"schema": {"type": "string"}}},
+                ),
+            ),
+        ),
     ),
 )
 

@@ -4,8 +4,9 @@ Features declare their routes as `Route` rows and register them with `add_routes
 calls `app.router.add_*` itself. The request middleware asks `authorize` before any handler
 runs: a public route is open to everyone, and every other route (an admin route, or one added
 to the router behind the table's back) answers 401 without the admin key, so a route cannot
-be left open by forgetting a check. The table is also what other code enumerates (the
-registered `Route` rows in `app[ROUTE_TABLE].routes`, each with a stable `name` and a `summary`).
+be left open by forgetting a check. The table is also what the OpenAPI document is generated
+from (the registered `Route` rows in `app[ROUTE_TABLE].routes`, each with a stable `name`, a
+`summary` and its `Operation`).
 """
 
 from __future__ import annotations
@@ -21,14 +22,16 @@ from aiohttp.typedefs import Handler
 
 from gateway.errors import GatewayError, Unavailable, rate_limited, unauthorized
 from gateway.http.appkeys import ADMIN_KEY, ENGINE, ROUTE_TABLE, TRUSTED_PROXIES
+from gateway.http.operation import Operation
 
 Access = Literal["public", "admin"]
 
 
 @dataclass(frozen=True, slots=True)
 class Route:
-    """One route: `name` is a stable identifier (an API description's operation id),
-    `summary` one line saying what it does. A GET route answers HEAD too."""
+    """One route: `name` is a stable identifier (the OpenAPI operation id), `summary` one
+    line saying what it does, `operation` what it takes and answers (the OpenAPI document
+    is generated from these). A GET route answers HEAD too."""
 
     method: str
     path: str
@@ -37,6 +40,7 @@ class Route:
     access: Access
     name: str
     summary: str = ""
+    operation: Operation
 
 
 class RouteTable:

@@ -1,20 +1,37 @@
-"""Admin API for integrations (contract §2): create, get, list, update, delete."""
+"""Admin API for integrations: create, get, list, update, delete."""
 
 from __future__ import annotations
 
 import uuid
 
 from aiohttp import web
+from pydantic import Field
 
 from gateway.admin.json_body import parse_body
-from gateway.admin.paging import page_from
+from gateway.admin.paging import PageQuery, ResultsPage, parse_query
 from gateway.errors import not_found
 from gateway.http.appkeys import ENGINE, SETTINGS
+from gateway.http.operation import Answer, Body, Operation
 from gateway.http.routes import Route, add_routes
 from gateway.integrations.lifecycle import new_integration, updated_integration
-from gateway.integrations.model import Integration, IntegrationCreate, IntegrationUpdate
+from gateway.integrations.model import (
+    Integration,
+    IntegrationCreate,
+    IntegrationUpdate,
+    IntegrationView,
+)
 from gateway.integrations.store import IntegrationStore
 from gateway.times import now_ms
+
+
+class IntegrationQuery(PageQuery):
+    """`GET /integrations`: one page, of one hub's integrations when `hubId` is given."""
+
+    hubId: str | None = Field(None, description="Only this hub's integrations.")
+
+
+class IntegrationPage(ResultsPage[IntegrationView]):
+    pass
 
 
 def _store(request: web.Request) -> IntegrationStore:
@@ -41,8 +58,8 @@ async def get(request: web.Request) -> web.Response:
 
 
 async def list_all(request: web.Request) -> web.Response:
-    page = page_from(request)
-    integrations = await _store(request).list(request.query.get("hubId") or None)
+    page = parse_query(request, IntegrationQuery)
+    integrations = await _store(request).list(page.hubId)
     at_ms = now_ms()
     return web.json_response(page.of([item.public_view(at_ms) for item in integrations]))
 
@@ -70,6 +87,10 @@ async def delete(request: web.Request) -> web.Response:
     return web.Response(status=204)
 
 
+TAG = "Integrations"
+INTEGRATION = Answer(200, "The integration, with its credentials.", IntegrationView)
+FOUND = ("not_found", "unavailable")
+
 ROUTES = (
     Route(
         "POST",
@@ -78,6 +99,13 @@ ROUTES = (
         access="admin",
         name="createIntegration",
         summary="Create an integration; credentials not given are generated.",
+        operation=Operation(
+            TAG,
+            (Answer(201, "The integration, with its credentials.", IntegrationView),),
+            errors=("unavailable",),
+            body=Body(IntegrationCreate),
+            description="Its provider's `webhookUrl` is then `/webhooks/{integrationId}`.",
+        ),
     ),
     Route(
         "GET",
@@ -86,6 +114,12 @@ ROUTES = (
         access="admin",
         name="listIntegrations",
         summary="Integrations, optionally of one hub, in Hubster paging.",
+        operation=Operation(
+            TAG,
+            (Answer(200, "One page of integrations.", IntegrationPage),),
+            errors=("invalid_payload", "unavailable"),
+            query=IntegrationQuery,
+        ),
     ),
     Route(
         "GET",
@@ -94,6 +128,7 @@ ROUTES = (
         access="admin",
         name="getIntegration",
         summary="One integration with its credentials.",
+        operation=Operation(TAG, (INTEGRATION,), errors=FOUND),
     ),
     Route(
         "PATCH",
@@ -102,6 +137,7 @@ ROUTES = (
         access="admin",
         name="updateIntegration",
         summary="Change name, status or credentials, or regenerate keys (with a grace).",
+        operation=Operation(TAG, (INTEGRATION,), errors=FOUND, body=Body(IntegrationUpdate)),
     ),
     Route(
         "DELETE",
@@ -110,6 +146,7 @@ ROUTES = (
         access="admin",
         name="deleteIntegration",
         summary="Delete an integration; its webhooks are then 404.",
+        operation=Operation(TAG, (Answer(204, "Deleted."),), errors=FOUND),
     ),
 )
 

@@ -1,71 +1,61 @@
-"""Admin routes for subscribers (contract §2): CRUD, rotation, enable, attempts, replay."""
+"""Admin routes for subscribers: CRUD, rotation, enable, a test send, attempts, replay."""
 
 from __future__ import annotations
 
 import time
 import uuid
 from collections.abc import Callable
-from typing import Annotated, Any
+from typing import Any
 
+import orjson
 from aiohttp import web
-from pydantic import AwareDatetime, BaseModel, BeforeValidator, ConfigDict, model_validator
+from pydantic import Field
 
 from gateway.admin.json_body import parse_body
-from gateway.admin.paging import page_from
-from gateway.delivery.attempts import STATUSES
+from gateway.admin.paging import PageQuery, ResultsPage, page_from, parse_query
+from gateway.delivery.attempts import attempt_record
 from gateway.delivery.enqueuer import replay
+from gateway.delivery.examples import ExampleRequest, example_activity, example_event_id
+from gateway.delivery.formats import render
+from gateway.delivery.outcome import AttemptStatus
 from gateway.delivery.runtime import DELIVERY, RESOLVER
 from gateway.delivery.ssrf import refusal
-from gateway.engine.deliveries import DeadLetter, DeliveryQueue
-from gateway.engine.ids import is_event_id, last_id_at
-from gateway.errors import invalid_payload, not_found
+from gateway.engine.deliveries import DeadLetter, DeliveryQueue, QueuedDelivery
+from gateway.errors import Unavailable, invalid_payload, not_found
 from gateway.http.appkeys import ENGINE, SETTINGS
+from gateway.http.operation import Answer, Body, Operation
 from gateway.http.routes import Route
-from gateway.subscribers.bodies import RotateRequest, SubscriberChanges, SubscriberCreate
+from gateway.subscribers.bodies import (
+    ReplayRequest,
+    RotateRequest,
+    SubscriberChanges,
+    SubscriberCreate,
+)
 from gateway.subscribers.model import Subscriber, new_subscriber
 from gateway.subscribers.store import SubscriberStore
-from gateway.times import epoch_ms
+from gateway.subscribers.views import (
+    AttemptRecord,
+    ExampleAttempt,
+    ReplayEnqueued,
+    SubscriberView,
+)
 
 DEAD_LETTER_BATCH = 1000
 
 
-def _rfc3339_text(value: object) -> object:
-    """Only a string is an RFC 3339 time (pydantic would read a number as epoch seconds)."""
-    if not isinstance(value, str):
-        raise ValueError("must be an RFC 3339 time string")
-    return value
+class DeliveriesQuery(PageQuery):
+    """`GET /subscribers/{id}/deliveries`: one page, of one status when `status` is given
+    (`dead` lists the dead letters kept for replay, each once)."""
+
+    status: AttemptStatus | None = Field(None, description="Only records of this status.")
 
 
-Rfc3339 = Annotated[AwareDatetime, BeforeValidator(_rfc3339_text)]
+class SubscriberPage(ResultsPage[SubscriberView]):
+    pass
 
 
-class ReplayRequest(BaseModel):
-    """`{since, until?}` (RFC 3339) or `{afterEventId, until?}`."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    since: Rfc3339 | None = None
-    until: Rfc3339 | None = None
-    afterEventId: str | None = None
-
-    @model_validator(mode="after")
-    def _one_start(self) -> ReplayRequest:
-        if (self.since is None) == (self.afterEventId is None):
-            raise ValueError("give either since (an RFC 3339 time) or afterEventId")
-        if self.afterEventId is not None and not is_event_id(self.afterEventId):
-            raise ValueError("afterEventId is not a gateway event id")
-        if self.since is not None and self.until is not None and self.until < self.since:
-            raise ValueError("until is before since")
-        return self
-
-    def after_cursor(self) -> str:
-        """The replay starts after this id: the given one, or just before `since`."""
-        if self.since is not None:
-            return last_id_at(epoch_ms(self.since) - 1)
-        return str(self.afterEventId)
-
-    def last_id(self) -> str | None:
-        return None if self.until is None else last_id_at(epoch_ms(self.until))
+class AttemptPage(ResultsPage[AttemptRecord]):
+    pass
 
 
 def _store(request: web.Request) -> SubscriberStore:
@@ -163,10 +153,8 @@ async def deliveries(request: web.Request) -> web.Response:
     dead delivery still kept for replay (newest event first), each once, by its last
     attempt, even after the attempt log has moved on past it."""
     subscriber = await _subscriber(request)
-    status = request.query.get("status") or None
-    if status is not None and status not in STATUSES:
-        raise invalid_payload(f"status must be one of {', '.join(STATUSES)}.")
-    page = page_from(request)
+    page = parse_query(request, DeliveriesQuery)
+    status = page.status
     queue = request.app[ENGINE].deliveries
     if status == "dead":
         letters = await _all_dead_letters(queue, subscriber.id)
@@ -175,6 +163,37 @@ async def deliveries(request: web.Request) -> web.Response:
     if status is not None:
         records = [record for record in records if record["status"] == status]
     return _json(page.of(records))
+
+
+async def send_example(request: web.Request) -> web.Response:
+    """An example event of the asked type, signed in the subscriber's format and sent now;
+    the attempt as `/deliveries` would record it, plus its latency and the start of the
+    response. Nothing is stored or queued."""
+    subscriber = await _subscriber(request)
+    body = await parse_body(request, ExampleRequest, empty_allowed=True)
+    sender = request.app[DELIVERY].sender
+    if sender is None:
+        raise Unavailable("the delivery sender has not started")
+    now = time.time()
+    event_id = example_event_id()
+    activity = example_activity(body.eventType, subscriber.hub_ids, event_id, now)
+    outbound = render(subscriber, event_id, orjson.dumps(activity), now)
+    started = time.perf_counter()
+    result = await sender.send(subscriber.url, outbound)
+    latency_ms = (time.perf_counter() - started) * 1000
+    succeeded = result.status is not None and 200 <= result.status < 300
+    delivery = QueuedDelivery(event_id, subscriber.id, event_id, outbound.body)
+    record = attempt_record(
+        delivery,
+        1,
+        "succeeded" if succeeded else "failed",
+        result.status,
+        result.error,
+        now,
+        None,
+    )
+    excerpt = result.body_start.decode(errors="replace") if result.status is not None else None
+    return _json({**record, "latencyMs": round(latency_ms, 3), "responseExcerpt": excerpt})
 
 
 async def _all_dead_letters(queue: DeliveryQueue, subscriber_id: str) -> list[DeadLetter]:
@@ -196,6 +215,11 @@ async def replay_range(request: web.Request) -> web.Response:
     return _json({"enqueued": count}, 202)
 
 
+TAG = "Subscribers"
+SUBSCRIBER = Answer(200, "The subscriber.", SubscriberView)
+FOUND = ("not_found", "unavailable")
+"""Every route of one subscriber: it may not exist, and the registry may be unreachable."""
+
 ROUTES = (
     Route(
         "POST",
@@ -204,6 +228,12 @@ ROUTES = (
         access="admin",
         name="createSubscriber",
         summary="Create a subscriber; its signing credentials are generated unless given.",
+        operation=Operation(
+            TAG,
+            (Answer(201, "The subscriber, with its credentials.", SubscriberView),),
+            errors=("unavailable",),
+            body=Body(SubscriberCreate),
+        ),
     ),
     Route(
         "GET",
@@ -212,6 +242,12 @@ ROUTES = (
         access="admin",
         name="listSubscribers",
         summary="Subscribers in Hubster paging.",
+        operation=Operation(
+            TAG,
+            (Answer(200, "One page of subscribers.", SubscriberPage),),
+            errors=("invalid_payload", "unavailable"),
+            query=PageQuery,
+        ),
     ),
     Route(
         "GET",
@@ -220,6 +256,7 @@ ROUTES = (
         access="admin",
         name="getSubscriber",
         summary="One subscriber with its credentials.",
+        operation=Operation(TAG, (SUBSCRIBER,), errors=FOUND),
     ),
     Route(
         "PATCH",
@@ -228,6 +265,7 @@ ROUTES = (
         access="admin",
         name="updateSubscriber",
         summary="Change url, filters, ordering, rate or description.",
+        operation=Operation(TAG, (SUBSCRIBER,), errors=FOUND, body=Body(SubscriberChanges)),
     ),
     Route(
         "DELETE",
@@ -236,6 +274,7 @@ ROUTES = (
         access="admin",
         name="deleteSubscriber",
         summary="Delete a subscriber and drop its queued deliveries.",
+        operation=Operation(TAG, (Answer(204, "Deleted."),), errors=FOUND),
     ),
     Route(
         "POST",
@@ -244,6 +283,16 @@ ROUTES = (
         access="admin",
         name="rotateSubscriber",
         summary="New credentials; the previous ones sign too for the grace (graceSeconds).",
+        operation=Operation(
+            TAG,
+            (Answer(200, "The subscriber with its new credentials.", SubscriberView),),
+            errors=FOUND,
+            body=Body(RotateRequest, required=False),
+            description="Until `previousSecretExpiresAt` (`graceSeconds` from now, by default "
+            "`GATEWAY_ROTATION_GRACE_SECONDS`) standard deliveries carry a signature by each "
+            "secret; hubster deliveries are signed with the new key pair, named by "
+            "`x-hubster-public-key`.",
+        ),
     ),
     Route(
         "POST",
@@ -252,6 +301,25 @@ ROUTES = (
         access="admin",
         name="enableSubscriber",
         summary="Re-enable a disabled subscriber.",
+        operation=Operation(TAG, (SUBSCRIBER,), errors=FOUND),
+    ),
+    Route(
+        "POST",
+        "/subscribers/{subscriber_id}/test",
+        send_example,
+        access="admin",
+        name="testSubscriber",
+        summary="Send an example event of a type now, signed in the subscriber's format.",
+        operation=Operation(
+            TAG,
+            (Answer(200, "The attempt, whatever the subscriber answered.", ExampleAttempt),),
+            errors=FOUND,
+            body=Body(ExampleRequest, required=False),
+            description="The example goes out at once, through the delivery sender and its "
+            "SSRF guard, whether or not the subscriber's filters take that type or it is "
+            "enabled. It is not stored, queued, retried or listed in `/deliveries`; its id "
+            "(`example-...`) is no event's.",
+        ),
     ),
     Route(
         "GET",
@@ -260,6 +328,12 @@ ROUTES = (
         access="admin",
         name="listSubscriberDeliveries",
         summary="Delivery attempts (or dead letters), newest first, in Hubster paging.",
+        operation=Operation(
+            TAG,
+            (Answer(200, "One page of attempt records.", AttemptPage),),
+            errors=(*FOUND, "invalid_payload"),
+            query=DeliveriesQuery,
+        ),
     ),
     Route(
         "POST",
@@ -268,5 +342,13 @@ ROUTES = (
         access="admin",
         name="replaySubscriber",
         summary="Deliver the stored events of a range again.",
+        operation=Operation(
+            TAG,
+            (Answer(202, "Queued.", ReplayEnqueued),),
+            errors=FOUND,
+            body=Body(ReplayRequest),
+            description="Every stored event of the range that the subscriber's filters take "
+            "is delivered again: new attempts, the same `webhook-id`.",
+        ),
     ),
 )

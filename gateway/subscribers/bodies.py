@@ -3,22 +3,27 @@ boundary, every problem reported with the field it is in."""
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from datetime import datetime
+from typing import Annotated, Any, Literal
 
 from pydantic import (
-    AfterValidator,
     BaseModel,
     ConfigDict,
     Field,
+    PlainValidator,
     StrictBool,
+    WithJsonSchema,
     field_validator,
     model_validator,
 )
+from pydantic.json_schema import SkipJsonSchema
 from yarl import URL
 
 from gateway.credentials.rotation import GraceSeconds
 from gateway.credentials.schemes import HubsterKey, WebhookSecret, check_key_pair
-from gateway.events.filters import check_filter
+from gateway.engine.ids import EVENT_ID_PATTERN, is_event_id, last_id_at
+from gateway.events.filters import EventFilter
+from gateway.times import epoch_ms, parse_rfc3339
 
 Format = Literal["standard", "hubster"]
 
@@ -48,11 +53,61 @@ def check_url(url: str) -> str:
     return url
 
 
-EventFilter = Annotated[str, AfterValidator(check_filter)]
-
-
 def _check_optional_url(url: str | None) -> str | None:
     return None if url is None else check_url(url)
+
+
+Url = Annotated[
+    str,
+    WithJsonSchema(
+        {
+            "type": "string",
+            "format": "uri",
+            "maxLength": MAX_URL_LENGTH,
+            "description": "Where deliveries are POSTed: an http(s) URL whose host resolves "
+            "to public addresses only.",
+        }
+    ),
+]
+HubIds = Annotated[
+    list[str],
+    WithJsonSchema(
+        {
+            "type": "array",
+            "minItems": 1,
+            "items": {"type": "string", "pattern": r"\S"},
+            "description": "Only events of these hubs; null or absent: every hub.",
+        }
+    ),
+]
+RatePerSecond = Annotated[
+    float,
+    Field(
+        gt=0,
+        le=MAX_RATE_PER_SECOND,
+        allow_inf_nan=False,
+        description="At most this many deliveries a second; null: no limit.",
+    ),
+]
+DisableAfterSeconds = Annotated[
+    float,
+    Field(
+        gt=0,
+        le=MAX_DISABLE_AFTER_SECONDS,
+        allow_inf_nan=False,
+        description="Disabled once every delivery has failed for this long.",
+    ),
+]
+Description = Annotated[str, Field(max_length=1000)]
+Events = Annotated[
+    list[EventFilter],
+    Field(min_length=1, description="The event types it gets: types, families or `*`."),
+]
+
+
+def _no_default(schema: dict[str, Any]) -> None:
+    """A field that may be left out but not set to null has no default worth showing."""
+    schema.pop("default", None)
 
 
 def _check_hub_ids(values: list[str] | None) -> list[str] | None:
@@ -64,21 +119,23 @@ def _check_hub_ids(values: list[str] | None) -> list[str] | None:
 
 
 class SubscriberChanges(BaseModel):
-    """`PATCH /subscribers/{id}`: any of the mutable fields."""
+    """`PATCH /subscribers/{id}`: any of the mutable fields; a field left out keeps its
+    value. Only `hubIds`, `rateLimitPerSecond` and `description` may be set to null."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"examples": [{"events": ["message", "receipt:failed"]}]},
+    )
 
-    url: str | None = None
-    events: list[EventFilter] | None = Field(None, min_length=1)
-    hubIds: list[str] | None = None
-    ordered: StrictBool | None = None
-    rateLimitPerSecond: float | None = Field(
-        None, gt=0, le=MAX_RATE_PER_SECOND, allow_inf_nan=False
+    url: Url | SkipJsonSchema[None] = Field(None, json_schema_extra=_no_default)
+    events: Events | SkipJsonSchema[None] = Field(None, json_schema_extra=_no_default)
+    hubIds: HubIds | None = None
+    ordered: StrictBool | SkipJsonSchema[None] = Field(None, json_schema_extra=_no_default)
+    rateLimitPerSecond: RatePerSecond | None = None
+    disableAfterSeconds: DisableAfterSeconds | SkipJsonSchema[None] = Field(
+        None, json_schema_extra=_no_default
     )
-    disableAfterSeconds: float | None = Field(
-        None, gt=0, le=MAX_DISABLE_AFTER_SECONDS, allow_inf_nan=False
-    )
-    description: str | None = Field(None, max_length=1000)
+    description: Description | None = None
 
     _url = field_validator("url")(_check_optional_url)
     _hub_ids = field_validator("hubIds")(_check_hub_ids)
@@ -97,20 +154,32 @@ class SubscriberCreate(BaseModel):
     """`POST /subscribers` (and `[[subscribers]]` in the configuration file). Credentials
     are generated unless given."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "url": "https://example.com/webhooks/gateway",
+                    "events": ["message", "receipt:failed"],
+                    "hubIds": ["sms-hub"],
+                    "description": "CRM sync",
+                }
+            ]
+        },
+    )
 
-    url: str
-    events: list[EventFilter] = Field(min_length=1)
-    hubIds: list[str] | None = None
-    format: Format = "standard"
-    ordered: StrictBool = False
-    rateLimitPerSecond: float | None = Field(
-        None, gt=0, le=MAX_RATE_PER_SECOND, allow_inf_nan=False
+    url: Url
+    events: Events
+    hubIds: HubIds | None = None
+    format: Format = Field(
+        "standard", description="`standard` (Standard Webhooks) or `hubster` (System webhooks)."
     )
-    disableAfterSeconds: float = Field(
-        DEFAULT_DISABLE_AFTER_SECONDS, gt=0, le=MAX_DISABLE_AFTER_SECONDS, allow_inf_nan=False
+    ordered: StrictBool = Field(
+        False, description="Events of one conversation one at a time, in id order."
     )
-    description: str | None = Field(None, max_length=1000)
+    rateLimitPerSecond: RatePerSecond | None = None
+    disableAfterSeconds: DisableAfterSeconds = DEFAULT_DISABLE_AFTER_SECONDS
+    description: Description | None = None
     secret: WebhookSecret | None = None
     publicSigningKey: HubsterKey | None = None
     privateSigningKey: HubsterKey | None = None
@@ -138,6 +207,59 @@ class RotateRequest(BaseModel):
     """`POST /subscribers/{id}/rotate`: an empty body, or how long the replaced secret (or
     key pair) keeps signing."""
 
+    model_config = ConfigDict(
+        extra="forbid", json_schema_extra={"examples": [{"graceSeconds": 3600}]}
+    )
+
+    graceSeconds: GraceSeconds | None = Field(
+        None,
+        description="How long the replaced credential keeps signing (0: it stops now); "
+        "default `GATEWAY_ROTATION_GRACE_SECONDS`.",
+    )
+
+
+def _rfc3339(value: object) -> datetime:
+    """Only RFC 3339 text is a time here (not a number of epoch seconds, not a bare date)."""
+    if not isinstance(value, str):
+        raise ValueError("must be an RFC 3339 time string")
+    return parse_rfc3339(value)
+
+
+Rfc3339 = Annotated[
+    datetime,
+    PlainValidator(_rfc3339),
+    WithJsonSchema({"type": "string", "format": "date-time"}),
+]
+
+
+class ReplayRequest(BaseModel):
+    """`{since, until?}` (RFC 3339) or `{afterEventId, until?}`."""
+
     model_config = ConfigDict(extra="forbid")
 
-    graceSeconds: GraceSeconds | None = None
+    since: Rfc3339 | None = None
+    until: Rfc3339 | None = None
+    afterEventId: str | None = Field(
+        None,
+        json_schema_extra={"pattern": EVENT_ID_PATTERN},
+        description="Replay the events after this one (a gateway event id).",
+    )
+
+    @model_validator(mode="after")
+    def _one_start(self) -> ReplayRequest:
+        if (self.since is None) == (self.afterEventId is None):
+            raise ValueError("give either since (an RFC 3339 time) or afterEventId")
+        if self.afterEventId is not None and not is_event_id(self.afterEventId):
+            raise ValueError("afterEventId is not a gateway event id")
+        if self.since is not None and self.until is not None and self.until < self.since:
+            raise ValueError("until is before since")
+        return self
+
+    def after_cursor(self) -> str:
+        """The replay starts after this id: the given one, or just before `since`."""
+        if self.since is not None:
+            return last_id_at(epoch_ms(self.since) - 1)
+        return str(self.afterEventId)
+
+    def last_id(self) -> str | None:
+        return None if self.until is None else last_id_at(epoch_ms(self.until))

@@ -13,18 +13,20 @@ from gateway.agents import routes as agent_routes
 from gateway.agents.tokens import TokenVerifier
 from gateway.engine.base import EngineUnavailable
 from gateway.http.appkeys import ENGINE, JWT_SECRET, LOOPS, METRICS, SETTINGS
+from gateway.http.operation import Answer, Operation
 from gateway.http.routes import Route, add_routes
 from gateway.ws.closing import close_socket
 from gateway.ws.fanout import fanout_loop
-from gateway.ws.frames import CLOSE_SHUTTING_DOWN
+from gateway.ws.frames import CLOSE_SHUTTING_DOWN, ResumeQuery
 from gateway.ws.handler import websocket
-from gateway.ws.presence import Presence, roster_detail, status_counts
+from gateway.ws.presence import HubPresence, Presence, roster_detail, status_counts
 from gateway.ws.presence_sync import RosterFeed, beat_once, presence_heartbeat_loop, reap_loop
 from gateway.ws.router import SessionRouter
 from gateway.ws.runtime import WS_RUNTIME, WsRuntime
 from gateway.ws.timers import heartbeat_loop
 
 SHUTDOWN_REASON = "server shutting down"
+TAG = "Agents"
 
 
 def _verifier(app: web.Application) -> TokenVerifier:
@@ -103,6 +105,24 @@ ROUTES = (
         access="public",
         name="openWebsocket",
         summary="The agent websocket (authenticated by its agent token, not the admin key).",
+        operation=Operation(
+            TAG,
+            (
+                Answer(
+                    101,
+                    "Switching Protocols: the websocket is open. Its frames, close codes "
+                    "and limits are described by the AsyncAPI document (docs/asyncapi.yaml) "
+                    "and the websocket reference (docs/websocket.md).",
+                ),
+            ),
+            errors=("bad_request", "invalid_payload", "unauthorized", "expired_token"),
+            query=ResumeQuery,
+            security=({"agentToken": []}, {}),
+            description="Without `Authorization`, the first frame must be an `auth` frame "
+            "carrying the agent token. A request that is not a websocket upgrade is 400 "
+            "`bad_request`; a malformed `lastEventId` 400 `invalid_payload`; a bad bearer "
+            "token 401 (`unauthorized` or `expired_token`), before any upgrade.",
+        ),
     ),
     Route(
         "GET",
@@ -111,6 +131,11 @@ ROUTES = (
         access="admin",
         name="getHubPresence",
         summary="Who is connected to a hub, and their status.",
+        operation=Operation(
+            TAG,
+            (Answer(200, "The hub's roster (empty when nobody is connected).", HubPresence),),
+            errors=("unavailable",),
+        ),
     ),
 )
 

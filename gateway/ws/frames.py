@@ -12,11 +12,11 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 
 import orjson
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, TypeAdapter
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, TypeAdapter
 
 from gateway.engine.ids import EVENT_ID_PATTERN
 from gateway.errors import GatewayError
-from gateway.events.filters import check_filter
+from gateway.events.filters import EventFilter
 
 CLOSE_UNAUTHENTICATED = 4001
 CLOSE_FORBIDDEN = 4003
@@ -40,7 +40,6 @@ PING_FRAME = b'{"type":"ping"}'
 
 Identifier = Annotated[str, StringConstraints(min_length=1, max_length=200)]
 EventId = Annotated[str, StringConstraints(pattern=EVENT_ID_PATTERN)]
-Filter = Annotated[str, AfterValidator(check_filter)]
 Status = Literal["available", "busy", "unavailable"]
 
 
@@ -53,7 +52,16 @@ class Narrowing(_Frame):
 
     hub_ids: list[Identifier] | None = Field(None, alias="hubIds", min_length=1)
     conversation_ids: list[Identifier] | None = Field(None, alias="conversationIds", min_length=1)
-    events: list[Filter] | None = Field(None, min_length=1)
+    events: list[EventFilter] | None = Field(None, min_length=1)
+
+
+class ResumeQuery(BaseModel):
+    """`GET /ws?lastEventId=`: resume after this event (the handshake checks the same
+    pattern)."""
+
+    lastEventId: EventId | None = Field(
+        None, description="Resume after this event: replay what came since, then go live."
+    )
 
 
 class AuthFrame(Narrowing):

@@ -12,11 +12,41 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+
 from gateway.engine.presence import STATUSES, AgentPresence, PresenceSession, PresenceStore
 from gateway.times import format_ms, now_ms
-from gateway.ws.frames import server_frame
+from gateway.ws.frames import Status, server_frame
 from gateway.ws.router import SessionRouter
 from gateway.ws.session import Session
+
+
+class PresentAgent(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    agentId: str
+    name: str | None
+    status: Status
+    sessions: int = Field(ge=1, description="Its open sessions (in every process).")
+    since: AwareDatetime = Field(description="When it took this status.")
+
+
+class StatusCounts(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    available: int = Field(ge=0)
+    busy: int = Field(ge=0)
+    unavailable: int = Field(ge=0)
+
+
+class HubPresence(BaseModel):
+    """A hub's roster (`GET /hubs/{hubId}/presence`): its agents by agent id."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    hubId: str
+    counts: StatusCounts
+    agents: list[PresentAgent]
 
 
 def roster_entry(agent: AgentPresence) -> dict[str, Any]:

@@ -88,15 +88,22 @@ async def test_non_http_schemes_are_refused(make_gateway):
         assert (await response.json())["error"]["message"].startswith("url:")
 
 
-async def test_rebinding_to_loopback_is_refused_at_delivery(make_gateway, make_sink):
-    sink = await make_sink()
-    dns = FakeDns([PUBLIC])
-    gateway = await make_gateway(allow_private_targets=False, resolver=dns)
+async def rebound_subscriber(gateway, sink, dns: FakeDns) -> dict:
+    """A subscriber at a name that resolved to a public address when it was registered, and
+    that the attacker then re-points at the gateway's own host (where `sink` listens)."""
     port = sink.url().split(":")[2].split("/")[0]
     subscriber = await gateway.create_subscriber(
         url=f"http://rebind.example:{port}/hook", events=["*"]
     )
-    dns.answer = ["127.0.0.1"]  # the attacker re-points the name at the gateway's host
+    dns.answer = ["127.0.0.1"]
+    return subscriber
+
+
+async def test_rebinding_to_loopback_is_refused_at_delivery(make_gateway, make_sink):
+    sink = await make_sink()
+    dns = FakeDns([PUBLIC])
+    gateway = await make_gateway(allow_private_targets=False, resolver=dns)
+    subscriber = await rebound_subscriber(gateway, sink, dns)
     await gateway.store(activity())
 
     subscriber_id = subscriber["subscriberId"]

@@ -22,9 +22,9 @@ from gateway.errors import (
     UnencodableActivity,
     invalid_payload,
 )
-from gateway.http.routes import Route, add_routes
+from gateway.http.routes import add_routes
 from gateway.ws.frames import close_code_for, gateway_error_frame
-from tests.http.conftest import make_app
+from tests.http.conftest import added_route, make_app
 
 ERRORS: list[tuple[GatewayError, int, str]] = [
     (
@@ -53,7 +53,7 @@ async def test_any_gateway_error_is_rendered_in_the_error_format(
         raise error
 
     app = make_app()
-    add_routes(app, [Route("GET", "/test/fail", fail, access="public", name="testFail")])
+    add_routes(app, [added_route("GET", "/test/fail", fail)])
     response = await (await aiohttp_client(app)).get("/test/fail")
     body = await response.json()
     assert response.status == status
@@ -69,7 +69,7 @@ async def test_an_engine_outage_says_retry_and_keeps_its_detail_out_of_the_answe
         raise EngineUnavailable("redis at 10.0.0.7 went away")
 
     app = make_app()
-    add_routes(app, [Route("GET", "/test/fail", fail, access="public", name="testFail")])
+    add_routes(app, [added_route("GET", "/test/fail", fail)])
     response = await (await aiohttp_client(app)).get("/test/fail")
     assert response.status == 503
     assert response.headers["Retry-After"] == "5"

@@ -10,8 +10,8 @@ from aiohttp import web
 
 from gateway.http.appkeys import SETTINGS
 from gateway.http.body import read_limited
-from gateway.http.routes import Route, add_routes
-from tests.http.conftest import make_app
+from gateway.http.routes import add_routes
+from tests.http.conftest import added_route, make_app
 
 
 async def _echo_length(request: web.Request) -> web.Response:
@@ -29,8 +29,8 @@ async def client(aiohttp_client):  # type: ignore[no-untyped-def]
     add_routes(
         app,
         [
-            Route("POST", "/test/echo", _echo_length, access="public", name="testEcho"),
-            Route("GET", "/test/explode", _explode, access="public", name="testExplode"),
+            added_route("POST", "/test/echo", _echo_length),
+            added_route("GET", "/test/explode", _explode),
         ],
     )
     return await aiohttp_client(app)

@@ -1,9 +1,12 @@
-"""A real in-process gateway per test (aiohttp test server) and websocket clients to it."""
+"""A real in-process gateway per test (aiohttp test server) and websocket clients to it.
+
+Every frame those clients exchange is recorded (`frame_recording.py`); when a test ends, the
+frames and close codes the gateway sent must match the AsyncAPI document."""
 
 from __future__ import annotations
 
 import socket
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -11,6 +14,7 @@ import aiohttp
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer, get_port_socket
+from frame_recording import FrameLog, recording_websocket
 from ws_helpers import ADMIN_KEY, JWT_SECRET, bearer, next_frame
 
 from gateway.config import Settings
@@ -31,6 +35,7 @@ TEST_SETTINGS: dict[str, Any] = {
 class Gateway:
     client: TestClient[web.Request, web.Application]
     engine: Engine
+    frames: FrameLog
 
     @property
     def app(self) -> web.Application:
@@ -60,7 +65,20 @@ GatewayFactory = Callable[..., Awaitable[Gateway]]
 
 
 @pytest.fixture
-def make_gateway(aiohttp_client: Any) -> GatewayFactory:
+def frame_log() -> Iterator[FrameLog]:
+    """The frames of this test's websockets; what the gateway sent must match the document."""
+    log = FrameLog()
+    yield log
+    problems = log.problems("to_client")
+    assert not problems, "frames or close codes not in docs/asyncapi.yaml:\n" + "\n".join(
+        problems[:20]
+    )
+
+
+@pytest.fixture
+def make_gateway(aiohttp_client: Any, frame_log: FrameLog) -> GatewayFactory:
+    recording = recording_websocket(frame_log)
+
     async def factory(
         engine: Engine | None = None, *, send_buffer: int | None = None, **settings: Any
     ) -> Gateway:
@@ -73,14 +91,16 @@ def make_gateway(aiohttp_client: Any) -> GatewayFactory:
             admin_key=ADMIN_KEY,
             jwt_secret=JWT_SECRET,
         )
-        if send_buffer is None:
-            return Gateway(await aiohttp_client(app), engine)
+        server: web.Application | TestServer = app
+        if send_buffer is not None:
 
-        def listener(host: str, port: int, family: socket.AddressFamily) -> socket.socket:
-            sock = get_port_socket(host, port, family)
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, send_buffer)
-            return sock
+            def listener(host: str, port: int, family: socket.AddressFamily) -> socket.socket:
+                sock = get_port_socket(host, port, family)
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, send_buffer)
+                return sock
 
-        return Gateway(await aiohttp_client(TestServer(app, socket_factory=listener)), engine)
+            server = TestServer(app, socket_factory=listener)
+        client = await aiohttp_client(server, ws_response_class=recording)
+        return Gateway(client, engine, frame_log)
 
     return factory
