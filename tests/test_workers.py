@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import START_LINE, run_gateway, start_gateway
-from tests.redis_support import RedisServer, fresh_prefix
+from tests.redis_support import RedisServer, free_port, fresh_prefix
 from tests.running_gateway import HUBSTER_HUB, RunningGateway, agent_token, http
 from tests.scale_support import (
     SCALE_ENV,
@@ -113,6 +113,16 @@ def test_with_the_memory_engine_more_than_one_worker_stops_start_up() -> None:
     assert finished.stdout == ""
     [line] = finished.stderr.splitlines()
     assert "workers = 2 needs the Redis engine" in line
+
+
+def test_a_refusal_every_worker_would_meet_is_one_line(tmp_path: Path) -> None:
+    """Redis out of reach: worker 1 says so once, no other worker is started, exit 2."""
+    unreachable = f"redis://127.0.0.1:{free_port()}/0"
+    finished = run_gateway("serve", "--workers", "3", "--port", "0", env=_env(unreachable, "x"))
+    assert finished.returncode == 2
+    assert finished.stdout == ""
+    [line] = finished.stderr.splitlines()
+    assert line.startswith("gateway: cannot reach redis at ")
 
 
 def _metric(text: str, name: str, **labels: str) -> float:

@@ -217,6 +217,7 @@ class Supervisor:
             with contextlib.suppress(ProcessLookupError):
                 process.kill()
         if worker.announced is None:
+            await process.wait()  # it closed its output: it is exiting, or was killed
             return False
         # Whatever else it prints is read and dropped: an unread pipe would block it.
         worker.drain = asyncio.create_task(_discard(process.stdout))
