@@ -125,6 +125,23 @@ def test_a_refusal_every_worker_would_meet_is_one_line(tmp_path: Path) -> None:
     assert line.startswith("gateway: cannot reach redis at ")
 
 
+def test_a_port_in_use_stops_start_up_even_by_another_supervisor(workers: Workers) -> None:
+    """SO_REUSEPORT must not let a second supervisor join the first one's workers."""
+    port = str(workers.gateway.process.port)
+    env = _env(workers.redis_url, workers.prefix)
+    finished = run_gateway("serve", "--workers", "2", "--port", port, env=env)
+    assert finished.returncode == 2
+    [line] = finished.stderr.splitlines()
+    assert line == f"gateway: cannot listen on 127.0.0.1:{port}: Address already in use"
+    with socket.socket() as plain:
+        plain.bind(("127.0.0.1", 0))
+        plain.listen()
+        taken = str(plain.getsockname()[1])
+        finished = run_gateway("serve", "--workers", "2", "--port", taken, env=env)
+    assert finished.returncode == 2
+    assert finished.stderr.startswith(f"gateway: cannot listen on 127.0.0.1:{taken}")
+
+
 def _metric(text: str, name: str, **labels: str) -> float:
     total = 0.0
     for line in text.splitlines():

@@ -69,11 +69,19 @@ START_LINE = re.compile(r"^gateway listening on \S+ \(engine: \w+\)$")
 
 
 def reserve_port(host: str, port: int) -> tuple[socket.socket, int]:
-    """A socket bound (not listening) to `host:port` with SO_REUSEPORT, and its port."""
+    """A socket bound (not listening) to `host:port` with SO_REUSEPORT, and its port.
+
+    SO_REUSEPORT would also let this socket join another process's listeners on the port
+    (a second supervisor started by mistake), so the port is first bound without it: that
+    fails while anything else holds the port, and with `--port 0` picks the port."""
     try:
         family, kind, proto, _, address = socket.getaddrinfo(
             host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
         )[0]
+        with socket.socket(family, kind, proto) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            probe.bind(address)
+            address = (address[0], probe.getsockname()[1], *address[2:])
         reserved = socket.socket(family, kind, proto)
     except OSError as exc:
         raise StartupError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
