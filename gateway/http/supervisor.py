@@ -191,10 +191,10 @@ class Supervisor:
         print(f"workers: {len(self._workers)}", flush=True)
         keepers = [asyncio.create_task(self._keep(worker)) for worker in self._workers]
         await self._stop.wait()
-        status = await self._stop_all()
-        for keeper in keepers:
+        for keeper in keepers:  # first, so that none starts a worker the stop would miss
             keeper.cancel()
-        return status
+        await asyncio.gather(*keepers, return_exceptions=True)
+        return await self._stop_all()
 
     async def _start(self, worker: _Worker) -> bool:
         """Start the worker's process; True once it has announced that it listens."""
