@@ -18,7 +18,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import redis
 
+from gateway.engine.redis.keys import Keys
 from tests.conftest import START_LINE, run_gateway, start_gateway
 from tests.redis_support import RedisServer, free_port, fresh_prefix
 from tests.running_gateway import HUBSTER_HUB, RunningGateway, agent_token, http
@@ -59,6 +61,9 @@ class Workers:
             if "--worker" in args:
                 found[int(args[args.index("--worker") + 1])] = pid
         return found
+
+    def redis(self) -> redis.Redis:
+        return redis.Redis.from_url(self.redis_url)
 
     @property
     def ws_url(self) -> str:
@@ -105,10 +110,17 @@ def test_start_up_lines_then_one_line_per_worker_count(workers: Workers) -> None
     assert stdout is not None
     assert stdout.readline().strip() == "workers: 2"
     assert sorted(workers.worker_pids()) == [1, 2]
+    # Each worker is an instance of its own on the engine (presence, delivery leases).
+    instances = Keys(workers.prefix).instances
+    wait_for(lambda: workers.redis().zcard(instances) == 2, 10, "two engine instances")
 
 
-def test_with_the_memory_engine_more_than_one_worker_stops_start_up() -> None:
-    finished = run_gateway("serve", "--workers", "2", "--port", "0")
+@pytest.mark.parametrize("how", ["flag", "environment"])
+def test_with_the_memory_engine_more_than_one_worker_stops_start_up(how: str) -> None:
+    if how == "flag":
+        finished = run_gateway("serve", "--workers", "2", "--port", "0")
+    else:
+        finished = run_gateway("serve", "--port", "0", env={"GATEWAY_WORKERS": "2"})
     assert finished.returncode == 2
     assert finished.stdout == ""
     [line] = finished.stderr.splitlines()
@@ -240,6 +252,13 @@ def test_a_killed_worker_is_restarted_and_nothing_accepted_is_lost(workers: Work
         moved = [agent for agent in agents if len(agent.workers) > 1]
         assert agents[0] in moved, "the victim's agents reconnected"
         assert all(agent.recovered and agent.recovered[-1]["recovered"] for agent in moved)
+
+        # The dead worker's sessions left the host's gauge (its file was removed when it
+        # was buried); its counts stayed in the host's totals.
+        metrics = http("GET", workers.gateway.url + "/metrics").body.decode()
+        assert _metric(metrics, "gateway_ws_sessions") == len(agents)
+        stored_total = _metric(metrics, "gateway_events_stored_total")
+        assert stored_total == len(before) + len(stored)
     finally:
         for agent in agents:
             agent.close()

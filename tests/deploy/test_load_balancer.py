@@ -497,3 +497,10 @@ def test_with_no_instance_left_the_balancer_answers_503_in_json(topology: Topolo
     assert answer.headers["uc-rest-error"] == error["message"]
     assert answer.headers["x-request-id"]
     assert answer.headers["retry-after"] == "1"
+
+
+def test_run_local_stops_everything_it_started(topology: Topology) -> None:
+    started = [topology.pid(name) for name in ("gateway1", "gateway2", "haproxy", "redis")]
+    topology.script.send_signal(signal.SIGTERM)
+    assert topology.script.wait(40) == 0
+    assert not [pid for pid in started if Path(f"/proc/{pid}").exists()]
