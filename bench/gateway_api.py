@@ -1,4 +1,4 @@
-"""Set-up calls to a running gateway through its admin API (contract §2), outside any timing.
+"""Set-up calls to a running gateway through its admin API (docs/openapi.json), outside any timing.
 
 A route the build does not have (404/405) raises `FeatureMissing`, which a scenario reports
 as "skipped: feature not in this build" rather than as a failure.

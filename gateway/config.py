@@ -52,7 +52,7 @@ def _split_csv(value: object) -> object:
 
 
 class Settings(BaseSettings):
-    """Every setting of contract §0, with its default."""
+    """Every setting, with its default (config/gateway.example.toml explains each)."""
 
     model_config = SettingsConfigDict(
         env_prefix="GATEWAY_", extra="forbid", frozen=True, allow_inf_nan=False
@@ -97,6 +97,14 @@ class Settings(BaseSettings):
     delivery_lease_margin_seconds: float = Field(30, ge=0, le=TEN_YEARS_SECONDS)
 
     ws_max_backlog_bytes: int = Field(1048576, gt=0)
+    # Agent websockets against hostile clients (docs/security.md): upgrades waiting for their
+    # auth frame at once (more are answered 503), client frames a session may send per
+    # second (twice that in a burst; beyond it `rate_limited`, then close 4429), and the
+    # filters a `subscribe` or `auth` frame may list in `events` (each at most 128
+    # characters).
+    ws_max_unauthenticated: int = Field(1000, gt=0)
+    ws_client_frames_per_second: float = Field(20, gt=0, le=1_000_000)
+    ws_max_filters: int = Field(64, gt=0, le=10_000)
     ws_heartbeat_seconds: float = Field(25, gt=0, le=TEN_YEARS_SECONDS)
     ws_auth_timeout_seconds: float = Field(10, gt=0, le=TEN_YEARS_SECONDS)
     ws_refresh_grace_seconds: float = Field(25, ge=0, le=TEN_YEARS_SECONDS)

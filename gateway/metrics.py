@@ -1,4 +1,4 @@
-"""Prometheus metrics of contract §7, one registry per running app (tests run several).
+"""Prometheus metrics (README, Operations), one registry per running app (tests run several).
 
 Under `serve --workers N` every worker counts in prometheus-client's multiprocess mode:
 the supervisor gives each the same directory (`PROMETHEUS_MULTIPROC_DIR`, set before
@@ -82,6 +82,18 @@ class Metrics:
         self.ws_slow_disconnects = Counter(
             "gateway_ws_slow_disconnects",
             "Sessions closed 4008 for an unsent backlog",
+            registry=r,
+        )
+        self.ws_unauthenticated = Gauge(
+            "gateway_ws_unauthenticated",
+            "Agent websockets open and still waiting for their auth frame",
+            registry=r,
+        )
+        self.ws_refused = Counter(
+            "gateway_ws_refused",
+            "Agent websockets refused or ended for a limit: upgrades refused at the cap on "
+            "unauthenticated websockets, sessions closed 4429 for a client-frame flood",
+            ["reason"],
             registry=r,
         )
         self.deliveries = Counter(

@@ -29,6 +29,8 @@ PURE_MODULES = (
     "gateway.agents.tokens",
     "gateway.ws.scope",
     "gateway.ws.frames",
+    "gateway.ws.state",
+    "gateway.ws.protocol",
     "gateway.delivery.formats",
     "gateway.delivery.hubster_format",
     "gateway.delivery.outcome",

@@ -24,6 +24,9 @@ LIMITS = [
     "max_activities_per_webhook",
     "max_normalised_bytes",
     "max_body_bytes",
+    "ws_max_unauthenticated",
+    "ws_client_frames_per_second",
+    "ws_max_filters",
 ]
 
 

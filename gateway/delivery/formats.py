@@ -18,8 +18,8 @@ from gateway.subscribers.model import Subscriber
 
 USER_AGENT = "webhook-gateway"
 SOURCE_SYSTEM = "engine.hubster.io"
-"""What Hubster itself sends (providers.md §1): receivers written for Hubster System webhooks
-may check it, and contract §6 promises such code works unchanged."""
+"""What Hubster itself sends (docs/signing.md): receivers written for Hubster System webhooks
+may check it, and docs/subscribers.md promises such code works unchanged."""
 
 
 @dataclass(frozen=True, slots=True)

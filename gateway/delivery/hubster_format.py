@@ -1,4 +1,4 @@
-"""Gateway activity -> Hubster System webhook body (providers.md §1), a pure function.
+"""Gateway activity -> Hubster System webhook body (docs/subscribers.md), a pure function.
 
 Messages become Hubster message activities; anything else (receipts, consent, events)
 becomes an `event` activity of type `payload` carrying the whole gateway activity, so code

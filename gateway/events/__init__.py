@@ -1,1 +1,1 @@
-"""Activity events: the one shape every provider event becomes (contract §4)."""
+"""Activity events: the one shape every provider event becomes (docs/activity-events.md)."""

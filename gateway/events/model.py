@@ -1,4 +1,4 @@
-"""The activity event of contract §4 as pydantic models: the JSON Schema served at
+"""The activity event (docs/activity-events.md) as pydantic models: the JSON Schema served at
 `/schema/activity.json`, and the validator for `standard` bodies that already are activities.
 
 Normalisation does not go through these models (see `activity.py`): they are the boundary's

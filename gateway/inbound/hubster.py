@@ -1,5 +1,5 @@
 """Hubster System (`activities`) and Direct (`activity`) webhooks, signed with
-`x-hubster-signature` (providers.md §1), into activities (contract §4)."""
+`x-hubster-signature` (docs/signing.md), into activities (docs/activity-events.md)."""
 
 from __future__ import annotations
 

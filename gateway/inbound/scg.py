@@ -1,4 +1,4 @@
-"""Syniverse SCG Event Subscription Service deliveries (providers.md §2), authenticated by a
+"""Syniverse SCG Event Subscription Service deliveries (docs/activity-events.md), authenticated by a
 Basic or Bearer credential, into receipts, customer messages, consent and generic events."""
 
 from __future__ import annotations

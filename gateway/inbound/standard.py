@@ -1,4 +1,4 @@
-"""Standard Webhooks (providers.md §5): `webhook-*` headers, ±300 s. A body that already is
+"""Standard Webhooks (docs/signing.md): `webhook-*` headers, ±300 s. A body that already is
 an activity event is taken as one; any other `{type, data, ...}` becomes `event:<type>`."""
 
 from __future__ import annotations
@@ -69,8 +69,8 @@ def _dumped(model: Any) -> Any:
 
 
 def _type(submitted: SubmittedActivity) -> str:
-    """A receipt's type is `receipt:<state lower-cased>` (contract §4), whatever case the
-    sender wrote; a receipt type naming another state than the receipt's is refused."""
+    """A receipt's type is `receipt:<state lower-cased>` (docs/activity-events.md), whatever
+    case the sender wrote; a receipt type naming another state than the receipt's is refused."""
     family, _, name = submitted.type.partition(":")
     if family != "receipt":
         return submitted.type

@@ -1,4 +1,4 @@
-"""Twilio messaging webhooks (providers.md §6): `X-Twilio-Signature` over the URL and the
+"""Twilio messaging webhooks (docs/signing.md): `X-Twilio-Signature` over the URL and the
 form fields, or over the URL with a `bodySHA256` query parameter for JSON bodies.
 
 Inbound SMS (`From`, `To`, `Body`, `MessageSid`, media) becomes `message:customer` on

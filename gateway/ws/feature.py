@@ -1,56 +1,209 @@
 """The agent feature: `PUT /agent/auth`, `GET /ws`, `GET /hubs/{hubId}/presence`, the
-fan-out loop, the presence loops (heartbeat, reaper, roster feed), and closing every
-websocket with 1012 when the server shuts down."""
+fan-out, heartbeat and presence loops, and closing every websocket with 1012 when the server
+shuts down.
+
+`GET /ws` decides, before any upgrade, what HTTP can still answer in the error format: an
+`Authorization` header that is not a usable bearer token, or a bad one (401), a malformed
+`?lastEventId=` (400), and, for a websocket that will authenticate by its first frame, the
+cap on websockets not yet authenticated (`GATEWAY_WS_MAX_UNAUTHENTICATED`: beyond it 503
+`unavailable` with Retry-After, counted in `gateway_ws_refused_total`), so that a flood of
+upgrades that never authenticate costs a refusal each, not a websocket each for the auth
+timeout. Everything after the upgrade belongs to the connection and its protocol.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
+import uuid
+from collections.abc import Coroutine
+from dataclasses import dataclass, field
+from typing import Any, Literal
 
-from aiohttp import web
+from aiohttp import WSCloseCode, web
 
 from gateway.agents import routes as agent_routes
 from gateway.agents.tokens import TokenVerifier
-from gateway.engine.base import EngineUnavailable
+from gateway.config import Settings
+from gateway.engine.base import Engine, EngineUnavailable
+from gateway.engine.ids import is_event_id
+from gateway.errors import GatewayError, Unavailable, invalid_payload, unauthorized
 from gateway.http.appkeys import ENGINE, JWT_SECRET, LOOPS, METRICS, SETTINGS
 from gateway.http.operation import Answer, Operation
 from gateway.http.routes import Route, add_routes
-from gateway.ws.closing import close_socket
-from gateway.ws.fanout import fanout_loop
-from gateway.ws.frames import CLOSE_SHUTTING_DOWN, ResumeQuery
-from gateway.ws.handler import websocket
-from gateway.ws.presence import HubPresence, Presence, roster_detail, status_counts
-from gateway.ws.presence_sync import RosterFeed, beat_once, presence_heartbeat_loop, reap_loop
-from gateway.ws.router import SessionRouter
-from gateway.ws.runtime import WS_RUNTIME, WsRuntime
-from gateway.ws.timers import heartbeat_loop
+from gateway.metrics import Metrics
+from gateway.ws.connection import AgentConnection
+from gateway.ws.fanout import SessionRouter, fanout_loop, heartbeat_loop
+from gateway.ws.frames import (
+    CLOSE_SHUTTING_DOWN,
+    MAX_CLIENT_FRAME_BYTES,
+    NarrowingLimits,
+    ResumeQuery,
+)
+from gateway.ws.presence import (
+    HubPresence,
+    Presence,
+    RosterFeed,
+    beat_once,
+    get_hub_presence,
+    presence_heartbeat_loop,
+    reap_loop,
+)
+from gateway.ws.protocol import Rules
+from gateway.ws.state import Signal
 
 SHUTDOWN_REASON = "server shutting down"
 TAG = "Agents"
+REFUSAL_REASONS = ("unauthenticated_limit", "rate_limited")
+_REFUSED_BY_AIOHTTP = {
+    int(WSCloseCode.MESSAGE_TOO_BIG): Signal.OVERSIZED,
+    int(WSCloseCode.INVALID_TEXT): Signal.INVALID_TEXT,
+}
 
 
-def _verifier(app: web.Application) -> TokenVerifier:
-    """The JWT settings, checked once at start-up: a bad algorithm list or public key is a
-    `ConfigError`, not a failure at the first agent's connection."""
+@dataclass
+class WsRuntime:
+    """What every connection of an app works with."""
+
+    settings: Settings
+    engine: Engine
+    metrics: Metrics
+    rules: Rules
+    router: SessionRouter
+    presence: Presence
+    admitting: set[AgentConnection] = field(default_factory=set)
+    """Websockets still waiting for their auth frame (the admitted are in the router)."""
+    background: set[asyncio.Task[None]] = field(default_factory=set)
+
+    def wait_for_auth(self, connection: AgentConnection) -> None:
+        """Count a websocket that will authenticate by its first frame, or refuse it (HTTP
+        503, before the upgrade) when `GATEWAY_WS_MAX_UNAUTHENTICATED` already wait."""
+        if len(self.admitting) >= self.settings.ws_max_unauthenticated:
+            self.metrics.ws_refused.labels("unauthenticated_limit").inc()
+            raise GatewayError(
+                "unavailable",
+                "Too many websockets are waiting to authenticate; retry later.",
+                503,
+                {"Retry-After": str(Unavailable.RETRY_AFTER_SECONDS)},
+            )
+        self.admitting.add(connection)
+        self.metrics.ws_unauthenticated.set(len(self.admitting))
+
+    def done_waiting(self, connection: AgentConnection) -> None:
+        self.admitting.discard(connection)
+        self.metrics.ws_unauthenticated.set(len(self.admitting))
+
+    def keep(self, work: Coroutine[Any, Any, None]) -> asyncio.Task[None]:
+        """Run `work` in a task referenced until it ends (the loop only holds tasks weakly)."""
+        task = asyncio.create_task(work)
+        self.background.add(task)
+        task.add_done_callback(self.background.discard)
+        return task
+
+
+WS_RUNTIME = web.AppKey("ws_runtime", WsRuntime)
+
+
+class AgentWebSocket(web.WebSocketResponse[Literal[False]]):
+    """aiohttp's websocket, with text frames kept as bytes for the protocol to parse (so
+    text that is not UTF-8 is refused like any malformed frame: 4400, or 4001 before
+    admission), and with the close aiohttp sends itself from `receive` for a frame it
+    refused (1009 over `max_msg_size`; 1007, should it ever check text again) decided by
+    the protocol instead: 4001 before admission, 4400 after, as for any frame the gateway
+    refuses. Fenced by tests/http/test_aiohttp_canaries.py."""
+
+    __slots__ = ("connection",)  # not in the instance dict: one key more would double it
+
+    def __init__(self, heartbeat_seconds: float) -> None:
+        super().__init__(
+            heartbeat=heartbeat_seconds,
+            compress=False,
+            max_msg_size=MAX_CLIENT_FRAME_BYTES,
+            decode_text=False,
+        )
+        self.connection: AgentConnection | None = None
+
+    async def close(
+        self, *, code: int = WSCloseCode.OK, message: bytes = b"", drain: bool = True
+    ) -> bool:
+        signal = _REFUSED_BY_AIOHTTP.get(code)
+        if signal is not None and self.connection is not None:
+            code, reason = self.connection.refused(signal, code)
+            message = reason.encode()
+        return await super().close(code=code, message=message, drain=drain)
+
+
+async def websocket(request: web.Request) -> web.StreamResponse:
+    runtime = request.app[WS_RUNTIME]
+    rules = runtime.rules
+    token = _upgrade_bearer(request)
+    grant = None if token is None else rules.verify(token)
+    state = rules.admitting(time.time(), _query_last_event_id(request))
+    ws = AgentWebSocket(runtime.settings.ws_heartbeat_seconds)
+    connection = AgentConnection(runtime, ws, request.transport, uuid.uuid4().hex, state)
+    if grant is None:
+        runtime.wait_for_auth(connection)  # listed meanwhile: a shutdown closes it too
+    try:
+        await ws.prepare(request)
+    except BaseException:
+        runtime.done_waiting(connection)
+        raise
+    ws.connection = connection
+    await connection.serve(None if grant is None else rules.admit(state, grant, None))
+    return ws
+
+
+def _upgrade_bearer(request: web.Request) -> str | None:
+    """The upgrade's bearer token; None without an `Authorization` header. A header that is
+    there but not a usable `Bearer <token>` is HTTP 401: the client meant to authenticate,
+    so it must not be left waiting for an auth frame it will never send."""
+    header = request.headers.get("Authorization")
+    if header is None:
+        return None
+    scheme, _, token = header.strip().partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise unauthorized("The Authorization header must be 'Bearer <agent token>'.")
+    return token.strip()
+
+
+def _query_last_event_id(request: web.Request) -> str | None:
+    """`?lastEventId=`: a malformed one is 400 before the upgrade (a resume that cannot be
+    honoured should fail loudly, not silently replay nothing)."""
+    raw = request.query.get("lastEventId")
+    if raw is None or raw == "":
+        return None
+    if not is_event_id(raw):
+        raise invalid_payload("lastEventId is not a gateway event id.")
+    return raw
+
+
+def _runtime(app: web.Application) -> WsRuntime:
+    """The JWT settings are checked here, once at start-up: a bad algorithm list or public
+    key is a `ConfigError`, not a failure at the first agent's connection."""
     settings = app[SETTINGS]
-    return TokenVerifier(
+    verifier = TokenVerifier(
         secret=app[JWT_SECRET],
         public_key_pem=settings.jwt_public_key,
         algorithms=settings.jwt_algorithms,
         audience=settings.jwt_audience,
         leeway_seconds=settings.jwt_leeway_seconds,
     )
-
-
-def _runtime(app: web.Application) -> WsRuntime:
-    settings = app[SETTINGS]
-    verifier = _verifier(app)
+    rules = Rules(
+        verify=verifier.verify,
+        auth_timeout_seconds=settings.ws_auth_timeout_seconds,
+        refresh_grace_seconds=settings.ws_refresh_grace_seconds,
+        frames_per_second=settings.ws_client_frames_per_second,
+        limits=NarrowingLimits(max_filters=settings.ws_max_filters),
+    )
     router = SessionRouter(app[METRICS])
+    for reason in REFUSAL_REASONS:
+        app[METRICS].ws_refused.labels(reason)
     return WsRuntime(
         settings=settings,
         engine=app[ENGINE],
         metrics=app[METRICS],
-        verifier=verifier,
+        rules=rules,
         router=router,
         presence=Presence(app[ENGINE].presence, router, app[ENGINE].instance_id),
     )
@@ -75,26 +228,9 @@ async def _start_loops(app: web.Application) -> None:
 
 async def _close_websockets(app: web.Application) -> None:
     runtime = app[WS_RUNTIME]
-    sessions = list(runtime.router.sessions.values())
-    closing = [session.close(CLOSE_SHUTTING_DOWN, SHUTDOWN_REASON) for session in sessions]
-    for ws, transport in list(runtime.pending.items()):
-        closing.append(
-            asyncio.ensure_future(close_socket(ws, transport, CLOSE_SHUTTING_DOWN, SHUTDOWN_REASON))
-        )
+    connections = [*runtime.router.sessions.values(), *runtime.admitting]
+    closing = [connection.close(CLOSE_SHUTTING_DOWN, SHUTDOWN_REASON) for connection in connections]
     await asyncio.gather(*closing, return_exceptions=True)
-
-
-async def get_hub_presence(request: web.Request) -> web.Response:
-    """Who is connected to a hub, and their status."""
-    hub_id = request.match_info["hubId"]
-    agents = await request.app[ENGINE].presence.agents(hub_id)
-    return web.json_response(
-        {
-            "hubId": hub_id,
-            "counts": status_counts(agents),
-            "agents": [roster_detail(agent) for agent in agents],
-        }
-    )
 
 
 ROUTES = (
@@ -115,13 +251,21 @@ ROUTES = (
                     "and the websocket reference (docs/websocket.md).",
                 ),
             ),
-            errors=("bad_request", "invalid_payload", "unauthorized", "expired_token"),
+            errors=(
+                "bad_request",
+                "invalid_payload",
+                "unauthorized",
+                "expired_token",
+                "unavailable",
+            ),
             query=ResumeQuery,
             security=({"agentToken": []}, {}),
             description="Without `Authorization`, the first frame must be an `auth` frame "
             "carrying the agent token. A request that is not a websocket upgrade is 400 "
             "`bad_request`; a malformed `lastEventId` 400 `invalid_payload`; a bad bearer "
-            "token 401 (`unauthorized` or `expired_token`), before any upgrade.",
+            "token 401 (`unauthorized` or `expired_token`); without `Authorization`, while "
+            "`GATEWAY_WS_MAX_UNAUTHENTICATED` websockets already wait for their `auth` frame, "
+            "503 `unavailable` with `Retry-After`: each before any upgrade.",
         ),
     ),
     Route(

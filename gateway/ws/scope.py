@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from functools import lru_cache
 from typing import Any
 
 from gateway.agents.tokens import AgentGrant
@@ -17,12 +16,9 @@ from gateway.errors import AccessDenied
 from gateway.events.filters import TypeFilter
 
 ALL_EVENTS = ("*",)
-
-
-@lru_cache(maxsize=1024)
-def _type_filter(events: tuple[str, ...]) -> TypeFilter:
-    """Sessions asking for the same events share one compiled filter (most ask for all)."""
-    return TypeFilter(events)
+ALL_TYPES = TypeFilter(ALL_EVENTS)
+"""The filter of every session that did not narrow its events (most do not): shared. Any
+other list is compiled for its scope alone; nothing is cached on what a client sent."""
 
 
 @dataclass(frozen=True)
@@ -33,7 +29,8 @@ class Scope:
     type_filter: TypeFilter = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "type_filter", _type_filter(self.events))
+        compiled = ALL_TYPES if self.events == ALL_EVENTS else TypeFilter(self.events)
+        object.__setattr__(self, "type_filter", compiled)
 
     def sees(self, event: StoredEvent) -> bool:
         if event.hub_id not in self.hub_ids:

@@ -19,10 +19,12 @@ The names, and who uses them:
 - `request.writer.output_size`, `LineTooLong.args` carrying the limit that was broken and
   the message of a request over `max_headers`: gateway/http/protocol_errors.py (the answer
   to a request refused before routing; 431 for headers too large).
-- `WebSocketResponse.close` called by aiohttp itself from `receive` on a bad frame:
-  gateway/ws/handshake.py (`AgentWebSocket` turns 1007/1009 into 4001 before admission).
+- `WebSocketResponse.close` called by aiohttp itself from `receive` on a frame over
+  `max_msg_size`, and `decode_text=False` handing text frames over as unchecked bytes:
+  gateway/ws/feature.py (`AgentWebSocket` has the protocol decide those closes: 4001 before
+  admission, 4400 after; text that is not UTF-8 is refused by the protocol's own parsing).
 - Frames written straight to `request.transport` beside aiohttp's websocket frame writer:
-  gateway/ws/wire.py and gateway/ws/outbox.py (one encoded event framed without re-encoding).
+  gateway/ws/outbox.py (one encoded event framed without re-encoding).
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ from __future__ import annotations
 import asyncio
 import inspect
 from collections.abc import AsyncIterator, Callable
-from typing import Any
+from typing import Any, Literal
 
 import aiohttp
 import pytest
@@ -41,7 +43,7 @@ from aiohttp.web_runner import BaseRunner
 
 from gateway.http.body import BodyDeadlineExceeded
 from gateway.http.protocol_errors import TOO_MANY_HEADERS
-from gateway.ws.wire import write_text_frame, write_text_frames
+from gateway.ws.outbox import write_text_frame, write_text_frames
 
 CONNECTIONS = "gateway/http/connections.py"
 REBUILD = (
@@ -539,40 +541,39 @@ async def test_header_size_errors_carry_what_was_too_large() -> None:
     )
 
 
-# --- gateway/ws/handshake.py ---------------------------------------------------------------
+# --- gateway/ws/feature.py (AgentWebSocket) ------------------------------------------------
 
-
-@pytest.mark.parametrize(
-    ("frame", "code"),
-    [(b"\xff\xfe", WSCloseCode.INVALID_TEXT), (b"x" * 2048, WSCloseCode.MESSAGE_TOO_BIG)],
-    ids=["invalid-utf8-1007", "too-big-1009"],
+AGENT_WEBSOCKET = (
+    "gateway/ws/feature.py (AgentWebSocket) reads text frames as bytes (decode_text=False) and "
+    "overrides close() to have the protocol decide the close aiohttp sends itself from "
+    "receive() for a frame over max_msg_size (4001 before admission, 4400 after)"
 )
-async def test_websocket_receive_closes_bad_frames_through_close(
-    aiohttp_client: Any, frame: bytes, code: WSCloseCode
-) -> None:
-    name = "aiohttp.web_ws.WebSocketResponse.close"
-    reliance = (
-        "gateway/ws/handshake.py (AgentWebSocket) overrides close() to turn the close aiohttp "
-        "sends itself from receive() for a bad frame (1007, 1009) into 4001 before admission"
-    )
-    assert keyword_only(web.WebSocketResponse.close) == {"code", "message", "drain"}, changed(
-        name, f"changed signature to {inspect.signature(web.WebSocketResponse.close)}", reliance
-    )
-    closes: list[int] = []
 
-    class Recording(web.WebSocketResponse):
+
+async def _receive_one(aiohttp_client: Any, frame: bytes) -> tuple[list[int], list[WSMsgType]]:
+    """Send `frame` to a server websocket like the gateway's; the close codes it passed to
+    close() and the message types its receive() returned."""
+    closes: list[int] = []
+    received: list[WSMsgType] = []
+
+    class Recording(web.WebSocketResponse[Literal[False]]):
         async def close(
             self, *, code: int = WSCloseCode.OK, message: bytes = b"", drain: bool = True
         ) -> bool:
             closes.append(code)
             return await super().close(code=code, message=message, drain=drain)
 
-    async def handler(request: web.Request) -> web.WebSocketResponse:
-        ws = Recording(max_msg_size=1024)
+    async def handler(request: web.Request) -> web.WebSocketResponse[Literal[False]]:
+        ws = Recording(max_msg_size=1024, decode_text=False)
         await ws.prepare(request)
-        await ws.receive()
+        message = await ws.receive()
+        received.append(message.type)
+        if message.type is WSMsgType.TEXT:
+            received_data.append(message.data)
+            await ws.close(code=4400)
         return ws
 
+    received_data: list[Any] = []
     app = web.Application()
     app.router.add_get("/", handler)
     client = await aiohttp_client(app)
@@ -580,14 +581,51 @@ async def test_websocket_receive_closes_bad_frames_through_close(
     await ws.send_frame(frame, WSMsgType.TEXT)
     await ws.receive(timeout=5)
     await ws.close()
-    assert closes[:1] == [code], changed(
+    if received_data:
+        assert received_data == [frame], changed(
+            "aiohttp.web_ws.WebSocketResponse(decode_text=False)",
+            f"no longer hands a text frame over as its bytes (got {received_data!r})",
+            AGENT_WEBSOCKET,
+        )
+    return closes, received
+
+
+async def test_websocket_receive_closes_a_frame_over_max_msg_size_through_close(
+    aiohttp_client: Any,
+) -> None:
+    name = "aiohttp.web_ws.WebSocketResponse.close"
+    assert keyword_only(web.WebSocketResponse.close) == {"code", "message", "drain"}, changed(
+        name,
+        f"changed signature to {inspect.signature(web.WebSocketResponse.close)}",
+        AGENT_WEBSOCKET,
+    )
+    closes, received = await _receive_one(aiohttp_client, b"x" * 2048)
+    assert closes[:1] == [WSCloseCode.MESSAGE_TOO_BIG], changed(
         "aiohttp.web_ws.WebSocketResponse.receive",
-        f"no longer closes a bad frame with close(code={int(code)}) (close calls: {closes})",
-        reliance,
+        f"no longer closes a frame over max_msg_size with close(code=1009) (close calls: {closes})",
+        AGENT_WEBSOCKET,
+    )
+    assert received == [WSMsgType.ERROR], changed(
+        "aiohttp.web_ws.WebSocketResponse.receive",
+        f"no longer returns an ERROR message after closing 1009 (returned {received})",
+        AGENT_WEBSOCKET,
     )
 
 
-# --- gateway/ws/wire.py, gateway/ws/outbox.py ----------------------------------------------
+async def test_websocket_without_decode_text_hands_over_text_that_is_not_utf8(
+    aiohttp_client: Any,
+) -> None:
+    """The gateway's protocol refuses text that is not UTF-8 itself (4400 after admission,
+    4001 before, with an error frame): aiohttp must hand it over rather than close 1007."""
+    closes, received = await _receive_one(aiohttp_client, b'{"type": "pong", "x": "\xff\xfe"}')
+    assert received == [WSMsgType.TEXT] and closes == [4400], changed(
+        "aiohttp.web_ws.WebSocketResponse(decode_text=False)",
+        f"checks text frames itself now (receive returned {received}, close calls {closes})",
+        AGENT_WEBSOCKET,
+    )
+
+
+# --- gateway/ws/outbox.py -------------------------------------------------------------------
 
 
 async def test_frames_written_to_the_transport_never_split_aiohttp_frames(
@@ -599,8 +637,8 @@ async def test_frames_written_to_the_transport_never_split_aiohttp_frames(
     raw frame is written at every point where aiohttp's sends yield, and a strict client
     must read every frame of both writers intact and in order."""
     reliance = (
-        "gateway/ws/wire.py writes text frames straight to request.transport and "
-        "gateway/ws/outbox.py counts that transport's buffer as the session's whole backlog"
+        "gateway/ws/outbox.py writes text frames straight to request.transport and counts "
+        "that transport's buffer as the session's whole backlog"
     )
     sizes = [0, 125, 126, 65_535, 65_536, 300_000]
 

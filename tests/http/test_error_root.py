@@ -23,7 +23,7 @@ from gateway.errors import (
     invalid_payload,
 )
 from gateway.http.routes import add_routes
-from gateway.ws.frames import close_code_for, gateway_error_frame
+from gateway.ws.frames import RATE_LIMITED, close_code_for, gateway_error_frame
 from tests.http.conftest import added_route, make_app
 
 ERRORS: list[tuple[GatewayError, int, str]] = [
@@ -83,6 +83,7 @@ async def test_an_engine_outage_says_retry_and_keeps_its_detail_out_of_the_answe
         (TokenError("expired_token", "The token has expired."), 4001),
         (AccessDenied("The token grants no hub."), 4003),
         (invalid_payload("hubIds: Input should be a valid list"), 4400),
+        (RATE_LIMITED, 4429),
         (EngineUnavailable("injected"), 1011),
     ],
     ids=lambda value: getattr(value, "code", str(value)),

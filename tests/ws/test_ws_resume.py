@@ -10,7 +10,7 @@ from typing import Any
 import aiohttp
 import orjson
 import pytest
-from websockets.asyncio.client import connect
+from websockets.asyncio.client import ClientConnection, connect
 from ws_helpers import (
     FRAME_TIMEOUT,
     activity,
@@ -155,6 +155,21 @@ async def test_resume_from_the_newest_event_replays_nothing(make_gateway: Any) -
     await ws.close()
 
 
+async def slow_reader(gw: Any, last_event_id: str) -> ClientConnection:
+    """ann resuming after `last_event_id` over a small receive window, reading only when
+    the test reads (a slow link)."""
+    host, port = str(gw.client.host), int(gw.client.port)
+    return await connect(
+        f"ws://{host}:{port}/ws?lastEventId={last_event_id}",
+        additional_headers={"Authorization": f"Bearer {agent_token('ann', ['hub-a'])}"},
+        sock=small_receive_buffer(host, port),
+        compression=None,
+        ping_interval=None,
+        max_queue=4,
+        max_size=None,
+    )
+
+
 async def test_resume_from_far_back_under_steady_publishing_is_not_too_slow(
     make_gateway: Any,
 ) -> None:
@@ -175,17 +190,9 @@ async def test_resume_from_far_back_under_steady_publishing_is_not_too_slow(
             seq += 1
             await asyncio.sleep(0.002)
 
-    host, port = str(gw.client.host), int(gw.client.port)  # type: ignore[arg-type]
     publishing = asyncio.create_task(steady())
     try:
-        client = await connect(
-            f"ws://{host}:{port}/ws?lastEventId={first[0].id}",
-            additional_headers={"Authorization": f"Bearer {agent_token('ann', ['hub-a'])}"},
-            sock=small_receive_buffer(host, port),
-            compression=None,
-            ping_interval=None,
-            max_queue=4,
-        )
+        client = await slow_reader(gw, first[0].id)
         frames: list[dict[str, Any]] = []
         while not frames or frames[-1]["type"] != "recovered":
             frames.append(orjson.loads(await asyncio.wait_for(client.recv(), FRAME_TIMEOUT)))
@@ -229,3 +236,25 @@ async def test_last_event_id_from_the_future_is_not_recovered(
     live = await publish(gw.engine, [activity("hub-a", "c1", seq=n) for n in range(1, 4)])
     assert await event_ids(ws, 3) == [event.id for event in live]
     await ws.close()
+
+
+async def test_a_refresh_is_answered_while_a_long_replay_waits_for_the_client(
+    make_gateway: Any,
+) -> None:
+    """The replay runs beside the reading of client frames: a client slow to read its
+    history still has its `refresh` answered before the replay ends (else its token could
+    expire, and the session close 4001, in the middle of a replay)."""
+    gw = await make_gateway(ws_max_backlog_bytes=64 * 1024, send_buffer=16 * 1024)
+    first = await publish(gw.engine, [activity("hub-a", "c1", seq=0)])
+    await publish(gw.engine, [activity("hub-a", "c1", seq=n, text="y" * 300) for n in range(1500)])
+    client = await slow_reader(gw, first[0].id)
+    await client.send(
+        orjson.dumps({"type": "refresh", "token": agent_token("ann", ["hub-a"])}).decode()
+    )
+    await asyncio.sleep(0.3)  # the client reads nothing meanwhile
+    types: list[str] = []
+    while "recovered" not in types:
+        types.append(orjson.loads(await asyncio.wait_for(client.recv(), FRAME_TIMEOUT))["type"])
+    await client.close()
+    assert types.count("event") == 1500
+    assert types.index("refreshed") < types.index("recovered")

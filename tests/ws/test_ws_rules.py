@@ -6,8 +6,8 @@ from __future__ import annotations
 import pytest
 
 from gateway.agents.tokens import AgentGrant
+from gateway.ws.frames import text_frame_header
 from gateway.ws.scope import AccessDenied, granted_scope, narrowed, regranted
-from gateway.ws.wire import text_frame_header
 
 
 def _grant(hubs: set[str], conversations: set[str] | None = None) -> AgentGrant:
