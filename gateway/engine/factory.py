@@ -7,7 +7,8 @@ from gateway.config import ConfigError, Settings
 from gateway.engine.base import Engine, EngineUnavailable
 from gateway.engine.deliveries import QueueLimits
 from gateway.engine.memory import MemoryEngine
-from gateway.engine.redis import RedisConfigError, RedisOptions, open_redis_engine
+from gateway.engine.redis import RedisConfigError, RedisEngine, RedisOptions
+from gateway.engine.redis.connection import describe
 
 
 def queue_limits(settings: Settings) -> QueueLimits:
@@ -40,7 +41,10 @@ async def open_engine(settings: Settings) -> Engine:
     evicting, the same key layout) or refused with a one-line ConfigError."""
     if not settings.redis_url:
         return MemoryEngine(limits=queue_limits(settings))
+    engine = RedisEngine(redis_options(settings), limits=queue_limits(settings))
     try:
-        return await open_redis_engine(redis_options(settings), limits=queue_limits(settings))
+        await engine.start()
     except (RedisConfigError, EngineUnavailable) as exc:
-        raise ConfigError(str(exc)) from None
+        await engine.close()
+        raise ConfigError(describe(exc)) from None
+    return engine

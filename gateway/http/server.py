@@ -23,6 +23,7 @@ from aiohttp import web
 from gateway import early_signals
 from gateway.config import Settings, generated_secret
 from gateway.engine.factory import open_engine
+from gateway.engine.redis import RedisEngine, RedisOptions
 from gateway.http.app import build_app
 from gateway.http.appkeys import INFLIGHT
 from gateway.http.connections import GatewayRunner, raise_descriptor_limit
@@ -79,11 +80,18 @@ async def serve(settings: Settings, *, worker: int | None = None) -> None:
     print(f"gateway listening on http://{host}:{port} (engine: {engine.name})", flush=True)
     if settings.admin_key is None:
         print(f"admin key: {admin_key}", flush=True)
+    if isinstance(engine, RedisEngine):
+        print(redis_line(engine.options), flush=True)
     unwatch = _follow_supervisor(stop) if worker is not None else None
     await stop.wait()
     if unwatch is not None:
         unwatch()
     await _shut_down(runner, app[INFLIGHT], settings.shutdown_timeout_seconds)
+
+
+def redis_line(options: RedisOptions) -> str:
+    """The start-up line naming the Redis target (never its password) and key prefix."""
+    return f"redis: {options.target} (key prefix {options.key_prefix})"
 
 
 WORKER_HEADER = "X-Gateway-Worker"

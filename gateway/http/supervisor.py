@@ -15,7 +15,7 @@ process that supervises them.
   reach, a configuration only the engine checks) is one line, not N; then the others start
   together. If any fails, the rest are stopped and the exit status is 2. Once all have
   announced, the supervisor prints the start-up line (the workers' own, which they print
-  to it), the generated admin key when there is one, and `workers: N`.
+  to it), the generated admin key when there is one, the Redis target, and `workers: N`.
 - **Restarts.** A worker that dies is started again, and both are logged. One that dies
   before it has served for `STABLE_SECONDS` counts as failing at start-up: it is restarted
   after a delay doubling from `FIRST_BACKOFF_SECONDS` to `MAX_BACKOFF_SECONDS`, so a worker
@@ -51,7 +51,8 @@ from prometheus_client import multiprocess
 
 from gateway import early_signals
 from gateway.config import Settings, generated_secret
-from gateway.http.server import StartupError
+from gateway.engine.factory import redis_options
+from gateway.http.server import StartupError, redis_line
 from gateway.metrics import MULTIPROCESS_DIR
 
 log = logging.getLogger("gateway.supervisor")
@@ -188,6 +189,8 @@ class Supervisor:
         print(first.announced, flush=True)
         if self._admin_key is not None:
             print(f"admin key: {self._admin_key}", flush=True)
+        if self._settings.redis_url:
+            print(redis_line(redis_options(self._settings)), flush=True)
         print(f"workers: {len(self._workers)}", flush=True)
         keepers = [asyncio.create_task(self._keep(worker)) for worker in self._workers]
         await self._stop.wait()

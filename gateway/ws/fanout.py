@@ -144,9 +144,15 @@ def _unindex(
                 del index[hub_id]
 
 
-def fanout_loop(events: EventLog, router: SessionRouter) -> LoopBody:
+def fanout_loop(events: EventLog, router: SessionRouter, since: str | None = None) -> LoopBody:
+    """`since` is the newest id when the server started, read before it serves anything: an
+    event stored once sessions can join is never behind the cursor, however late the loop's
+    first read (over Redis, a round trip queued behind every other loop's)."""
+
     async def run(beat: Callable[[], None]) -> None:
-        cursor: str | None = None
+        cursor = since
+        if cursor is not None:
+            router.start_at(cursor)
         failures = 0
         while True:
             beat()
@@ -193,9 +199,12 @@ async def replay(session: AgentConnection, events: EventLog, admit: Admit) -> No
         start = admit.resume_from
     else:
         return
-    if start < await events.history_floor() or start > await events.last_id():
+    floor, last = await events.history_floor(), await events.last_id()
+    if start < floor or start > last:
+        # Live from the store's newest event: a fan-out loop lagging behind the store (reading
+        # Redis) may still be about to deliver it to every session.
         session.offer(server_frame("recovered", recovered=False, count=0))
-        session.finish_replay(None)
+        session.finish_replay(last)
         return
     limit_bytes = session.runtime.settings.ws_max_backlog_bytes
     cursor, count = start, 0

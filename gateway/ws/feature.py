@@ -212,13 +212,22 @@ def _runtime(app: web.Application) -> WsRuntime:
 async def _start_loops(app: web.Application) -> None:
     runtime = app[WS_RUNTIME]
     heartbeat = runtime.settings.ws_heartbeat_seconds
-    app[LOOPS].start("fanout", fanout_loop(runtime.engine.events, runtime.router))
+    # Where the fan-out and the roster feed start is read before any session can join (a
+    # loop's own first read may come late); when the engine is down, each finds it itself.
+    start: str | None = None
+    with contextlib.suppress(EngineUnavailable):
+        start = await runtime.engine.events.last_id()
+    app[LOOPS].start("fanout", fanout_loop(runtime.engine.events, runtime.router, start))
+    roster_start: str | None = None
+    with contextlib.suppress(EngineUnavailable):
+        roster_start = (await runtime.presence.store.changes_after(None, 0)).cursor
     with contextlib.suppress(EngineUnavailable):  # the loop beats again soon
         await beat_once(runtime.presence, runtime.router)  # alive before any session joins
     beating = presence_heartbeat_loop(runtime.presence, runtime.router)
     app[LOOPS].start("presence-heartbeat", beating)
     app[LOOPS].start("presence-reaper", reap_loop(runtime.presence))
-    app[LOOPS].start("presence-feed", RosterFeed(runtime.presence, runtime.router).run)
+    roster_feed = RosterFeed(runtime.presence, runtime.router, roster_start)
+    app[LOOPS].start("presence-feed", roster_feed.run)
     app[LOOPS].start(
         "ws-heartbeat",
         heartbeat_loop(runtime.router, heartbeat),

@@ -202,7 +202,9 @@ def reap_loop(presence: Presence) -> LoopBody:
 
 
 class RosterFeed:
-    def __init__(self, presence: Presence, router: SessionRouter) -> None:
+    def __init__(self, presence: Presence, router: SessionRouter, since: str | None = None) -> None:
+        """`since`: the feed's cursor when the server started (None: from the first read)."""
+        self._since = since
         self._store = presence.store
         self._router = router
         self._pending: dict[str, None] = {}
@@ -211,7 +213,7 @@ class RosterFeed:
         """Hubs whose rosters went out lately: (tokens left, when counted)."""
 
     async def run(self, beat: Callable[[], None]) -> None:
-        cursor: str | None = None
+        cursor = self._since
         while True:
             beat()
             try:

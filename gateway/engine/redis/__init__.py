@@ -31,6 +31,8 @@ import logging
 import secrets
 import time
 
+from redis.asyncio.cluster import RedisCluster
+
 from gateway.engine.base import EngineUnavailable
 from gateway.engine.deliveries import DeliveryQueue, QueueLimits
 from gateway.engine.events import EventLog
@@ -110,11 +112,19 @@ class RedisEngine:
             raise EngineUnavailable(f"cannot reach redis at {self.options.target}: "
                                     f"{describe(exc)}") from exc  # fmt: skip
 
+    async def _policies(self) -> set[str]:
+        """The eviction policy of Redis, or of every primary of a cluster."""
+        redis = self.link.redis
+        if isinstance(redis, RedisCluster):
+            by_node = await redis.info("memory", target_nodes=RedisCluster.PRIMARIES)
+            return {str(info.get("maxmemory_policy", "")) for info in by_node.values()}
+        return {str((await redis.info("memory")).get("maxmemory_policy", ""))}
+
     async def _check_policy(self) -> None:
-        info = await self.link.redis.info("memory")
-        policy = str(info.get("maxmemory_policy", ""))
+        policies = await self._policies()
         self._policy_checked = time.monotonic()
-        if policy != REQUIRED_EVICTION_POLICY:
+        policy = ", ".join(sorted(policies - {REQUIRED_EVICTION_POLICY}))
+        if policy:
             raise RedisConfigError(
                 f"redis at {self.options.target} has maxmemory-policy {policy}; the gateway "
                 f"needs {REQUIRED_EVICTION_POLICY} (an evicting Redis drops dedup keys and "
@@ -145,6 +155,7 @@ class RedisEngine:
                 await self.link.redis.ping()
         except RedisConfigError as exc:
             self._policy_checked = 0.0
+            self.health.failed(exc)  # one log line saying why, not one per check
             raise EngineUnavailable(str(exc)) from None
         except Exception as exc:
             if not is_unavailable(exc):

@@ -1,5 +1,5 @@
-"""The Redis connection: clients made from the settings, the one boundary where redis-py's
-errors become `EngineUnavailable`, and the start-up checks.
+"""The Redis connection: clients made from the settings (single node, TLS, unix socket,
+Sentinel), and the one boundary where redis-py's errors become `EngineUnavailable`.
 
 Timeouts are short on purpose: a Redis that stops answering must turn into 503s and a
 failing `/readyz` within seconds, not hang requests. redis-py's own retries are off: a
@@ -20,16 +20,21 @@ from urllib.parse import urlsplit, urlunsplit
 
 from redis import exceptions as redis_errors
 from redis.asyncio import BlockingConnectionPool, Redis
+from redis.asyncio.cluster import RedisCluster
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 
 from gateway.engine.base import EngineUnavailable
+from gateway.engine.redis import cluster, sentinel, urls
 from gateway.engine.redis.keys import Keys
 from gateway.engine.redis.scripts import Scripts
 
 log = logging.getLogger("gateway.redis")
 
-SCHEMES = ("redis", "rediss", "unix")
+SCHEMES = ("redis", "rediss", "unix", *sentinel.SCHEMES, *cluster.SCHEMES)
+TLS_SCHEMES = ("rediss", "rediss+sentinel", "rediss+cluster")
+
+Client = Redis | RedisCluster
 
 # How long a command may wait for a free connection of the pool before it fails.
 POOL_WAIT_SECONDS = 2.0
@@ -60,22 +65,45 @@ class RedisOptions:
     timeout_seconds: float = 5.0
 
     def __post_init__(self) -> None:
-        scheme = urlsplit(self.url).scheme
+        scheme = self.url.partition("://")[0]
         if scheme not in SCHEMES:
             raise RedisConfigError(
-                f"GATEWAY_REDIS_URL must start with redis://, rediss:// or unix://, not {scheme!r}"
+                "GATEWAY_REDIS_URL must start with redis://, rediss://, unix://, "
+                "redis+sentinel://, rediss+sentinel://, redis+cluster:// or rediss+cluster://, "
+                f"not {scheme!r}"
             )
+        try:
+            if scheme in sentinel.SCHEMES:
+                sentinel.parse(self.url)
+            elif scheme in cluster.SCHEMES:
+                cluster.parse(self.url)
+        except urls.UrlError as exc:
+            raise RedisConfigError(f"GATEWAY_REDIS_URL: {exc}") from None
         if (self.tls_cert_file is None) != (self.tls_key_file is None):
             raise RedisConfigError(
                 "GATEWAY_REDIS_TLS_CERT_FILE and GATEWAY_REDIS_TLS_KEY_FILE go together"
             )
         tls_set = self.tls_ca_file or self.tls_cert_file
-        if tls_set and scheme != "rediss":
+        if tls_set and scheme not in TLS_SCHEMES:
             raise RedisConfigError("GATEWAY_REDIS_TLS_* settings need a rediss:// URL")
+
+    @property
+    def _sentinel(self) -> sentinel.SentinelTarget | None:
+        scheme = self.url.partition("://")[0]
+        return sentinel.parse(self.url) if scheme in sentinel.SCHEMES else None
+
+    @property
+    def _cluster(self) -> urls.MultiHostUrl | None:
+        scheme = self.url.partition("://")[0]
+        return cluster.parse(self.url) if scheme in cluster.SCHEMES else None
 
     @property
     def target(self) -> str:
         """The URL without its password, for logs and the start-up line."""
+        if self._sentinel is not None:
+            return self._sentinel.display
+        if self._cluster is not None:
+            return self._cluster.display("")
         parts = urlsplit(self.url)
         if parts.password is None:
             return self.url
@@ -84,7 +112,7 @@ class RedisOptions:
         user = f"{parts.username}:***@" if parts.username else ":***@"
         return urlunsplit(parts._replace(netloc=f"{user}{host}{port}"))
 
-    def client(self, *, read_timeout: float | None = None, pool_size: int | None = None) -> Redis:
+    def client(self, *, read_timeout: float | None = None, pool_size: int | None = None) -> Client:
         """A client with its own pool; `read_timeout` overrides the socket read timeout (the
         blocking stream reader waits longer than any command)."""
         kwargs: dict[str, Any] = {
@@ -96,12 +124,18 @@ class RedisOptions:
             "health_check_interval": HEALTH_CHECK_SECONDS,
             "client_name": "gateway",
         }
-        if urlsplit(self.url).scheme == "rediss":
+        if self.url.partition("://")[0] in TLS_SCHEMES:
             kwargs.update(
                 ssl_ca_certs=self.tls_ca_file,
                 ssl_certfile=self.tls_cert_file,
                 ssl_keyfile=self.tls_key_file,
             )
+        target = self._sentinel
+        if target is not None:
+            return sentinel.master_client(target, kwargs)
+        nodes = self._cluster
+        if nodes is not None:
+            return cluster.cluster_client(nodes, kwargs)
         pool = BlockingConnectionPool.from_url(self.url, **kwargs)
         return Redis.from_pool(pool)
 
@@ -121,15 +155,13 @@ def is_unavailable(exc: BaseException) -> bool:
 
 class Health:
     """Whether Redis answered the last call: one log line when it goes, one when it is back,
-    never one per request. `errors` counts every failed call (for `/metrics`)."""
+    never one per request."""
 
     def __init__(self, target: str) -> None:
         self.target = target
         self.down_since: float | None = None
-        self.errors = 0
 
     def failed(self, exc: BaseException) -> None:
-        self.errors += 1
         if self.down_since is None:
             self.down_since = time.monotonic()
             log.warning("redis at %s is unavailable: %s", self.target, describe(exc))
@@ -150,8 +182,9 @@ def text(value: bytes | str) -> str:
 
 
 def describe(exc: BaseException) -> str:
-    text = str(exc) or type(exc).__name__
-    return text.splitlines()[0][:200]
+    """One line for the logs (an `EngineUnavailable` says what failed in its detail)."""
+    line = (exc.detail if isinstance(exc, EngineUnavailable) else str(exc)) or type(exc).__name__
+    return line.splitlines()[0][:200]
 
 
 class Linked(Protocol):
@@ -166,7 +199,7 @@ class Link:
     """What every store shares: the command client, the key names, the scripts registered
     on the client and the health record."""
 
-    redis: Redis
+    redis: Client
     keys: Keys
     scripts: Scripts
     health: Health

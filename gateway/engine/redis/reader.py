@@ -18,11 +18,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from redis.asyncio import Redis
-
 from gateway.engine.base import EngineUnavailable
 from gateway.engine.events import StoredEvent
-from gateway.engine.redis.connection import Health, describe, is_unavailable
+from gateway.engine.redis.connection import Client, Health, describe, is_unavailable
 from gateway.engine.redis.keys import Keys
 
 log = logging.getLogger("gateway.redis")
@@ -97,7 +95,7 @@ def _cancelled() -> bool:
 
 @dataclass
 class BlockingReader:
-    client: Redis
+    client: Client
     keys: Keys
     health: Health
     _pending: asyncio.Future[Wake] | None = None
@@ -178,9 +176,8 @@ class BlockingReader:
         read inside redis-py does not reliably end the task), then the task is awaited."""
         self._closing = True
         task, self._task = self._task, None
-        await self.client.connection_pool.disconnect()
+        await self.client.aclose()
         if task is not None:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError, TimeoutError):
                 await asyncio.wait_for(task, CLOSE_WAIT_SECONDS)
-        await self.client.aclose()

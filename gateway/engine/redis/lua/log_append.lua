@@ -16,9 +16,14 @@ local function seen(digest)
   return false
 end
 
-local meta = redis.call('HMGET', KEYS[2], 'last_ms', 'last_seq', 'appended')
+local meta = redis.call('HMGET', KEYS[2], 'last_ms', 'last_seq', 'appended', 'floor')
 local ms, seq = tonumber(meta[1]) or 0, tonumber(meta[2]) or 0
 local appended = tonumber(meta[3]) or 0
+if not meta[4] then
+  -- A log without a floor lost its data (a Redis restarted without persistence, a flush):
+  -- nothing before now can be resumed from.
+  redis.call('HSET', KEYS[2], 'floor', string.format('%013.0f-%06d', now - 1, MAX_SEQ))
+end
 local index = math.floor(now / width)
 local bucket = bucket_prefix .. string.format('%.0f:%.0f', width, index)
 local here, ids, stored = {}, {}, 0
