@@ -27,12 +27,14 @@ from tests.running_gateway import HUBSTER_HUB, RunningGateway, agent_token, http
 from tests.scale_support import (
     SCALE_ENV,
     Agent,
+    Answer,
     WebhookLoad,
     access_lines,
     children,
     cmdline,
     log_lines,
     marker,
+    send,
     stored_texts,
     wait_for,
     webhook,
@@ -176,16 +178,20 @@ def test_both_workers_take_requests_and_metrics_count_for_both(workers: Workers)
         "webhooks answered by both workers",
     )
     assert taken
-    agents = [Agent(workers.ws_url, _token(n)) for n in range(4)]
+    agents = _agents_on_both_workers(workers)
     try:
-        scrapes = [http("GET", workers.gateway.url + "/metrics").body.decode() for _ in range(8)]
-        scraped_by = {line["worker"] for line in access_lines(workers.log, "/metrics")}
-        assert scraped_by == {1, 2}, "both workers answered scrapes"
-        for text in scrapes:
+        scrapes = _answers_from_both_workers(workers, "/metrics")
+        wait_for(
+            lambda: {line["worker"] for line in access_lines(workers.log, "/metrics")} == {1, 2},
+            10,
+            "each worker to log what it answered, with its id",
+        )
+        for answer in scrapes:
+            text = answer.body.decode()
             accepted = _metric(text, "gateway_webhooks_total", outcome="accepted")
             assert accepted == 30, "every worker's webhooks, whichever worker is asked"
             assert _metric(text, "gateway_events_stored_total") == 30
-            assert _metric(text, "gateway_ws_sessions") == 4
+            assert _metric(text, "gateway_ws_sessions") == len(agents)
     finally:
         for agent in agents:
             agent.close()
@@ -194,6 +200,31 @@ def test_both_workers_take_requests_and_metrics_count_for_both(workers: Workers)
 
 def _token(n: int) -> str:
     return agent_token(f"agent-{n}", [HUBSTER_HUB])
+
+
+MAX_TRIES = 40
+"""The kernel spreads connections over the workers by a hash: whether a few land on both
+is chance, so tests that need both keep connecting until they do (bounded)."""
+
+
+def _agents_on_both_workers(workers: Workers, at_least: int = 4) -> list[Agent]:
+    agents: list[Agent] = []
+    while len(agents) < at_least or {agent.workers[0] for agent in agents} != {"1", "2"}:
+        assert len(agents) < MAX_TRIES, "no session reached one of the workers"
+        agents.append(Agent(workers.ws_url, _token(len(agents))))
+    return agents
+
+
+def _answers_from_both_workers(workers: Workers, path: str, at_least: int = 4) -> list[Answer]:
+    process = workers.gateway.process
+    answers: list[Answer] = []
+    while len(answers) < at_least or {a.headers["X-Gateway-Worker"] for a in answers} != {
+        "1",
+        "2",
+    }:
+        assert len(answers) < MAX_TRIES, "no request reached one of the workers"
+        answers.append(send(process.host, process.port, "GET", path))
+    return answers
 
 
 def test_a_killed_worker_is_restarted_and_nothing_accepted_is_lost(workers: Workers) -> None:
@@ -259,8 +290,9 @@ def test_a_killed_worker_is_restarted_and_nothing_accepted_is_lost(workers: Work
         # was buried); its counts stayed in the host's totals.
         metrics = http("GET", workers.gateway.url + "/metrics").body.decode()
         assert _metric(metrics, "gateway_ws_sessions") == len(agents)
+        # Counted before the 202, stored before counted: the kill may fall between the two.
         stored_total = _metric(metrics, "gateway_events_stored_total")
-        assert stored_total == len(before) + len(stored)
+        assert len(before) + len(accepted_texts) <= stored_total <= len(before) + len(stored)
     finally:
         for agent in agents:
             agent.close()
@@ -277,8 +309,7 @@ def _supervisor_lines(workers: Workers, since: int, prefix: str) -> list[dict[st
 def test_sigterm_drains_every_worker_and_exits_0(workers: Workers) -> None:
     """A webhook whose body is still arriving is answered 202, websockets on every worker
     are closed with 1012, and the supervisor exits 0."""
-    agents = [Agent(workers.ws_url, _token(n)) for n in range(6)]
-    assert {agent.workers[0] for agent in agents} == {"1", "2"}, "sessions on both workers"
+    agents = _agents_on_both_workers(workers)
     request = webhook(workers.integration, marker())
     head = f"POST {request.url} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n" + "".join(
         f"{name}: {value}\r\n" for name, value in request.headers.items()
