@@ -11,6 +11,7 @@ import os
 import re
 import signal
 import socket
+import subprocess
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -21,7 +22,7 @@ import pytest
 import redis
 
 from gateway.engine.redis.keys import Keys
-from tests.conftest import START_LINE, run_gateway, start_gateway
+from tests.conftest import START_LINE, GatewayProcess, run_gateway, start_gateway
 from tests.redis_support import RedisServer, free_port, fresh_prefix
 from tests.running_gateway import HUBSTER_HUB, RunningGateway, agent_token, http
 from tests.scale_support import (
@@ -76,6 +77,17 @@ class Workers:
         return http("POST", self.gateway.url + request.url, request.body, request.headers)
 
 
+def _stop(process: GatewayProcess) -> None:
+    """SIGTERM first, so the supervisor removes its metrics directory; SIGKILL if stuck."""
+    if process.proc.poll() is None:
+        process.proc.terminate()
+        try:
+            process.proc.wait(30)
+        except subprocess.TimeoutExpired:
+            process.proc.kill()
+            process.proc.wait()
+
+
 def _env(redis_url: str, prefix: str) -> dict[str, str]:
     return {
         **SCALE_ENV,
@@ -99,9 +111,7 @@ def workers(
         integration = gateway.integration("hubster-system", HUBSTER_HUB)
         yield Workers(gateway, log, redis_server.url, prefix, integration)
     finally:
-        if process.proc.poll() is None:
-            process.proc.kill()
-            process.proc.wait()
+        _stop(process)
 
 
 def test_start_up_lines_then_one_line_per_worker_count(workers: Workers) -> None:
@@ -373,7 +383,5 @@ def test_a_worker_that_cannot_start_is_restarted_with_growing_delays(
         wait_for(ready, 15, "ready again")
         assert process.terminate(30) == 0
     finally:
-        if process.proc.poll() is None:
-            process.proc.kill()
-            process.proc.wait()
+        _stop(process)
         redis.stop()
