@@ -12,7 +12,7 @@ from contextvars import ContextVar
 from pathlib import Path
 from typing import Annotated, Any
 
-from pydantic import Field, ValidationError, field_validator, model_validator
+from pydantic import Field, IPvAnyNetwork, ValidationError, field_validator, model_validator
 from pydantic.fields import FieldInfo
 from pydantic_settings import (
     BaseSettings,
@@ -71,6 +71,10 @@ class Settings(BaseSettings):
     redis_timeout_seconds: float = Field(5, gt=0, le=300)
     admin_key: str | None = Field(None, repr=False)
     log_level: str = "INFO"
+    # Many processes (docs/deploy.md): worker processes sharing one port (Redis engine
+    # only), and the peers whose X-Forwarded-* / Forwarded headers are believed.
+    workers: int = Field(1, ge=1, le=256)
+    trusted_proxies: Annotated[list[IPvAnyNetwork], NoDecode] = []
     allow_private_targets: bool = False
 
     jwt_secret: str | None = Field(None, repr=False)
@@ -120,7 +124,7 @@ class Settings(BaseSettings):
     integrations: list[dict[str, Any]] = []
     subscribers: list[dict[str, Any]] = []
 
-    @field_validator("jwt_algorithms", "retry_schedule", mode="before")
+    @field_validator("jwt_algorithms", "retry_schedule", "trusted_proxies", mode="before")
     @classmethod
     def _comma_separated(cls, value: object) -> object:
         return _split_csv(value)
@@ -154,6 +158,17 @@ class Settings(BaseSettings):
             raise ValueError(
                 f"dedup_seconds ({self.dedup_seconds:g}) must be at least history_seconds "
                 f"({self.history_seconds:g})"
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _workers_share_redis(self) -> Settings:
+        """Worker processes share state only through Redis: with the memory engine each
+        would hold its own event log, dedup keys and sessions."""
+        if self.workers > 1 and not self.redis_url:
+            raise ValueError(
+                f"workers = {self.workers} needs the Redis engine (GATEWAY_REDIS_URL): "
+                "with the memory engine every worker would keep its own events"
             )
         return self
 

@@ -99,8 +99,13 @@ def test_the_haproxy_example_is_valid(tmp_path: Path) -> None:
     config = tmp_path / "haproxy.cfg"
     # The certificate is the operator's; the rest is checked as written.
     config.write_text(re.sub(r"bind :443 ssl crt \S+", "bind 127.0.0.1:8443", example))
+    shutil.copytree(ROOT / "deploy" / "errors", tmp_path / "errors")  # as shipped beside it
     haproxy = shutil.which("haproxy") or "/usr/sbin/haproxy"
     checked = subprocess.run(
-        [haproxy, "-c", "-f", str(config)], capture_output=True, text=True, timeout=30
+        [haproxy, "-c", "-f", str(config)],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        cwd=tmp_path,
     )
     assert checked.returncode == 0, checked.stdout + checked.stderr

@@ -202,9 +202,9 @@ def test_the_docs_stand_alone(path: Path) -> None:
 
 def test_the_code_and_tests_point_at_the_projects_own_docs() -> None:
     """Comments and docstrings cite docs/, never a document outside the repository."""
-    suffixes = {".py", ".js", ".html", ".css", ".toml", ".md", ".lua", ".yaml"}
+    suffixes = {".py", ".js", ".html", ".css", ".toml", ".md", ".lua", ".yaml", ".cfg", ".sh"}
     sources = [ROOT / "README.md", ROOT / "scripts" / "test", ROOT / "Dockerfile"]
-    for folder in ("gateway", "signing", "bench", "tests", "config"):
+    for folder in ("gateway", "signing", "bench", "tests", "config", "deploy"):
         sources += (path for path in (ROOT / folder).rglob("*") if path.suffix in suffixes)
     found = [
         f"{path.relative_to(ROOT)}: {outside}"
