@@ -78,6 +78,23 @@ async def test_a_parked_subscriber_keeps_its_deliveries_but_is_never_due(engine:
     assert again.failing_since == 11.0  # unparking ended the earlier run of failures
 
 
+async def test_parked_lists_the_parked_subscribers_until_unparked_or_dropped(
+    engine: Engine,
+) -> None:
+    queue = engine.deliveries
+    assert await queue.parked() == []
+    await enqueue(engine, [delivery(1), delivery(1, "s2"), delivery(1, "s3")])
+    await queue.park("s1")
+    await queue.park("s2")
+    await queue.park("idle")  # parking needs no deliveries held
+    await queue.park("s1")
+    assert sorted(await queue.parked()) == ["idle", "s1", "s2"]
+    await queue.unpark("s1", 1.0)
+    await queue.drop_subscriber("s2")
+    assert sorted(await queue.parked()) == ["idle"]
+    assert sorted(await queue.due_subscribers(1.0)) == ["s1", "s3"]
+
+
 async def test_past_the_queued_cap_the_oldest_unclaimed_delivery_dies(
     make_engine: EngineFactory,
 ) -> None:
