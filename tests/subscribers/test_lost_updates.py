@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from gateway.engine.memory import MemoryEngine
+from tests.conftest import NewEngine
 from tests.delivery.support import AUTH
 from tests.engine.interleaving import Interleaving
 
@@ -17,9 +17,11 @@ from tests.engine.interleaving import Interleaving
     "on_read", [1, 2], ids=["rotated-before-the-body", "rotated-before-the-save"]
 )
 async def test_a_patch_never_undoes_a_rotation_made_while_it_worked(
-    make_gateway: Any, on_read: int
+    make_gateway: Any, new_engine: NewEngine, on_read: int
 ) -> None:
-    engine = MemoryEngine()
+    """On Redis the rotation comes from a second engine over the same data (another
+    process), so the compare-and-set under test is the Redis script's."""
+    engine = await new_engine()
     rotated: dict[str, Any] = {}
 
     async def rotate() -> None:
@@ -30,7 +32,7 @@ async def test_a_patch_never_undoes_a_rotation_made_while_it_worked(
     registry = Interleaving(engine.registry, rotate)
     engine.registry = registry  # type: ignore[assignment]
     first = await make_gateway(engine=engine)
-    other = await make_gateway(engine=engine)
+    other = await make_gateway(engine=await new_engine())
     created = await first.create_subscriber(url="https://hooks.example.com/a", events=["message"])
     subscriber_id = created["subscriberId"]
 
