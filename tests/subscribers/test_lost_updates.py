@@ -1,6 +1,7 @@
 """A subscriber PATCH reads the record, then awaits its body and the URL's DNS check, then
 saves: a rotation completed in that window — by this process or another sharing the
-engine — must survive the save. The interleaving is forced at the registry boundary."""
+engine — must survive the save. The interleaving is forced at the registry boundary. A
+PATCH that loses the compare-and-set on every try answers 503 and asks for a retry."""
 
 from __future__ import annotations
 
@@ -8,8 +9,10 @@ from typing import Any
 
 import pytest
 
+from gateway.engine.registry import UPDATE_ATTEMPTS, RegistryConflict
 from tests.conftest import NewEngine
 from tests.delivery.support import AUTH
+from tests.engine.faults import Faults
 from tests.engine.interleaving import Interleaving
 
 
@@ -48,3 +51,25 @@ async def test_a_patch_never_undoes_a_rotation_made_while_it_worked(
     assert stored["previousSecretExpiresAt"] is not None
     assert (stored["url"], stored["description"]) == (patch["url"], "moved")
     assert (await response.json())["secret"] == rotated["secret"]
+
+
+async def test_a_patch_losing_every_compare_and_set_answers_503_with_retry_after(
+    make_gateway: Any, new_engine: NewEngine
+) -> None:
+    engine = await new_engine()
+    registry = Faults(engine.registry)
+    engine.registry = registry
+    gateway = await make_gateway(engine=engine)
+    created = await gateway.create_subscriber(url="https://hooks.example.com/a", events=["*"])
+    path = f"/subscribers/{created['subscriberId']}"
+
+    registry.fail("replace", RegistryConflict("raced"), UPDATE_ATTEMPTS)
+    response = await gateway.client.patch(path, json={"description": "x"}, headers=AUTH)
+    assert response.status == 503, await response.text()
+    assert (await response.json())["error"]["code"] == "unavailable"
+    assert response.headers["Retry-After"] == str(RegistryConflict.RETRY_AFTER_SECONDS)
+    assert registry.failed["replace"] == UPDATE_ATTEMPTS
+
+    response = await gateway.client.patch(path, json={"description": "x"}, headers=AUTH)
+    assert response.status == 200  # the retry the answer asked for
+    assert (await gateway.subscriber(created["subscriberId"]))["description"] == "x"
