@@ -53,7 +53,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, cast
 
-import orjson
 from aiohttp import web
 from aiohttp.abc import AbstractStreamWriter
 from aiohttp.http_parser import RawRequestMessage
@@ -61,9 +60,10 @@ from aiohttp.streams import StreamReader
 from prometheus_client import Counter
 
 from gateway.config import Settings
+from gateway.errors import GatewayError
 from gateway.http.appkeys import METRICS, SETTINGS
 from gateway.http.body import BodyDeadlineExceeded
-from gateway.http.errors import ERROR_HEADER
+from gateway.http.errors import raw_error_answer
 from gateway.http.protocol_errors import (
     MAX_HEADER_FIELD_BYTES,
     MAX_HEADERS,
@@ -304,24 +304,16 @@ def hand_over_to_websocket(request: web.BaseRequest) -> None:
         protocol.hand_over_to_websocket()
 
 
-def _canned_503() -> tuple[bytes, bytes]:
-    """The answer past the connection cap, around its request id: built once."""
-    message = "The gateway is at its connection limit; retry shortly."
-    body = orjson.dumps({"error": {"code": "unavailable", "message": message}})
-    head = (
-        "HTTP/1.1 503 Service Unavailable\r\n"
-        "Content-Type: application/json\r\n"
-        f"Content-Length: {len(body)}\r\n"
-        f"{ERROR_HEADER}: {message}\r\n"
-        "Retry-After: 1\r\n"
-        f"Server: {SERVER_NAME}\r\n"
-        "Connection: close\r\n"
-        f"{HEADER}: "
-    )
-    return head.encode(), b"\r\n\r\n" + body
-
-
-_OVER_CAPACITY_HEAD, _OVER_CAPACITY_TAIL = _canned_503()
+AT_CONNECTION_LIMIT = GatewayError(
+    "unavailable",
+    "The gateway is at its connection limit; retry shortly.",
+    503,
+    {"Retry-After": "1"},
+)
+_OVER_CAPACITY_HEAD, _OVER_CAPACITY_TAIL = raw_error_answer(
+    AT_CONNECTION_LIMIT, {"Server": SERVER_NAME, "Connection": "close"}
+)
+"""The answer past the connection cap, encoded once; each connection adds its request id."""
 
 
 class _OverCapacity(asyncio.Protocol):
@@ -333,7 +325,8 @@ class _OverCapacity(asyncio.Protocol):
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         stream = cast(asyncio.Transport, transport)
-        stream.write(_OVER_CAPACITY_HEAD + new_request_id().encode() + _OVER_CAPACITY_TAIL)
+        request_id = f"{HEADER}: {new_request_id()}\r\n".encode()
+        stream.write(_OVER_CAPACITY_HEAD + request_id + _OVER_CAPACITY_TAIL)
         if stream.can_write_eof():
             stream.write_eof()
         loop = asyncio.get_running_loop()

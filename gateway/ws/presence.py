@@ -12,7 +12,7 @@ Across processes, three loops per process:
   when a beat finds the process had expired (it may have been reaped as dead, after a long
   pause or an engine outage), its live sessions join again.
 - The reaper removes the sessions of processes that stopped beating: a crashed process's
-  agents leave the roster within `PRESENCE_TTL_SECONDS + REAP_SECONDS` (45 s; the takeover
+  agents leave the roster within `PRESENCE_TTL_SECONDS + REAP_SECONDS` (35 s; the takeover
   bound is 60 s). Every process reaps; reaping is idempotent.
 - The roster feed follows the store's change feed and sends each changed hub's roster,
   encoded once, to this process's sessions present in it — whichever process made the

@@ -5,8 +5,10 @@ connections, one round trip per ingest, and one blocking reader per process."""
 from __future__ import annotations
 
 import asyncio
+import re
 import time
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 import orjson
@@ -14,7 +16,8 @@ import pytest
 import redis
 from redis.asyncio.connection import Connection
 
-from gateway.engine.ids import MAX_SEQ, event_id_at
+import gateway.engine.redis
+from gateway.engine.ids import MAX_SEQ, SCRIPT_ID_FORMAT, event_id_at, event_id_ms, is_event_id
 from gateway.engine.presence import PresenceSession
 from gateway.engine.redis import RedisEngine, RedisOptions, open_redis_engine
 from gateway.engine.redis.events import bucket_width_ms
@@ -63,6 +66,30 @@ async def test_past_max_seq_ids_move_to_the_next_millisecond(
     floor = await engine.events.history_floor()
     assert [e.id for e in await engine.events.read_after(floor, 10)] == expected
     assert await engine.events.last_id() == expected[-1]
+
+
+def test_the_scripts_take_the_id_format_from_the_ids_module() -> None:
+    """`gateway.engine.ids` owns the id format: the scripts get it (and `MAX_SEQ`) as
+    arguments, and the Lua form of the format writes what `event_id_at` writes."""
+    for ms, seq in [(0, 0), (1, 7), (1763899200000, MAX_SEQ), (9999999999999, 10)]:
+        assert SCRIPT_ID_FORMAT % (ms, seq) == event_id_at(ms, seq)
+    lua = Path(gateway.engine.redis.__file__).parent / "lua"
+    for script in lua.glob("*.lua"):
+        source = script.read_text()
+        assert str(MAX_SEQ) not in source, script.name
+        assert not re.search(r"%0\d+(\.0f|d)-", source), f"{script.name} writes the id format"
+
+
+async def test_the_floor_a_log_that_lost_its_data_writes_is_a_gateway_id(
+    engine: RedisEngine, raw: redis.Redis
+) -> None:
+    raw.hdel(engine.keys.log_meta, "floor")  # as after a flush: the script writes one
+    before_ms = int(time.time() * 1000)
+    await engine.events.append([new_event("first")], 60)
+    floor = await engine.events.history_floor()
+    assert is_event_id(floor)
+    assert floor.endswith(f"-{MAX_SEQ}")
+    assert before_ms - 1 <= event_id_ms(floor) <= int(time.time() * 1000)
 
 
 async def test_dedup_buckets_expire_whole_in_redis(engine: RedisEngine, raw: redis.Redis) -> None:

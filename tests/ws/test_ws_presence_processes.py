@@ -44,6 +44,19 @@ async def becomes(ws: aiohttp.ClientWebSocketResponse, hub_id: str, roster: dict
         pass
 
 
+TAKEOVER_BOUND_SECONDS = 60
+
+
+def test_a_crashed_process_leaves_the_rosters_within_the_takeover_bound() -> None:
+    """Its last beat is at most its crash, its record lives `PRESENCE_TTL_SECONDS` after
+    that beat, and some process reaps within `REAP_SECONDS` after: the agents of a crashed
+    process are gone from every roster within the sum, which the docs state."""
+    bound = presence_sync.PRESENCE_TTL_SECONDS + presence_sync.REAP_SECONDS
+    assert bound <= TAKEOVER_BOUND_SECONDS
+    assert presence_sync.HEARTBEAT_SECONDS * 2 <= presence_sync.PRESENCE_TTL_SECONDS
+    assert f"({bound:.0f} s;" in (presence_sync.__doc__ or "")
+
+
 @pytest.fixture
 def fast_presence(monkeypatch: pytest.MonkeyPatch) -> None:
     """Heartbeats, expiry and reaping in tenths of seconds instead of tens."""

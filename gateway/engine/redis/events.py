@@ -18,7 +18,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from gateway.engine.events import AppendResult, LogSize, NewEvent, StoredEvent, with_id
-from gateway.engine.ids import event_id_at
+from gateway.engine.ids import MAX_SEQ, SCRIPT_ID_FORMAT, event_id_at
 from gateway.engine.redis.connection import Link, ScriptArg, guarded, text
 from gateway.engine.redis.reader import (
     BlockingReader,
@@ -62,6 +62,8 @@ class RedisEventLog:
             return AppendResult(stored=[], duplicates=0)
         ttl_ms = max(1, int(dedup_ttl_seconds * 1000))
         args: list[ScriptArg] = [
+            MAX_SEQ,
+            SCRIPT_ID_FORMAT,
             ttl_ms,
             bucket_width_ms(ttl_ms),
             self.link.keys.dedup_bucket_prefix,
@@ -140,7 +142,9 @@ class RedisEventLog:
 
     @guarded
     async def trim(self, older_than_ms: int, max_bytes: int) -> int:
-        removed = await self._trim(self._log_keys, [older_than_ms, max_bytes])
+        removed = await self._trim(
+            self._log_keys, [older_than_ms, max_bytes, MAX_SEQ, SCRIPT_ID_FORMAT]
+        )
         return int(removed)
 
     @guarded

@@ -20,6 +20,7 @@ from typing import Any
 
 from gateway.engine.base import EngineUnavailable
 from gateway.engine.events import StoredEvent
+from gateway.engine.ids import event_id_at
 from gateway.engine.redis.connection import Client, Health, describe, is_unavailable
 from gateway.engine.redis.keys import Keys
 
@@ -48,7 +49,7 @@ def event_from_entry(raw_id: bytes, fields: dict[bytes, bytes]) -> StoredEvent:
     ms, seq = parse_stream_id(raw_id)
     conversation = fields[b"c"]
     return StoredEvent(
-        id=f"{ms:013d}-{seq:06d}",
+        id=event_id_at(ms, seq),
         hub_id=fields[b"h"].decode(),
         conversation_id=conversation[1:].decode() if conversation else None,
         type=fields[b"t"].decode(),
