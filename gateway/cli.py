@@ -1,6 +1,6 @@
 """Command line: `python -m gateway serve` and the operator's commands (`token`, `send`,
-`tail`, `check-config`, `openapi`, see `gateway/commands/`). The benchmark is its own tool:
-`python -m bench`."""
+`tail`, `check-config`, `openapi`, `reencrypt`, see `gateway/commands/`). The benchmark is
+its own tool: `python -m bench`."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import sys
 from typing import NoReturn
 
 from gateway import __version__
-from gateway.commands import CommandError, check_config, openapi, send, tail, token
+from gateway.commands import CommandError, check_config, openapi, reencrypt, send, tail, token
 from gateway.config import ConfigError, load_settings
 from gateway.http.server import StartupError, serve
 from gateway.logs import configure_logging
@@ -34,7 +34,7 @@ def _parser() -> argparse.ArgumentParser:
     serve_cmd.add_argument("--config", help="TOML file (default: $GATEWAY_CONFIG)")
     serve_cmd.add_argument("--host", help="interface to listen on (default 127.0.0.1)")
     serve_cmd.add_argument("--port", type=int, help="port to listen on (default 8080; 0 = any)")
-    for command in (token, send, tail, check_config, openapi):
+    for command in (token, send, tail, check_config, openapi, reencrypt):
         command.add_parser(commands)
     return parser
 

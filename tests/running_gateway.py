@@ -14,7 +14,8 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import jwt
@@ -24,7 +25,12 @@ from tests.conftest import ROOT, GatewayProcess, start_gateway
 
 ADMIN_KEY = "running-gateway-admin-key-0123456789abcdef"
 JWT_SECRET = "running-gateway-jwt-secret-0123456789abcdef"
-GATEWAY_ENV = {"GATEWAY_ADMIN_KEY": ADMIN_KEY, "GATEWAY_JWT_SECRET": JWT_SECRET}
+MASTER_KEY = "cnVubmluZy1nYXRld2F5LW1hc3Rlci1rZXktMDEyMzQ"
+GATEWAY_ENV = {
+    "GATEWAY_ADMIN_KEY": ADMIN_KEY,
+    "GATEWAY_JWT_SECRET": JWT_SECRET,
+    "GATEWAY_MASTER_KEYS": MASTER_KEY,
+}
 FIXTURES = ROOT / "tests" / "fixtures"
 HUBSTER_HUB = "3bc1e69f-c520-446f-ab2c-01751fd66a31"
 HUBSTER_TENANT = "abc1e69f-c888-875f-ee2c-45789fd66a00"
@@ -220,3 +226,69 @@ class TcpProxy:
         self.cut()
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join(5)
+
+
+@dataclass(frozen=True)
+class Delivered:
+    """One request a `ThreadSink` received."""
+
+    path: str
+    headers: dict[str, str]
+    body: bytes
+    at: float = field(default_factory=time.monotonic)
+
+    @property
+    def event_id(self) -> str:
+        return str(self.headers["webhook-id"])
+
+
+class ThreadSink:
+    """A subscriber's endpoint on loopback, on threads of its own (so a gateway process,
+    not the test's loop, is what it waits for): records every POST, and answers 204 after
+    `delay` seconds (a slow subscriber)."""
+
+    def __init__(self, delay: float = 0.0) -> None:
+        self.delay = delay
+        self.received: list[Delivered] = []
+        self._lock = threading.Lock()
+        sink = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                time.sleep(sink.delay)
+                headers = {name.lower(): value for name, value in self.headers.items()}
+                with sink._lock:
+                    sink.received.append(Delivered(self.path, headers, body))
+                self.send_response(204)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, format: str, *args: Any) -> None:
+                return
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._server.daemon_threads = True
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread.start()
+
+    def url(self, path: str = "/hook") -> str:
+        return f"http://127.0.0.1:{self._server.server_address[1]}{path}"
+
+    def event_ids(self, path: str = "/hook") -> list[str]:
+        with self._lock:
+            return [item.event_id for item in self.received if item.path == path]
+
+    def wait_for(self, count: int, path: str = "/hook", timeout: float = 30) -> list[str]:
+        """The event ids delivered to `path` once there are at least `count` of them."""
+        deadline = time.monotonic() + timeout
+        while len(ids := self.event_ids(path)) < count:
+            assert time.monotonic() < deadline, f"{len(ids)} of {count} delivered to {path}"
+            time.sleep(0.05)
+        return ids
+
+    def close(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()

@@ -37,7 +37,6 @@ def retention_loop(
 ) -> LoopBody:
     async def run(beat: Callable[[], None]) -> None:
         next_trim = 0.0
-        unavailable = False
         while True:
             beat()
             try:
@@ -49,11 +48,8 @@ def retention_loop(
                         log.debug("trimmed %d events", trimmed)
                 await refresh_gauges(engine, metrics)
             except EngineUnavailable:
-                if not unavailable:
-                    log.warning("engine unavailable; history not trimmed until it is back")
-                unavailable = True
-            else:
-                unavailable = False
+                # The engine says once that it went and once that it is back.
+                log.debug("engine unavailable; history not trimmed this round")
             await asyncio.sleep(GAUGE_INTERVAL_SECONDS)
 
     return run

@@ -88,7 +88,12 @@ class RedisEngine:
             read_timeout=block_seconds + options.timeout_seconds, pool_size=1
         )
         self._reader = BlockingReader(reader_client, self.keys, self.health)
-        self.events: EventLog = RedisEventLog(self.link, self._reader)
+        self.events: EventLog = RedisEventLog(
+            self.link,
+            self._reader,
+            wait_replicas=options.wait_replicas,
+            wait_ms=round(options.wait_timeout_seconds * 1000),
+        )
         self.registry: Registry = RedisRegistry(self.link)
         self.presence: PresenceStore = RedisPresenceStore(self.link, self._reader)
         self.limits = limits or QueueLimits()

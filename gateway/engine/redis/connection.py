@@ -63,6 +63,8 @@ class RedisOptions:
     pool_size: int = 64
     connect_timeout_seconds: float = 2.0
     timeout_seconds: float = 5.0
+    wait_replicas: int = 0
+    wait_timeout_seconds: float = 1.0
 
     def __post_init__(self) -> None:
         scheme = self.url.partition("://")[0]
@@ -82,6 +84,11 @@ class RedisOptions:
         if (self.tls_cert_file is None) != (self.tls_key_file is None):
             raise RedisConfigError(
                 "GATEWAY_REDIS_TLS_CERT_FILE and GATEWAY_REDIS_TLS_KEY_FILE go together"
+            )
+        if self.wait_replicas and self.wait_timeout_seconds >= self.timeout_seconds:
+            raise RedisConfigError(
+                "GATEWAY_REDIS_WAIT_TIMEOUT_SECONDS must be shorter than "
+                "GATEWAY_REDIS_TIMEOUT_SECONDS (a WAIT is a command like any other)"
             )
         tls_set = self.tls_ca_file or self.tls_cert_file
         if tls_set and scheme not in TLS_SCHEMES:
