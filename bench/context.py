@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import secrets
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -56,6 +57,7 @@ class Context:
             env = gateway_env(credentials)
             if self.options.engine == "redis":
                 env["GATEWAY_REDIS_URL"] = await stack.enter_async_context(redis_server())
+                env["GATEWAY_MASTER_KEYS"] = secrets.token_urlsafe(32)  # Redis requires one
             server = await stack.enter_async_context(running(command, env))
             api = await stack.enter_async_context(
                 GatewayApi(server.base_url, credentials.admin_key)

@@ -114,6 +114,19 @@ class Metrics:
             "Dead letters dropped by a subscriber's dead-letter caps (engine-wide)",
             registry=r,
         )
+        self.redis_errors = Counter(
+            "gateway_redis_errors",
+            "Calls to Redis that failed as unavailable (connection lost, timeout, a "
+            "not-now reply such as READONLY or OOM); 0 on the memory engine",
+            registry=r,
+        )
+        self.redis_reader_lag = Gauge(
+            "gateway_redis_reader_lag_seconds",
+            "How far this process's event stream reader is behind: the age of the oldest "
+            "event of its last read (0 when it found nothing new); while Redis is "
+            "unreachable, the time since its last read; 0 on the memory engine",
+            registry=r,
+        )
         self.ingest_to_fanout = Histogram(
             "gateway_ingest_to_fanout_seconds",
             "From a webhook's arrival to its fan-out",

@@ -33,7 +33,7 @@ import time
 
 from redis.asyncio.cluster import RedisCluster
 
-from gateway.engine.base import EngineUnavailable
+from gateway.engine.base import EngineStats, EngineUnavailable
 from gateway.engine.deliveries import DeliveryQueue, QueueLimits
 from gateway.engine.events import EventLog
 from gateway.engine.ids import event_id_at
@@ -168,6 +168,9 @@ class RedisEngine:
             self.health.failed(exc)
             raise EngineUnavailable(f"redis: {describe(exc)}") from exc
         self.health.answered()
+
+    def stats(self) -> EngineStats:
+        return EngineStats(errors=self.health.errors, reader_lag_seconds=self._reader.lag_seconds())
 
     async def close(self) -> None:
         await self._reader.close()

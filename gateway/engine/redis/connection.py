@@ -162,13 +162,15 @@ def is_unavailable(exc: BaseException) -> bool:
 
 class Health:
     """Whether Redis answered the last call: one log line when it goes, one when it is back,
-    never one per request."""
+    never one per request; and how many calls failed (`gateway_redis_errors_total`)."""
 
     def __init__(self, target: str) -> None:
         self.target = target
         self.down_since: float | None = None
+        self.errors = 0
 
     def failed(self, exc: BaseException) -> None:
+        self.errors += 1
         if self.down_since is None:
             self.down_since = time.monotonic()
             log.warning("redis at %s is unavailable: %s", self.target, describe(exc))
