@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import json
 import socket
 import threading
@@ -292,3 +293,53 @@ class ThreadSink:
     def close(self) -> None:
         self._server.shutdown()
         self._server.server_close()
+
+
+@dataclass
+class WebhookLoad:
+    """Hubster System webhooks posted from threads until stopped, each with its own text
+    (`load-<n>`, numbered in the order sent) and conversation, and how each was answered
+    (0: not at all, the request timed out)."""
+
+    gateway: RunningGateway
+    integration: dict[str, Any]
+    hub: str
+    answers: dict[str, int] = field(default_factory=dict)
+    _stopped: threading.Event = field(default_factory=threading.Event)
+    _count: itertools.count[int] = field(default_factory=itertools.count)
+    _threads: list[threading.Thread] = field(default_factory=list)
+
+    def start(self, threads: int = 4) -> WebhookLoad:
+        self._threads = [threading.Thread(target=self._post, daemon=True) for _ in range(threads)]
+        for thread in self._threads:
+            thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stopped.set()
+        for thread in self._threads:
+            thread.join(20)
+
+    def _post(self) -> None:
+        while not self._stopped.is_set():
+            text = f"load-{next(self._count)}"
+            body = hubster_system(f"conv-{text}", {"type": "text", "text": text}, hub=self.hub)
+            request = self.gateway.signed(self.integration, json.dumps(body).encode())
+            try:
+                answer = http("POST", request.url, request.body, request.headers)
+                self.answers[text] = answer.status
+            except OSError:  # no answer at all (a timeout): neither accepted nor refused
+                self.answers[text] = 0
+
+    def sent(self) -> int:
+        return len(self.answers)
+
+    def accepted(self) -> set[str]:
+        return {text for text, status in list(self.answers.items()) if status == 202}
+
+    def wait_accepted(self, count: int, after: int = 0, timeout: float = 30) -> None:
+        """Until `count` webhooks numbered `after` or later were accepted."""
+        deadline = time.monotonic() + timeout
+        while len([t for t in self.accepted() if int(t[5:]) >= after]) < count:
+            assert time.monotonic() < deadline, f"fewer than {count} accepted after {after}"
+            time.sleep(0.05)

@@ -6,14 +6,10 @@ loses nothing it answered 202."""
 from __future__ import annotations
 
 import asyncio
-import itertools
 import json
-import threading
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import orjson
 import pytest
@@ -28,7 +24,7 @@ from tests.redis_support import (
     fresh_prefix,
     new_event,
 )
-from tests.running_gateway import RunningGateway, http, hubster_system, running
+from tests.running_gateway import WebhookLoad, running
 
 SERVICE = "gateway-main"
 
@@ -115,37 +111,6 @@ async def test_a_service_no_sentinel_knows_is_unavailable(deployment: Deployment
     assert "no-such-service" in refused.value.detail
 
 
-@dataclass
-class Load:
-    """Webhooks posted from threads until stopped, each with its own text, and how each
-    was answered."""
-
-    gateway: RunningGateway
-    integration: dict[str, Any]
-    hub: str
-    answers: dict[str, int] = field(default_factory=dict)
-    stopped: threading.Event = field(default_factory=threading.Event)
-    _count: itertools.count[int] = field(default_factory=itertools.count)
-
-    def post_until_stopped(self) -> None:
-        while not self.stopped.is_set():
-            text = f"load-{next(self._count)}"
-            body = hubster_system(f"conv-{text}", {"type": "text", "text": text}, hub=self.hub)
-            request = self.gateway.signed(self.integration, json.dumps(body).encode())
-            try:
-                answer = http("POST", request.url, request.body, request.headers)
-                self.answers[text] = answer.status
-            except OSError:  # no answer at all (a timeout): neither accepted nor refused
-                self.answers[text] = 0
-
-    def accepted(self) -> set[str]:
-        return {text for text, status in self.answers.items() if status == 202}
-
-    def accepted_from(self, first: int) -> bool:
-        """Whether a webhook numbered `first` or later was accepted."""
-        return any(int(text[5:]) >= first for text in self.accepted())
-
-
 def test_with_wait_replicas_a_failover_under_webhook_load_loses_nothing_answered_202(
     deployment: Deployment,
 ) -> None:
@@ -164,27 +129,18 @@ def test_with_wait_replicas_a_failover_under_webhook_load_loses_nothing_answered
     }
     with running(env=env) as gateway:
         hub = f"hub-{prefix}"
-        load = Load(gateway, gateway.integration("hubster-system", hub), hub)
-        threads = [threading.Thread(target=load.post_until_stopped) for _ in range(4)]
-        for thread in threads:
-            thread.start()
+        load = WebhookLoad(gateway, gateway.integration("hubster-system", hub), hub).start()
         try:
-            while len(load.accepted()) < 50:
-                time.sleep(0.05)
+            load.wait_accepted(50)
             deployment.sentinel.client().execute_command("SENTINEL", "FAILOVER", SERVICE)
             deadline = time.monotonic() + 30
             while deployment.master.client().info("replication")["role"] != "slave":
                 assert time.monotonic() < deadline, "the old master was never demoted"
                 time.sleep(0.1)
             # The load goes on until the gateway writes to the new master.
-            demoted = len(load.answers)
-            while not load.accepted_from(demoted):
-                assert time.monotonic() < deadline, "the gateway never took webhooks again"
-                time.sleep(0.1)
+            load.wait_accepted(1, after=load.sent())
         finally:
-            load.stopped.set()
-            for thread in threads:
-                thread.join(20)
+            load.stop()
         gateway.stop()
 
     assert set(load.answers.values()) <= {202, 503}, sorted(set(load.answers.values()))

@@ -80,8 +80,8 @@ class RedisEngine:
         self.options = options
         self.instance_id = instance_id or secrets.token_hex(8)
         self.keys = Keys(options.key_prefix)
-        self.health = Health(options.target)
         redis = options.client()
+        self.health = Health(options.target, redis)
         self.link = Link(redis, self.keys, Scripts(redis), self.health)
         block_seconds = BLOCK_MS / 1000
         reader_client = options.client(
