@@ -245,13 +245,15 @@ class Delivered:
 
 class ThreadSink:
     """A subscriber's endpoint on loopback, on threads of its own (so a gateway process,
-    not the test's loop, is what it waits for): records every POST, and answers 204 after
-    `delay` seconds (a slow subscriber)."""
+    not the test's loop, is what it waits for): records every POST as it arrives, and
+    answers 204 at once, or after `hold` seconds (a slow subscriber) until `release()`."""
 
-    def __init__(self, delay: float = 0.0) -> None:
-        self.delay = delay
+    def __init__(self, hold: float = 0.0) -> None:
         self.received: list[Delivered] = []
         self._lock = threading.Lock()
+        self._released = threading.Event()
+        if not hold:
+            self._released.set()
         sink = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -259,13 +261,16 @@ class ThreadSink:
 
             def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
-                time.sleep(sink.delay)
                 headers = {name.lower(): value for name, value in self.headers.items()}
                 with sink._lock:
                     sink.received.append(Delivered(self.path, headers, body))
-                self.send_response(204)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
+                sink._released.wait(hold)
+                try:
+                    self.send_response(204)
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
+                except OSError:  # the sender went away meanwhile (a killed gateway)
+                    self.close_connection = True
 
             def log_message(self, format: str, *args: Any) -> None:
                 return
@@ -274,6 +279,10 @@ class ThreadSink:
         self._server.daemon_threads = True
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
         self._thread.start()
+
+    def release(self) -> None:
+        """Answer the requests held and every later one at once."""
+        self._released.set()
 
     def url(self, path: str = "/hook") -> str:
         return f"http://127.0.0.1:{self._server.server_address[1]}{path}"
@@ -291,6 +300,7 @@ class ThreadSink:
         return ids
 
     def close(self) -> None:
+        self.release()
         self._server.shutdown()
         self._server.server_close()
 
