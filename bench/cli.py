@@ -1,6 +1,6 @@
 """`python -m bench [SCENARIO ...] [--json PATH] [--duration S]
-[--engine memory|redis] [--sessions N] [--concurrency N] [--profile DIR]`: run scenarios,
-print the table, optionally write JSON.
+[--engine memory|redis] [--workers N] [--sessions N] [--concurrency N] [--profile DIR]`:
+run scenarios, print the table, optionally write JSON.
 
 Exit status: 0 when every selected scenario ran or was skipped for a missing feature,
 1 when one failed, 2 for a usage error or an engine this build does not have.
@@ -41,6 +41,12 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--json", type=Path, help="write the results as JSON to this file")
     parser.add_argument("--duration", type=float, default=10.0, help="seconds per run (10)")
     parser.add_argument("--engine", choices=("memory", "redis"), default="memory")
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help="gateway worker processes (`serve --workers N`; above 1 needs --engine redis)",
+    )
     parser.add_argument("--sessions", type=int, default=1000, help="agent sessions (1000)")
     parser.add_argument("--concurrency", type=int, default=32, help="connections (32)")
     parser.add_argument(
@@ -96,10 +102,21 @@ def _write_json(path: Path, options: Options, busy: float, results: list[Scenari
             "sessions": options.sessions,
             "concurrency": options.concurrency,
             "engine": options.engine,
+            "workers": options.workers,
         },
         "scenarios": {result.name: result.to_json() for result in results},
     }
     path.write_bytes(orjson.dumps(document, option=orjson.OPT_INDENT_2) + b"\n")
+
+
+def _workers_problem(args: argparse.Namespace) -> str | None:
+    if args.workers < 1:
+        return "--workers must be at least 1"
+    if args.workers > 1 and args.engine != "redis":
+        return "--workers above 1 needs --engine redis (workers share state through Redis)"
+    if args.workers > 1 and args.profile:
+        return "--profile follows one process: use it with --workers 1"
+    return None
 
 
 def main(argv: list[str]) -> int:
@@ -110,9 +127,16 @@ def main(argv: list[str]) -> int:
         parser.print_usage(sys.stderr)
         print(f"unknown scenario: {', '.join(unknown)}", file=sys.stderr)
         return EXIT_USAGE
+    problem = _workers_problem(args)
+    if problem:
+        parser.print_usage(sys.stderr)
+        print(f"bench: {problem}", file=sys.stderr)
+        return EXIT_USAGE
     if args.profile:
         args.profile.mkdir(parents=True, exist_ok=True)
-    options = Options(args.duration, args.sessions, args.concurrency, args.engine, args.profile)
+    options = Options(
+        args.duration, args.sessions, args.concurrency, args.engine, args.profile, args.workers
+    )
     if args.engine == "redis":
         problem = asyncio.run(_engine_problem(options))
         if problem is not None:

@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import time
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 
 from bench.procs import cpu_seconds, machine_busy_seconds
 
@@ -24,14 +25,26 @@ async def machine_busy_percent(seconds: float = 1.0) -> float:
     return 100.0 * (machine_busy_seconds() - busy) / (time.monotonic() - started)
 
 
+@dataclass(frozen=True, slots=True)
+class CpuUse:
+    """% of one core over a window: the server (all its processes), the whole machine, and
+    the redis-server the gateway uses, when there is one."""
+
+    server: float
+    machine: float
+    redis: float | None
+
+
 class CpuSampler:
-    def __init__(self, pid: int) -> None:
+    def __init__(self, pid: int, redis_pid: int | None = None) -> None:
         self._pid = pid
-        self._samples: list[tuple[float, float, float]] = []
+        self._redis_pid = redis_pid
+        self._samples: list[tuple[float, float, float, float]] = []
 
     def _sample(self) -> None:
         with contextlib.suppress(OSError):
-            sample = (time.time(), cpu_seconds(self._pid), machine_busy_seconds())
+            redis = cpu_seconds(self._redis_pid) if self._redis_pid else 0.0
+            sample = (time.time(), cpu_seconds(self._pid), machine_busy_seconds(), redis)
             self._samples.append(sample)
 
     async def _run(self) -> None:
@@ -48,12 +61,15 @@ class CpuSampler:
             task.cancel()
             self._sample()
 
-    def percent(self, started: float, ended: float) -> tuple[float, float] | None:
-        """(server, whole machine) CPU as % of one core, between the last sample before
-        `started` and the first after `ended`; None if the samples do not cover the window."""
+    def percent(self, started: float, ended: float) -> CpuUse | None:
+        """CPU as % of one core, between the last sample before `started` and the first
+        after `ended`; None if the samples do not cover the window."""
         before = [sample for sample in self._samples if sample[0] <= started]
         after = [sample for sample in self._samples if sample[0] >= ended]
         if not before or not after or after[0][0] <= before[-1][0]:
             return None
-        (t0, server0, machine0), (t1, server1, machine1) = before[-1], after[0]
-        return 100.0 * (server1 - server0) / (t1 - t0), 100.0 * (machine1 - machine0) / (t1 - t0)
+        (t0, *first), (t1, *last) = before[-1], after[0]
+        server, machine, redis = (
+            100.0 * (b - a) / (t1 - t0) for a, b in zip(first, last, strict=True)
+        )
+        return CpuUse(server, machine, redis if self._redis_pid else None)

@@ -12,7 +12,7 @@ from contextvars import ContextVar
 from pathlib import Path
 from typing import Annotated, Any
 
-from pydantic import Field, ValidationError, field_validator, model_validator
+from pydantic import Field, IPvAnyNetwork, ValidationError, field_validator, model_validator
 from pydantic.fields import FieldInfo
 from pydantic_settings import (
     BaseSettings,
@@ -75,6 +75,10 @@ class Settings(BaseSettings):
     master_keys: Annotated[list[str], NoDecode] = Field([], repr=False)
     admin_key: str | None = Field(None, repr=False)
     log_level: str = "INFO"
+    # Many processes (docs/deploy.md): worker processes sharing one port (Redis engine
+    # only), and the peers whose X-Forwarded-* / Forwarded headers are believed.
+    workers: int = Field(1, ge=1, le=256)
+    trusted_proxies: Annotated[list[IPvAnyNetwork], NoDecode] = []
     allow_private_targets: bool = False
 
     jwt_secret: str | None = Field(None, repr=False)
@@ -110,10 +114,12 @@ class Settings(BaseSettings):
     ws_refresh_grace_seconds: float = Field(25, ge=0, le=TEN_YEARS_SECONDS)
 
     # Hostile clients (docs/security.md): how long a connection may take over its request's
-    # headers and body, stay idle between requests, and how many may be open at once; how
-    # many activities one webhook may carry and how many bytes they may normalise to.
+    # headers and body, leave an answer untaken, stay idle between requests, and how many
+    # may be open at once; how many activities one webhook may carry and how many bytes
+    # they may normalise to.
     http_header_timeout_seconds: float = Field(10, gt=0, le=TEN_YEARS_SECONDS)
     http_body_timeout_seconds: float = Field(30, gt=0, le=TEN_YEARS_SECONDS)
+    http_send_timeout_seconds: float = Field(30, gt=0, le=TEN_YEARS_SECONDS)
     http_keepalive_seconds: float = Field(75, gt=0, le=TEN_YEARS_SECONDS)
     max_connections: int = Field(10000, gt=0)
     max_activities_per_webhook: int = Field(100, gt=0)
@@ -122,7 +128,9 @@ class Settings(BaseSettings):
     integrations: list[dict[str, Any]] = []
     subscribers: list[dict[str, Any]] = []
 
-    @field_validator("jwt_algorithms", "retry_schedule", "master_keys", mode="before")
+    @field_validator(
+        "jwt_algorithms", "retry_schedule", "trusted_proxies", "master_keys", mode="before"
+    )
     @classmethod
     def _comma_separated(cls, value: object) -> object:
         return _split_csv(value)
@@ -156,6 +164,17 @@ class Settings(BaseSettings):
             raise ValueError(
                 f"dedup_seconds ({self.dedup_seconds:g}) must be at least history_seconds "
                 f"({self.history_seconds:g})"
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _workers_share_redis(self) -> Settings:
+        """Worker processes share state only through Redis: with the memory engine each
+        would hold its own event log, dedup keys and sessions."""
+        if self.workers > 1 and not self.redis_url:
+            raise ValueError(
+                f"workers = {self.workers} needs the Redis engine (GATEWAY_REDIS_URL): "
+                "with the memory engine every worker would keep its own events"
             )
         return self
 

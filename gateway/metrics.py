@@ -1,6 +1,18 @@
-"""Prometheus metrics (README, Operations), one registry per running app (tests run several)."""
+"""Prometheus metrics (README, Operations), one registry per running app (tests run several).
+
+Under `serve --workers N` every worker counts in prometheus-client's multiprocess mode:
+the supervisor gives each the same directory (`PROMETHEUS_MULTIPROC_DIR`, set before
+prometheus-client is imported), each worker's values live in files there, and a scrape of
+any worker reads every file, so `/metrics` answers for the whole host. Counters and
+histograms add up across workers (a dead worker's counts stay in the totals); each gauge
+says how it combines: open sessions add up over the live workers, and the engine's figures,
+which every worker reads from the same engine, are the latest any live worker read.
+"""
 
 from __future__ import annotations
+
+import os
+from typing import Final, Literal
 
 from prometheus_client import (
     CollectorRegistry,
@@ -10,11 +22,28 @@ from prometheus_client import (
     disable_created_metrics,
     generate_latest,
 )
+from prometheus_client.multiprocess import MultiProcessCollector
 
 disable_created_metrics()  # type: ignore[no-untyped-call]  # untyped upstream
 
 _METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+MULTIPROCESS_DIR = "PROMETHEUS_MULTIPROC_DIR"
+AcrossWorkers = Literal["livesum", "livemax", "livemostrecent"]
+PER_PROCESS: Final = "livesum"
+"""A gauge of what a process holds (its sessions): the host's figure is the live workers' sum."""
+FURTHEST_BEHIND: Final = "livemax"
+"""A gauge of how far behind a process is: the host's figure is its slowest live worker's."""
+ENGINE_WIDE: Final = "livemostrecent"
+"""A gauge of the engine's state, which every worker reads the same: the latest one read."""
+
 _LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10)
+
+
+def _gauge(
+    name: str, documentation: str, across_workers: AcrossWorkers, registry: CollectorRegistry
+) -> Gauge:
+    """Every gauge says how it combines across the workers of `serve --workers N`."""
+    return Gauge(name, documentation, registry=registry, multiprocess_mode=across_workers)
 
 
 class Metrics:
@@ -40,7 +69,7 @@ class Metrics:
         self.http_refused = Counter(
             "gateway_http_refused",
             "Connections refused at the connection cap, and connections and requests cut "
-            "off by the header or body deadline",
+            "off by the header, body or send deadline",
             ["reason"],
             registry=r,
         )
@@ -56,18 +85,22 @@ class Metrics:
         self.duplicates = Counter(
             "gateway_duplicates", "Provider events received again and dropped", registry=r
         )
-        self.ws_sessions = Gauge(
-            "gateway_ws_sessions", "Open authenticated agent websocket sessions", registry=r
+        self.ws_sessions = _gauge(
+            "gateway_ws_sessions",
+            "Open authenticated agent websocket sessions",
+            PER_PROCESS,
+            r,
         )
         self.ws_slow_disconnects = Counter(
             "gateway_ws_slow_disconnects",
             "Sessions closed 4008 for an unsent backlog",
             registry=r,
         )
-        self.ws_unauthenticated = Gauge(
+        self.ws_unauthenticated = _gauge(
             "gateway_ws_unauthenticated",
             "Agent websockets open and still waiting for their auth frame",
-            registry=r,
+            PER_PROCESS,
+            r,
         )
         self.ws_refused = Counter(
             "gateway_ws_refused",
@@ -82,37 +115,55 @@ class Metrics:
             ["outcome"],
             registry=r,
         )
-        self.delivery_queue_depth = Gauge(
-            "gateway_delivery_queue_depth", "Deliveries waiting in the queue", registry=r
+        self.delivery_queue_depth = _gauge(
+            "gateway_delivery_queue_depth",
+            "Deliveries waiting in the queue",
+            ENGINE_WIDE,
+            r,
         )
         # What the engine holds, shared by every process on it (each reports the same):
         # refreshed by the retention loop, so a scrape costs no engine round trip.
-        self.event_log_events = Gauge(
-            "gateway_event_log_events", "Events held in the event log", registry=r
+        self.event_log_events = _gauge(
+            "gateway_event_log_events",
+            "Events held in the event log",
+            ENGINE_WIDE,
+            r,
         )
-        self.event_log_bytes = Gauge(
-            "gateway_event_log_bytes", "Bytes of the events held in the event log", registry=r
+        self.event_log_bytes = _gauge(
+            "gateway_event_log_bytes",
+            "Bytes of the events held in the event log",
+            ENGINE_WIDE,
+            r,
         )
-        self.delivery_queued_bytes = Gauge(
-            "gateway_delivery_queued_bytes", "Bytes of the deliveries queued", registry=r
+        self.delivery_queued_bytes = _gauge(
+            "gateway_delivery_queued_bytes",
+            "Bytes of the deliveries queued",
+            ENGINE_WIDE,
+            r,
         )
-        self.delivery_dead_bytes = Gauge(
-            "gateway_delivery_dead_bytes", "Bytes of the dead letters kept for replay", registry=r
+        self.delivery_dead_bytes = _gauge(
+            "gateway_delivery_dead_bytes",
+            "Bytes of the dead letters kept for replay",
+            ENGINE_WIDE,
+            r,
         )
-        self.delivery_oldest_due = Gauge(
+        self.delivery_oldest_due = _gauge(
             "gateway_delivery_oldest_due_seconds",
             "How long the longest-waiting due delivery has been due",
-            registry=r,
+            ENGINE_WIDE,
+            r,
         )
-        self.delivery_overflowed = Gauge(
+        self.delivery_overflowed = _gauge(
             "gateway_delivery_overflowed_total",
             "Queued deliveries turned dead by a subscriber's queued-bytes cap (engine-wide)",
-            registry=r,
+            ENGINE_WIDE,
+            r,
         )
-        self.dead_letters_dropped = Gauge(
+        self.dead_letters_dropped = _gauge(
             "gateway_dead_letters_dropped_total",
             "Dead letters dropped by a subscriber's dead-letter caps (engine-wide)",
-            registry=r,
+            ENGINE_WIDE,
+            r,
         )
         self.redis_errors = Counter(
             "gateway_redis_errors",
@@ -120,12 +171,13 @@ class Metrics:
             "not-now reply such as READONLY or OOM); 0 on the memory engine",
             registry=r,
         )
-        self.redis_reader_lag = Gauge(
+        self.redis_reader_lag = _gauge(
             "gateway_redis_reader_lag_seconds",
             "How far this process's event stream reader is behind: the age of the oldest "
             "event of its last read (0 when it found nothing new); while Redis is "
             "unreachable, the time since its last read; 0 on the memory engine",
-            registry=r,
+            FURTHEST_BEHIND,
+            r,
         )
         self.ingest_to_fanout = Histogram(
             "gateway_ingest_to_fanout_seconds",
@@ -147,4 +199,14 @@ class Metrics:
         series[1].observe(seconds)
 
     def render(self) -> bytes:
-        return generate_latest(self.registry)
+        return generate_latest(self._exposed)
+
+    @property
+    def _exposed(self) -> CollectorRegistry:
+        """This app's registry, or under workers one reading every worker's files."""
+        directory = os.environ.get(MULTIPROCESS_DIR)
+        if not directory:
+            return self.registry
+        host = CollectorRegistry()
+        MultiProcessCollector(host, directory)  # type: ignore[no-untyped-call]
+        return host

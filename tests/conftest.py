@@ -167,6 +167,17 @@ def redis_cluster_options(redis_cluster: RedisClusterServers) -> RedisOptions:
     return _options(redis_cluster)
 
 
+@pytest.fixture(params=["memory", "redis"])
+def engine_env(request: pytest.FixtureRequest) -> dict[str, str]:
+    """The environment putting this test's `python -m gateway serve` on the engine the test
+    runs on: none for the memory engine; for Redis, the session's redis-server under a key
+    prefix of the test's own."""
+    if request.param == "memory":
+        return {}
+    server: RedisServer = request.getfixturevalue("redis_server")
+    return {"GATEWAY_REDIS_URL": server.url, "GATEWAY_REDIS_KEY_PREFIX": fresh_prefix()}
+
+
 NewEngine = Callable[..., Awaitable[Engine]]
 
 

@@ -16,6 +16,7 @@ from typing import Any, BinaryIO
 
 import orjson
 
+from gateway.logs import process_fields
 from gateway.times import format_log_time
 
 LOGGER_NAME = "gateway.access"
@@ -26,12 +27,13 @@ class AccessLog:
         self._stream = stream
         self._pending: list[bytes] = []
         self._enabled = logging.getLogger(LOGGER_NAME).isEnabledFor(logging.INFO)
+        self._common = {"level": "info", "logger": LOGGER_NAME, "msg": "request"}
+        self._common.update(process_fields())
 
     def write(self, fields: dict[str, Any]) -> None:
         if not self._enabled:
             return
-        line = {"ts": format_log_time(time.time()), "level": "info", "logger": LOGGER_NAME}
-        line["msg"] = "request"
+        line = {"ts": format_log_time(time.time()), **self._common}
         line.update(fields)
         if not self._pending:
             asyncio.get_running_loop().call_soon(self.flush)

@@ -23,8 +23,10 @@ from gateway.http.appkeys import (
     METRICS,
     ROUTE_TABLE,
     SETTINGS,
+    TRUSTED_PROXIES,
 )
 from gateway.http.connections import name_the_server
+from gateway.http.forwarded import TrustedProxies
 from gateway.http.inflight import InFlight
 from gateway.http.middleware import request_middleware
 from gateway.http.request_id import add_request_id_header
@@ -75,6 +77,7 @@ def build_app(
     app[LOOPS] = Loops()
     app[INFLIGHT] = InFlight()
     app[ACCESS_LOG] = AccessLog()
+    app[TRUSTED_PROXIES] = TrustedProxies.of(settings)
     app[ADMIN_KEY] = admin_key
     app[JWT_SECRET] = jwt_secret
     app[ROUTE_TABLE] = RouteTable()

@@ -11,7 +11,7 @@ from aiohttp.typedefs import Handler
 
 from gateway.engine.base import EngineUnavailable
 from gateway.errors import ClientGone, GatewayError
-from gateway.http.appkeys import ACCESS_LOG, INFLIGHT, METRICS
+from gateway.http.appkeys import ACCESS_LOG, INFLIGHT, METRICS, TRUSTED_PROXIES
 from gateway.http.errors import (
     gateway_error_response,
     http_exception_response,
@@ -96,6 +96,7 @@ async def request_middleware(request: web.Request, handler: Handler) -> web.Stre
             "status": response.status,
             "durationMs": round(elapsed * 1000, 3),
             "requestId": request_id(request),
+            "remoteAddress": request.app[TRUSTED_PROXIES].address(request),
         }
     )
     return response

@@ -30,6 +30,7 @@ from gateway.engine.base import Engine, EngineUnavailable
 from gateway.engine.ids import is_event_id
 from gateway.errors import GatewayError, Unavailable, invalid_payload, unauthorized
 from gateway.http.appkeys import ENGINE, JWT_SECRET, LOOPS, METRICS, SETTINGS
+from gateway.http.connections import hand_over_to_websocket
 from gateway.http.operation import Answer, Operation
 from gateway.http.routes import Route, add_routes
 from gateway.metrics import Metrics
@@ -149,6 +150,7 @@ async def websocket(request: web.Request) -> web.StreamResponse:
     except BaseException:
         runtime.done_waiting(connection)
         raise
+    hand_over_to_websocket(request)
     ws.connection = connection
     await connection.serve(None if grant is None else rules.admit(state, grant, None))
     return ws

@@ -6,6 +6,9 @@
 // - reconnects after any drop with exponential backoff and jitter, resuming after the last
 //   event it delivered (`lastEventId`): nothing missing, nothing twice; when the gateway no
 //   longer holds that far back, `onRecovered({recovered: false})` tells the page to reload;
+// - backs off for longer (`backoff.rateLimitedMs`) after the gateway closed it for flooding
+//   (4429), and asks the page for a new token once after a refused one (4001, 4003) instead
+//   of trying the same token again and again;
 // - asks the page for a new token (`refreshToken`) before the current one expires, and sends
 //   it as a `refresh` frame (or uses it for the next connection);
 // - answers heartbeats, and treats a connection that missed two of them as dead;
@@ -14,16 +17,20 @@
 
 const DEFAULTS = {
   history: null, // {seconds, limit}: recent events replayed on the first connection
-  backoff: { initialMs: 500, maxMs: 30000 },
+  backoff: { initialMs: 500, maxMs: 30000, rateLimitedMs: 10000 },
   refreshBeforeSeconds: 60,
 };
 
 // Closes after which reconnecting cannot help.
 const FINAL_CLOSES = {
-  4003: "forbidden", // the token grants no hub
   4400: "malformed", // a frame the gateway refused: a bug to fix, not to retry
 };
-const CLOSE_UNAUTHENTICATED = 4001;
+// Closes refusing the token: worth one more try only with a new token from the page.
+const TOKEN_REFUSALS = {
+  4001: "unauthorized", // bad, expired or missing credentials
+  4003: "forbidden", // the token grants no hub
+};
+const CLOSE_RATE_LIMITED = 4429; // this client sent frames faster than the gateway allows
 
 export const STATES = Object.freeze(["idle", "connecting", "open", "reconnecting", "closed"]);
 
@@ -44,7 +51,7 @@ export class GatewayClient {
    *   called ahead of expiry; without it the session ends when the token expires
    * @param {{hubIds?: string[], conversationIds?: string[], events?: string[]}} [options.subscribe]
    * @param {{seconds: number, limit?: number}} [options.history]
-   * @param {{initialMs?: number, maxMs?: number}} [options.backoff]
+   * @param {{initialMs?: number, maxMs?: number, rateLimitedMs?: number}} [options.backoff]
    * @param {number} [options.refreshBeforeSeconds]
    * @param {(event: object, info: {replayed: boolean}) => void} [options.onEvent]
    * @param {(presence: {hubId: string, agents: object[]}) => void} [options.onPresence]
@@ -70,6 +77,7 @@ export class GatewayClient {
     this._replaying = false;
     this._historyPending = false;
     this._refreshing = null;
+    this._refused = null; // {token, reason, code} of a refusal not yet followed by `ready`
     this._generation = 0; // bumped by close() and restart(): an attempt under way is dropped
   }
 
@@ -96,6 +104,7 @@ export class GatewayClient {
     this.lastEventId = null;
     this.session = null;
     this._attempt = 0;
+    this._refused = null;
     this.state = "idle";
     return this.connect();
   }
@@ -128,6 +137,11 @@ export class GatewayClient {
     }
     // Closed or restarted while the page's token function ran: this attempt is void.
     if (generation !== this._generation) return;
+    if (this._refused && token === this._refused.token) {
+      const { reason, code } = this._refused;
+      this._setState("closed", { reason, code }); // the page has no other token to offer
+      return;
+    }
     const ws = new WebSocket(this.url);
     this._ws = ws;
     ws.onopen = () => ws.send(JSON.stringify(this._authFrame(token)));
@@ -216,6 +230,7 @@ export class GatewayClient {
     this.expiresAt = Date.parse(frame.expiresAt);
     this._heartbeatMs = (frame.heartbeatSeconds || 25) * 1000;
     this._attempt = 0;
+    this._refused = null;
     this._armWatchdog();
     this._scheduleRefresh();
     this._setState("open", { sessionId: frame.sessionId, resumed: this._resumed });
@@ -241,25 +256,34 @@ export class GatewayClient {
       this._setState("closed", { reason: FINAL_CLOSES[code], code });
       return;
     }
-    if (code === CLOSE_UNAUTHENTICATED) {
-      if (typeof this.options.refreshToken !== "function" && typeof this.options.token !== "function") {
-        this._setState("closed", { reason: "unauthorized", code });
+    if (TOKEN_REFUSALS[code]) {
+      // One new token from the page per refusal: if it is refused too before any `ready`,
+      // or the page has no token function, asking again would only loop.
+      const canAsk = typeof this.options.refreshToken === "function" || typeof this.options.token === "function";
+      if (!canAsk || this._refused) {
+        this._setState("closed", { reason: TOKEN_REFUSALS[code], code });
         return;
       }
+      this._refused = { token: this._token, reason: TOKEN_REFUSALS[code], code };
       this._token = null; // fetch a new one before trying again
     }
-    this._setState("reconnecting", { code, reason, attempt: this._attempt });
-    this._scheduleReconnect();
+    const attempt = this._attempt;
+    const delayMs = this._scheduleReconnect(code);
+    this._setState("reconnecting", { code, reason, attempt, delayMs });
   }
 
-  _scheduleReconnect() {
-    if (this.state === "closed") return;
-    const { initialMs, maxMs } = this.options.backoff;
+  // The delay before the next attempt: exponential backoff with jitter, and after a close
+  // for flooding (4429) at least `rateLimitedMs`, so a page bug cannot flood in a loop.
+  _scheduleReconnect(code) {
+    if (this.state === "closed") return null;
+    const { initialMs, maxMs, rateLimitedMs } = this.options.backoff;
     const ceiling = Math.min(maxMs, initialMs * 2 ** this._attempt);
-    const delay = ceiling / 2 + Math.random() * (ceiling / 2);
+    let delay = ceiling / 2 + Math.random() * (ceiling / 2);
+    if (code === CLOSE_RATE_LIMITED) delay = Math.max(delay, rateLimitedMs * (1 + Math.random() / 2));
     this._attempt += 1;
     clearTimeout(this._timers.reconnect);
     this._timers.reconnect = setTimeout(() => this._open(), delay);
+    return delay;
   }
 
   // A connection that heard nothing (not even a ping) for two heartbeats is dead, even
