@@ -187,6 +187,8 @@ async def test_with_wait_replicas_an_append_and_its_wait_are_one_round_trip(
         with pytest.raises(ReplicasBehind):
             await engine.events.append([new_event("after a flush")], 60)
         assert len(await engine.events.read_after("0", 10)) == 2
+        # Never answered as seen: a redelivery goes on to `append`, which waits.
+        assert await engine.events.seen(["w"]) == [False]
     finally:
         await engine.close()
 

@@ -224,3 +224,12 @@ def test_a_master_key_rotated_with_reencrypt_keeps_the_credentials_usable(
         body = hubster_system("conv-rotated", message, hub=stored.hub)
         assert gateway.post(stored.hubster, body) == {"accepted": 1, "duplicates": 0}
         gateway.stop()
+
+
+def test_reencrypt_on_the_memory_engine_says_there_is_nothing_to_do() -> None:
+    finished = run_gateway("reencrypt", env={"GATEWAY_MASTER_KEYS": MASTER_KEY})
+    assert finished.returncode == 2
+    assert finished.stderr == (
+        "gateway: reencrypt: nothing to re-encrypt: the memory engine keeps nothing between "
+        "runs (set GATEWAY_REDIS_URL)\n"
+    )

@@ -135,8 +135,11 @@ class RedisEventLog:
 
     @guarded
     async def seen(self, dedup_keys: Sequence[str]) -> list[bool]:
-        if not dedup_keys:
-            return []
+        """With replicas to wait for, nothing is reported seen: a redelivery answered from
+        here would be a 202 without the `WAIT` that `append` does for duplicates too (the
+        first copy may not have reached a replica yet), so callers go on to `append`."""
+        if not dedup_keys or self._wait_replicas:
+            return [False] * len(dedup_keys)
         digests = [dedup_digest(key) for key in dedup_keys]
         found: list[int] = await self._seen([self.link.keys.dedup_index], digests)
         return [bool(flag) for flag in found]
