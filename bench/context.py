@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import secrets
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -63,6 +64,7 @@ class Context:
             if self.options.engine == "redis":
                 redis = await stack.enter_async_context(redis_server())
                 env["GATEWAY_REDIS_URL"] = redis.url
+                env["GATEWAY_MASTER_KEYS"] = secrets.token_urlsafe(32)  # Redis requires one
             server = await stack.enter_async_context(running(command, env))
             if redis is not None:
                 self.redis_pids[server.pid] = redis.pid

@@ -1,6 +1,6 @@
 """Command line: `python -m gateway serve` and the operator's commands (`token`, `send`,
-`tail`, `check-config`, `openapi`, see `gateway/commands/`). The benchmark is its own tool:
-`python -m bench`."""
+`tail`, `check-config`, `openapi`, `reencrypt`, see `gateway/commands/`). The benchmark is
+its own tool: `python -m bench`."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import sys
 from typing import NoReturn
 
 from gateway import __version__
-from gateway.commands import CommandError, check_config, openapi, send, tail, token
+from gateway.commands import CommandError, check_config, openapi, reencrypt, send, tail, token
 from gateway.config import ConfigError, load_settings
 from gateway.http.server import StartupError, serve
 from gateway.http.supervisor import supervise
@@ -42,7 +42,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     # A worker of `--workers N`, started by the supervisor (gateway/http/supervisor.py).
     serve_cmd.add_argument("--worker", type=int, help=argparse.SUPPRESS)
-    for command in (token, send, tail, check_config, openapi):
+    for command in (token, send, tail, check_config, openapi, reencrypt):
         command.add_parser(commands)
     return parser
 

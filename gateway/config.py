@@ -69,6 +69,10 @@ class Settings(BaseSettings):
     redis_pool_size: int = Field(64, ge=2, le=10000)
     redis_connect_timeout_seconds: float = Field(2, gt=0, le=300)
     redis_timeout_seconds: float = Field(5, gt=0, le=300)
+    redis_wait_replicas: int = Field(0, ge=0, le=100)
+    redis_wait_timeout_seconds: float = Field(1, gt=0, le=300)
+    # Secrets at rest (gateway/credentials/sealing.py): the first key seals, every one opens.
+    master_keys: Annotated[list[str], NoDecode] = Field([], repr=False)
     admin_key: str | None = Field(None, repr=False)
     log_level: str = "INFO"
     # Many processes (docs/deploy.md): worker processes sharing one port (Redis engine
@@ -124,7 +128,9 @@ class Settings(BaseSettings):
     integrations: list[dict[str, Any]] = []
     subscribers: list[dict[str, Any]] = []
 
-    @field_validator("jwt_algorithms", "retry_schedule", "trusted_proxies", mode="before")
+    @field_validator(
+        "jwt_algorithms", "retry_schedule", "trusted_proxies", "master_keys", mode="before"
+    )
     @classmethod
     def _comma_separated(cls, value: object) -> object:
         return _split_csv(value)

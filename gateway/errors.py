@@ -21,6 +21,10 @@ The tree::
     │                                     (400 `invalid_payload`)
     ├── Unavailable                       shared state out of reach (503 `unavailable`)
     │   ├── EngineUnavailable             raised by engines (gateway.engine.base)
+    │   │   ├── ReplicasBehind            fewer Redis replicas than asked for have a write
+    │   │   │                             (gateway.engine.redis.events)
+    │   │   └── SealError                 stored credentials this process's master keys
+    │   │                                 cannot open (gateway.credentials.sealing)
     │   └── RegistryConflict              a record that kept changing through every
     │                                     compare-and-set try (gateway.engine.registry)
     └── ClientGone                        the client closed the connection before the

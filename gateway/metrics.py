@@ -28,9 +28,11 @@ disable_created_metrics()  # type: ignore[no-untyped-call]  # untyped upstream
 
 _METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 MULTIPROCESS_DIR = "PROMETHEUS_MULTIPROC_DIR"
-AcrossWorkers = Literal["livesum", "livemostrecent"]
+AcrossWorkers = Literal["livesum", "livemax", "livemostrecent"]
 PER_PROCESS: Final = "livesum"
 """A gauge of what a process holds (its sessions): the host's figure is the live workers' sum."""
+FURTHEST_BEHIND: Final = "livemax"
+"""A gauge of how far behind a process is: the host's figure is its slowest live worker's."""
 ENGINE_WIDE: Final = "livemostrecent"
 """A gauge of the engine's state, which every worker reads the same: the latest one read."""
 
@@ -161,6 +163,20 @@ class Metrics:
             "gateway_dead_letters_dropped_total",
             "Dead letters dropped by a subscriber's dead-letter caps (engine-wide)",
             ENGINE_WIDE,
+            r,
+        )
+        self.redis_errors = Counter(
+            "gateway_redis_errors",
+            "Calls to Redis that failed as unavailable (connection lost, timeout, a "
+            "not-now reply such as READONLY or OOM); 0 on the memory engine",
+            registry=r,
+        )
+        self.redis_reader_lag = _gauge(
+            "gateway_redis_reader_lag_seconds",
+            "How far this process's event stream reader is behind: the age of the oldest "
+            "event of its last read (0 when it found nothing new); while Redis is "
+            "unreachable, the time since its last read; 0 on the memory engine",
+            FURTHEST_BEHIND,
             r,
         )
         self.ingest_to_fanout = Histogram(

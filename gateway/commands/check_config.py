@@ -16,7 +16,7 @@ from typing import Any
 
 from gateway.agents.tokens import TokenVerifier
 from gateway.config import Settings, load_settings
-from gateway.engine.factory import redis_options
+from gateway.engine.factory import check_engine_settings
 from gateway.engine.redis.urls import without_secrets
 from gateway.integrations.declared import declared_integration
 from gateway.subscribers.declared import declared_subscriber
@@ -41,8 +41,7 @@ def add_parser(commands: Any) -> None:
 def validate(settings: Settings) -> None:
     """What start-up checks beyond the settings' own types: `ConfigError` for the first
     problem. The engine's own settings are checked without connecting to anything."""
-    if settings.redis_url:
-        redis_options(settings)
+    check_engine_settings(settings)
     TokenVerifier(
         secret=settings.jwt_secret or "generated-at-start-up",
         public_key_pem=settings.jwt_public_key,

@@ -89,7 +89,7 @@ class Dispatcher:
             try:
                 await self._dispatch_due()
             except EngineUnavailable:
-                log.warning("engine unavailable; dispatcher retrying")
+                log.debug("engine unavailable; dispatcher retrying")
                 await asyncio.sleep(BACKOFF_SECONDS)
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(POLL_SECONDS):  # wait_for (3.11) can swallow a cancel
@@ -171,7 +171,7 @@ class Dispatcher:
                 result = SendResult(None, f"gateway error: {type(exc).__name__}")
             await self._deliverer.conclude(subscriber, delivery, result)
         except EngineUnavailable:
-            log.warning("engine unavailable; delivery %s will be retried", delivery.id)
+            log.debug("engine unavailable; delivery %s will be retried", delivery.id)
         except Exception:
             log.exception("delivery %s: recording the attempt failed", delivery.id)
         finally:

@@ -9,6 +9,7 @@ import time
 from aiohttp import web
 from aiohttp.typedefs import Handler
 
+from gateway.engine.base import EngineUnavailable
 from gateway.errors import ClientGone, GatewayError
 from gateway.http.appkeys import ACCESS_LOG, INFLIGHT, METRICS, TRUSTED_PROXIES
 from gateway.http.errors import (
@@ -29,8 +30,11 @@ async def _respond(request: web.Request, handler: Handler) -> web.StreamResponse
         return await handler(request)
     except GatewayError as error:
         if error.status >= 500:
+            # An engine outage is logged by the engine when it goes and when it is back;
+            # a line per request answered 503 meanwhile would drown them.
+            level = logging.DEBUG if isinstance(error, EngineUnavailable) else logging.WARNING
             extra = {"requestId": request_id(request)}
-            error_log.warning("answered %d %s", error.status, error.code, extra=extra)
+            error_log.log(level, "answered %d %s", error.status, error.code, extra=extra)
         elif isinstance(error, ClientGone):
             extra = {"requestId": request_id(request)}
             error_log.debug("the client closed the connection mid-request", extra=extra)

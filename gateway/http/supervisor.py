@@ -8,14 +8,15 @@ process that supervises them.
 - **Workers** are fresh interpreters, `python -m gateway serve --worker ID --host H --port
   P [--config F]`: nothing is inherited by fork (no event loop, no Redis connection), and
   each opens its own engine, with its own instance id in presence and delivery leases. They
-  share state through Redis only, which is why more than one needs the Redis engine. An
-  admin key or JWT secret the operator did not set is generated here, once, and handed to
-  every worker in its environment: they must all accept the same ones.
+  share state through Redis only, which is why more than one needs the Redis engine; and
+  with it the admin key, JWT secret and master keys come from the configuration (the Redis
+  engine refuses to start without them: every process on it, on this host or another,
+  must accept the same ones).
 - **Start-up.** Worker 1 starts alone, so that what every worker would refuse (Redis out of
   reach, a configuration only the engine checks) is one line, not N; then the others start
   together. If any fails, the rest are stopped and the exit status is 2. Once all have
   announced, the supervisor prints the start-up line (the workers' own, which they print
-  to it), the generated admin key when there is one, the Redis target, and `workers: N`.
+  to it), the Redis target, and `workers: N`.
 - **Restarts.** A worker that dies is started again, and both are logged. One that dies
   before it has served for `STABLE_SECONDS` counts as failing at start-up: it is restarted
   after a delay doubling from `FIRST_BACKOFF_SECONDS` to `MAX_BACKOFF_SECONDS`, so a worker
@@ -50,7 +51,7 @@ from pathlib import Path
 from prometheus_client import multiprocess
 
 from gateway import early_signals
-from gateway.config import Settings, generated_secret
+from gateway.config import Settings
 from gateway.engine.factory import redis_options
 from gateway.http.server import StartupError, redis_line
 from gateway.metrics import MULTIPROCESS_DIR
@@ -130,7 +131,6 @@ class Supervisor:
         self._stop = asyncio.Event()
         self._workers = [_Worker(worker_id) for worker_id in range(1, settings.workers + 1)]
         self._env = dict(os.environ)
-        self._admin_key: str | None = None
         self._port = 0
 
     async def run(self) -> int:
@@ -164,10 +164,6 @@ class Supervisor:
     def _prepare_environment(self, metrics_dir: Path) -> None:
         self._env[MULTIPROCESS_DIR] = str(metrics_dir)
         self._env["PYTHONUNBUFFERED"] = "1"
-        if self._settings.admin_key is None:
-            self._admin_key = self._env["GATEWAY_ADMIN_KEY"] = generated_secret()
-        if self._settings.jwt_secret is None:
-            self._env["GATEWAY_JWT_SECRET"] = generated_secret()
 
     def _command(self, worker_id: int) -> list[str]:
         command = [sys.executable, "-m", "gateway", "serve", "--worker", str(worker_id)]
@@ -187,8 +183,6 @@ class Supervisor:
             await self._stop_all()
             return 2
         print(first.announced, flush=True)
-        if self._admin_key is not None:
-            print(f"admin key: {self._admin_key}", flush=True)
         if self._settings.redis_url:
             print(redis_line(redis_options(self._settings)), flush=True)
         print(f"workers: {len(self._workers)}", flush=True)

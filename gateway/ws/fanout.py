@@ -164,7 +164,7 @@ def fanout_loop(events: EventLog, router: SessionRouter, since: str | None = Non
             except EngineUnavailable:
                 delay = BACKOFF_SECONDS[min(failures, len(BACKOFF_SECONDS) - 1)]
                 failures += 1
-                log.warning("engine unavailable; fan-out retries in %.1fs", delay)
+                log.debug("engine unavailable; fan-out retries in %.1fs", delay)
                 await asyncio.sleep(delay)
                 continue
             failures = 0

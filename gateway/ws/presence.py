@@ -10,7 +10,8 @@ Across processes, three loops per process:
 
 - The heartbeat keeps this process's sessions alive in the store (`PRESENCE_TTL_SECONDS`);
   when a beat finds the process had expired (it may have been reaped as dead, after a long
-  pause or an engine outage), its live sessions join again.
+  pause or an engine outage), its live sessions join again. Sessions that ended while the
+  engine was out of reach leave at the next beat that reaches it.
 - The reaper removes the sessions of processes that stopped beating: a crashed process's
   agents leave the roster within `PRESENCE_TTL_SECONDS + REAP_SECONDS` (35 s; the takeover
   bound is 60 s). Every process reaps; reaping is idempotent.
@@ -127,6 +128,9 @@ class Presence:
         self.store = store
         self.instance_id = instance_id
         self._router = router
+        self._owed: dict[str, tuple[str, ...]] = {}
+        """Sessions that ended while the engine was unreachable, with their hubs: they
+        leave at the next heartbeat (at most one entry per session that was open)."""
 
     def _as_stored(self, session: AgentConnection) -> PresenceSession:
         return PresenceSession(
@@ -165,7 +169,17 @@ class Presence:
             await self._join(session, added)
 
     async def left(self, session: AgentConnection) -> None:
-        await self.store.leave(session.presence_hubs, session.session_id)
+        """The session ended; if the engine cannot be told now, the heartbeat tells it."""
+        try:
+            await self.store.leave(session.presence_hubs, session.session_id)
+        except EngineUnavailable:
+            self._owed[session.session_id] = session.presence_hubs
+
+    async def settle(self) -> None:
+        """Leave for the sessions that ended while the engine was unreachable."""
+        for session_id, hub_ids in list(self._owed.items()):
+            await self.store.leave(hub_ids, session_id)
+            del self._owed[session_id]
 
 
 async def beat_once(presence: Presence, router: SessionRouter) -> None:
@@ -173,6 +187,7 @@ async def beat_once(presence: Presence, router: SessionRouter) -> None:
         presence.instance_id, now_ms(), int(PRESENCE_TTL_SECONDS * 1000)
     ):
         await presence.rejoin(list(router.sessions.values()))
+    await presence.settle()
 
 
 def presence_heartbeat_loop(presence: Presence, router: SessionRouter) -> LoopBody:
@@ -182,7 +197,7 @@ def presence_heartbeat_loop(presence: Presence, router: SessionRouter) -> LoopBo
             try:
                 await beat_once(presence, router)
             except EngineUnavailable:
-                log.warning("engine unavailable; presence heartbeat missed")
+                log.debug("engine unavailable; presence heartbeat missed")
             await asyncio.sleep(HEARTBEAT_SECONDS)
 
     return run
@@ -195,7 +210,7 @@ def reap_loop(presence: Presence) -> LoopBody:
             try:
                 await presence.store.reap(now_ms())
             except EngineUnavailable:
-                log.warning("engine unavailable; presence not reaped this round")
+                log.debug("engine unavailable; presence not reaped this round")
             await asyncio.sleep(REAP_SECONDS)
 
     return run
@@ -225,7 +240,7 @@ class RosterFeed:
                 )
                 await self._send_due(time.monotonic())
             except EngineUnavailable:
-                log.warning("engine unavailable; presence feed retrying")
+                log.debug("engine unavailable; presence feed retrying")
                 await asyncio.sleep(BACKOFF_SECONDS)
 
     def _tokens(self, hub_id: str, now: float) -> float:

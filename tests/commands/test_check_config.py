@@ -10,6 +10,7 @@ import pytest
 from gateway.commands.check_config import masked
 from gateway.config import Settings
 from tests.conftest import ROOT, run_gateway
+from tests.running_gateway import MASTER_KEY
 
 ADMIN_KEY = "check-config-admin-key-0123456789abcdef"
 VALID = f"""
@@ -65,7 +66,7 @@ def test_effective_settings_with_sources_and_secrets_masked(tmp_path: Path) -> N
     assert result.stdout.startswith(f"# configuration is valid ({config})")
 
 
-SECRET_SETTINGS = {"admin_key": "a" * 40, "jwt_secret": "j" * 40}
+SECRET_SETTINGS = {"admin_key": "a" * 40, "jwt_secret": "j" * 40, "master_keys": MASTER_KEY}
 """A valid value of every setting that is a secret (marked `repr=False`)."""
 
 

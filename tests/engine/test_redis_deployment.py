@@ -21,7 +21,7 @@ from cryptography.x509.oid import NameOID
 from redis.crc import key_slot
 
 import gateway.engine.redis as redis_engine
-from gateway.engine.base import EngineUnavailable
+from gateway.engine.base import EngineStats, EngineUnavailable
 from gateway.engine.deliveries import DeliveryQueue
 from gateway.engine.events import EventLog
 from gateway.engine.presence import PresenceSession, PresenceStore
@@ -130,6 +130,8 @@ async def test_a_stopped_redis_is_unavailable_then_available_again_one_line_each
 async def test_waiters_hear_that_redis_went_and_wake_again_once_it_is_back(
     own_server: RedisServer,
 ) -> None:
+    """With the engine's own readings for `/metrics`: errors counted, and the reader's lag
+    growing while Redis is away and back to nothing once the reader caught up."""
     options = RedisOptions(url=own_server.url, key_prefix=fresh_prefix(), **FAST)
     engine = await open_redis_engine(options)
     try:
@@ -137,11 +139,17 @@ async def test_waiters_hear_that_redis_went_and_wake_again_once_it_is_back(
         waiter = asyncio.create_task(engine.events.wait_after(cursor, 10, 30))
         feed = asyncio.create_task(engine.presence.changes_after(None, 30))
         await asyncio.sleep(0.2)
+        assert engine.stats() == EngineStats(errors=0, reader_lag_seconds=0.0)
         own_server.stop()
         with pytest.raises(EngineUnavailable):
             await asyncio.wait_for(waiter, 10)
+        heard = time.time()  # the reader failed, and told its waiters
         with pytest.raises(EngineUnavailable):
             await asyncio.wait_for(feed, 10)
+        await asyncio.sleep(1.0)
+        down = engine.stats()
+        assert down.errors >= 1
+        assert down.reader_lag_seconds >= time.time() - heard
 
         own_server.start()
         for _ in range(20):
@@ -151,6 +159,9 @@ async def test_waiters_hear_that_redis_went_and_wake_again_once_it_is_back(
             except EngineUnavailable:
                 await asyncio.sleep(0.1)
         await assert_a_waiter_wakes(engine)
+        back = engine.stats()
+        assert back.errors >= down.errors
+        assert back.reader_lag_seconds < 1.0
     finally:
         await engine.close()
 

@@ -1,10 +1,12 @@
 """What the conformance suite cannot see of the Redis engine's event log and scripts: the id
 mapping onto stream ids, dedup buckets expiring in Redis, atomicity between separate
-connections, one round trip per ingest, and one blocking reader per process."""
+connections, one round trip per ingest (with its WAIT for replicas when asked), and one
+blocking reader per process."""
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import re
 import time
 from collections.abc import AsyncIterator
@@ -20,7 +22,7 @@ import gateway.engine.redis
 from gateway.engine.ids import MAX_SEQ, SCRIPT_ID_FORMAT, event_id_at, event_id_ms, is_event_id
 from gateway.engine.presence import PresenceSession
 from gateway.engine.redis import RedisEngine, RedisOptions, open_redis_engine
-from gateway.engine.redis.events import bucket_width_ms
+from gateway.engine.redis.events import ReplicasBehind, bucket_width_ms
 from tests.redis_support import RedisServer, new_event
 
 
@@ -174,6 +176,48 @@ async def test_an_append_is_one_round_trip(
     await engine.events.append([new_event("a"), new_event("b"), new_event("c")], 60)
     assert len(sent) == 1
     assert b"EVALSHA" in sent[0]
+
+
+async def test_with_wait_replicas_an_append_and_its_wait_are_one_round_trip(
+    redis_options: RedisOptions, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With no replica to wait for, the append is answered unavailable (`ReplicasBehind`)
+    though stored; its retry is a duplicate and still waits (a 202 only once replicas
+    have the first copy); the append and its `WAIT` go out in one write."""
+    options = dataclasses.replace(redis_options, wait_replicas=1, wait_timeout_seconds=0.1)
+    engine = await open_redis_engine(options)
+    try:
+        with pytest.raises(ReplicasBehind) as behind:
+            await engine.events.append([new_event("w")], 60)
+        assert (
+            behind.value.detail
+            == "redis: stored, but 0 of 1 replicas acknowledged it within 100 ms"
+        )
+        assert [e.id for e in await engine.events.read_after("0", 10)] != []
+        sent: list[bytes] = []
+        original = Connection.send_packed_command
+
+        async def spy(self: Connection, command: Any, check_health: bool = True) -> None:
+            packed = b"".join(command) if isinstance(command, list) else bytes(command)
+            if b"XREAD" not in packed:
+                sent.append(packed)
+            await original(self, command, check_health)
+
+        monkeypatch.setattr(Connection, "send_packed_command", spy)
+        with pytest.raises(ReplicasBehind):
+            await engine.events.append([new_event("w")], 60)
+        assert len(sent) == 1
+        assert b"EVALSHA" in sent[0] and b"WAIT" in sent[0]
+        assert len(await engine.events.read_after("0", 10)) == 1
+
+        await engine.link.redis.script_flush()  # as after a restart: loaded again, then run
+        with pytest.raises(ReplicasBehind):
+            await engine.events.append([new_event("after a flush")], 60)
+        assert len(await engine.events.read_after("0", 10)) == 2
+        # Never answered as seen: a redelivery goes on to `append`, which waits.
+        assert await engine.events.seen(["w"]) == [False]
+    finally:
+        await engine.close()
 
 
 async def test_one_blocking_reader_serves_every_waiter_of_a_process(

@@ -13,8 +13,7 @@ import pytest
 from gateway.config import Settings
 from tests.conftest import ROOT, run_gateway, start_gateway
 from tests.redis_support import RedisServer, free_port, fresh_prefix
-
-ADMIN_KEY = "k" * 40
+from tests.running_gateway import ADMIN_KEY, GATEWAY_ENV
 
 
 def _admin(url: str, method: str, path: str, body: object | None = None) -> object:
@@ -47,8 +46,7 @@ def test_serve_names_its_redis_without_the_password_and_keeps_state_there(
     ).start()
     prefix = fresh_prefix()
     url = url.format(password=password, port=server.port)
-    env = {"GATEWAY_REDIS_URL": url, "GATEWAY_REDIS_KEY_PREFIX": prefix}
-    env["GATEWAY_ADMIN_KEY"] = ADMIN_KEY
+    env = {**GATEWAY_ENV, "GATEWAY_REDIS_URL": url, "GATEWAY_REDIS_KEY_PREFIX": prefix}
     gateway = start_gateway(env=env)
     try:
         assert gateway.engine == "redis"
@@ -67,7 +65,8 @@ def test_serve_names_its_redis_without_the_password_and_keeps_state_there(
 def test_serve_refuses_an_evicting_redis_in_one_line(tmp_path: Path) -> None:
     server = RedisServer(tmp_path, "--maxmemory-policy", "allkeys-lfu").start()
     try:
-        finished = run_gateway("serve", "--port", "0", env={"GATEWAY_REDIS_URL": server.url})
+        env = {**GATEWAY_ENV, "GATEWAY_REDIS_URL": server.url}
+        finished = run_gateway("serve", "--port", "0", env=env)
     finally:
         server.stop()
     assert finished.returncode == 2
@@ -77,10 +76,26 @@ def test_serve_refuses_an_evicting_redis_in_one_line(tmp_path: Path) -> None:
 
 def test_serve_refuses_a_redis_nobody_listens_on_in_one_line() -> None:
     url = f"redis://127.0.0.1:{free_port()}/0"
-    finished = run_gateway("serve", "--port", "0", env={"GATEWAY_REDIS_URL": url})
+    finished = run_gateway("serve", "--port", "0", env={**GATEWAY_ENV, "GATEWAY_REDIS_URL": url})
     assert finished.returncode == 2
     assert finished.stderr.count("\n") == 1
     assert f"cannot reach redis at {url}" in finished.stderr
+
+
+@pytest.mark.parametrize(
+    "missing", ["GATEWAY_MASTER_KEYS", "GATEWAY_ADMIN_KEY", "GATEWAY_JWT_SECRET"]
+)
+def test_serve_on_redis_refuses_to_start_without_the_secrets_processes_share(
+    missing: str,
+) -> None:
+    """Checked before connecting: nothing listens on the URL, and the refusal is still
+    about the missing setting."""
+    env = {**GATEWAY_ENV, "GATEWAY_REDIS_URL": f"redis://127.0.0.1:{free_port()}/0"}
+    del env[missing]
+    finished = run_gateway("serve", "--port", "0", env=env)
+    assert finished.returncode == 2
+    assert finished.stderr.count("\n") == 1
+    assert finished.stderr.startswith(f"gateway: the Redis engine needs {missing}")
 
 
 def test_every_redis_setting_is_documented_and_in_the_example_configuration() -> None:

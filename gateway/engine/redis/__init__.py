@@ -33,7 +33,7 @@ import time
 
 from redis.asyncio.cluster import RedisCluster
 
-from gateway.engine.base import EngineUnavailable
+from gateway.engine.base import EngineStats, EngineUnavailable
 from gateway.engine.deliveries import DeliveryQueue, QueueLimits
 from gateway.engine.events import EventLog
 from gateway.engine.ids import event_id_at
@@ -80,15 +80,20 @@ class RedisEngine:
         self.options = options
         self.instance_id = instance_id or secrets.token_hex(8)
         self.keys = Keys(options.key_prefix)
-        self.health = Health(options.target)
         redis = options.client()
+        self.health = Health(options.target, redis)
         self.link = Link(redis, self.keys, Scripts(redis), self.health)
         block_seconds = BLOCK_MS / 1000
         reader_client = options.client(
             read_timeout=block_seconds + options.timeout_seconds, pool_size=1
         )
         self._reader = BlockingReader(reader_client, self.keys, self.health)
-        self.events: EventLog = RedisEventLog(self.link, self._reader)
+        self.events: EventLog = RedisEventLog(
+            self.link,
+            self._reader,
+            wait_replicas=options.wait_replicas,
+            wait_ms=round(options.wait_timeout_seconds * 1000),
+        )
         self.registry: Registry = RedisRegistry(self.link)
         self.presence: PresenceStore = RedisPresenceStore(self.link, self._reader)
         self.limits = limits or QueueLimits()
@@ -163,6 +168,9 @@ class RedisEngine:
             self.health.failed(exc)
             raise EngineUnavailable(f"redis: {describe(exc)}") from exc
         self.health.answered()
+
+    def stats(self) -> EngineStats:
+        return EngineStats(errors=self.health.errors, reader_lag_seconds=self._reader.lag_seconds())
 
     async def close(self) -> None:
         await self._reader.close()

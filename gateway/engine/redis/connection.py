@@ -10,6 +10,7 @@ script whose reply was lost may have run, and running it again is the caller's d
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import logging
 import time
@@ -62,6 +63,8 @@ class RedisOptions:
     pool_size: int = 64
     connect_timeout_seconds: float = 2.0
     timeout_seconds: float = 5.0
+    wait_replicas: int = 0
+    wait_timeout_seconds: float = 1.0
 
     def __post_init__(self) -> None:
         scheme = self.url.partition("://")[0]
@@ -81,6 +84,11 @@ class RedisOptions:
         if (self.tls_cert_file is None) != (self.tls_key_file is None):
             raise RedisConfigError(
                 "GATEWAY_REDIS_TLS_CERT_FILE and GATEWAY_REDIS_TLS_KEY_FILE go together"
+            )
+        if self.wait_replicas and self.wait_timeout_seconds >= self.timeout_seconds:
+            raise RedisConfigError(
+                "GATEWAY_REDIS_WAIT_TIMEOUT_SECONDS must be shorter than "
+                "GATEWAY_REDIS_TIMEOUT_SECONDS (a WAIT is a command like any other)"
             )
         tls_set = self.tls_ca_file or self.tls_cert_file
         if tls_set and scheme not in TLS_SCHEMES:
@@ -148,22 +156,46 @@ def is_unavailable(exc: BaseException) -> bool:
 
 class Health:
     """Whether Redis answered the last call: one log line when it goes, one when it is back,
-    never one per request."""
+    never one per request; and how many calls failed (`gateway_redis_errors_total`).
 
-    def __init__(self, target: str) -> None:
+    At each change the connections idle in `client`'s pool are closed: one that sat idle
+    while Redis went away and came back is dead without knowing it, and its first command
+    would fail after Redis is back (another "unavailable" line for nothing). A command in
+    flight keeps its connection; one that fails is closed by redis-py itself."""
+
+    def __init__(self, target: str, client: Client | None = None) -> None:
         self.target = target
         self.down_since: float | None = None
+        self.errors = 0
+        self._client = client
+        self._closing: set[asyncio.Task[None]] = set()
 
     def failed(self, exc: BaseException) -> None:
+        self.errors += 1
         if self.down_since is None:
             self.down_since = time.monotonic()
             log.warning("redis at %s is unavailable: %s", self.target, describe(exc))
+            self._close_idle()
 
     def answered(self) -> None:
         if self.down_since is not None:
             seconds = time.monotonic() - self.down_since
             self.down_since = None
             log.warning("redis at %s is available again after %.1fs", self.target, seconds)
+            self._close_idle()
+
+    def _close_idle(self) -> None:
+        client = self._client
+        if client is None or isinstance(client, RedisCluster):
+            return  # a cluster client drops a failed node's connections itself
+        task = asyncio.get_running_loop().create_task(_close_idle(client))
+        self._closing.add(task)
+        task.add_done_callback(self._closing.discard)
+
+
+async def _close_idle(client: Redis) -> None:
+    with contextlib.suppress(Exception):  # closing a dead connection may fail; it is closed
+        await client.connection_pool.disconnect(inuse_connections=False)
 
 
 ScriptArg = str | bytes | int | float

@@ -1,11 +1,16 @@
 -- Append a batch of events with their dedup keys: stored together or not at all.
 -- KEYS: events stream, log meta hash, dedup index (bucket name -> expiry ms)
 -- ARGV: MAX_SEQ, the id format (both from gateway/engine/ids.py, the one owner of the id
---       format), dedup ttl ms, bucket width ms, bucket name prefix,
---       then per event: dedup digest, hub, conversation ("" none, "=" .. id), type, body
--- Returns the stream id of each event ("" for a duplicate).
+--       format), dedup ttl ms, bucket width ms, bucket name prefix, "1" when the caller
+--       WAITs for replicas next, then per event: dedup digest, hub, conversation ("" none,
+--       "=" .. id), type, body
+-- Returns the stream id of each event ("" for a duplicate). A caller about to WAIT needs a
+-- write even when every event is a duplicate: the WAIT then covers the first copy too
+-- (replication is in order), which an earlier request stored and may not have seen reach
+-- a replica.
 local MAX_SEQ, ID_FORMAT = tonumber(ARGV[1]), ARGV[2]
 local ttl, width, bucket_prefix = tonumber(ARGV[3]), tonumber(ARGV[4]), ARGV[5]
+local waits = ARGV[6] == '1'
 local time = redis.call('TIME')
 local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
 local live = redis.call('ZRANGEBYSCORE', KEYS[3], '(' .. string.format('%.0f', now), '+inf')
@@ -29,7 +34,7 @@ local index = math.floor(now / width)
 local bucket = bucket_prefix .. string.format('%.0f:%.0f', width, index)
 local here, ids, stored = {}, {}, 0
 
-for i = 6, #ARGV, 5 do
+for i = 7, #ARGV, 5 do
   local digest = ARGV[i]
   if here[digest] or seen(digest) then
     ids[#ids + 1] = ''
@@ -61,5 +66,7 @@ if stored > 0 then
   redis.call('PEXPIREAT', bucket, expiry, 'NX')
   redis.call('PEXPIREAT', bucket, expiry, 'GT')
   redis.call('ZADD', KEYS[3], 'GT', expiry, bucket)
+elseif waits then
+  redis.call('HINCRBY', KEYS[2], 'waited_duplicates', 1)
 end
 return ids
