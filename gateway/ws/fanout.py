@@ -120,10 +120,18 @@ class SessionRouter:
         """Every hub a local session is present in."""
         return list(self._present)
 
-    def send_to_present(self, hub_id: str, frame: bytes) -> None:
-        """A roster frame to every local session present in the hub that lacks it."""
-        for session in self._present.get(hub_id, ()):
-            session.offer_roster(hub_id, frame)
+    def joined_in(self, hub_id: str) -> list[AgentConnection]:
+        """The local sessions present in the hub that have had its roster. A session's join
+        is stored before its first roster is read, so any roster read from now on includes
+        them; one read earlier may not, and goes to none of the sessions joining since."""
+        return [session for session in self._present.get(hub_id, ()) if hub_id in session.rosters]
+
+    def send_roster(self, hub_id: str, frame: bytes, recipients: Iterable[AgentConnection]) -> None:
+        """A roster frame to those of `recipients` still present in the hub that lack it."""
+        present = self._present.get(hub_id, set())
+        for session in recipients:
+            if session in present:
+                session.offer_roster(hub_id, frame)
 
 
 def _index(

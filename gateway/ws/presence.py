@@ -20,7 +20,9 @@ Across processes, three loops per process:
   change. Changes are coalesced per hub: a hub's rosters go out at `ROSTERS_PER_SECOND`
   (after a burst of `ROSTER_BURST`, so ordinary comings and goings go out at once and in
   order); a roster held back is read when it goes, so the last frame is the current roster
-  however fast agents flip their status.
+  however fast agents flip their status. A roster goes to the sessions that had the hub's
+  roster before it was read: one joining meanwhile got a later read at its join, and never
+  hears one from before it.
 """
 
 from __future__ import annotations
@@ -259,6 +261,9 @@ class RosterFeed:
                 continue
             del self._pending[hub_id]
             self._budget[hub_id] = (tokens - 1.0, now)
-            self._router.send_to_present(hub_id, await roster_frame(self._store, hub_id))
+            # Who hears it is fixed before the read: a session whose own join completes
+            # during the read got a roster read later, which this one must not follow.
+            recipients = self._router.joined_in(hub_id)
+            self._router.send_roster(hub_id, await roster_frame(self._store, hub_id), recipients)
         for hub_id in [h for h in self._budget if self._tokens(h, now) >= ROSTER_BURST]:
             del self._budget[hub_id]  # as good as new: forgotten, so the map stays small
