@@ -157,12 +157,9 @@ async def test_claims_from_separate_connections_never_share_a_delivery(
     assert len(claimed) == len(set(claimed)) == 200
 
 
-async def test_an_append_is_one_round_trip(
-    engine: RedisEngine, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """Counted at the socket: every write the engine's connections send (the blocking
-    reader's own `XREAD`s aside)."""
-    await engine.events.append([new_event("warm")], 60)  # scripts loaded, connection made
+def writes_sent(monkeypatch: pytest.MonkeyPatch) -> list[bytes]:
+    """From now on, every write the engine's connections send (the blocking reader's own
+    `XREAD`s aside), as it went to the socket."""
     sent: list[bytes] = []
     original = Connection.send_packed_command
 
@@ -173,6 +170,16 @@ async def test_an_append_is_one_round_trip(
         await original(self, command, check_health)
 
     monkeypatch.setattr(Connection, "send_packed_command", spy)
+    return sent
+
+
+async def test_an_append_is_one_round_trip(
+    engine: RedisEngine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Counted at the socket: every write the engine's connections send (the blocking
+    reader's own `XREAD`s aside)."""
+    await engine.events.append([new_event("warm")], 60)  # scripts loaded, connection made
+    sent = writes_sent(monkeypatch)
     await engine.events.append([new_event("a"), new_event("b"), new_event("c")], 60)
     assert len(sent) == 1
     assert b"EVALSHA" in sent[0]
@@ -194,16 +201,7 @@ async def test_with_wait_replicas_an_append_and_its_wait_are_one_round_trip(
             == "redis: stored, but 0 of 1 replicas acknowledged it within 100 ms"
         )
         assert [e.id for e in await engine.events.read_after("0", 10)] != []
-        sent: list[bytes] = []
-        original = Connection.send_packed_command
-
-        async def spy(self: Connection, command: Any, check_health: bool = True) -> None:
-            packed = b"".join(command) if isinstance(command, list) else bytes(command)
-            if b"XREAD" not in packed:
-                sent.append(packed)
-            await original(self, command, check_health)
-
-        monkeypatch.setattr(Connection, "send_packed_command", spy)
+        sent = writes_sent(monkeypatch)
         with pytest.raises(ReplicasBehind):
             await engine.events.append([new_event("w")], 60)
         assert len(sent) == 1
