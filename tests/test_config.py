@@ -10,7 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from gateway.config import DEFAULT_RETRY_SCHEDULE, ConfigError, load_settings
+from gateway.config import DEFAULT_RETRY_SCHEDULE, ConfigError, Settings, load_settings
+from gateway.engine.memory import MemoryEngine
+from gateway.http.app import build_app
 from gateway.integrations.declared import declared_integration
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -101,3 +103,11 @@ def test_shipped_example_integrations_are_valid_once_uncommented() -> None:
         for index, table in enumerate(declared["integrations"])
     ]
     assert {integration.kind for integration in integrations} >= {"hubster-system", "telnyx"}
+
+
+@pytest.mark.parametrize("weak", ["admin_key", "jwt_secret"])
+def test_an_app_is_never_built_with_a_weak_secret(weak: str) -> None:
+    """The floor holds wherever the secrets come from, settings or not (tests included)."""
+    secrets = {"admin_key": "k" * 32, "jwt_secret": "j" * 32, weak: "x" * 31}
+    with pytest.raises(ConfigError, match="at least 32 bytes"):
+        build_app(Settings(port=0), MemoryEngine(), **secrets)

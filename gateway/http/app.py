@@ -6,7 +6,7 @@ from collections.abc import Callable
 
 from aiohttp import web
 
-from gateway.config import Settings
+from gateway.config import MIN_SECRET_BYTES, ConfigError, Settings
 from gateway.console import routes as console
 from gateway.delivery import feature as delivery
 from gateway.engine import Engine
@@ -66,7 +66,11 @@ async def _stop_loops_and_engine(app: web.Application) -> None:
 def build_app(
     settings: Settings, engine: Engine, *, admin_key: str, jwt_secret: str
 ) -> web.Application:
-    """Everything a running gateway serves; tests build it in-process with their own engine."""
+    """Everything a running gateway serves; tests build it in-process with their own engine.
+    The secrets' floor holds here too, not only in the settings they usually come from."""
+    for name, secret in (("admin key", admin_key), ("JWT secret", jwt_secret)):
+        if len(secret.encode()) < MIN_SECRET_BYTES:
+            raise ConfigError(f"the {name} must be at least {MIN_SECRET_BYTES} bytes")
     app = web.Application(
         middlewares=[request_middleware],
         client_max_size=settings.max_body_bytes,

@@ -14,7 +14,7 @@ from gateway.config import Settings
 from gateway.engine.memory import MemoryEngine
 from gateway.http.app import build_app
 
-ADMIN_KEY = "agents-tests-admin-key"
+ADMIN_KEY = "agents-tests-admin-key-0123456789abcdef"
 JWT_SECRET = "agents-tests-jwt-secret-0123456789abcdef"
 ADMIN = {"Authorization": f"Bearer {ADMIN_KEY}"}
 

@@ -25,7 +25,7 @@ from gateway.engine.factory import queue_limits
 from gateway.http.app import build_app
 from tests.conftest import NewEngine
 
-ADMIN_KEY = "delivery-tests-admin-key"
+ADMIN_KEY = "delivery-tests-admin-key-0123456789abcdef"
 AUTH = {"Authorization": f"Bearer {ADMIN_KEY}"}
 HUB = "3bc1e69f-c520-446f-ab2c-01751fd66a31"
 TENANT = "abc1e69f-c888-875f-ee2c-45789fd66a00"

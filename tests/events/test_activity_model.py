@@ -140,7 +140,7 @@ def test_receipt_states_are_lower_cased() -> None:
 
 async def test_schema_is_served_without_auth(aiohttp_client: Any) -> None:
     client: TestClient = await aiohttp_client(
-        build_app(Settings(port=0), MemoryEngine(), admin_key="k", jwt_secret="j")
+        build_app(Settings(port=0), MemoryEngine(), admin_key="k" * 32, jwt_secret="j" * 32)
     )
     response = await client.get("/schema/activity.json")
     assert response.status == 200

@@ -12,7 +12,7 @@ from gateway.http.app import build_app
 from gateway.http.operation import Answer, Operation
 from gateway.http.routes import Route
 
-ADMIN_KEY = "test-admin-key"
+ADMIN_KEY = "http-tests-admin-key-0123456789abcdef"
 
 
 def make_app(engine: Engine | None = None, **settings: object) -> web.Application:
@@ -20,7 +20,7 @@ def make_app(engine: Engine | None = None, **settings: object) -> web.Applicatio
         Settings(**settings),  # type: ignore[arg-type]
         engine or MemoryEngine(),
         admin_key=ADMIN_KEY,
-        jwt_secret="test-jwt-secret",
+        jwt_secret="http-tests-jwt-secret-0123456789abcdef",
     )
 
 

@@ -21,7 +21,7 @@ from gateway.engine import Engine
 from gateway.engine.memory import MemoryEngine
 from gateway.http.app import build_app
 
-ADMIN_KEY = "test-admin-key"
+ADMIN_KEY = "inbound-tests-admin-key-0123456789abcdef"
 ADMIN = {"Authorization": f"Bearer {ADMIN_KEY}"}
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
 HUBSTER_HUB = "3bc1e69f-c520-446f-ab2c-01751fd66a31"
@@ -33,7 +33,7 @@ def make_app(engine: Engine | None = None, **settings: Any) -> web.Application:
         Settings(port=0, **settings),
         engine or MemoryEngine(),
         admin_key=ADMIN_KEY,
-        jwt_secret="test-jwt-secret",
+        jwt_secret="inbound-tests-jwt-secret-0123456789abcdef",
     )
 
 

@@ -11,7 +11,7 @@ from gateway.config import Settings
 from gateway.http.app import build_app
 from tests.conftest import NewEngine
 
-ADMIN_KEY = "integrations-admin-key"
+ADMIN_KEY = "integrations-admin-key-0123456789abcdef"
 
 
 @pytest.fixture
@@ -22,5 +22,5 @@ def admin() -> dict[str, str]:
 @pytest.fixture
 async def client(aiohttp_client: Any, new_engine: NewEngine) -> TestClient:
     engine = await new_engine()
-    app = build_app(Settings(port=0), engine, admin_key=ADMIN_KEY, jwt_secret="jwt")
+    app = build_app(Settings(port=0), engine, admin_key=ADMIN_KEY, jwt_secret="j" * 32)
     return await aiohttp_client(app)

@@ -22,7 +22,7 @@ from gateway.integrations.store import RECORD_KIND
 from tests.conftest import NewEngine
 from tests.engine.interleaving import Interleaving
 
-ADMIN_KEY = "integrations-admin-key"
+ADMIN_KEY = "integrations-admin-key-0123456789abcdef"
 ADMIN = {"Authorization": f"Bearer {ADMIN_KEY}"}
 REGENERATE = orjson.dumps({"regenerateKeys": True})
 
@@ -53,7 +53,7 @@ class RendezvousRegistry:
 
 
 async def start(aiohttp_client: Any, engine: Engine) -> TestClient:
-    app = build_app(Settings(port=0), engine, admin_key=ADMIN_KEY, jwt_secret="jwt")
+    app = build_app(Settings(port=0), engine, admin_key=ADMIN_KEY, jwt_secret="j" * 32)
     return await aiohttp_client(app)
 
 

@@ -21,6 +21,7 @@ from gateway.engine.registry import Registry
 from gateway.http.app import build_app
 from gateway.http.appkeys import ENGINE
 from tests.conftest import NewEngine
+from tests.integrations.conftest import ADMIN_KEY
 
 ROOT = Path(__file__).resolve().parents[2]
 KEYS = {"publicSigningKey": "0123456789ABCDEF" * 2, "privateSigningKey": "FEDCBA9876543210" * 2}
@@ -43,7 +44,7 @@ async def test_declared_integrations_exist_and_restart_is_idempotent(
     engine = MemoryEngine()
     settings = Settings(port=0, integrations=DECLARED)
     first = await aiohttp_client(
-        build_app(settings, engine, admin_key="integrations-admin-key", jwt_secret="j")
+        build_app(settings, engine, admin_key=ADMIN_KEY, jwt_secret="j" * 32)
     )
     listed = (await (await first.get("/integrations", headers=admin)).json())["results"]
     assert [item["name"] for item in listed] == ["Support", "SMS"]
@@ -51,7 +52,7 @@ async def test_declared_integrations_exist_and_restart_is_idempotent(
     assert support["configuration"] == KEYS and support["statusId"] == 3000
 
     again = await aiohttp_client(
-        build_app(settings, engine, admin_key="integrations-admin-key", jwt_secret="j")
+        build_app(settings, engine, admin_key=ADMIN_KEY, jwt_secret="j" * 32)
     )
     relisted = (await (await again.get("/integrations", headers=admin)).json())["results"]
     assert relisted == listed
@@ -91,7 +92,7 @@ async def test_apps_starting_together_create_one_record_and_one_set_of_keys(
     for _ in range(parties):
         engine = copy.copy(await new_engine())  # its own registry wrapper, shared data
         engine.registry = StartTogether(engine.registry, barrier, met)
-        apps.append(build_app(settings, engine, admin_key="integrations-admin-key", jwt_secret="j"))
+        apps.append(build_app(settings, engine, admin_key=ADMIN_KEY, jwt_secret="j" * 32))
     clients = await asyncio.gather(*(aiohttp_client(app) for app in apps))
     assert sorted(met) == ["integration"] * parties + ["subscriber"] * parties
 

@@ -17,7 +17,7 @@ import orjson
 from gateway.engine.base import Engine
 from gateway.engine.events import NewEvent, StoredEvent
 
-ADMIN_KEY = "ws-tests-admin-key"
+ADMIN_KEY = "ws-tests-admin-key-0123456789abcdef"
 JWT_SECRET = "ws-tests-jwt-secret-0123456789abcdef"
 AUDIENCE = "gateway"
 FRAME_TIMEOUT = 5.0
