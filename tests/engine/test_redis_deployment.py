@@ -31,6 +31,7 @@ from gateway.engine.redis.events import RedisEventLog
 from gateway.engine.redis.presence import RedisPresenceStore
 from gateway.engine.redis.registry import RedisRegistry
 from gateway.engine.redis.throttle import RedisThrottle
+from gateway.engine.redis.urls import without_secrets
 from gateway.engine.registry import Registry
 from gateway.engine.throttle import Throttle
 from tests.engine.queue_kit import claim, conclusion, delivery, enqueue
@@ -387,3 +388,35 @@ def test_options_refuse_what_cannot_work_and_hide_the_password() -> None:
     assert "s3cret" not in RedisOptions(url="redis://:s3cret@h/0").target
     in_query = RedisOptions(url="rediss://h:6380/1?password=s3cret&socket_keepalive=true")
     assert in_query.target == "rediss://h:6380/1?password=***&socket_keepalive=true"
+    at_sign = RedisOptions(url="redis://u:p%2Fw@rd@redis.internal:6379/0")
+    assert at_sign.target == "redis://u:***@redis.internal:6379/0"
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "redis://:abc/def+gh==@redis.internal:6379/0",
+        "redis://:abc?def@redis.internal:6379/0",
+        "redis://:ab#c@redis.internal:6379/0",
+        "rediss://user:abc/def@redis.internal/0",
+        "redis+sentinel://:abc/def+gh==@s1:26379/main",
+        "redis+sentinel://:abcdef@s1:26379,:ghi/main",
+        "redis+sentinel://:abcdef/main",
+        "redis+cluster://:abc/def@n1:6379",
+        "redis+cluster://:abc?def@n1:6379",
+        "unix://:abc/def@/tmp/redis.sock",
+        ":abcdef@host:6379",
+    ],
+)
+def test_a_password_the_url_cannot_delimit_is_refused_without_echoing_it(url: str) -> None:
+    """A password holding `/`, `?` or `#` unencoded (base64 passwords hold `/`), or a URL
+    that fails to parse, is refused in one line that shows none of it; what `check-config`
+    shows of it hides the password too."""
+    with pytest.raises(RedisConfigError) as refused:
+        RedisOptions(url=url)
+    for piece in ("abc", "def", "ghi", "b#c"):
+        assert piece not in str(refused.value)
+    if "@" in url:  # without one nothing marks a password as such
+        shown = without_secrets(url, "***")
+        for piece in ("abc", "def", "b#c"):
+            assert piece not in shown

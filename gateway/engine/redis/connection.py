@@ -67,14 +67,16 @@ class RedisOptions:
     wait_timeout_seconds: float = 1.0
 
     def __post_init__(self) -> None:
-        scheme = self.url.partition("://")[0]
+        scheme, sep, _ = self.url.partition("://")
         if scheme not in SCHEMES:
+            shown = f", not {scheme!r}" if sep and scheme.replace("+", "").isalnum() else ""
             raise RedisConfigError(
                 "GATEWAY_REDIS_URL must start with redis://, rediss://, unix://, "
-                "redis+sentinel://, rediss+sentinel://, redis+cluster:// or rediss+cluster://, "
-                f"not {scheme!r}"
+                "redis+sentinel://, rediss+sentinel://, redis+cluster:// or rediss+cluster://"
+                + shown
             )
         try:
+            urls.split_userinfo(self.url)
             if scheme in sentinel.SCHEMES:
                 sentinel.parse(self.url)
             elif scheme in cluster.SCHEMES:

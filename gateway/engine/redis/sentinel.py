@@ -46,7 +46,7 @@ def parse(url: str) -> SentinelTarget:
     if not parsed.path or len(parsed.path) > 2:
         raise urls.UrlError("a Sentinel URL ends with /service or /service/db")
     if len(parsed.path) == 2 and not parsed.path[1].isdigit():
-        raise urls.UrlError(f"the database {parsed.path[1]!r} is not a number")
+        raise urls.UrlError("the database after /service/ is not a number")
     db = int(parsed.path[1]) if len(parsed.path) == 2 else 0
     return SentinelTarget(parsed, parsed.path[0], db)
 
