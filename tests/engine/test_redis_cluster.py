@@ -4,6 +4,10 @@ the eviction policy checked on every primary."""
 
 from __future__ import annotations
 
+import asyncio
+import dataclasses
+import logging
+
 import pytest
 from redis.asyncio.cluster import RedisCluster
 
@@ -54,3 +58,24 @@ def test_a_cluster_url_is_shown_without_its_password_and_has_no_database() -> No
     assert options.target == "redis+cluster://app:***@n1:7000,n2:6379"
     with pytest.raises(RedisConfigError, match="one database"):
         RedisOptions(url="redis+cluster://n1:7000/2")
+
+
+async def test_a_burst_beyond_the_pool_waits_for_a_connection_instead_of_an_outage(
+    redis_cluster_options: RedisOptions, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A node's pool fails at once when every connection is in use; 50 appends at once
+    through a pool of 2 must queue for a connection: no 503, no "unavailable" line."""
+    options = dataclasses.replace(redis_cluster_options, pool_size=2)
+    engine = await open_redis_engine(options)
+    try:
+        with caplog.at_level(logging.WARNING, logger="gateway.redis"):
+            results = await asyncio.gather(
+                *(engine.events.append([new_event(f"burst-{i}")], 60) for i in range(50)),
+                return_exceptions=True,
+            )
+        assert [r for r in results if isinstance(r, BaseException)] == []
+        assert sum(len(r.stored) for r in results if not isinstance(r, BaseException)) == 50
+        assert [r.getMessage() for r in caplog.records if r.name == "gateway.redis"] == []
+        assert engine.health.down_since is None and engine.health.errors == 0
+    finally:
+        await engine.close()

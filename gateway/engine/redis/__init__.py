@@ -27,6 +27,8 @@ script touches one Redis Cluster slot.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 import secrets
 import time
@@ -41,9 +43,12 @@ from gateway.engine.presence import PresenceStore
 from gateway.engine.redis.connection import (
     Health,
     Link,
+    PoolBusy,
     RedisConfigError,
     RedisOptions,
     describe,
+    enter_gate,
+    is_pool_exhausted,
     is_unavailable,
     text,
 )
@@ -82,7 +87,8 @@ class RedisEngine:
         self.keys = Keys(options.key_prefix)
         redis = options.client()
         self.health = Health(options.target, redis)
-        self.link = Link(redis, self.keys, Scripts(redis), self.health)
+        gate = asyncio.Semaphore(options.pool_size)
+        self.link = Link(redis, self.keys, Scripts(redis), self.health, gate)
         block_seconds = BLOCK_MS / 1000
         reader_client = options.client(
             read_timeout=block_seconds + options.timeout_seconds, pool_size=1
@@ -154,15 +160,21 @@ class RedisEngine:
         """A PING, and every few seconds the eviction policy instead: an operator switching
         Redis to an evicting policy makes `/readyz` fail."""
         try:
-            if time.monotonic() - self._policy_checked >= POLICY_CHECK_SECONDS:
-                await self._check_policy()
-            else:
-                await self.link.redis.ping()
+            async with contextlib.AsyncExitStack() as stack:
+                await enter_gate(stack, self.link.gate)
+                if time.monotonic() - self._policy_checked >= POLICY_CHECK_SECONDS:
+                    await self._check_policy()
+                else:
+                    await self.link.redis.ping()
         except RedisConfigError as exc:
             self._policy_checked = 0.0
             self.health.failed(exc)  # one log line saying why, not one per check
             raise EngineUnavailable(str(exc)) from None
+        except PoolBusy:
+            raise
         except Exception as exc:
+            if is_pool_exhausted(exc):
+                raise PoolBusy(f"redis: {describe(exc)}") from exc
             if not is_unavailable(exc):
                 raise
             self.health.failed(exc)

@@ -38,6 +38,9 @@ Client = Redis | RedisCluster
 
 # How long a command may wait for a free connection of the pool before it fails.
 POOL_WAIT_SECONDS = 2.0
+# Methods that wait for the stream reader (up to their `wait_seconds`) rather than for
+# Redis: they do not hold a place at the gate while they wait (see `guarded`).
+WAITING_METHODS = frozenset({"wait_after", "changes_after"})
 # An idle pooled connection is PINGed before use after this long, so a Redis that restarted
 # meanwhile costs a reconnect, not an error.
 HEALTH_CHECK_SECONDS = 10.0
@@ -143,6 +146,18 @@ class RedisOptions:
         return Redis.from_pool(pool)
 
 
+class PoolBusy(EngineUnavailable):
+    """Every pooled connection stayed in use for `POOL_WAIT_SECONDS`: this process is busy,
+    Redis is not down (a 503, but no outage in the log and `/readyz`)."""
+
+
+def is_pool_exhausted(exc: BaseException) -> bool:
+    """redis-py's "no free connection" (a `ConnectionError` subclass, not an outage)."""
+    return isinstance(exc, redis_errors.MaxConnectionsError) or (
+        isinstance(exc, redis_errors.ConnectionError) and str(exc) == "No connection available."
+    )
+
+
 def is_unavailable(exc: BaseException) -> bool:
     """Whether a redis-py error means Redis cannot serve us now (as opposed to a bug)."""
     if isinstance(exc, redis_errors.ConnectionError | redis_errors.TimeoutError | OSError):
@@ -230,6 +245,10 @@ class Link:
     keys: Keys
     scripts: Scripts
     health: Health
+    gate: asyncio.Semaphore
+    """As many places as the pool has connections per node: a call waits here for a free
+    one. Sentinel and Cluster pools fail at once when every connection is in use (only
+    the single-node pool waits), and a burst must queue, not read as an outage."""
 
 
 def _raise_if_cancelled(task: asyncio.Task[Any] | None, cancels_before: int) -> None:
@@ -238,6 +257,16 @@ def _raise_if_cancelled(task: asyncio.Task[Any] | None, cancels_before: int) -> 
     then runs on as if never cancelled, and a loop being stopped never stops)."""
     if task is not None and task.cancelling() > cancels_before:
         raise asyncio.CancelledError
+
+
+async def enter_gate(stack: contextlib.AsyncExitStack, gate: asyncio.Semaphore) -> None:
+    try:
+        async with asyncio.timeout(POOL_WAIT_SECONDS):
+            await stack.enter_async_context(gate)
+    except TimeoutError:
+        raise PoolBusy(
+            f"redis: every pooled connection stayed busy for {POOL_WAIT_SECONDS:g}s"
+        ) from None
 
 
 S = TypeVar("S", bound=Linked)
@@ -252,19 +281,28 @@ def guarded(
     connection, timeout or "not now" error of redis-py leaves the engine as
     `EngineUnavailable` (a 503 upstream), never as a 500."""
 
+    waits = method.__name__ in WAITING_METHODS
+
     @functools.wraps(method)
     async def call(self: S, /, *args: P.args, **kwargs: P.kwargs) -> T:
-        health = self.link.health
+        link = self.link
+        health = link.health
         task = asyncio.current_task()
         cancels = task.cancelling() if task is not None else 0
         try:
-            result = await method(self, *args, **kwargs)
+            async with contextlib.AsyncExitStack() as stack:
+                if not waits:
+                    await enter_gate(stack, link.gate)
+                result = await method(self, *args, **kwargs)
         except EngineUnavailable as exc:
             _raise_if_cancelled(task, cancels)
-            health.failed(exc)
+            if not isinstance(exc, PoolBusy):
+                health.failed(exc)
             raise
         except Exception as exc:
             _raise_if_cancelled(task, cancels)
+            if is_pool_exhausted(exc):
+                raise PoolBusy(f"redis: {describe(exc)}") from exc
             if not is_unavailable(exc):
                 raise
             health.failed(exc)

@@ -65,7 +65,7 @@ def master_client(target: SentinelTarget, connection: dict[str, Any]) -> Redis:
         for_sentinels.update(ssl=True, **tls)
     sentinel = Sentinel(list(target.url.hosts), sentinel_kwargs=for_sentinels)  # type: ignore[no-untyped-call]
     kwargs = dict(connection)
-    kwargs.pop("timeout", None)  # the sentinel pool does not wait for a free connection
+    kwargs.pop("timeout", None)  # the sentinel pool does not wait: `Link.gate` queues calls
     if target.tls:
         kwargs["ssl"] = True
     client: Redis = sentinel.master_for(
