@@ -39,7 +39,7 @@ def _stored(delivery: QueuedDelivery, due_at: float) -> bytes:
     return orjson.dumps(header) + b"\n" + delivery.payload
 
 
-def _delivery(subscriber_id: str, delivery_id: bytes, value: bytes) -> QueuedDelivery:
+def _delivery(subscriber_id: str, delivery_id: bytes, value: bytes, claim: str) -> QueuedDelivery:
     header, _, payload = value.partition(b"\n")
     fields = orjson.loads(header)
     return QueuedDelivery(
@@ -49,6 +49,7 @@ def _delivery(subscriber_id: str, delivery_id: bytes, value: bytes) -> QueuedDel
         payload=payload,
         attempts=int(fields["a"]),
         lane=fields["l"],
+        claim=claim,
     )
 
 
@@ -123,7 +124,10 @@ class RedisDeliveryQueue:
             rate,
         ]
         flat = await self._claim(self._slot, args)
-        return [_delivery(subscriber_id, flat[i], flat[i + 1]) for i in range(0, len(flat), 2)]
+        return [
+            _delivery(subscriber_id, flat[i], flat[i + 1], text(flat[i + 2]))
+            for i in range(0, len(flat), 3)
+        ]
 
     @guarded
     async def conclude(self, conclusion: Conclusion) -> Concluded:
@@ -133,6 +137,7 @@ class RedisDeliveryQueue:
         args += [orjson.dumps(conclusion.record)]
         args += ["" if conclusion.failed_at is None else conclusion.failed_at, delivery.attempts]
         args += [limits.max_dead_letters, limits.max_dead_bytes, limits.attempt_log_size]
+        args += [delivery.claim]
         applied, failing = await self._conclude(self._slot, args)
         return Concluded(applied=bool(applied), failing_since=float(failing) if failing else None)
 
@@ -142,7 +147,7 @@ class RedisDeliveryQueue:
             return
         args: list[ScriptArg] = [self._p, now]
         for delivery in deliveries:
-            args += [delivery.subscriber_id, delivery.id]
+            args += [delivery.subscriber_id, delivery.id, delivery.claim]
         await self._release(self._slot, args)
 
     @guarded
