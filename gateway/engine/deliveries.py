@@ -129,8 +129,9 @@ class Concluded:
     """`applied` is False when nothing was written: the delivery is no longer held (its
     subscriber was dropped meanwhile, or it was concluded already), or it was claimed
     again since the claim concluding it (that lease ran out and another process took it
-    over; the new holder's lease, the in-flight count and its lane are left alone). `failing_since` is when the subscriber's current run
-    of failures began (None after a success)."""
+    over; the new holder's lease, the in-flight count and its lane are left alone).
+    `failing_since` is when the subscriber's current run of failures began (None after a
+    success)."""
 
     applied: bool
     failing_since: float | None
