@@ -88,6 +88,7 @@ class RedisServer:
     def start(self) -> RedisServer:
         args = [self.binary, "--port", str(self.port), "--bind", "127.0.0.1"]
         args += ["--save", "", "--appendonly", "no", "--dir", str(self.directory)]
+        args += ["--lazyfree-lazy-expire", "yes"]  # as docs/redis.md recommends
         args += list(self.extra)
         log = (self.directory / "redis.log").open("ab")
         self.proc = subprocess.Popen(args, stdout=log, stderr=log, cwd=self.directory)

@@ -420,3 +420,29 @@ def test_a_password_the_url_cannot_delimit_is_refused_without_echoing_it(url: st
         shown = without_secrets(url, "***")
         for piece in ("abc", "def", "b#c"):
             assert piece not in shown
+
+
+@pytest.mark.parametrize("kind", ["redis", "redis-cluster"])
+async def test_a_redis_freeing_expired_keys_inline_is_named_in_one_line(
+    kind: str, request: pytest.FixtureRequest, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Expiring dedup buckets freed on Redis's main thread stall every command meanwhile:
+    start-up says so once (a warning, as a managed Redis may not let it be changed)."""
+    servers = request.getfixturevalue("redis_server" if kind == "redis" else "redis_cluster")
+    options = request.getfixturevalue(
+        "redis_options" if kind == "redis" else "redis_cluster_options"
+    )
+    clients = [servers.client()] if kind == "redis" else [s.client() for s in servers.servers]
+    try:
+        for setting in ("no", "yes"):
+            for client in clients:
+                client.config_set("lazyfree-lazy-expire", setting)
+            caplog.clear()
+            with caplog.at_level(logging.WARNING, logger="gateway.redis"):
+                engine = await open_redis_engine(options)
+                await engine.close()
+            lines = [r.getMessage() for r in caplog.records if "lazyfree" in r.getMessage()]
+            assert len(lines) == (1 if setting == "no" else 0), lines
+    finally:
+        for client in clients:
+            client.config_set("lazyfree-lazy-expire", "yes")

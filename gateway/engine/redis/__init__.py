@@ -10,9 +10,10 @@ script touches one Redis Cluster slot.
 
 - `{gw:log}`: the event stream `:events` (entries `h` hub, `c` conversation, `t` type,
   `p` payload, `o` running byte total), `:meta` (last id given, bytes appended and dropped,
-  history floor), the dedup buckets `:dedup:<width>:<n>` and their index `:dedup`, and
-  presence: `:presence:<hub>:agents`, `:presence:<hub>:sessions`,
-  `:presence:instance:<id>`, `:instances` and the change feed `:roster`.
+  history floor), the dedup buckets `:dedup:<width>:<n>:s:<xx>` and their index `:dedup`,
+  and presence: `:presence:hub:<hub>:agents`, `:presence:hub:<hub>:sessions`,
+  `:presence:instance:<id>`, `:presence:holders`, `:instances` and the change feed
+  `:roster`.
   The event log is one slot because it is one stream: a single stream is what gives every
   event one global order (ids that sort across all hubs and processes, a resume by one
   cursor), and the dedup keys must be written by the same script as the `XADD` (stored
@@ -32,7 +33,9 @@ import contextlib
 import logging
 import secrets
 import time
+from typing import Any
 
+from redis import exceptions as redis_errors
 from redis.asyncio.cluster import RedisCluster
 
 from gateway.engine.base import EngineStats, EngineUnavailable
@@ -68,6 +71,7 @@ __all__ = ["RedisConfigError", "RedisEngine", "RedisOptions", "open_redis_engine
 log = logging.getLogger("gateway.redis")
 
 REQUIRED_EVICTION_POLICY = "noeviction"
+LAZY_EXPIRY = "yes"
 # `ping` reads the eviction policy again at most this often (it costs an INFO, not a PING).
 POLICY_CHECK_SECONDS = 5.0
 
@@ -113,6 +117,7 @@ class RedisEngine:
         it."""
         try:
             await self._check_policy()
+            await self._warn_of_eager_expiry()
             await self._claim_schema()
             await self.link.scripts.load()
         except (RedisConfigError, EngineUnavailable):
@@ -140,6 +145,32 @@ class RedisEngine:
                 f"redis at {self.options.target} has maxmemory-policy {policy}; the gateway "
                 f"needs {REQUIRED_EVICTION_POLICY} (an evicting Redis drops dedup keys and "
                 "queued deliveries)"
+            )
+
+    async def _warn_of_eager_expiry(self) -> None:
+        """One line when Redis frees expired keys on its main thread: a dedup bucket's
+        hashes expire whole, and a large one freed inline stalls every command meanwhile
+        (the buckets are split to keep each small; this is the belt to those braces). A
+        Redis whose CONFIG is renamed away (some managed services) is not asked."""
+        redis = self.link.redis
+        try:
+            found: Any
+            if isinstance(redis, RedisCluster):
+                found = await redis.config_get(
+                    "lazyfree-lazy-expire", target_nodes=RedisCluster.PRIMARIES
+                )
+                values = {text(v) for node in found.values() for v in node.values()}
+            else:
+                found = await redis.config_get("lazyfree-lazy-expire")
+                values = {text(v) for v in found.values()}
+        except redis_errors.ResponseError:
+            return
+        if LAZY_EXPIRY not in values:
+            log.warning(
+                "redis at %s has lazyfree-lazy-expire %s: set it to yes, so that expiring "
+                "dedup buckets are freed in the background",
+                self.options.target,
+                ", ".join(sorted(values)) or "off",
             )
 
     async def _claim_schema(self) -> None:

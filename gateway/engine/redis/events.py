@@ -4,7 +4,8 @@ Gateway id `<ms>-<seq>` (`gateway.engine.ids`) is stream id `ms-seq` read as int
 to one: `log_append.lua` picks each id from Redis `TIME` and the last id it gave (never
 backwards; past `MAX_SEQ` on to the next millisecond) and writes the events and their dedup
 keys in the same script. Dedup keys are 16-byte digests in time-bucketed hashes that expire
-whole (Redis 7.0 has no per-field expiry): a bucket is 1/4 to 1/8 of the window wide, so a
+whole (Redis 7.0 has no per-field expiry), each bucket split in 256 hashes by the digest's
+first byte so that none is large to free: a bucket is 1/4 to 1/8 of the window wide, so a
 key lives its window and at most a quarter more, and `seen` looks in the 5 to 9 buckets
 alive. An index of live buckets lets processes with different windows find each other's
 keys.
@@ -71,8 +72,8 @@ class RedisEventLog:
         self._wait_ms = wait_ms
         keys = link.keys
         self._log_keys = [keys.events, keys.log_meta, keys.dedup_index]
-        self._append = link.scripts.register("log_append")
-        self._seen = link.scripts.register("log_seen")
+        self._append = link.scripts.register("log_common", "log_append")
+        self._seen = link.scripts.register("log_common", "log_seen")
         self._trim = link.scripts.register("log_trim")
 
     @guarded
