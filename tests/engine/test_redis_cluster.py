@@ -10,8 +10,11 @@ import logging
 
 import pytest
 from redis.asyncio.cluster import RedisCluster
+from redis.crc import key_slot
 
+from gateway.engine.base import EngineUnavailable
 from gateway.engine.redis import RedisConfigError, RedisOptions, open_redis_engine
+from gateway.engine.redis.connection import text
 from tests.engine.queue_kit import claim, delivery, enqueue
 from tests.redis_support import RedisClusterServers, assert_a_waiter_wakes, new_event
 
@@ -77,5 +80,43 @@ async def test_a_burst_beyond_the_pool_waits_for_a_connection_instead_of_an_outa
         assert sum(len(r.stored) for r in results if not isinstance(r, BaseException)) == 50
         assert [r.getMessage() for r in caplog.records if r.name == "gateway.redis"] == []
         assert engine.health.down_since is None and engine.health.errors == 0
+    finally:
+        await engine.close()
+
+
+async def test_a_queue_slot_being_resharded_is_unavailable_not_half_applied(
+    redis_cluster: RedisClusterServers, redis_cluster_options: RedisOptions
+) -> None:
+    """A slot being moved (`MIGRATING` / `IMPORTING`) with one of a subscriber's keys moved
+    already: a script that declares the keys it touches is refused before it runs, and the
+    refusal (like a "non local key", `ASK` or `TRYAGAIN`) is unavailable, a 503, never a
+    500; nothing was written. Once the move is undone the queue works as before."""
+    engine = await open_redis_engine(redis_cluster_options)
+    stats = f"{engine.keys.dq}:stats"
+    moved = f"{engine.keys.dq}:rec:s1"
+    slot = key_slot(engine.keys.dq.encode())
+    await enqueue(engine, [delivery(1), delivery(2)])
+    servers = {text(s.client().cluster("myid")): s for s in redis_cluster.servers}
+    source_id = next(i for i, s in servers.items() if s.client().cluster("countkeysinslot", slot))
+    target_id = next(i for i in servers if i != source_id)
+    source, target = servers[source_id], servers[target_id]
+    before = source.client().hgetall(stats)
+    target.client().cluster("setslot", slot, "importing", source_id)
+    source.client().cluster("setslot", slot, "migrating", target_id)
+    try:
+        source.client().migrate("127.0.0.1", target.port, moved, 0, 5000)
+        with pytest.raises(EngineUnavailable):
+            await claim(engine, 1.0)
+        with pytest.raises(EngineUnavailable):
+            await enqueue(engine, [delivery(3)])
+        assert source.client().hgetall(stats) == before
+    finally:  # the move undone: the key back while the target still imports the slot
+        source.client().cluster("setslot", slot, "stable")
+        back = target.client()
+        back.execute_command("ASKING")
+        back.execute_command("MIGRATE", "127.0.0.1", source.port, moved, 0, 5000)
+        back.cluster("setslot", slot, "stable")
+    try:
+        assert len(await claim(engine, 1.0)) == 2
     finally:
         await engine.close()

@@ -45,9 +45,12 @@ WAITING_METHODS = frozenset({"wait_after", "changes_after"})
 # meanwhile costs a reconnect, not an error.
 HEALTH_CHECK_SECONDS = 10.0
 
-# Replies that say "not now" rather than "wrong": the command did not run.
+# Replies that say "not now" rather than "wrong": the command did not run. On a Cluster
+# whose slot is being moved, a script may also be refused (or stopped at a key it did not
+# declare that has moved: "non local key") until the move is over.
 _UNAVAILABLE_REPLIES = ("OOM", "READONLY", "MISCONF", "LOADING", "BUSY", "MASTERDOWN",
-                        "CLUSTERDOWN", "TRYAGAIN", "NOREPLICAS")  # fmt: skip
+                        "CLUSTERDOWN", "TRYAGAIN", "NOREPLICAS", "MOVED", "ASK")  # fmt: skip
+_SLOT_MOVING = "non local key"
 
 
 class RedisConfigError(Exception):
@@ -165,10 +168,20 @@ def is_unavailable(exc: BaseException) -> bool:
     if isinstance(exc, TimeoutError):
         return True
     if isinstance(exc, redis_errors.ResponseError):
-        return str(exc).startswith(_UNAVAILABLE_REPLIES) or isinstance(
-            exc, redis_errors.ReadOnlyError | redis_errors.OutOfMemoryError
+        message = str(exc)
+        return (
+            message.startswith(_UNAVAILABLE_REPLIES)
+            or _SLOT_MOVING in message
+            or isinstance(
+                exc,
+                redis_errors.ReadOnlyError
+                | redis_errors.OutOfMemoryError
+                | redis_errors.TryAgainError
+                | redis_errors.AskError
+                | redis_errors.ClusterError,
+            )
         )
-    return isinstance(exc, redis_errors.ClusterError)
+    return isinstance(exc, redis_errors.ClusterError | redis_errors.SlotNotCoveredError)
 
 
 class Health:
