@@ -16,7 +16,7 @@ import pytest
 
 from gateway.engine.base import EngineUnavailable
 from gateway.engine.events import NewEvent
-from gateway.engine.redis import RedisEngine, RedisOptions, open_redis_engine
+from gateway.engine.redis import RedisConfigError, RedisEngine, RedisOptions, open_redis_engine
 from tests.redis_support import (
     RedisServer,
     SentinelServer,
@@ -149,3 +149,37 @@ def test_with_wait_replicas_a_failover_under_webhook_load_loses_nothing_answered
     stored = {json.loads(fields[b"p"])["message"]["text"] for _, fields in entries}
     assert load.accepted() - stored == set()
     assert len(load.accepted()) > 50
+
+
+async def test_sentinels_with_a_password_are_reached_with_the_urls_sentinel_password(
+    tmp_path: Path,
+) -> None:
+    """Sentinels protected by `requirepass` (a common production setup): the URL's
+    `sentinel_password` reaches them, the user info the master; neither is shown."""
+    master = RedisServer(
+        tmp_path / "master", "--requirepass", "master/pw", client_options={"password": "master/pw"}
+    ).start()
+    sentinel = SentinelServer(
+        tmp_path / "sentinel", SERVICE, master.port,
+        password="sentinel+pw", master_password="master/pw",
+    )  # fmt: skip
+    base = f"redis+sentinel://:master%2Fpw@127.0.0.1:{sentinel.port}/{SERVICE}/0"
+    try:
+        options = RedisOptions(
+            url=f"{base}?sentinel_password=sentinel%2Bpw", key_prefix=fresh_prefix()
+        )
+        assert "pw" not in options.target
+        engine = await open_redis_engine(options)
+        try:
+            assert len((await engine.events.append([new_event("k")], 60)).stored) == 1
+        finally:
+            await engine.close()
+        without = RedisOptions(url=base, key_prefix=fresh_prefix(), connect_timeout_seconds=0.5)
+        with pytest.raises(EngineUnavailable) as refused:
+            await open_redis_engine(without)
+        assert "pw" not in str(refused.value)
+        with pytest.raises(RedisConfigError, match="takes the parameters"):
+            RedisOptions(url=f"{base}?sentinel_pasword=x")
+    finally:
+        sentinel.stop()
+        master.stop(kill=True)
