@@ -111,30 +111,45 @@ async def test_a_service_no_sentinel_knows_is_unavailable(deployment: Deployment
     assert "no-such-service" in refused.value.detail
 
 
+@pytest.mark.parametrize("wait_replicas", [0, 1])
 def test_with_wait_replicas_a_failover_under_webhook_load_loses_nothing_answered_202(
-    deployment: Deployment,
+    deployment: Deployment, wait_replicas: int
 ) -> None:
-    """Until the sentinel demotes it (about 10 s here: it looks at a former master that
-    often), the old master takes writes its former replica never gets. Waiting for one
-    replica turns each of those into a 503 (the provider retries); at 0, the same test
-    loses webhooks answered 202 in that window. After the failover the new master has no
-    replica until the old one has synced from it: 503s, then 202s again."""
+    """Until the sentinel demotes it, the old master takes writes its former replica never
+    gets; they are discarded when it resyncs from the new master. Here its demotion is held
+    off for a few seconds (its default user may not run `REPLICAOF` meanwhile), so the
+    window is sure to be there: writes reach the old master after the promotion at either
+    setting. At 0 some of them were answered 202 and are lost (the control); waiting for
+    one replica turns each into a 503 (the provider retries), and nothing answered 202 is
+    lost. After the failover the new master has no replica until the old one has synced
+    from it: 503s, then 202s again."""
     prefix = fresh_prefix()
     env = {
         "GATEWAY_REDIS_URL": f"redis+sentinel://127.0.0.1:{deployment.sentinel.port}/{SERVICE}/0",
         "GATEWAY_REDIS_KEY_PREFIX": prefix,
-        "GATEWAY_REDIS_WAIT_REPLICAS": "1",
+        "GATEWAY_REDIS_WAIT_REPLICAS": str(wait_replicas),
         "GATEWAY_REDIS_WAIT_TIMEOUT_SECONDS": "0.5",
         "GATEWAY_REDIS_TIMEOUT_SECONDS": "2",
     }
+    stream = "{" + prefix + ":log}:events"
+    old_master = deployment.master.client()
     with running(env=env) as gateway:
         hub = f"hub-{prefix}"
         load = WebhookLoad(gateway, gateway.integration("hubster-system", hub), hub).start()
         try:
             load.wait_accepted(50)
+            old_master.execute_command("ACL", "SETUSER", "default", "-replicaof", "-slaveof")
             deployment.sentinel.client().execute_command("SENTINEL", "FAILOVER", SERVICE)
             deadline = time.monotonic() + 30
-            while deployment.master.client().info("replication")["role"] != "slave":
+            while deployment.sentinel.master_port() != deployment.replica.port:
+                assert time.monotonic() < deadline, "the failover did not happen"
+                time.sleep(0.05)
+            promoted_at = len(deployment.replica.client().xrange(stream))
+            time.sleep(3)  # the window: the old master is still a master
+            on_old_master = _texts(old_master.xrange(stream))
+            old_master.execute_command("ACL", "SETUSER", "default", "+replicaof", "+slaveof")
+            deadline = time.monotonic() + 40  # the sentinel tries again at its next look
+            while old_master.info("replication")["role"] != "slave":
                 assert time.monotonic() < deadline, "the old master was never demoted"
                 time.sleep(0.1)
             # The load goes on until the gateway writes to the new master.
@@ -144,11 +159,21 @@ def test_with_wait_replicas_a_failover_under_webhook_load_loses_nothing_answered
         gateway.stop()
 
     assert set(load.answers.values()) <= {202, 503}, sorted(set(load.answers.values()))
-    stream = "{" + prefix + ":log}:events"
-    entries = deployment.replica.client().xrange(stream)  # the new master
-    stored = {json.loads(fields[b"p"])["message"]["text"] for _, fields in entries}
-    assert load.accepted() - stored == set()
+    stored = _texts(deployment.replica.client().xrange(stream))  # the new master
+    written_in_the_window = on_old_master - stored
+    assert written_in_the_window, "no write reached the old master after the promotion"
+    assert promoted_at > 0
+    lost = load.accepted() - stored
+    if wait_replicas:
+        assert lost == set()
+        assert {load.answers[text] for text in written_in_the_window} == {503}
+    else:
+        assert lost & written_in_the_window, "at 0 the window loses webhooks answered 202"
     assert len(load.accepted()) > 50
+
+
+def _texts(entries: list[tuple[bytes, dict[bytes, bytes]]]) -> set[str]:
+    return {json.loads(fields[b"p"])["message"]["text"] for _, fields in entries}
 
 
 async def test_sentinels_with_a_password_are_reached_with_the_urls_sentinel_password(
