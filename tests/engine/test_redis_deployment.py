@@ -289,7 +289,10 @@ async def test_unix_socket(tmp_path: Path) -> None:
 
 
 def _certificate(
-    subject: str, key: ec.EllipticCurvePrivateKey, issuer: tuple[str, ec.EllipticCurvePrivateKey]
+    subject: str,
+    key: ec.EllipticCurvePrivateKey,
+    issuer: tuple[str, ec.EllipticCurvePrivateKey],
+    names: list[x509.GeneralName] | None = None,
 ) -> x509.Certificate:
     now = datetime.datetime.now(datetime.UTC)
     builder = (
@@ -304,7 +307,7 @@ def _certificate(
     if subject == issuer[0]:
         builder = builder.add_extension(x509.BasicConstraints(ca=True, path_length=None), True)
     else:
-        names = [
+        names = names or [
             x509.DNSName("localhost"),
             x509.IPAddress(ipaddress.ip_address("127.0.0.1")),
         ]
@@ -366,6 +369,34 @@ async def test_tls_with_a_private_ca_and_a_client_certificate(tmp_path: Path) ->
             await engine.close()
         with pytest.raises(EngineUnavailable):  # no client certificate: refused
             await open_redis_engine(RedisOptions(url=url, tls_ca_file=ca_file, **FAST))
+    finally:
+        server.stop()
+
+
+async def test_a_redis_certificate_for_another_host_is_refused(tmp_path: Path) -> None:
+    """Signed by the trusted CA, but for another name: refused (hostname checking does not
+    depend on the redis-py version's default)."""
+    ca_key = ec.generate_private_key(ec.SECP256R1())
+    ca = _certificate("gateway test CA", ca_key, ("gateway test CA", ca_key))
+    ca_file, _ = _write_pair(tmp_path, "ca", ca, ca_key)
+    key = ec.generate_private_key(ec.SECP256R1())
+    other = _certificate(
+        "other", key, ("gateway test CA", ca_key), [x509.DNSName("elsewhere.test")]
+    )
+    cert_file, key_file = _write_pair(tmp_path, "other", other, key)
+    port = free_port()
+    server = RedisServer(
+        tmp_path / "redis",
+        "--port", "0", "--tls-port", str(port),
+        "--tls-cert-file", cert_file, "--tls-key-file", key_file,
+        "--tls-ca-cert-file", ca_file, "--tls-auth-clients", "no",
+        port=port,
+        client_options={"ssl": True, "ssl_ca_certs": ca_file, "ssl_check_hostname": False},
+    ).start()  # fmt: skip
+    try:
+        options = RedisOptions(url=f"rediss://localhost:{port}/0", tls_ca_file=ca_file, **FAST)
+        with pytest.raises(EngineUnavailable):
+            await open_redis_engine(options)
     finally:
         server.stop()
 

@@ -138,6 +138,8 @@ class RedisOptions:
                 ssl_ca_certs=self.tls_ca_file,
                 ssl_certfile=self.tls_cert_file,
                 ssl_keyfile=self.tls_key_file,
+                ssl_cert_reqs="required",
+                ssl_check_hostname=True,  # not left to the redis-py version's default
             )
         target = self._sentinel
         if target is not None:
