@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import logging
 import re
 import time
 from collections.abc import AsyncIterator
@@ -214,20 +215,27 @@ async def test_an_append_is_one_round_trip(
 
 
 async def test_with_wait_replicas_an_append_and_its_wait_are_one_round_trip(
-    redis_options: RedisOptions, monkeypatch: pytest.MonkeyPatch
+    redis_options: RedisOptions,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     """With no replica to wait for, the append is answered unavailable (`ReplicasBehind`)
     though stored; its retry is a duplicate and still waits (a 202 only once replicas
-    have the first copy); the append and its `WAIT` go out in one write."""
+    have the first copy); the append and its `WAIT` go out in one write. Replicas behind
+    are counted as errors but never logged as Redis going away."""
     options = dataclasses.replace(redis_options, wait_replicas=1, wait_timeout_seconds=0.1)
     engine = await open_redis_engine(options)
     try:
-        with pytest.raises(ReplicasBehind) as behind:
-            await engine.events.append([new_event("w")], 60)
+        with caplog.at_level(logging.WARNING, logger="gateway.redis"):
+            with pytest.raises(ReplicasBehind) as behind:
+                await engine.events.append([new_event("w")], 60)
+            await engine.events.last_id()
         assert (
             behind.value.detail
             == "redis: stored, but 0 of 1 replicas acknowledged it within 100 ms"
         )
+        assert [r.getMessage() for r in caplog.records if r.name == "gateway.redis"] == []
+        assert engine.health.errors == 1 and engine.health.down_since is None
         assert [e.id for e in await engine.events.read_after("0", 10)] != []
         sent: list[bytes] = []
         original = Connection.send_packed_command

@@ -151,9 +151,15 @@ class RedisOptions:
         return Redis.from_pool(pool)
 
 
-class PoolBusy(EngineUnavailable):
+class NotAnOutage(EngineUnavailable):
+    """The call could not be done now, but Redis is there: a 503 counted among the errors,
+    never an "unavailable" / "available again" pair in the log, nor a closing of the
+    pool's idle connections."""
+
+
+class PoolBusy(NotAnOutage):
     """Every pooled connection stayed in use for `POOL_WAIT_SECONDS`: this process is busy,
-    Redis is not down (a 503, but no outage in the log and `/readyz`)."""
+    Redis is not down."""
 
 
 def is_pool_exhausted(exc: BaseException) -> bool:
@@ -309,14 +315,18 @@ def guarded(
                 if not waits:
                     await enter_gate(stack, link.gate)
                 result = await method(self, *args, **kwargs)
+        except NotAnOutage:
+            _raise_if_cancelled(task, cancels)
+            health.errors += 1
+            raise
         except EngineUnavailable as exc:
             _raise_if_cancelled(task, cancels)
-            if not isinstance(exc, PoolBusy):
-                health.failed(exc)
+            health.failed(exc)
             raise
         except Exception as exc:
             _raise_if_cancelled(task, cancels)
             if is_pool_exhausted(exc):
+                health.errors += 1
                 raise PoolBusy(f"redis: {describe(exc)}") from exc
             if not is_unavailable(exc):
                 raise

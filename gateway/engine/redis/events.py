@@ -25,10 +25,9 @@ from typing import Any
 from redis.asyncio.cluster import RedisCluster
 from redis.exceptions import NoScriptError
 
-from gateway.engine.base import EngineUnavailable
 from gateway.engine.events import AppendResult, LogSize, NewEvent, StoredEvent, with_id
 from gateway.engine.ids import MAX_SEQ, SCRIPT_ID_FORMAT, event_id_at
-from gateway.engine.redis.connection import Link, ScriptArg, guarded, text
+from gateway.engine.redis.connection import Link, NotAnOutage, ScriptArg, guarded, text
 from gateway.engine.redis.reader import (
     BlockingReader,
     event_from_entry,
@@ -55,11 +54,12 @@ def stream_id(event_id: str) -> str:
     return f"{ms}-{seq}"
 
 
-class ReplicasBehind(EngineUnavailable):
+class ReplicasBehind(NotAnOutage):
     """The append ran, but fewer replicas than `GATEWAY_REDIS_WAIT_REPLICAS` acknowledged it
     in time: the events are stored on the primary and may survive, or may be lost with it
-    in a failover. Answered 503 like any outage: the provider retries, and dedup answers
-    the retry (after waiting for the replicas again)."""
+    in a failover. Answered 503 like an outage: the provider retries, and dedup answers
+    the retry (after waiting for the replicas again). Not logged as one: replica lag that
+    comes and goes would log a pair of lines each time."""
 
 
 class RedisEventLog:
