@@ -29,6 +29,7 @@ def count_engine_stats(engine: Engine, metrics: Metrics, errors_counted: int) ->
     stats = engine.stats()
     metrics.redis_errors.inc(max(0, stats.errors - errors_counted))
     metrics.redis_reader_lag.set(stats.reader_lag_seconds)
+    metrics.redis_clock_skew.set(stats.clock_skew_seconds)
     return max(errors_counted, stats.errors)
 
 

@@ -21,7 +21,7 @@ from cryptography.x509.oid import NameOID
 from redis.crc import key_slot
 
 import gateway.engine.redis as redis_engine
-from gateway.engine.base import EngineStats, EngineUnavailable
+from gateway.engine.base import EngineUnavailable
 from gateway.engine.deliveries import DeliveryQueue
 from gateway.engine.events import EventLog
 from gateway.engine.presence import PresenceSession, PresenceStore
@@ -140,7 +140,8 @@ async def test_waiters_hear_that_redis_went_and_wake_again_once_it_is_back(
         waiter = asyncio.create_task(engine.events.wait_after(cursor, 10, 30))
         feed = asyncio.create_task(engine.presence.changes_after(None, 30))
         await asyncio.sleep(0.2)
-        assert engine.stats() == EngineStats(errors=0, reader_lag_seconds=0.0)
+        reading = engine.stats()
+        assert (reading.errors, reading.reader_lag_seconds) == (0, 0.0)
         own_server.stop()
         with pytest.raises(EngineUnavailable):
             await asyncio.wait_for(waiter, 10)
@@ -477,3 +478,25 @@ async def test_a_redis_freeing_expired_keys_inline_is_named_in_one_line(
     finally:
         for client in clients:
             client.config_set("lazyfree-lazy-expire", "yes")
+
+
+async def test_a_host_clock_away_from_redis_is_named_in_one_line_and_measured(
+    redis_options: RedisOptions, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Leases and presence expiry run on the hosts' clocks: a host 30 s off is said once at
+    start-up, and the skew is what `gateway_redis_clock_skew_seconds` shows."""
+    skewed = RedisEngine(redis_options, clock=lambda: time.time() + 30)
+    try:
+        with caplog.at_level(logging.WARNING, logger="gateway.redis"):
+            await skewed.start()
+            await skewed.ping()
+        lines = [r.getMessage() for r in caplog.records if "clock" in r.getMessage()]
+        assert len(lines) == 1 and "run NTP" in lines[0], lines
+        assert 29 < skewed.stats().clock_skew_seconds < 31
+    finally:
+        await skewed.close()
+    engine = await open_redis_engine(redis_options)
+    try:
+        assert engine.stats().clock_skew_seconds < 1
+    finally:
+        await engine.close()

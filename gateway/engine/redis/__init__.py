@@ -33,6 +33,7 @@ import contextlib
 import logging
 import secrets
 import time
+from collections.abc import Callable
 from typing import Any
 
 from redis import exceptions as redis_errors
@@ -74,6 +75,9 @@ REQUIRED_EVICTION_POLICY = "noeviction"
 LAZY_EXPIRY = "yes"
 # `ping` reads the eviction policy again at most this often (it costs an INFO, not a PING).
 POLICY_CHECK_SECONDS = 5.0
+# A host clock further than this from Redis's is named in the log (leases, presence expiry
+# and the age cut of the history run on the hosts' clocks; docs/redis.md, Clocks).
+CLOCK_SKEW_WARNING_SECONDS = 2.0
 
 
 class RedisEngine:
@@ -85,8 +89,11 @@ class RedisEngine:
         *,
         limits: QueueLimits | None = None,
         instance_id: str | None = None,
+        clock: Callable[[], float] = time.time,
     ) -> None:
         self.options = options
+        self._clock = clock
+        self._clock_skew = 0.0
         self.instance_id = instance_id or secrets.token_hex(8)
         self.keys = Keys(options.key_prefix)
         redis = options.client()
@@ -117,6 +124,7 @@ class RedisEngine:
         it."""
         try:
             await self._check_policy()
+            await self._measure_clock()
             await self._warn_of_eager_expiry()
             await self._claim_schema()
             await self.link.scripts.load()
@@ -146,6 +154,22 @@ class RedisEngine:
                 f"needs {REQUIRED_EVICTION_POLICY} (an evicting Redis drops dedup keys and "
                 "queued deliveries)"
             )
+
+    async def _measure_clock(self) -> None:
+        """Redis `TIME` against this host's clock (halfway through the round trip); one line
+        each time the difference grows past `CLOCK_SKEW_WARNING_SECONDS`."""
+        before = self._clock()
+        seconds, micros = await self.link.redis.time()
+        after = self._clock()
+        skew = abs(seconds + micros / 1e6 - (before + after) / 2)
+        if skew > CLOCK_SKEW_WARNING_SECONDS >= self._clock_skew:
+            log.warning(
+                "this host's clock is %.1fs away from redis at %s: run NTP on every host "
+                "(delivery leases and presence expiry need the clocks to agree)",
+                skew,
+                self.options.target,
+            )
+        self._clock_skew = skew
 
     async def _warn_of_eager_expiry(self) -> None:
         """One line when Redis frees expired keys on its main thread: a dedup bucket's
@@ -195,6 +219,7 @@ class RedisEngine:
                 await enter_gate(stack, self.link.gate)
                 if time.monotonic() - self._policy_checked >= POLICY_CHECK_SECONDS:
                     await self._check_policy()
+                    await self._measure_clock()
                 else:
                     await self.link.redis.ping()
         except RedisConfigError as exc:
@@ -213,7 +238,11 @@ class RedisEngine:
         self.health.answered()
 
     def stats(self) -> EngineStats:
-        return EngineStats(errors=self.health.errors, reader_lag_seconds=self._reader.lag_seconds())
+        return EngineStats(
+            errors=self.health.errors,
+            reader_lag_seconds=self._reader.lag_seconds(),
+            clock_skew_seconds=self._clock_skew,
+        )
 
     async def close(self) -> None:
         await self._reader.close()
