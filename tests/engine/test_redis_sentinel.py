@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -208,3 +209,23 @@ async def test_sentinels_with_a_password_are_reached_with_the_urls_sentinel_pass
     finally:
         sentinel.stop()
         master.stop(kill=True)
+
+
+async def test_a_burst_beyond_the_pool_waits_for_a_connection_instead_of_an_outage(
+    deployment: Deployment, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The Sentinel pool fails at once when every connection is in use; 50 appends at once
+    through a pool of 2 must queue for a connection: no 503, no "unavailable" line."""
+    url = f"redis+sentinel://127.0.0.1:{deployment.sentinel.port}/{SERVICE}/0"
+    engine = await open_redis_engine(RedisOptions(url=url, key_prefix=fresh_prefix(), pool_size=2))
+    try:
+        with caplog.at_level(logging.WARNING, logger="gateway.redis"):
+            results = await asyncio.gather(
+                *(engine.events.append([new_event(f"burst-{i}")], 60) for i in range(50)),
+                return_exceptions=True,
+            )
+        assert [r for r in results if isinstance(r, BaseException)] == []
+        assert [r.getMessage() for r in caplog.records if r.name == "gateway.redis"] == []
+        assert engine.health.errors == 0
+    finally:
+        await engine.close()
