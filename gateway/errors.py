@@ -21,7 +21,10 @@ The tree::
     │                                     (400 `invalid_payload`)
     ├── Unavailable                       shared state out of reach (503 `unavailable`)
     │   ├── EngineUnavailable             raised by engines (gateway.engine.base)
-    │   │   ├── ReplicasBehind            fewer Redis replicas than asked for have a write
+    │   │   ├── NotAnOutage               Redis is there but the call cannot be done now;
+    │   │   │   │                         not logged as an outage (gateway.engine.redis.connection)
+    │   │   │   ├── PoolBusy              no free pooled connection in time
+    │   │   │   └── ReplicasBehind        fewer Redis replicas than asked for have a write
     │   │   │                             (gateway.engine.redis.events)
     │   │   └── SealError                 stored credentials this process's master keys
     │   │                                 cannot open (gateway.credentials.sealing)

@@ -179,6 +179,14 @@ class Metrics:
             FURTHEST_BEHIND,
             r,
         )
+        self.redis_clock_skew = _gauge(
+            "gateway_redis_clock_skew_seconds",
+            "How far this host's clock is from Redis's (TIME), either way, as last measured "
+            "(at start-up and every few seconds by /readyz); leases and presence expiry "
+            "need the hosts to agree; 0 on the memory engine",
+            FURTHEST_BEHIND,
+            r,
+        )
         self.ingest_to_fanout = Histogram(
             "gateway_ingest_to_fanout_seconds",
             "From a webhook's arrival to its fan-out",

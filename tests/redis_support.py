@@ -88,6 +88,7 @@ class RedisServer:
     def start(self) -> RedisServer:
         args = [self.binary, "--port", str(self.port), "--bind", "127.0.0.1"]
         args += ["--save", "", "--appendonly", "no", "--dir", str(self.directory)]
+        args += ["--lazyfree-lazy-expire", "yes"]  # as docs/redis.md recommends
         args += list(self.extra)
         log = (self.directory / "redis.log").open("ab")
         self.proc = subprocess.Popen(args, stdout=log, stderr=log, cwd=self.directory)
@@ -128,7 +129,15 @@ def fresh_prefix() -> str:
 class SentinelServer:
     """One redis-server in sentinel mode watching the master `service` at `master_port`."""
 
-    def __init__(self, directory: Path, service: str, master_port: int) -> None:
+    def __init__(
+        self,
+        directory: Path,
+        service: str,
+        master_port: int,
+        *,
+        password: str | None = None,
+        master_password: str | None = None,
+    ) -> None:
         binary = redis_server_binary()
         if binary is None:
             raise RuntimeError("redis-server is not installed (scripts/test installs it)")
@@ -141,7 +150,10 @@ class SentinelServer:
             f"sentinel monitor {service} 127.0.0.1 {master_port} 1\n"
             f"sentinel down-after-milliseconds {service} 1000\n"
             f"sentinel failover-timeout {service} 5000\n"
+            + (f"requirepass {password}\n" if password else "")
+            + (f"sentinel auth-pass {service} {master_password}\n" if master_password else "")
         )
+        self.password = password
         log = (directory / "sentinel.log").open("ab")
         self.proc = subprocess.Popen(
             [binary, str(self.config), "--sentinel"], stdout=log, stderr=log, cwd=directory
@@ -157,7 +169,9 @@ class SentinelServer:
         raise RuntimeError(f"redis sentinel did not answer on {self.port}")
 
     def client(self) -> redis.Redis:
-        return redis.Redis(host="127.0.0.1", port=self.port, socket_timeout=5)
+        return redis.Redis(
+            host="127.0.0.1", port=self.port, socket_timeout=5, password=self.password
+        )
 
     def master_port(self) -> int:
         _, port = self.client().sentinel_get_master_addr_by_name(self.service)

@@ -61,6 +61,7 @@ def agent_token(
 class Answer:
     status: int
     body: bytes
+    headers: dict[str, str] = field(default_factory=dict)
 
     def json(self) -> Any:
         return json.loads(self.body)
@@ -72,9 +73,9 @@ def http(
     request = urllib.request.Request(url, data=body, method=method, headers=headers or {})
     try:
         with urllib.request.urlopen(request, timeout=10) as response:
-            return Answer(response.status, response.read())
+            return Answer(response.status, response.read(), dict(response.headers))
     except urllib.error.HTTPError as exc:
-        return Answer(exc.code, exc.read())
+        return Answer(exc.code, exc.read(), dict(exc.headers))
 
 
 @dataclass

@@ -25,6 +25,9 @@ class EngineStats:
     """Calls that failed as unavailable since the process started."""
     reader_lag_seconds: float = 0.0
     """How far this process's reading of the shared event log is behind (0 in-process)."""
+    clock_skew_seconds: float = 0.0
+    """How far this host's clock is from the shared store's, either way (0 in-process):
+    leases and presence expiry run on the hosts' clocks, so they must agree."""
 
 
 class Engine(Protocol):

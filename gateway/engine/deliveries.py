@@ -30,7 +30,7 @@ Every method is one atomic step of the engine (one Lua script on Redis).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
 from gateway.times import format_seconds
@@ -54,7 +54,10 @@ class QueueLimits:
 class QueuedDelivery:
     """One event owed to one subscriber. `payload` is the stored event's bytes (kept here so
     a retry outlives the event log's history); `attempts` counts attempts already made;
-    `lane` (ordered subscribers only) names the conversation lane it waits in."""
+    `lane` (ordered subscribers only) names the conversation lane it waits in. `claim` is
+    the token of the claim that returned it ('' before any): `conclude` and `release`
+    apply only while that claim is the delivery's latest, so a holder whose lease ran out
+    and was taken over can no longer change it (see `DeliveryQueue.claim`)."""
 
     id: str
     subscriber_id: str
@@ -62,6 +65,7 @@ class QueuedDelivery:
     payload: bytes
     attempts: int = 0
     lane: str | None = None
+    claim: str = field(default="", compare=False)
 
 
 def overflowed_record(latest: Record | None, delivery: QueuedDelivery, at: float) -> Record:
@@ -123,8 +127,11 @@ class Conclusion:
 @dataclass(frozen=True, slots=True)
 class Concluded:
     """`applied` is False when nothing was written: the delivery is no longer held (its
-    subscriber was dropped meanwhile). `failing_since` is when the subscriber's current run
-    of failures began (None after a success)."""
+    subscriber was dropped meanwhile, or it was concluded already), or it was claimed
+    again since the claim concluding it (that lease ran out and another process took it
+    over; the new holder's lease, the in-flight count and its lane are left alone).
+    `failing_since` is when the subscriber's current run of failures began (None after a
+    success)."""
 
     applied: bool
     failing_since: float | None
@@ -182,13 +189,19 @@ class DeliveryQueue(Protocol):
         for `lease_seconds` (another process takes them over if the lease runs out). Never
         more than `max_in_flight` claimed and unexpired across every process, nor more than
         `rate_per_second` claims per second (a bucket holding one second's worth, at least
-        one) across every process."""
+        one) across every process. Each delivery comes back with a fresh `claim` token,
+        unique across processes; leases run on the callers' clocks (`now`), so hosts must
+        agree on the time to well within the lease's margin."""
         ...
 
-    async def conclude(self, conclusion: Conclusion) -> Concluded: ...
+    async def conclude(self, conclusion: Conclusion) -> Concluded:
+        """Apply the conclusion if `conclusion.delivery.claim` is still the delivery's latest
+        claim (or it was never claimed and the token is ''); else `applied=False`."""
+        ...
 
     async def release(self, deliveries: Sequence[QueuedDelivery], now: float) -> None:
-        """Hand claimed deliveries back, visible at once (shutdown)."""
+        """Hand claimed deliveries back, visible at once (shutdown); each only while its
+        `claim` is still the latest."""
         ...
 
     async def park(self, subscriber_id: str) -> None:

@@ -1,6 +1,10 @@
 """The retention loop: keeps the event log within `GATEWAY_HISTORY_SECONDS` and
 `GATEWAY_HISTORY_MAX_BYTES` (dedup keys expire on their own window), and refreshes the
-engine's gauges in `/metrics`, so that a scrape never costs an engine round trip."""
+engine's gauges in `/metrics`, so that a scrape never costs an engine round trip.
+
+The history is trimmed every `TRIM_INTERVAL_SECONDS`, and at the next gauge refresh (each
+`GAUGE_INTERVAL_SECONDS`) once the log is found past its byte cap: the log overshoots the
+cap by at most about two seconds of ingest."""
 
 from __future__ import annotations
 
@@ -25,10 +29,12 @@ def count_engine_stats(engine: Engine, metrics: Metrics, errors_counted: int) ->
     stats = engine.stats()
     metrics.redis_errors.inc(max(0, stats.errors - errors_counted))
     metrics.redis_reader_lag.set(stats.reader_lag_seconds)
+    metrics.redis_clock_skew.set(stats.clock_skew_seconds)
     return max(errors_counted, stats.errors)
 
 
-async def refresh_gauges(engine: Engine, metrics: Metrics) -> None:
+async def refresh_gauges(engine: Engine, metrics: Metrics) -> int:
+    """Returns the event log's bytes."""
     size = await engine.events.size()
     stats = await engine.deliveries.stats(time.time())
     metrics.event_log_events.set(size.events)
@@ -39,6 +45,7 @@ async def refresh_gauges(engine: Engine, metrics: Metrics) -> None:
     metrics.delivery_oldest_due.set(stats.oldest_due_seconds)
     metrics.delivery_overflowed.set(stats.overflowed_total)
     metrics.dead_letters_dropped.set(stats.dead_dropped_total)
+    return size.bytes
 
 
 def retention_loop(
@@ -57,7 +64,8 @@ def retention_loop(
                     trimmed = await engine.events.trim(cutoff_ms, history_max_bytes)
                     if trimmed:
                         log.debug("trimmed %d events", trimmed)
-                await refresh_gauges(engine, metrics)
+                if await refresh_gauges(engine, metrics) > history_max_bytes:
+                    next_trim = 0.0  # past the cap: trim at the next beat, not in 5 s
             except EngineUnavailable:
                 # The engine says once that it went and once that it is back.
                 log.debug("engine unavailable; history not trimmed this round")

@@ -73,8 +73,9 @@ async def test_a_parked_subscriber_keeps_its_deliveries_but_is_never_due(engine:
     await queue.unpark("s1", 10.0)
     assert await queue.due_subscribers(10.0) == ["s1"]
     assert await queue.due_subscribers(9.9) == []
-    assert sorted(event_ids(await claim(engine, 10.0))) == [event_id(n) for n in (1, 2, 3)]
-    again = await queue.conclude(conclusion(first, "retry", at=11.0, due_at=20.0))
+    claimed = {item.event_id: item for item in await claim(engine, 10.0)}
+    assert sorted(claimed) == [event_id(n) for n in (1, 2, 3)]
+    again = await queue.conclude(conclusion(claimed[first.event_id], "retry", at=11.0, due_at=20.0))
     assert again.failing_since == 11.0  # unparking ended the earlier run of failures
 
 

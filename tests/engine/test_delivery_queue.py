@@ -40,6 +40,38 @@ async def test_claim_leases_and_an_expired_lease_shows_the_delivery_again(
     assert (await first.deliveries.stats(200.0)).depth == 2
 
 
+async def test_a_holder_whose_lease_was_taken_over_can_no_longer_change_the_delivery(
+    make_engine: EngineFactory,
+) -> None:
+    """A process whose lease ran out (it stalled, or its clock lags) and whose delivery
+    another process claimed since: its `finish`, `retry`, `dead` and `release` are not
+    applied, so the new holder keeps its lease (the in-flight cap holds) and the ordered
+    lane does not move on while its head is still being sent."""
+    stale_process, new_process = await make_engine(), await make_engine()
+    await enqueue(stale_process, [delivery(1, lane="c1"), delivery(2, lane="c1"), delivery(3)])
+    stale = {item.event_id: item for item in await claim(stale_process, 1.0)}
+    assert sorted(stale) == [event_id(1), event_id(3)]
+    taken = {item.event_id: item for item in await claim(new_process, 1.0 + LEASE)}
+    assert sorted(taken) == [event_id(1), event_id(3)]
+
+    queue = stale_process.deliveries
+    for outcome in ("finish", "dead", "retry"):
+        late = conclusion(stale[event_id(1)], outcome, at=2.0, due_at=2.0 + LEASE)
+        assert (await queue.conclude(late)).applied is False
+    await queue.release(list(stale.values()), now=2.0 + LEASE)
+    assert await claim(new_process, 2.0 + LEASE) == []  # no lane head, no lease freed
+    assert await claim(new_process, 2.0 + LEASE, max_in_flight=2) == []
+    assert (await queue.stats(0.0)).depth == 3
+    assert await queue.dead_letters("s1", "", 10) == []
+
+    assert (await new_process.deliveries.conclude(conclusion(taken[event_id(1)], "finish"))).applied
+    assert event_ids(await claim(new_process, 3.0 + LEASE)) == [event_id(2)]
+    await new_process.deliveries.release([taken[event_id(3)]], now=3.0 + LEASE)
+    assert event_ids(await claim(new_process, 3.0 + LEASE)) == [event_id(3)]
+    # a released claim is over: its holder cannot conclude the delivery either
+    assert (await queue.conclude(conclusion(taken[event_id(3)], "finish"))).applied is False
+
+
 async def test_enqueue_writes_pending_records_and_skips_known_ids(engine: Engine) -> None:
     queue = engine.deliveries
     one, two = delivery(1), delivery(2)

@@ -21,7 +21,7 @@ from cryptography.x509.oid import NameOID
 from redis.crc import key_slot
 
 import gateway.engine.redis as redis_engine
-from gateway.engine.base import EngineStats, EngineUnavailable
+from gateway.engine.base import EngineUnavailable
 from gateway.engine.deliveries import DeliveryQueue
 from gateway.engine.events import EventLog
 from gateway.engine.presence import PresenceSession, PresenceStore
@@ -31,6 +31,7 @@ from gateway.engine.redis.events import RedisEventLog
 from gateway.engine.redis.presence import RedisPresenceStore
 from gateway.engine.redis.registry import RedisRegistry
 from gateway.engine.redis.throttle import RedisThrottle
+from gateway.engine.redis.urls import without_secrets
 from gateway.engine.registry import Registry
 from gateway.engine.throttle import Throttle
 from tests.engine.queue_kit import claim, conclusion, delivery, enqueue
@@ -139,7 +140,8 @@ async def test_waiters_hear_that_redis_went_and_wake_again_once_it_is_back(
         waiter = asyncio.create_task(engine.events.wait_after(cursor, 10, 30))
         feed = asyncio.create_task(engine.presence.changes_after(None, 30))
         await asyncio.sleep(0.2)
-        assert engine.stats() == EngineStats(errors=0, reader_lag_seconds=0.0)
+        reading = engine.stats()
+        assert (reading.errors, reading.reader_lag_seconds) == (0, 0.0)
         own_server.stop()
         with pytest.raises(EngineUnavailable):
             await asyncio.wait_for(waiter, 10)
@@ -288,7 +290,10 @@ async def test_unix_socket(tmp_path: Path) -> None:
 
 
 def _certificate(
-    subject: str, key: ec.EllipticCurvePrivateKey, issuer: tuple[str, ec.EllipticCurvePrivateKey]
+    subject: str,
+    key: ec.EllipticCurvePrivateKey,
+    issuer: tuple[str, ec.EllipticCurvePrivateKey],
+    names: list[x509.GeneralName] | None = None,
 ) -> x509.Certificate:
     now = datetime.datetime.now(datetime.UTC)
     builder = (
@@ -303,7 +308,7 @@ def _certificate(
     if subject == issuer[0]:
         builder = builder.add_extension(x509.BasicConstraints(ca=True, path_length=None), True)
     else:
-        names = [
+        names = names or [
             x509.DNSName("localhost"),
             x509.IPAddress(ipaddress.ip_address("127.0.0.1")),
         ]
@@ -369,6 +374,34 @@ async def test_tls_with_a_private_ca_and_a_client_certificate(tmp_path: Path) ->
         server.stop()
 
 
+async def test_a_redis_certificate_for_another_host_is_refused(tmp_path: Path) -> None:
+    """Signed by the trusted CA, but for another name: refused (hostname checking does not
+    depend on the redis-py version's default)."""
+    ca_key = ec.generate_private_key(ec.SECP256R1())
+    ca = _certificate("gateway test CA", ca_key, ("gateway test CA", ca_key))
+    ca_file, _ = _write_pair(tmp_path, "ca", ca, ca_key)
+    key = ec.generate_private_key(ec.SECP256R1())
+    other = _certificate(
+        "other", key, ("gateway test CA", ca_key), [x509.DNSName("elsewhere.test")]
+    )
+    cert_file, key_file = _write_pair(tmp_path, "other", other, key)
+    port = free_port()
+    server = RedisServer(
+        tmp_path / "redis",
+        "--port", "0", "--tls-port", str(port),
+        "--tls-cert-file", cert_file, "--tls-key-file", key_file,
+        "--tls-ca-cert-file", ca_file, "--tls-auth-clients", "no",
+        port=port,
+        client_options={"ssl": True, "ssl_ca_certs": ca_file, "ssl_check_hostname": False},
+    ).start()  # fmt: skip
+    try:
+        options = RedisOptions(url=f"rediss://localhost:{port}/0", tls_ca_file=ca_file, **FAST)
+        with pytest.raises(EngineUnavailable):
+            await open_redis_engine(options)
+    finally:
+        server.stop()
+
+
 def test_options_refuse_what_cannot_work_and_hide_the_password() -> None:
     with pytest.raises(RedisConfigError, match="must start with redis://, rediss://, unix://"):
         RedisOptions(url="http://localhost:6379")
@@ -387,3 +420,83 @@ def test_options_refuse_what_cannot_work_and_hide_the_password() -> None:
     assert "s3cret" not in RedisOptions(url="redis://:s3cret@h/0").target
     in_query = RedisOptions(url="rediss://h:6380/1?password=s3cret&socket_keepalive=true")
     assert in_query.target == "rediss://h:6380/1?password=***&socket_keepalive=true"
+    at_sign = RedisOptions(url="redis://u:p%2Fw@rd@redis.internal:6379/0")
+    assert at_sign.target == "redis://u:***@redis.internal:6379/0"
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "redis://:abc/def+gh==@redis.internal:6379/0",
+        "redis://:abc?def@redis.internal:6379/0",
+        "redis://:ab#c@redis.internal:6379/0",
+        "rediss://user:abc/def@redis.internal/0",
+        "redis+sentinel://:abc/def+gh==@s1:26379/main",
+        "redis+sentinel://:abcdef@s1:26379,:ghi/main",
+        "redis+sentinel://:abcdef/main",
+        "redis+cluster://:abc/def@n1:6379",
+        "redis+cluster://:abc?def@n1:6379",
+        "unix://:abc/def@/tmp/redis.sock",
+        ":abcdef@host:6379",
+    ],
+)
+def test_a_password_the_url_cannot_delimit_is_refused_without_echoing_it(url: str) -> None:
+    """A password holding `/`, `?` or `#` unencoded (base64 passwords hold `/`), or a URL
+    that fails to parse, is refused in one line that shows none of it; what `check-config`
+    shows of it hides the password too."""
+    with pytest.raises(RedisConfigError) as refused:
+        RedisOptions(url=url)
+    for piece in ("abc", "def", "ghi", "b#c"):
+        assert piece not in str(refused.value)
+    if "@" in url:  # without one nothing marks a password as such
+        shown = without_secrets(url, "***")
+        for piece in ("abc", "def", "b#c"):
+            assert piece not in shown
+
+
+@pytest.mark.parametrize("kind", ["redis", "redis-cluster"])
+async def test_a_redis_freeing_expired_keys_inline_is_named_in_one_line(
+    kind: str, request: pytest.FixtureRequest, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Expiring dedup buckets freed on Redis's main thread stall every command meanwhile:
+    start-up says so once (a warning, as a managed Redis may not let it be changed)."""
+    servers = request.getfixturevalue("redis_server" if kind == "redis" else "redis_cluster")
+    options = request.getfixturevalue(
+        "redis_options" if kind == "redis" else "redis_cluster_options"
+    )
+    clients = [servers.client()] if kind == "redis" else [s.client() for s in servers.servers]
+    try:
+        for setting in ("no", "yes"):
+            for client in clients:
+                client.config_set("lazyfree-lazy-expire", setting)
+            caplog.clear()
+            with caplog.at_level(logging.WARNING, logger="gateway.redis"):
+                engine = await open_redis_engine(options)
+                await engine.close()
+            lines = [r.getMessage() for r in caplog.records if "lazyfree" in r.getMessage()]
+            assert len(lines) == (1 if setting == "no" else 0), lines
+    finally:
+        for client in clients:
+            client.config_set("lazyfree-lazy-expire", "yes")
+
+
+async def test_a_host_clock_away_from_redis_is_named_in_one_line_and_measured(
+    redis_options: RedisOptions, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Leases and presence expiry run on the hosts' clocks: a host 30 s off is said once at
+    start-up, and the skew is what `gateway_redis_clock_skew_seconds` shows."""
+    skewed = RedisEngine(redis_options, clock=lambda: time.time() + 30)
+    try:
+        with caplog.at_level(logging.WARNING, logger="gateway.redis"):
+            await skewed.start()
+            await skewed.ping()
+        lines = [r.getMessage() for r in caplog.records if "clock" in r.getMessage()]
+        assert len(lines) == 1 and "run NTP" in lines[0], lines
+        assert 29 < skewed.stats().clock_skew_seconds < 31
+    finally:
+        await skewed.close()
+    engine = await open_redis_engine(redis_options)
+    try:
+        assert engine.stats().clock_skew_seconds < 1
+    finally:
+        await engine.close()

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import logging
 import re
 import time
 from collections.abc import AsyncIterator
@@ -22,7 +23,7 @@ import gateway.engine.redis
 from gateway.engine.ids import MAX_SEQ, SCRIPT_ID_FORMAT, event_id_at, event_id_ms, is_event_id
 from gateway.engine.presence import PresenceSession
 from gateway.engine.redis import RedisEngine, RedisOptions, open_redis_engine
-from gateway.engine.redis.events import ReplicasBehind, bucket_width_ms
+from gateway.engine.redis.events import ReplicasBehind, bucket_width_ms, dedup_digest
 from tests.redis_support import RedisServer, new_event
 
 
@@ -100,17 +101,52 @@ async def test_dedup_buckets_expire_whole_in_redis(engine: RedisEngine, raw: red
     buckets = [name.decode() for name in raw.zrange(engine.keys.dedup_index, 0, -1)]
     assert len(buckets) == 1
     width_ms = bucket_width_ms(int(ttl * 1000))
-    assert 0 < raw.pttl(buckets[0]) <= ttl * 1000 + width_ms
-    assert raw.hlen(buckets[0]) == 1
-    assert len(raw.hkeys(buckets[0])[0]) == 16  # a digest, whatever the key's length
+    [shard] = raw.keys(buckets[0] + ":*")
+    assert shard.decode() == f"{buckets[0]}:{dedup_digest('short')[0]:02x}"
+    assert 0 < raw.pttl(shard) <= ttl * 1000 + width_ms
+    assert raw.hlen(shard) == 1
+    assert len(raw.hkeys(shard)[0]) == 16  # a digest, whatever the key's length
 
     await engine.events.append([new_event("long")], 60)  # another window, another bucket
     assert await engine.events.seen(["short", "long"]) == [True, True]
     await asyncio.sleep(ttl + width_ms / 1000 + 0.05)
-    assert raw.exists(buckets[0]) == 0
+    assert raw.exists(shard) == 0
     assert await engine.events.seen(["short", "long"]) == [False, True]
     await engine.events.trim(0, 1 << 40)
     assert buckets[0].encode() not in raw.zrange(engine.keys.dedup_index, 0, -1)
+
+
+async def test_a_dedup_bucket_is_spread_over_hashes_that_each_expire_whole(
+    engine: RedisEngine, raw: redis.Redis
+) -> None:
+    """One hash per bucket would hold every key of hours of webhooks and free them all in
+    one synchronous step when it expires (half a second at 1.7M keys, past the command
+    timeout at ten times that): a bucket's keys spread over 256 hashes by digest byte,
+    each with the bucket's expiry, and every key is still found."""
+    keys = [f"spread-{n}" for n in range(2000)]
+    for start in range(0, len(keys), 500):
+        await engine.events.append([new_event(key) for key in keys[start : start + 500]], 60)
+    [bucket] = [name.decode() for name in raw.zrange(engine.keys.dedup_index, 0, -1)]
+    shards = raw.keys(bucket + ":*")
+    assert len(shards) == len({dedup_digest(key)[0] for key in keys}) > 200
+    assert sum(raw.hlen(shard) for shard in shards) == len(keys)
+    assert max(raw.hlen(shard) for shard in shards) < 40
+    expiries = {raw.pexpiretime(shard) for shard in shards}
+    assert len(expiries) == 1 and expiries.pop() > 0
+    assert await engine.events.seen(keys[::97]) == [True] * len(keys[::97])
+    assert (await engine.events.append([new_event(keys[5])], 60)).duplicates == 1
+
+
+async def test_a_dedup_bucket_of_the_earlier_one_hash_layout_is_still_looked_in(
+    engine: RedisEngine, raw: redis.Redis
+) -> None:
+    """Keys written by a process of the previous layout (one hash per bucket, its index
+    member the hash's own name) stay duplicates through a rolling upgrade."""
+    old_bucket = engine.keys.dedup_bucket_prefix + "1024:1"
+    raw.hset(old_bucket, dedup_digest("from-before"), "")
+    raw.zadd(engine.keys.dedup_index, {old_bucket: int(time.time() * 1000) + 60_000})
+    assert await engine.events.seen(["from-before", "new"]) == [True, False]
+    assert (await engine.events.append([new_event("from-before")], 60)).duplicates == 1
 
 
 async def test_appends_from_separate_connections_store_each_key_once(
@@ -186,20 +222,27 @@ async def test_an_append_is_one_round_trip(
 
 
 async def test_with_wait_replicas_an_append_and_its_wait_are_one_round_trip(
-    redis_options: RedisOptions, monkeypatch: pytest.MonkeyPatch
+    redis_options: RedisOptions,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     """With no replica to wait for, the append is answered unavailable (`ReplicasBehind`)
     though stored; its retry is a duplicate and still waits (a 202 only once replicas
-    have the first copy); the append and its `WAIT` go out in one write."""
+    have the first copy); the append and its `WAIT` go out in one write. Replicas behind
+    are counted as errors but never logged as Redis going away."""
     options = dataclasses.replace(redis_options, wait_replicas=1, wait_timeout_seconds=0.1)
     engine = await open_redis_engine(options)
     try:
-        with pytest.raises(ReplicasBehind) as behind:
-            await engine.events.append([new_event("w")], 60)
+        with caplog.at_level(logging.WARNING, logger="gateway.redis"):
+            with pytest.raises(ReplicasBehind) as behind:
+                await engine.events.append([new_event("w")], 60)
+            await engine.events.last_id()
         assert (
             behind.value.detail
             == "redis: stored, but 0 of 1 replicas acknowledged it within 100 ms"
         )
+        assert [r.getMessage() for r in caplog.records if r.name == "gateway.redis"] == []
+        assert engine.health.errors == 1 and engine.health.down_since is None
         assert [e.id for e in await engine.events.read_after("0", 10)] != []
         sent = writes_sent(monkeypatch)
         with pytest.raises(ReplicasBehind):

@@ -31,6 +31,7 @@ from tests.running_gateway import (
     WebhookLoad,
     agent_token,
     http,
+    hubster_system,
 )
 
 READY_WITHIN_SECONDS = 10.0
@@ -141,6 +142,7 @@ def test_redis_killed_under_load_loses_nothing_answered_202(
                 unready = readiness.first(503, killed)
                 assert unready is not None and unready - killed < READY_WITHIN_SECONDS
                 assert _admin_write_refused(gateway, hub)
+                assert _webhook_refused(gateway, integration, hub)
                 time.sleep(max(0.0, killed + 3 - time.monotonic()))  # a few backoffs long
                 durable_redis.start()
                 load.wait_accepted(40, after=load.sent())
@@ -181,6 +183,21 @@ def _admin_write_refused(gateway: RunningGateway, hub: str) -> bool:
     headers = {"Authorization": f"Bearer {GATEWAY_ENV['GATEWAY_ADMIN_KEY']}"}
     refused = http("POST", gateway.url + "/integrations", json.dumps(body).encode(), headers)
     return refused.status == 503 and refused.json()["error"]["code"] == "unavailable"
+
+
+def _webhook_refused(gateway: RunningGateway, integration: dict[str, Any], hub: str) -> bool:
+    """A webhook during the outage gets the contract's 503: code `unavailable` in the body
+    and the `UC-REST-ERROR` header, and a `Retry-After`."""
+    body = hubster_system("conv-outage", {"type": "text", "text": "in-the-outage"}, hub=hub)
+    request = gateway.signed(integration, json.dumps(body).encode())
+    refused = http("POST", request.url, request.body, request.headers)
+    error = refused.json()["error"]
+    return (
+        refused.status == 503
+        and error["code"] == "unavailable"
+        and refused.headers.get("UC-REST-ERROR") == error["message"]
+        and int(refused.headers.get("Retry-After", "0")) > 0
+    )
 
 
 def _delivered_texts(sink: ThreadSink) -> set[str]:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,7 +17,7 @@ import pytest
 
 from gateway.engine.base import EngineUnavailable
 from gateway.engine.events import NewEvent
-from gateway.engine.redis import RedisEngine, RedisOptions, open_redis_engine
+from gateway.engine.redis import RedisConfigError, RedisEngine, RedisOptions, open_redis_engine
 from tests.redis_support import (
     RedisServer,
     SentinelServer,
@@ -111,30 +112,45 @@ async def test_a_service_no_sentinel_knows_is_unavailable(deployment: Deployment
     assert "no-such-service" in refused.value.detail
 
 
+@pytest.mark.parametrize("wait_replicas", [0, 1])
 def test_with_wait_replicas_a_failover_under_webhook_load_loses_nothing_answered_202(
-    deployment: Deployment,
+    deployment: Deployment, wait_replicas: int
 ) -> None:
-    """Until the sentinel demotes it (about 10 s here: it looks at a former master that
-    often), the old master takes writes its former replica never gets. Waiting for one
-    replica turns each of those into a 503 (the provider retries); at 0, the same test
-    loses webhooks answered 202 in that window. After the failover the new master has no
-    replica until the old one has synced from it: 503s, then 202s again."""
+    """Until the sentinel demotes it, the old master takes writes its former replica never
+    gets; they are discarded when it resyncs from the new master. Here its demotion is held
+    off for a few seconds (its default user may not run `REPLICAOF` meanwhile), so the
+    window is sure to be there: writes reach the old master after the promotion at either
+    setting. At 0 some of them were answered 202 and are lost (the control); waiting for
+    one replica turns each into a 503 (the provider retries), and nothing answered 202 is
+    lost. After the failover the new master has no replica until the old one has synced
+    from it: 503s, then 202s again."""
     prefix = fresh_prefix()
     env = {
         "GATEWAY_REDIS_URL": f"redis+sentinel://127.0.0.1:{deployment.sentinel.port}/{SERVICE}/0",
         "GATEWAY_REDIS_KEY_PREFIX": prefix,
-        "GATEWAY_REDIS_WAIT_REPLICAS": "1",
+        "GATEWAY_REDIS_WAIT_REPLICAS": str(wait_replicas),
         "GATEWAY_REDIS_WAIT_TIMEOUT_SECONDS": "0.5",
         "GATEWAY_REDIS_TIMEOUT_SECONDS": "2",
     }
+    stream = "{" + prefix + ":log}:events"
+    old_master = deployment.master.client()
     with running(env=env) as gateway:
         hub = f"hub-{prefix}"
         load = WebhookLoad(gateway, gateway.integration("hubster-system", hub), hub).start()
         try:
             load.wait_accepted(50)
+            old_master.execute_command("ACL", "SETUSER", "default", "-replicaof", "-slaveof")
             deployment.sentinel.client().execute_command("SENTINEL", "FAILOVER", SERVICE)
             deadline = time.monotonic() + 30
-            while deployment.master.client().info("replication")["role"] != "slave":
+            while deployment.sentinel.master_port() != deployment.replica.port:
+                assert time.monotonic() < deadline, "the failover did not happen"
+                time.sleep(0.05)
+            promoted_at = len(deployment.replica.client().xrange(stream))
+            time.sleep(3)  # the window: the old master is still a master
+            on_old_master = _texts(old_master.xrange(stream))
+            old_master.execute_command("ACL", "SETUSER", "default", "+replicaof", "+slaveof")
+            deadline = time.monotonic() + 40  # the sentinel tries again at its next look
+            while old_master.info("replication")["role"] != "slave":
                 assert time.monotonic() < deadline, "the old master was never demoted"
                 time.sleep(0.1)
             # The load goes on until the gateway writes to the new master.
@@ -144,8 +160,72 @@ def test_with_wait_replicas_a_failover_under_webhook_load_loses_nothing_answered
         gateway.stop()
 
     assert set(load.answers.values()) <= {202, 503}, sorted(set(load.answers.values()))
-    stream = "{" + prefix + ":log}:events"
-    entries = deployment.replica.client().xrange(stream)  # the new master
-    stored = {json.loads(fields[b"p"])["message"]["text"] for _, fields in entries}
-    assert load.accepted() - stored == set()
+    stored = _texts(deployment.replica.client().xrange(stream))  # the new master
+    written_in_the_window = on_old_master - stored
+    assert written_in_the_window, "no write reached the old master after the promotion"
+    assert promoted_at > 0
+    lost = load.accepted() - stored
+    if wait_replicas:
+        assert lost == set()
+        assert {load.answers[text] for text in written_in_the_window} == {503}
+    else:
+        assert lost & written_in_the_window, "at 0 the window loses webhooks answered 202"
     assert len(load.accepted()) > 50
+
+
+def _texts(entries: list[tuple[bytes, dict[bytes, bytes]]]) -> set[str]:
+    return {json.loads(fields[b"p"])["message"]["text"] for _, fields in entries}
+
+
+async def test_sentinels_with_a_password_are_reached_with_the_urls_sentinel_password(
+    tmp_path: Path,
+) -> None:
+    """Sentinels protected by `requirepass` (a common production setup): the URL's
+    `sentinel_password` reaches them, the user info the master; neither is shown."""
+    master = RedisServer(
+        tmp_path / "master", "--requirepass", "master/pw", client_options={"password": "master/pw"}
+    ).start()
+    sentinel = SentinelServer(
+        tmp_path / "sentinel", SERVICE, master.port,
+        password="sentinel+pw", master_password="master/pw",
+    )  # fmt: skip
+    base = f"redis+sentinel://:master%2Fpw@127.0.0.1:{sentinel.port}/{SERVICE}/0"
+    try:
+        options = RedisOptions(
+            url=f"{base}?sentinel_password=sentinel%2Bpw", key_prefix=fresh_prefix()
+        )
+        assert "pw" not in options.target
+        engine = await open_redis_engine(options)
+        try:
+            assert len((await engine.events.append([new_event("k")], 60)).stored) == 1
+        finally:
+            await engine.close()
+        without = RedisOptions(url=base, key_prefix=fresh_prefix(), connect_timeout_seconds=0.5)
+        with pytest.raises(EngineUnavailable) as refused:
+            await open_redis_engine(without)
+        assert "pw" not in str(refused.value)
+        with pytest.raises(RedisConfigError, match="takes the parameters"):
+            RedisOptions(url=f"{base}?sentinel_pasword=x")
+    finally:
+        sentinel.stop()
+        master.stop(kill=True)
+
+
+async def test_a_burst_beyond_the_pool_waits_for_a_connection_instead_of_an_outage(
+    deployment: Deployment, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The Sentinel pool fails at once when every connection is in use; 50 appends at once
+    through a pool of 2 must queue for a connection: no 503, no "unavailable" line."""
+    url = f"redis+sentinel://127.0.0.1:{deployment.sentinel.port}/{SERVICE}/0"
+    engine = await open_redis_engine(RedisOptions(url=url, key_prefix=fresh_prefix(), pool_size=2))
+    try:
+        with caplog.at_level(logging.WARNING, logger="gateway.redis"):
+            results = await asyncio.gather(
+                *(engine.events.append([new_event(f"burst-{i}")], 60) for i in range(50)),
+                return_exceptions=True,
+            )
+        assert [r for r in results if isinstance(r, BaseException)] == []
+        assert [r.getMessage() for r in caplog.records if r.name == "gateway.redis"] == []
+        assert engine.health.errors == 0
+    finally:
+        await engine.close()

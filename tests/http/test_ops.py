@@ -153,9 +153,13 @@ async def _metric_lines(client: Any, expected: list[str]) -> list[str]:
 
 async def test_the_engines_errors_are_counted_and_its_reader_lag_shown(aiohttp_client) -> None:  # type: ignore[no-untyped-def]
     engine = _ReportingEngine()
-    engine.reading = EngineStats(errors=3, reader_lag_seconds=2.5)
+    engine.reading = EngineStats(errors=3, reader_lag_seconds=2.5, clock_skew_seconds=4.0)
     client = await aiohttp_client(make_app(engine))
-    expected = ["gateway_redis_errors_total 3.0", "gateway_redis_reader_lag_seconds 2.5"]
+    expected = [
+        "gateway_redis_errors_total 3.0",
+        "gateway_redis_reader_lag_seconds 2.5",
+        "gateway_redis_clock_skew_seconds 4.0",
+    ]
     assert await _metric_lines(client, expected) == []
     engine.reading = EngineStats(errors=5, reader_lag_seconds=0.0)
     expected = ["gateway_redis_errors_total 5.0", "gateway_redis_reader_lag_seconds 0.0"]

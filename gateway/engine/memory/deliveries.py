@@ -7,6 +7,7 @@ Every method runs without awaiting, so each is one atomic step.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 
@@ -29,6 +30,7 @@ from gateway.engine.memory.schedule import Schedule
 class MemoryDeliveryQueue:
     def __init__(self, limits: QueueLimits | None = None) -> None:
         self.limits = limits or QueueLimits()
+        self._claims = itertools.count(1)
         self._held: dict[str, Held] = {}
         self._due = Schedule()
         self._cursors: dict[str, str] = {}
@@ -125,7 +127,8 @@ class MemoryDeliveryQueue:
     def _lease(
         self, held: Held, chosen: list[str], now: float, lease_seconds: float, rate: float | None
     ) -> list[QueuedDelivery]:
-        claimed = held.lease(chosen, now + lease_seconds)
+        tokens = [(delivery_id, str(next(self._claims))) for delivery_id in chosen]
+        claimed = held.lease(tokens, now + lease_seconds)
         held.take(rate, now, len(claimed))
         self._reindex(held)
         return claimed
@@ -133,13 +136,15 @@ class MemoryDeliveryQueue:
     async def conclude(self, conclusion: Conclusion) -> Concluded:
         delivery = conclusion.delivery
         held = self._held.get(delivery.subscriber_id)
-        if held is None or delivery.id not in held.entries:
+        if held is None or not held.holds_claim(delivery):
             return Concluded(applied=False, failing_since=None)
         if conclusion.outcome == "retry":
             if conclusion.due_at is None:
                 raise ValueError("a retry needs its due_at")
-            held.entries[delivery.id] = replace(held.entries[delivery.id], delivery=delivery)
+            stored = replace(delivery, claim="")
+            held.entries[delivery.id] = replace(held.entries[delivery.id], delivery=stored)
             held.leases.remove(delivery.id)
+            held.claims.pop(delivery.id, None)
             held.visible.set(delivery.id, conclusion.due_at)
         else:
             self._forget(held, delivery.id)
@@ -194,9 +199,10 @@ class MemoryDeliveryQueue:
     async def release(self, deliveries: Sequence[QueuedDelivery], now: float) -> None:
         for delivery in deliveries:
             held = self._held.get(delivery.subscriber_id)
-            if held is None or delivery.id not in held.entries:
+            if held is None or not held.holds_claim(delivery):
                 continue
             held.leases.remove(delivery.id)
+            held.claims.pop(delivery.id, None)
             held.visible.set(delivery.id, now)
             self._reindex(held)
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import heapq
 from collections import OrderedDict
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import orjson
 
@@ -57,6 +57,9 @@ class Held:
     """Delivery id -> when it is visible: its due time, or its lease's end once claimed."""
     leases: Schedule = field(default_factory=Schedule)
     """Claimed delivery id -> when its lease ends (expired ones are dropped when counted)."""
+    claims: dict[str, str] = field(default_factory=dict)
+    """Claimed delivery id -> the token of its latest claim (kept after the lease ends, until
+    it is claimed again, retried or forgotten)."""
     lanes: dict[str, Lane] = field(default_factory=dict)
     queued_bytes: int = 0
     bucket: Bucket | None = None
@@ -83,11 +86,17 @@ class Held:
         updated = now if self.bucket is None else max(self.bucket.updated, now)
         self.bucket = Bucket(self.tokens(rate, now) - count, updated)
 
-    def lease(self, delivery_ids: list[str], until: float) -> list[QueuedDelivery]:
-        for delivery_id in delivery_ids:
+    def lease(self, tokens: list[tuple[str, str]], until: float) -> list[QueuedDelivery]:
+        """Lease each `(delivery id, claim token)` until `until`."""
+        for delivery_id, token in tokens:
             self.visible.set(delivery_id, until)
             self.leases.set(delivery_id, until)
-        return [self.entries[delivery_id].delivery for delivery_id in delivery_ids]
+            self.claims[delivery_id] = token
+        return [replace(self.entries[i].delivery, claim=token) for i, token in tokens]
+
+    def holds_claim(self, delivery: QueuedDelivery) -> bool:
+        """Whether `delivery` is held and its claim token is the latest claim's."""
+        return delivery.id in self.entries and self.claims.get(delivery.id, "") == delivery.claim
 
     def add(self, delivery: QueuedDelivery, due_at: float) -> None:
         """Hold a new delivery; visible at `due_at` unless its lane has an active one."""
@@ -108,6 +117,7 @@ class Held:
             return None
         self.visible.remove(delivery_id)
         self.leases.remove(delivery_id)
+        self.claims.pop(delivery_id, None)
         self.queued_bytes -= len(entry.delivery.payload)
         name = entry.delivery.lane
         lane = self.lanes.get(name) if name else None

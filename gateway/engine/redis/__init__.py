@@ -10,9 +10,10 @@ script touches one Redis Cluster slot.
 
 - `{gw:log}`: the event stream `:events` (entries `h` hub, `c` conversation, `t` type,
   `p` payload, `o` running byte total), `:meta` (last id given, bytes appended and dropped,
-  history floor), the dedup buckets `:dedup:<width>:<n>` and their index `:dedup`, and
-  presence: `:presence:<hub>:agents`, `:presence:<hub>:sessions`,
-  `:presence:instance:<id>`, `:instances` and the change feed `:roster`.
+  history floor), the dedup buckets `:dedup:<width>:<n>:s:<xx>` and their index `:dedup`,
+  and presence: `:presence:hub:<hub>:agents`, `:presence:hub:<hub>:sessions`,
+  `:presence:instance:<id>`, `:presence:holders`, `:instances` and the change feed
+  `:roster`.
   The event log is one slot because it is one stream: a single stream is what gives every
   event one global order (ids that sort across all hubs and processes, a resume by one
   cursor), and the dedup keys must be written by the same script as the `XADD` (stored
@@ -27,10 +28,15 @@ script touches one Redis Cluster slot.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 import secrets
 import time
+from collections.abc import Callable
+from typing import Any
 
+from redis import exceptions as redis_errors
 from redis.asyncio.cluster import RedisCluster
 
 from gateway.engine.base import EngineStats, EngineUnavailable
@@ -41,9 +47,12 @@ from gateway.engine.presence import PresenceStore
 from gateway.engine.redis.connection import (
     Health,
     Link,
+    PoolBusy,
     RedisConfigError,
     RedisOptions,
     describe,
+    enter_gate,
+    is_pool_exhausted,
     is_unavailable,
     text,
 )
@@ -63,8 +72,12 @@ __all__ = ["RedisConfigError", "RedisEngine", "RedisOptions", "open_redis_engine
 log = logging.getLogger("gateway.redis")
 
 REQUIRED_EVICTION_POLICY = "noeviction"
+LAZY_EXPIRY = "yes"
 # `ping` reads the eviction policy again at most this often (it costs an INFO, not a PING).
 POLICY_CHECK_SECONDS = 5.0
+# A host clock further than this from Redis's is named in the log (leases, presence expiry
+# and the age cut of the history run on the hosts' clocks; docs/redis.md, Clocks).
+CLOCK_SKEW_WARNING_SECONDS = 2.0
 
 
 class RedisEngine:
@@ -76,13 +89,17 @@ class RedisEngine:
         *,
         limits: QueueLimits | None = None,
         instance_id: str | None = None,
+        clock: Callable[[], float] = time.time,
     ) -> None:
         self.options = options
+        self._clock = clock
+        self._clock_skew = 0.0
         self.instance_id = instance_id or secrets.token_hex(8)
         self.keys = Keys(options.key_prefix)
         redis = options.client()
         self.health = Health(options.target, redis)
-        self.link = Link(redis, self.keys, Scripts(redis), self.health)
+        gate = asyncio.Semaphore(options.pool_size)
+        self.link = Link(redis, self.keys, Scripts(redis), self.health, gate)
         block_seconds = BLOCK_MS / 1000
         reader_client = options.client(
             read_timeout=block_seconds + options.timeout_seconds, pool_size=1
@@ -107,6 +124,8 @@ class RedisEngine:
         it."""
         try:
             await self._check_policy()
+            await self._measure_clock()
+            await self._warn_of_eager_expiry()
             await self._claim_schema()
             await self.link.scripts.load()
         except (RedisConfigError, EngineUnavailable):
@@ -136,6 +155,48 @@ class RedisEngine:
                 "queued deliveries)"
             )
 
+    async def _measure_clock(self) -> None:
+        """Redis `TIME` against this host's clock (halfway through the round trip); one line
+        each time the difference grows past `CLOCK_SKEW_WARNING_SECONDS`."""
+        before = self._clock()
+        seconds, micros = await self.link.redis.time()
+        after = self._clock()
+        skew = abs(seconds + micros / 1e6 - (before + after) / 2)
+        if skew > CLOCK_SKEW_WARNING_SECONDS >= self._clock_skew:
+            log.warning(
+                "this host's clock is %.1fs away from redis at %s: run NTP on every host "
+                "(delivery leases and presence expiry need the clocks to agree)",
+                skew,
+                self.options.target,
+            )
+        self._clock_skew = skew
+
+    async def _warn_of_eager_expiry(self) -> None:
+        """One line when Redis frees expired keys on its main thread: a dedup bucket's
+        hashes expire whole, and a large one freed inline stalls every command meanwhile
+        (the buckets are split to keep each small; this is the belt to those braces). A
+        Redis whose CONFIG is renamed away (some managed services) is not asked."""
+        redis = self.link.redis
+        try:
+            found: Any
+            if isinstance(redis, RedisCluster):
+                found = await redis.config_get(
+                    "lazyfree-lazy-expire", target_nodes=RedisCluster.PRIMARIES
+                )
+                values = {text(v) for node in found.values() for v in node.values()}
+            else:
+                found = await redis.config_get("lazyfree-lazy-expire")
+                values = {text(v) for v in found.values()}
+        except redis_errors.ResponseError:
+            return
+        if LAZY_EXPIRY not in values:
+            log.warning(
+                "redis at %s has lazyfree-lazy-expire %s: set it to yes, so that expiring "
+                "dedup buckets are freed in the background",
+                self.options.target,
+                ", ".join(sorted(values)) or "off",
+            )
+
     async def _claim_schema(self) -> None:
         """Write this layout's version unless one is there; refuse another layout."""
         redis = self.link.redis
@@ -154,15 +215,22 @@ class RedisEngine:
         """A PING, and every few seconds the eviction policy instead: an operator switching
         Redis to an evicting policy makes `/readyz` fail."""
         try:
-            if time.monotonic() - self._policy_checked >= POLICY_CHECK_SECONDS:
-                await self._check_policy()
-            else:
-                await self.link.redis.ping()
+            async with contextlib.AsyncExitStack() as stack:
+                await enter_gate(stack, self.link.gate)
+                if time.monotonic() - self._policy_checked >= POLICY_CHECK_SECONDS:
+                    await self._check_policy()
+                    await self._measure_clock()
+                else:
+                    await self.link.redis.ping()
         except RedisConfigError as exc:
             self._policy_checked = 0.0
             self.health.failed(exc)  # one log line saying why, not one per check
             raise EngineUnavailable(str(exc)) from None
+        except PoolBusy:
+            raise
         except Exception as exc:
+            if is_pool_exhausted(exc):
+                raise PoolBusy(f"redis: {describe(exc)}") from exc
             if not is_unavailable(exc):
                 raise
             self.health.failed(exc)
@@ -170,7 +238,11 @@ class RedisEngine:
         self.health.answered()
 
     def stats(self) -> EngineStats:
-        return EngineStats(errors=self.health.errors, reader_lag_seconds=self._reader.lag_seconds())
+        return EngineStats(
+            errors=self.health.errors,
+            reader_lag_seconds=self._reader.lag_seconds(),
+            clock_skew_seconds=self._clock_skew,
+        )
 
     async def close(self) -> None:
         await self._reader.close()

@@ -32,7 +32,7 @@ def cluster_client(parsed: urls.MultiHostUrl, connection: dict[str, Any]) -> Red
     """A client of the cluster; `connection` holds the connection settings (pool size per
     node, timeouts, TLS files, retry policy)."""
     kwargs = dict(connection)
-    kwargs.pop("timeout", None)  # a node's pool does not wait for a free connection
+    kwargs.pop("timeout", None)  # a node's pool does not wait: `Link.gate` queues calls
     return RedisCluster(
         startup_nodes=[ClusterNode(host, port) for host, port in parsed.hosts],
         username=parsed.username,

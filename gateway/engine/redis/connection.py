@@ -38,13 +38,19 @@ Client = Redis | RedisCluster
 
 # How long a command may wait for a free connection of the pool before it fails.
 POOL_WAIT_SECONDS = 2.0
+# Methods that wait for the stream reader (up to their `wait_seconds`) rather than for
+# Redis: they do not hold a place at the gate while they wait (see `guarded`).
+WAITING_METHODS = frozenset({"wait_after", "changes_after"})
 # An idle pooled connection is PINGed before use after this long, so a Redis that restarted
 # meanwhile costs a reconnect, not an error.
 HEALTH_CHECK_SECONDS = 10.0
 
-# Replies that say "not now" rather than "wrong": the command did not run.
+# Replies that say "not now" rather than "wrong": the command did not run. On a Cluster
+# whose slot is being moved, a script may also be refused (or stopped at a key it did not
+# declare that has moved: "non local key") until the move is over.
 _UNAVAILABLE_REPLIES = ("OOM", "READONLY", "MISCONF", "LOADING", "BUSY", "MASTERDOWN",
-                        "CLUSTERDOWN", "TRYAGAIN", "NOREPLICAS")  # fmt: skip
+                        "CLUSTERDOWN", "TRYAGAIN", "NOREPLICAS", "MOVED", "ASK")  # fmt: skip
+_SLOT_MOVING = "non local key"
 
 
 class RedisConfigError(Exception):
@@ -67,14 +73,16 @@ class RedisOptions:
     wait_timeout_seconds: float = 1.0
 
     def __post_init__(self) -> None:
-        scheme = self.url.partition("://")[0]
+        scheme, sep, _ = self.url.partition("://")
         if scheme not in SCHEMES:
+            shown = f", not {scheme!r}" if sep and scheme.replace("+", "").isalnum() else ""
             raise RedisConfigError(
                 "GATEWAY_REDIS_URL must start with redis://, rediss://, unix://, "
-                "redis+sentinel://, rediss+sentinel://, redis+cluster:// or rediss+cluster://, "
-                f"not {scheme!r}"
+                "redis+sentinel://, rediss+sentinel://, redis+cluster:// or rediss+cluster://"
+                + shown
             )
         try:
+            urls.split_userinfo(self.url)
             if scheme in sentinel.SCHEMES:
                 sentinel.parse(self.url)
             elif scheme in cluster.SCHEMES:
@@ -130,6 +138,8 @@ class RedisOptions:
                 ssl_ca_certs=self.tls_ca_file,
                 ssl_certfile=self.tls_cert_file,
                 ssl_keyfile=self.tls_key_file,
+                ssl_cert_reqs="required",
+                ssl_check_hostname=True,  # not left to the redis-py version's default
             )
         target = self._sentinel
         if target is not None:
@@ -141,6 +151,24 @@ class RedisOptions:
         return Redis.from_pool(pool)
 
 
+class NotAnOutage(EngineUnavailable):
+    """The call could not be done now, but Redis is there: a 503 counted among the errors,
+    never an "unavailable" / "available again" pair in the log, nor a closing of the
+    pool's idle connections."""
+
+
+class PoolBusy(NotAnOutage):
+    """Every pooled connection stayed in use for `POOL_WAIT_SECONDS`: this process is busy,
+    Redis is not down."""
+
+
+def is_pool_exhausted(exc: BaseException) -> bool:
+    """redis-py's "no free connection" (a `ConnectionError` subclass, not an outage)."""
+    return isinstance(exc, redis_errors.MaxConnectionsError) or (
+        isinstance(exc, redis_errors.ConnectionError) and str(exc) == "No connection available."
+    )
+
+
 def is_unavailable(exc: BaseException) -> bool:
     """Whether a redis-py error means Redis cannot serve us now (as opposed to a bug)."""
     if isinstance(exc, redis_errors.ConnectionError | redis_errors.TimeoutError | OSError):
@@ -148,10 +176,20 @@ def is_unavailable(exc: BaseException) -> bool:
     if isinstance(exc, TimeoutError):
         return True
     if isinstance(exc, redis_errors.ResponseError):
-        return str(exc).startswith(_UNAVAILABLE_REPLIES) or isinstance(
-            exc, redis_errors.ReadOnlyError | redis_errors.OutOfMemoryError
+        message = str(exc)
+        return (
+            message.startswith(_UNAVAILABLE_REPLIES)
+            or _SLOT_MOVING in message
+            or isinstance(
+                exc,
+                redis_errors.ReadOnlyError
+                | redis_errors.OutOfMemoryError
+                | redis_errors.TryAgainError
+                | redis_errors.AskError
+                | redis_errors.ClusterError,
+            )
         )
-    return isinstance(exc, redis_errors.ClusterError)
+    return isinstance(exc, redis_errors.ClusterError | redis_errors.SlotNotCoveredError)
 
 
 class Health:
@@ -228,6 +266,10 @@ class Link:
     keys: Keys
     scripts: Scripts
     health: Health
+    gate: asyncio.Semaphore
+    """As many places as the pool has connections per node: a call waits here for a free
+    one. Sentinel and Cluster pools fail at once when every connection is in use (only
+    the single-node pool waits), and a burst must queue, not read as an outage."""
 
 
 def _raise_if_cancelled(task: asyncio.Task[Any] | None, cancels_before: int) -> None:
@@ -236,6 +278,16 @@ def _raise_if_cancelled(task: asyncio.Task[Any] | None, cancels_before: int) -> 
     then runs on as if never cancelled, and a loop being stopped never stops)."""
     if task is not None and task.cancelling() > cancels_before:
         raise asyncio.CancelledError
+
+
+async def enter_gate(stack: contextlib.AsyncExitStack, gate: asyncio.Semaphore) -> None:
+    try:
+        async with asyncio.timeout(POOL_WAIT_SECONDS):
+            await stack.enter_async_context(gate)
+    except TimeoutError:
+        raise PoolBusy(
+            f"redis: every pooled connection stayed busy for {POOL_WAIT_SECONDS:g}s"
+        ) from None
 
 
 S = TypeVar("S", bound=Linked)
@@ -250,19 +302,32 @@ def guarded(
     connection, timeout or "not now" error of redis-py leaves the engine as
     `EngineUnavailable` (a 503 upstream), never as a 500."""
 
+    waits = method.__name__ in WAITING_METHODS
+
     @functools.wraps(method)
     async def call(self: S, /, *args: P.args, **kwargs: P.kwargs) -> T:
-        health = self.link.health
+        link = self.link
+        health = link.health
         task = asyncio.current_task()
         cancels = task.cancelling() if task is not None else 0
         try:
-            result = await method(self, *args, **kwargs)
+            async with contextlib.AsyncExitStack() as stack:
+                if not waits:
+                    await enter_gate(stack, link.gate)
+                result = await method(self, *args, **kwargs)
+        except NotAnOutage:
+            _raise_if_cancelled(task, cancels)
+            health.errors += 1
+            raise
         except EngineUnavailable as exc:
             _raise_if_cancelled(task, cancels)
             health.failed(exc)
             raise
         except Exception as exc:
             _raise_if_cancelled(task, cancels)
+            if is_pool_exhausted(exc):
+                health.errors += 1
+                raise PoolBusy(f"redis: {describe(exc)}") from exc
             if not is_unavailable(exc):
                 raise
             health.failed(exc)

@@ -7,7 +7,7 @@ a dropped subscriber leaves a tombstone, so nothing is written for it afterwards
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any, cast
 
 import orjson
@@ -39,7 +39,7 @@ def _stored(delivery: QueuedDelivery, due_at: float) -> bytes:
     return orjson.dumps(header) + b"\n" + delivery.payload
 
 
-def _delivery(subscriber_id: str, delivery_id: bytes, value: bytes) -> QueuedDelivery:
+def _delivery(subscriber_id: str, delivery_id: bytes, value: bytes, claim: str) -> QueuedDelivery:
     header, _, payload = value.partition(b"\n")
     fields = orjson.loads(header)
     return QueuedDelivery(
@@ -49,7 +49,19 @@ def _delivery(subscriber_id: str, delivery_id: bytes, value: bytes) -> QueuedDel
         payload=payload,
         attempts=int(fields["a"]),
         lane=fields["l"],
+        claim=claim,
     )
+
+
+# The keys of the queue's slot every script may touch, and those of each subscriber (the
+# list in `dq_common.lua`). Every script is given all it can touch that the caller can name,
+# so that on a Cluster whose slot is being moved Redis refuses it before it runs (`TRYAGAIN`,
+# `ASK`: unavailable) rather than failing halfway through on a key already moved. What
+# remains undeclared is named by data read inside the script: the lanes of other
+# deliveries when the byte cap or a drop forgets them.
+FIXED_KEYS = ("stats", "subs", "parked", "cursors")
+SUBSCRIBER_KEYS = ("sub", "rec", "due", "order", "leases", "claims", "lanes", "dead",
+                   "deadorder", "att", "attorder")  # fmt: skip
 
 
 class RedisDeliveryQueue:
@@ -57,7 +69,7 @@ class RedisDeliveryQueue:
         self.link = link
         self.limits = limits or QueueLimits()
         self._p = link.keys.dq
-        self._slot = [f"{self._p}:stats"]  # routes each script to the queue's slot
+        self._slot = [f"{self._p}:{name}" for name in FIXED_KEYS]  # the first routes
         scripts = link.scripts
         self._enqueue = scripts.register("dq_common", "dq_enqueue")
         self._claim = scripts.register("dq_common", "dq_claim")
@@ -66,6 +78,14 @@ class RedisDeliveryQueue:
         self._park = scripts.register("dq_common", "dq_park")
         self._read = scripts.register("dq_common", "dq_read")
         self._drop = scripts.register("dq_common", "dq_drop")
+
+    def _keys(self, subscribers: Iterable[str], lanes: Iterable[tuple[str, str]] = ()) -> list[str]:
+        """The fixed keys, every key of each subscriber, and the named lanes' keys."""
+        keys = list(self._slot)
+        for s in dict.fromkeys(subscribers):
+            keys += [f"{self._p}:{name}:{s}" for name in SUBSCRIBER_KEYS]
+        keys += [f"{self._p}:lane:{s}:{lane}" for s, lane in dict.fromkeys(lanes)]
+        return keys
 
     @guarded
     async def enqueue(
@@ -86,7 +106,11 @@ class RedisDeliveryQueue:
         for delivery, record in zip(deliveries, pending, strict=True):
             args += [delivery.subscriber_id, delivery.id, delivery.event_id, delivery.lane or ""]
             args += [_stored(delivery, due_at), len(delivery.payload), orjson.dumps(record)]
-        added = int(await self._enqueue(self._slot, args))
+        keys = self._keys(
+            (d.subscriber_id for d in deliveries),
+            ((d.subscriber_id, d.lane) for d in deliveries if d.lane),
+        )
+        added = int(await self._enqueue(keys, args))
         if added < 0:
             raise CursorConflict(move.name if move else "")
         return added
@@ -122,8 +146,11 @@ class RedisDeliveryQueue:
             max_in_flight,
             rate,
         ]
-        flat = await self._claim(self._slot, args)
-        return [_delivery(subscriber_id, flat[i], flat[i + 1]) for i in range(0, len(flat), 2)]
+        flat = await self._claim(self._keys([subscriber_id]), args)
+        return [
+            _delivery(subscriber_id, flat[i], flat[i + 1], text(flat[i + 2]))
+            for i in range(0, len(flat), 3)
+        ]
 
     @guarded
     async def conclude(self, conclusion: Conclusion) -> Concluded:
@@ -133,7 +160,9 @@ class RedisDeliveryQueue:
         args += [orjson.dumps(conclusion.record)]
         args += ["" if conclusion.failed_at is None else conclusion.failed_at, delivery.attempts]
         args += [limits.max_dead_letters, limits.max_dead_bytes, limits.attempt_log_size]
-        applied, failing = await self._conclude(self._slot, args)
+        args += [delivery.claim]
+        lanes = [(delivery.subscriber_id, delivery.lane)] if delivery.lane else []
+        applied, failing = await self._conclude(self._keys([delivery.subscriber_id], lanes), args)
         return Concluded(applied=bool(applied), failing_since=float(failing) if failing else None)
 
     @guarded
@@ -142,16 +171,16 @@ class RedisDeliveryQueue:
             return
         args: list[ScriptArg] = [self._p, now]
         for delivery in deliveries:
-            args += [delivery.subscriber_id, delivery.id]
-        await self._release(self._slot, args)
+            args += [delivery.subscriber_id, delivery.id, delivery.claim]
+        await self._release(self._keys(d.subscriber_id for d in deliveries), args)
 
     @guarded
     async def park(self, subscriber_id: str) -> None:
-        await self._park(self._slot, [self._p, subscriber_id, "park", 0])
+        await self._park(self._keys([subscriber_id]), [self._p, subscriber_id, "park", 0])
 
     @guarded
     async def unpark(self, subscriber_id: str, now: float) -> None:
-        await self._park(self._slot, [self._p, subscriber_id, "unpark", now])
+        await self._park(self._keys([subscriber_id]), [self._p, subscriber_id, "unpark", now])
 
     @guarded
     async def parked(self) -> list[str]:
@@ -160,7 +189,8 @@ class RedisDeliveryQueue:
 
     @guarded
     async def dead_letters(self, subscriber_id: str, after: str, limit: int) -> list[DeadLetter]:
-        flat = await self._read(self._slot, [self._p, subscriber_id, "dead", after, limit])
+        keys = self._keys([subscriber_id])
+        flat = await self._read(keys, [self._p, subscriber_id, "dead", after, limit])
         letters = []
         for i in range(0, len(flat), 2):
             record, _, payload = flat[i + 1].partition(b"\n")
@@ -169,12 +199,14 @@ class RedisDeliveryQueue:
 
     @guarded
     async def attempts(self, subscriber_id: str) -> list[Record]:
-        records = await self._read(self._slot, [self._p, subscriber_id, "attempts"])
+        records = await self._read(
+            self._keys([subscriber_id]), [self._p, subscriber_id, "attempts"]
+        )
         return [orjson.loads(record) for record in records]
 
     @guarded
     async def drop_subscriber(self, subscriber_id: str) -> None:
-        await self._drop(self._slot, [self._p, subscriber_id])
+        await self._drop(self._keys([subscriber_id]), [self._p, subscriber_id])
 
     @guarded
     async def stats(self, now: float) -> QueueStats:

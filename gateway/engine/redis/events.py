@@ -4,7 +4,8 @@ Gateway id `<ms>-<seq>` (`gateway.engine.ids`) is stream id `ms-seq` read as int
 to one: `log_append.lua` picks each id from Redis `TIME` and the last id it gave (never
 backwards; past `MAX_SEQ` on to the next millisecond) and writes the events and their dedup
 keys in the same script. Dedup keys are 16-byte digests in time-bucketed hashes that expire
-whole (Redis 7.0 has no per-field expiry): a bucket is 1/4 to 1/8 of the window wide, so a
+whole (Redis 7.0 has no per-field expiry), each bucket split in 256 hashes by the digest's
+first byte so that none is large to free: a bucket is 1/4 to 1/8 of the window wide, so a
 key lives its window and at most a quarter more, and `seen` looks in the 5 to 9 buckets
 alive. An index of live buckets lets processes with different windows find each other's
 keys.
@@ -24,10 +25,9 @@ from typing import Any
 from redis.asyncio.cluster import RedisCluster
 from redis.exceptions import NoScriptError
 
-from gateway.engine.base import EngineUnavailable
 from gateway.engine.events import AppendResult, LogSize, NewEvent, StoredEvent, with_id
 from gateway.engine.ids import MAX_SEQ, SCRIPT_ID_FORMAT, event_id_at
-from gateway.engine.redis.connection import Link, ScriptArg, guarded, text
+from gateway.engine.redis.connection import Link, NotAnOutage, ScriptArg, guarded, text
 from gateway.engine.redis.reader import (
     BlockingReader,
     event_from_entry,
@@ -54,11 +54,12 @@ def stream_id(event_id: str) -> str:
     return f"{ms}-{seq}"
 
 
-class ReplicasBehind(EngineUnavailable):
+class ReplicasBehind(NotAnOutage):
     """The append ran, but fewer replicas than `GATEWAY_REDIS_WAIT_REPLICAS` acknowledged it
     in time: the events are stored on the primary and may survive, or may be lost with it
-    in a failover. Answered 503 like any outage: the provider retries, and dedup answers
-    the retry (after waiting for the replicas again)."""
+    in a failover. Answered 503 like an outage: the provider retries, and dedup answers
+    the retry (after waiting for the replicas again). Not logged as one: replica lag that
+    comes and goes would log a pair of lines each time."""
 
 
 class RedisEventLog:
@@ -71,8 +72,8 @@ class RedisEventLog:
         self._wait_ms = wait_ms
         keys = link.keys
         self._log_keys = [keys.events, keys.log_meta, keys.dedup_index]
-        self._append = link.scripts.register("log_append")
-        self._seen = link.scripts.register("log_seen")
+        self._append = link.scripts.register("log_common", "log_append")
+        self._seen = link.scripts.register("log_common", "log_seen")
         self._trim = link.scripts.register("log_trim")
 
     @guarded

@@ -40,6 +40,18 @@ class RedisPresenceStore:
         self._heartbeat = scripts.register("presence_heartbeat")
         self._reap = scripts.register("presence_common", "presence_reap")
 
+    def _keys(self, hub_ids: Sequence[str], instance_id: str | None = None) -> list[str]:
+        """The feed keys and every key of the hubs (and of the instance) a script may touch:
+        declared, so that a slot being moved is refused before the script runs (see
+        `deliveries.FIXED_KEYS`). Left undeclared: the instance of a session that leaves, and
+        what a reap finds, both read inside the script."""
+        keys = [*self._feed_keys, f"{self._prefix}holders"]
+        for hub in hub_ids:
+            keys += [f"{self._prefix}hub:{hub}:agents", f"{self._prefix}hub:{hub}:sessions"]
+        if instance_id is not None:
+            keys.append(f"{self._prefix}instance:{instance_id}")
+        return keys
+
     @staticmethod
     def _hubs(changed: list[bytes]) -> list[str]:
         return [hub.decode() for hub in changed]
@@ -55,19 +67,20 @@ class RedisPresenceStore:
             session.agent_id,
         ]
         args += [orjson.dumps(session.name), status, now_ms, *hub_ids]
-        return self._hubs(await self._join(self._feed_keys, args))
+        keys = self._keys(hub_ids, session.instance_id)
+        return self._hubs(await self._join(keys, args))
 
     @guarded
     async def set_status(
         self, hub_ids: Sequence[str], agent_id: str, status: str, now_ms: int
     ) -> list[str]:
         args: list[ScriptArg] = [self._prefix, agent_id, status, now_ms, *hub_ids]
-        return self._hubs(await self._set_status(self._feed_keys, args))
+        return self._hubs(await self._set_status(self._keys(hub_ids), args))
 
     @guarded
     async def leave(self, hub_ids: Sequence[str], session_id: str) -> list[str]:
         args = [self._prefix, session_id, *hub_ids]
-        return self._hubs(await self._leave(self._feed_keys, args))
+        return self._hubs(await self._leave(self._keys(hub_ids), args))
 
     @guarded
     async def agents(self, hub_id: str) -> list[AgentPresence]:

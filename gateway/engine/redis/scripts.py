@@ -5,7 +5,6 @@ concatenation of `lua/a.lua` and `lua/b.lua`."""
 
 from __future__ import annotations
 
-import asyncio
 import functools
 from importlib import resources
 from typing import TYPE_CHECKING
@@ -34,5 +33,7 @@ class Scripts:
         return script
 
     async def load(self) -> None:
-        """Every script into Redis's cache (on a cluster, into every primary's)."""
-        await asyncio.gather(*(self._redis.script_load(script.script) for script in self._all))
+        """Every script into Redis's cache (on a cluster, into every primary's), one after
+        another: a gather would want a connection per script, more than a small pool has."""
+        for script in self._all:
+            await self._redis.script_load(script.script)

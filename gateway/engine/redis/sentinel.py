@@ -1,10 +1,12 @@
 """Redis behind Sentinel: `GATEWAY_REDIS_URL=redis+sentinel://[[user]:password@]host:port[,
-host:port...]/service[/db]` (`rediss+sentinel://` for TLS to the sentinels and the master).
+host:port...]/service[/db][?sentinel_password=...[&sentinel_username=...]]`
+(`rediss+sentinel://` for TLS to the sentinels and the master).
 
 The client asks the sentinels for the service's master before each new connection, so
 after a failover new connections go to the new master; commands in flight on the old one
-fail as unavailable (a 503: the provider retries), never as a 500. The credentials are the
-master's; the sentinels are reached without them.
+fail as unavailable (a 503: the provider retries), never as a 500. The user info holds the
+master's credentials; sentinels protected by `requirepass` or an ACL user take theirs from
+the query parameters (never shown: the URL is displayed without its query).
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from gateway.engine.redis.urls import MultiHostUrl
 
 SCHEMES = ("redis+sentinel", "rediss+sentinel")
 DEFAULT_PORT = 26379
+PARAMETERS = ("sentinel_username", "sentinel_password")
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,7 +49,12 @@ def parse(url: str) -> SentinelTarget:
     if not parsed.path or len(parsed.path) > 2:
         raise urls.UrlError("a Sentinel URL ends with /service or /service/db")
     if len(parsed.path) == 2 and not parsed.path[1].isdigit():
-        raise urls.UrlError(f"the database {parsed.path[1]!r} is not a number")
+        raise urls.UrlError("the database after /service/ is not a number")
+    unknown = sorted(name for name in parsed.query if name not in PARAMETERS)
+    if unknown:
+        raise urls.UrlError(
+            f"a Sentinel URL takes the parameters {', '.join(PARAMETERS)}, not {unknown[0]!r}"
+        )
     db = int(parsed.path[1]) if len(parsed.path) == 2 else 0
     return SentinelTarget(parsed, parsed.path[0], db)
 
@@ -54,7 +62,7 @@ def parse(url: str) -> SentinelTarget:
 def master_client(target: SentinelTarget, connection: dict[str, Any]) -> Redis:
     """A client of the service's master. `connection` holds the connection settings (pool
     size, timeouts, TLS files, retry policy); the sentinels are reached with the same
-    timeouts and TLS."""
+    timeouts and TLS, and the URL's sentinel credentials."""
     tls = {key: value for key, value in connection.items() if key.startswith("ssl_")}
     for_sentinels: dict[str, Any] = {
         "socket_timeout": connection["socket_timeout"],
@@ -63,9 +71,14 @@ def master_client(target: SentinelTarget, connection: dict[str, Any]) -> Redis:
     }
     if target.tls:
         for_sentinels.update(ssl=True, **tls)
+    query = target.url.query
+    if "sentinel_password" in query:
+        for_sentinels["password"] = query["sentinel_password"]
+    if query.get("sentinel_username"):
+        for_sentinels["username"] = query["sentinel_username"]
     sentinel = Sentinel(list(target.url.hosts), sentinel_kwargs=for_sentinels)  # type: ignore[no-untyped-call]
     kwargs = dict(connection)
-    kwargs.pop("timeout", None)  # the sentinel pool does not wait for a free connection
+    kwargs.pop("timeout", None)  # the sentinel pool does not wait: `Link.gate` queues calls
     if target.tls:
         kwargs["ssl"] = True
     client: Redis = sentinel.master_for(

@@ -1,5 +1,5 @@
 -- ARGV: p, subscriber, now, limit, lease seconds, max in flight, rate per second ('' none).
--- Returns {id, stored value, ...} of the deliveries claimed.
+-- Returns {id, stored value, claim token, ...} of the deliveries claimed.
 local p, s, now = ARGV[1], ARGV[2], tonumber(ARGV[3])
 local limit, lease, max_in_flight = tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[6])
 if redis.call('SISMEMBER', p .. ':parked', s) == 1 then return {} end
@@ -24,8 +24,11 @@ if room > 0 then
   for _, id in ipairs(ids) do
     redis.call('ZADD', k(p, 'due', s), num(now + lease), id)
     redis.call('ZADD', k(p, 'leases', s), num(now + lease), id)
+    local token = tostring(redis.call('HINCRBY', p .. ':stats', 'claims', 1))
+    redis.call('HSET', k(p, 'claims', s), id, token)
     claimed[#claimed + 1] = id
     claimed[#claimed + 1] = redis.call('HGET', k(p, 'rec', s), id)
+    claimed[#claimed + 1] = token
   end
   if tokens then tokens = tokens - #ids end
 end

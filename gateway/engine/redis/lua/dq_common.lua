@@ -9,6 +9,8 @@
 --   <p>:due:<s>           zset: visible delivery id -> visible at (due, or lease expiry)
 --   <p>:order:<s>         zset: delivery id -> enqueue seq (oldest first for the byte cap)
 --   <p>:leases:<s>        zset: claimed delivery id -> lease expiry (in flight)
+--   <p>:claims:<s>        hash: claimed delivery id -> token of its latest claim (kept
+--                         past the lease's end, until claimed again, retried or forgotten)
 --   <p>:lanes:<s>         hash: lane -> its active delivery id
 --   <p>:lane:<s>:<lane>   zset (score 0): "<event id> <delivery id>" waiting behind it
 --   <p>:dead:<s>          hash: event id -> record json .. "\n" .. payload
@@ -17,6 +19,11 @@
 --   <p>:attorder:<s>      zset: attempt key -> insertion seq
 local function k(p, name, s) return p .. ':' .. name .. ':' .. s end
 local function num(value) return string.format('%.17g', value) end
+
+-- Whether `token` is the delivery's latest claim ('' when never claimed, or released).
+local function holds_claim(p, s, id, token)
+  return (redis.call('HGET', k(p, 'claims', s), id) or '') == token
+end
 
 local function header_of(value)
   local nl = string.find(value, '\n', 1, true)
@@ -97,6 +104,7 @@ local function forget(p, s, id)
   redis.call('ZREM', k(p, 'due', s), id)
   redis.call('ZREM', k(p, 'order', s), id)
   redis.call('ZREM', k(p, 'leases', s), id)
+  redis.call('HDEL', k(p, 'claims', s), id)
   add_bytes(p, s, 'queued', -header.n)
   redis.call('HINCRBY', k(p, 'sub', s), 'depth', -1)
   redis.call('HINCRBY', p .. ':stats', 'depth', -1)

@@ -8,7 +8,7 @@ redis.call('HINCRBY', p .. ':stats', 'depth', int(-(tonumber(state[3]) or 0)))
 for _, lane in ipairs(redis.call('HKEYS', k(p, 'lanes', s))) do
   redis.call('DEL', k(p, 'lane', s) .. ':' .. lane)
 end
-for _, name in ipairs({'sub', 'rec', 'due', 'order', 'leases', 'lanes', 'dead', 'deadorder',
+for _, name in ipairs({'sub', 'rec', 'due', 'order', 'leases', 'claims', 'lanes', 'dead', 'deadorder',
   'att', 'attorder'}) do
   redis.call('DEL', k(p, name, s))
 end

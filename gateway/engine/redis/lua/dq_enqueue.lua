@@ -1,4 +1,4 @@
--- KEYS: none besides the slot's (built from ARGV[1]).
+-- KEYS: every key of the slot it can touch that the caller can name (`deliveries.py`).
 -- ARGV: p, due_at, cursor name ('' for no move), expected ('' never set), to, has_expected,
 --   max queued bytes, max dead letters, max dead bytes, attempt log size, due_at as the
 --   text of an attempt record's `at`, the overflow error, then per delivery: subscriber, id, event id, lane ('' none), stored value, payload

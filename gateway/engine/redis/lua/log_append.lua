@@ -17,7 +17,7 @@ local live = redis.call('ZRANGEBYSCORE', KEYS[3], '(' .. string.format('%.0f', n
 
 local function seen(digest)
   for i = 1, #live do
-    if redis.call('HEXISTS', live[i], digest) == 1 then return true end
+    if redis.call('HEXISTS', holder(live[i], digest), digest) == 1 then return true end
   end
   return false
 end
@@ -31,8 +31,8 @@ if not meta[4] then
   redis.call('HSET', KEYS[2], 'floor', string.format(ID_FORMAT, now - 1, MAX_SEQ))
 end
 local index = math.floor(now / width)
-local bucket = bucket_prefix .. string.format('%.0f:%.0f', width, index)
-local here, ids, stored = {}, {}, 0
+local bucket = bucket_prefix .. string.format('%.0f:%.0f:s', width, index)
+local here, ids, stored, shards = {}, {}, 0, {}
 
 for i = 7, #ARGV, 5 do
   local digest = ARGV[i]
@@ -53,7 +53,9 @@ for i = 7, #ARGV, 5 do
     appended = appended + #payload
     redis.call('XADD', KEYS[1], stream_id, 'h', ARGV[i + 1], 'c', ARGV[i + 2],
       't', ARGV[i + 3], 'p', payload, 'o', string.format('%.0f', appended))
-    redis.call('HSET', bucket, digest, '')
+    local shard = holder(bucket, digest)
+    redis.call('HSET', shard, digest, '')
+    shards[shard] = true
     ids[#ids + 1] = stream_id
     stored = stored + 1
   end
@@ -63,8 +65,10 @@ if stored > 0 then
   redis.call('HSET', KEYS[2], 'last_ms', string.format('%.0f', ms), 'last_seq', seq,
     'appended', string.format('%.0f', appended))
   local expiry = string.format('%.0f', (index + 1) * width + ttl)
-  redis.call('PEXPIREAT', bucket, expiry, 'NX')
-  redis.call('PEXPIREAT', bucket, expiry, 'GT')
+  for shard in pairs(shards) do
+    redis.call('PEXPIREAT', shard, expiry, 'NX')
+    redis.call('PEXPIREAT', shard, expiry, 'GT')
+  end
   redis.call('ZADD', KEYS[3], 'GT', expiry, bucket)
 elseif waits then
   redis.call('HINCRBY', KEYS[2], 'waited_duplicates', 1)

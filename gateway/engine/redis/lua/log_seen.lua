@@ -7,7 +7,7 @@ local found = {}
 for i = 1, #ARGV do
   found[i] = 0
   for j = 1, #live do
-    if redis.call('HEXISTS', live[j], ARGV[i]) == 1 then
+    if redis.call('HEXISTS', holder(live[j], ARGV[i]), ARGV[i]) == 1 then
       found[i] = 1
       break
     end
