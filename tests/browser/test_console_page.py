@@ -181,13 +181,14 @@ def test_every_message_type_and_consent_render(gateway: RunningGateway, new_page
                 "content": "Ships today",
             },
             {"type": "carousel", "items": [{"title": "Blue mug"}, {"title": "Red mug"}]},
+            {"type": "list", "items": [{"title": "Track"}, {"title": "Return"}, {"title": "Ask"}]},
             {"type": "text", "text": "::transfer billing"},
             hub=hub,
         ),
     )
     _conversation(page, hub).click()
     timeline = page.locator("#timeline-holder .timeline")
-    expect(timeline.locator(".item.message")).to_have_count(7)
+    expect(timeline.locator(".item.message")).to_have_count(8)
     image = timeline.locator('.item[data-message-type="image"] img')
     expect(image).to_have_attribute("alt", "Shipping label")
     page.wait_for_function(
@@ -210,6 +211,9 @@ def test_every_message_type_and_consent_render(gateway: RunningGateway, new_page
     expect(timeline.locator('.item[data-message-type="location"]')).to_contain_text("1 Harbour St")
     expect(timeline.locator('.item[data-message-type="card"] strong')).to_have_text("Order A-1029")
     expect(timeline.locator('.item[data-message-type="carousel"] .card')).to_have_count(2)
+    listed = timeline.locator('.item[data-message-type="list"] .card')
+    expect(listed).to_have_count(3)
+    expect(listed.nth(1)).to_contain_text("Return")
     expect(timeline.locator("code.command")).to_have_text("::transfer billing")
     screenshot(page, "console-message-types")
 

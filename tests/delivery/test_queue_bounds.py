@@ -12,7 +12,6 @@ from typing import Any
 from aiohttp import web
 
 from gateway.engine.deliveries import OVERFLOW_ERROR
-from gateway.engine.memory import MemoryEngine
 from gateway.subscribers.store import KIND
 from tests.delivery.support import AUTH, HUB, Received, activity, queue_depth, wait_until
 from tests.http.hostile_probes import metric as process_metric
@@ -99,8 +98,10 @@ async def test_past_the_dead_cap_the_oldest_letters_go(make_gateway, make_sink):
     await wait_until(counted, message="the dropped letters in /metrics")
 
 
-async def test_a_disabled_subscribers_queue_is_parked_and_never_polled(make_gateway, make_sink):
-    engine = MemoryEngine()
+async def test_a_disabled_subscribers_queue_is_parked_and_never_polled(
+    make_gateway, make_sink, new_engine
+):
+    engine = await new_engine()
     queue = Counting(engine.deliveries)
     engine.deliveries = queue  # type: ignore[assignment]
     gateway = await make_gateway(engine=engine)
@@ -129,8 +130,8 @@ async def test_a_disabled_subscribers_queue_is_parked_and_never_polled(make_gate
     assert sink.received[1].headers["webhook-id"] == event.id
 
 
-async def test_subscribers_are_read_again_only_after_a_change(make_gateway, make_sink):
-    engine = MemoryEngine()
+async def test_subscribers_are_read_again_only_after_a_change(make_gateway, make_sink, new_engine):
+    engine = await new_engine()
     registry = Counting(engine.registry)
     engine.registry = registry  # type: ignore[assignment]
     gateway = await make_gateway(engine=engine, delivery_timeout_seconds=30)

@@ -266,7 +266,8 @@ def test_past_the_connection_cap_a_new_connection_gets_a_canned_503() -> None:
         held = [connect(process) for _ in range(4)]
         time.sleep(0.3)
         with connect(process) as refused:
-            refused.sendall(b"GET /healthz HTTP/1.1\r\nHost: gateway.test\r\n\r\n")
+            # a load balancer's health check too: at the cap the instance is not ready
+            refused.sendall(b"GET /readyz HTTP/1.1\r\nHost: gateway.test\r\n\r\n")
             outcome = wait_for_close(refused, GIVE_UP)
         assert outcome.status == 503, outcome
         assert outcome.error_code == "unavailable"
