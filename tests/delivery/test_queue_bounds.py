@@ -158,6 +158,39 @@ async def test_subscribers_are_read_again_only_after_a_change(make_gateway, make
     )
 
 
+async def test_each_attempt_is_one_engine_write(make_gateway, make_sink, new_engine):
+    """Two failures then a success: three attempts, each counted by one `conclude` (record,
+    retry or finish, failure mark together); the worker writes nothing else, to the queue
+    or to the subscriber's record."""
+    engine = await new_engine()
+    queue, registry = Counting(engine.deliveries), Counting(engine.registry)
+    engine.deliveries, engine.registry = queue, registry  # type: ignore[assignment]
+    gateway = await make_gateway(engine=engine, retry_schedule=[0, 0.05, 0.05, 3600])
+    answers = [500, 500]
+
+    async def fail_twice(request: web.Request, received: Received) -> web.StreamResponse:
+        return web.Response(status=answers.pop(0) if answers else 204)
+
+    sink = await make_sink(fail_twice)
+    subscriber_id = (await gateway.create_subscriber(url=sink.url(), events=["*"]))["subscriberId"]
+    registry_writes = {"create", "replace", "delete"}
+
+    def written() -> int:
+        return sum(n for (name, _), n in registry.calls.items() if name in registry_writes)
+
+    before = written()
+    await gateway.store(activity())
+    await wait_until(lambda: len(sink.received) == 3, message="three attempts")
+    await wait_until(lambda: queue.calls[("conclude", None)] == 3, message="three conclusions")
+    await asyncio.sleep(0.2)  # anything written after the last attempt shows by now
+    worker_writes = {"conclude", "release", "park", "unpark", "drop_subscriber"}
+    called = {name: n for (name, _), n in queue.calls.items() if name in worker_writes}
+    assert called == {"conclude": 3}
+    statuses = [record["status"] for record in await gateway.attempts(subscriber_id)]
+    assert sorted(statuses) == ["failed", "failed", "succeeded"]
+    assert written() == before
+
+
 async def test_a_real_gateway_holds_a_failing_subscriber_to_its_caps_and_parks_a_gone_one(
     make_sink, engine_env
 ):
