@@ -5,7 +5,6 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import os
 import sys
 from typing import NoReturn
@@ -13,7 +12,7 @@ from typing import NoReturn
 from gateway import __version__
 from gateway.commands import CommandError, check_config, openapi, send, tail, token
 from gateway.config import ConfigError, load_settings
-from gateway.http.server import StartupError, serve
+from gateway.http.server import StartupError, run
 from gateway.logs import configure_logging
 
 EXIT_BAD_START = 2
@@ -45,7 +44,7 @@ def _serve(args: argparse.Namespace) -> int:
             args.config or os.environ.get("GATEWAY_CONFIG"), host=args.host, port=args.port
         )
         configure_logging(settings.log_level)
-        asyncio.run(serve(settings))
+        run(settings)
     except (ConfigError, StartupError) as exc:
         print(f"gateway: {exc}", file=sys.stderr, flush=True)
         return EXIT_BAD_START

@@ -10,7 +10,7 @@ import secrets
 import tomllib
 from contextvars import ContextVar
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic.fields import FieldInfo
@@ -72,6 +72,7 @@ class Settings(BaseSettings):
     admin_key: str | None = Field(None, repr=False)
     log_level: str = "INFO"
     allow_private_targets: bool = False
+    event_loop: Literal["auto", "asyncio", "uvloop"] = "auto"
 
     jwt_secret: str | None = Field(None, repr=False)
     jwt_public_key: str | None = None
