@@ -1,6 +1,7 @@
-"""`python -m bench [SCENARIO ...] [--json PATH] [--duration S]
-[--engine memory|redis] [--sessions N] [--concurrency N] [--profile DIR]`: run scenarios,
-print the table, optionally write JSON.
+"""`python -m bench [SCENARIO ...] [--json PATH] [--duration S] [--loop asyncio|uvloop]
+[--engine memory|redis] [--sessions N] [--concurrency N] [--sweep-sessions N,N,...]
+[--sweep-publishers N,N,...] [--sweep-seconds S] [--profile DIR]`: run scenarios, print the
+table, optionally write JSON.
 
 Exit status: 0 when every selected scenario ran or was skipped for a missing feature,
 1 when one failed, 2 for a usage error or an engine this build does not have.
@@ -19,6 +20,7 @@ import orjson
 from bench.context import Context, Options
 from bench.gateway_api import FeatureMissing, SetupFailed
 from bench.generator import GeneratorFailed
+from bench.loops import FASTEST, LOOPS, UVLOOP
 from bench.procs import StartFailed
 from bench.progress import Progress
 from bench.report import ScenarioResult, machine, table
@@ -33,6 +35,16 @@ SKIPPED_REASON = "feature not in this build"
 BUSY_WARNING_PERCENT = 30.0
 
 
+def _counts(text: str) -> tuple[int, ...]:
+    try:
+        counts = tuple(int(part) for part in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a list of counts: {text!r}") from None
+    if not counts or min(counts) < 1:
+        raise argparse.ArgumentTypeError(f"counts must be 1 or more: {text!r}")
+    return counts
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
     parser.add_argument(
@@ -41,8 +53,29 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--json", type=Path, help="write the results as JSON to this file")
     parser.add_argument("--duration", type=float, default=10.0, help="seconds per run (10)")
     parser.add_argument("--engine", choices=("memory", "redis"), default="memory")
-    parser.add_argument("--sessions", type=int, default=1000, help="agent sessions (1000)")
+    parser.add_argument(
+        "--loop",
+        choices=LOOPS,
+        default=FASTEST,
+        help=f"event loop of the gateway and every baseline ({FASTEST}: the fastest installed)",
+    )
+    parser.add_argument("--sessions", type=int, default=500, help="agent sessions (500)")
     parser.add_argument("--concurrency", type=int, default=32, help="connections (32)")
+    parser.add_argument(
+        "--sweep-sessions",
+        type=_counts,
+        default=(100, 1000, 5000),
+        help="fanout-sweep's session counts (100,1000,5000)",
+    )
+    parser.add_argument(
+        "--sweep-publishers",
+        type=_counts,
+        default=(1, 8, 64),
+        help="fanout-sweep's concurrent publishers (1,8,64)",
+    )
+    parser.add_argument(
+        "--sweep-seconds", type=float, default=2.0, help="fanout-sweep: seconds per point (2)"
+    )
     parser.add_argument(
         "--profile",
         type=Path,
@@ -96,6 +129,10 @@ def _write_json(path: Path, options: Options, busy: float, results: list[Scenari
             "sessions": options.sessions,
             "concurrency": options.concurrency,
             "engine": options.engine,
+            "loop": options.loop,
+            "sweepSessions": list(options.sweep_sessions),
+            "sweepPublishers": list(options.sweep_publishers),
+            "sweepSeconds": options.sweep_seconds,
         },
         "scenarios": {result.name: result.to_json() for result in results},
     }
@@ -112,7 +149,20 @@ def main(argv: list[str]) -> int:
         return EXIT_USAGE
     if args.profile:
         args.profile.mkdir(parents=True, exist_ok=True)
-    options = Options(args.duration, args.sessions, args.concurrency, args.engine, args.profile)
+    if args.loop == UVLOOP and FASTEST != UVLOOP:
+        print("bench: --loop uvloop: uvloop is not installed", file=sys.stderr)
+        return EXIT_USAGE
+    options = Options(
+        duration=args.duration,
+        sessions=args.sessions,
+        concurrency=args.concurrency,
+        engine=args.engine,
+        profile_dir=args.profile,
+        loop=args.loop,
+        sweep_sessions=args.sweep_sessions,
+        sweep_publishers=args.sweep_publishers,
+        sweep_seconds=args.sweep_seconds,
+    )
     if args.engine == "redis":
         problem = asyncio.run(_engine_problem(options))
         if problem is not None:

@@ -47,12 +47,14 @@ class GatewayCredentials:
     jwt_secret: str
 
 
-def gateway_env(credentials: GatewayCredentials) -> dict[str, str]:
-    """The gateway's environment for a bench run: fixed secrets, private targets allowed."""
+def gateway_env(credentials: GatewayCredentials, loop: str) -> dict[str, str]:
+    """The gateway's environment for a bench run: fixed secrets, private targets allowed,
+    the event loop chosen."""
     return {
         "GATEWAY_ADMIN_KEY": credentials.admin_key,
         "GATEWAY_JWT_SECRET": credentials.jwt_secret,
         "GATEWAY_ALLOW_PRIVATE_TARGETS": "1",
+        "GATEWAY_EVENT_LOOP": loop,
     }
 
 

@@ -14,7 +14,7 @@ from collections.abc import AsyncIterator
 
 from bench.procs import cpu_seconds, machine_busy_seconds
 
-SAMPLE_SECONDS = 0.2
+SAMPLE_SECONDS = 0.05
 
 
 async def machine_busy_percent(seconds: float = 1.0) -> float:
@@ -41,6 +41,7 @@ class CpuSampler:
 
     @contextlib.asynccontextmanager
     async def sampling(self) -> AsyncIterator[CpuSampler]:
+        self._sample()  # before anything the caller starts: a window starting now is covered
         task = asyncio.create_task(self._run())
         try:
             yield self
@@ -49,11 +50,21 @@ class CpuSampler:
             self._sample()
 
     def percent(self, started: float, ended: float) -> tuple[float, float] | None:
-        """(server, whole machine) CPU as % of one core, between the last sample before
-        `started` and the first after `ended`; None if the samples do not cover the window."""
-        before = [sample for sample in self._samples if sample[0] <= started]
-        after = [sample for sample in self._samples if sample[0] >= ended]
-        if not before or not after or after[0][0] <= before[-1][0]:
+        """(server, whole machine) CPU as % of one core between `started` and `ended`, each
+        edge interpolated between the samples around it; None if the samples do not
+        cover the window."""
+        first, last = self._at(started), self._at(ended)
+        if first is None or last is None or ended <= started:
+            return None
+        seconds = ended - started
+        return 100.0 * (last[0] - first[0]) / seconds, 100.0 * (last[1] - first[1]) / seconds
+
+    def _at(self, moment: float) -> tuple[float, float] | None:
+        """(server, machine) CPU seconds at `moment`, linear between two samples."""
+        before = [sample for sample in self._samples if sample[0] <= moment]
+        after = [sample for sample in self._samples if sample[0] >= moment]
+        if not before or not after:
             return None
         (t0, server0, machine0), (t1, server1, machine1) = before[-1], after[0]
-        return 100.0 * (server1 - server0) / (t1 - t0), 100.0 * (machine1 - machine0) / (t1 - t0)
+        share = (moment - t0) / (t1 - t0) if t1 > t0 else 0.0
+        return server0 + share * (server1 - server0), machine0 + share * (machine1 - machine0)
