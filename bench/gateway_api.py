@@ -108,6 +108,17 @@ class GatewayApi:
         enqueued: int = answer["enqueued"]
         return enqueued
 
+    async def counters(self, *names: str) -> dict[str, float]:
+        """Unlabelled counters from `/metrics` (each 0 when absent)."""
+        async with self._session.get("/metrics") as response:
+            text = await response.text()
+        values = dict.fromkeys(names, 0.0)
+        for line in text.splitlines():
+            name, _, value = line.partition(" ")
+            if name in values:
+                values[name] = float(value)
+        return values
+
     async def subscriber(self, url: str) -> str:
         body = {"url": url, "events": ["*"], "format": "standard"}
         created = await self._call("POST", "/subscribers", "subscriber delivery", body)

@@ -25,6 +25,8 @@ from bench.stats import rate
 
 NEW_EVENTS_TARGET = Target(">=", 0.8)
 REDELIVERY_TARGET = Target(">=", 0.9)
+STORED = ("gateway_events_stored_total", "gateway_duplicates_total")
+"""What the gateway counted: new events stored, redeliveries dropped."""
 SECRET_ENV = "BENCH_WEBHOOK_SECRET"  # noqa: S105 (the variable's name, not a secret)
 
 
@@ -59,13 +61,18 @@ async def _compare(ctx: Context, name: str, repeat: bool, target: Target) -> Sce
                 Side(f"{name}: gateway, hubster", _job(ctx, hubster, server, repeat), server),
                 Side(f"{name}: bare handler", _elsewhere(job, bare), bare),
             ]
+            before = await api.counters(*STORED)
             gateway, baseline, gateway_hubster, plain = await take_turns(ctx, sides, job.duration)
+            after = await api.counters(*STORED)
     if not repeat:
         ctx.max_ingest_rate = requests_per_second(gateway_hubster)
     return ScenarioResult(
         name,
         figures=figures(gateway, baseline, gateway_hubster, plain, target),
-        notes=notes(gateway, baseline, gateway_hubster, plain),
+        notes=[
+            "gateway: " + ", ".join(f"{after[key] - before[key]:.0f} {key}" for key in STORED),
+            *notes(gateway, baseline, gateway_hubster, plain),
+        ],
     )
 
 
