@@ -1,31 +1,46 @@
 """The request middleware: the admin key where the route table asks for it, errors in the
-contract's shape, and a log line and metrics per request."""
+contract's shape, the headers every answer carries, and a log line and metrics per request.
+
+One middleware, not one per concern, and no `on_response_prepare` hooks: each layer and each
+signal handler costs every request a few microseconds (measured in docs/benchmarks.md), and
+an ingest request is only some 50 of them."""
 
 from __future__ import annotations
 
 import logging
 import time
 
-from aiohttp import web
+from aiohttp import hdrs, web
 from aiohttp.typedefs import Handler
 
 from gateway.errors import ClientGone, GatewayError
 from gateway.http.appkeys import ACCESS_LOG, INFLIGHT, METRICS
+from gateway.http.connections import SERVER_NAME
 from gateway.http.errors import (
     gateway_error_response,
     http_exception_response,
     internal_error_response,
 )
-from gateway.http.request_id import request_id
-from gateway.http.routes import authorize
+from gateway.http.request_id import HEADER, request_id
+from gateway.http.routes import admin_key_refusal, admitted
 
 error_log = logging.getLogger("gateway.errors")
+
+
+def stamp(request: web.BaseRequest, response: web.StreamResponse) -> None:
+    """The headers every answer carries: the request's id and the server's name. Set here
+    on what handlers return; a handler that prepares its own response (the websocket
+    upgrade) stamps it before preparing it."""
+    headers = response.headers
+    headers[HEADER] = request_id(request)
+    headers[hdrs.SERVER] = SERVER_NAME
 
 
 async def _respond(request: web.Request, handler: Handler) -> web.StreamResponse:
     """The one place handlers' errors become responses: nothing else renders an error."""
     try:
-        await authorize(request)
+        if not admitted(request):
+            raise await admin_key_refusal(request)
         return await handler(request)
     except GatewayError as error:
         if error.status >= 500:
@@ -71,20 +86,24 @@ async def request_middleware(request: web.Request, handler: Handler) -> web.Stre
     errors rendered, then its metrics and one access-log line. One middleware, not three:
     each layer costs every request a few microseconds."""
     started = time.perf_counter()
-    inflight = None if _is_websocket_upgrade(request) else request.app[INFLIGHT]
-    if inflight is not None:
+    app = request.app
+    inflight = app[INFLIGHT]
+    counted = not _is_websocket_upgrade(request)
+    if counted:
         inflight.enter()
     try:
         response = await _respond(request, handler)
     finally:
-        if inflight is not None:
+        if counted:
             inflight.leave()
-    if request.app[INFLIGHT].draining:
+    if not response.prepared:
+        stamp(request, response)
+    if inflight.draining:
         response.force_close()
     elapsed = time.perf_counter() - started
     route = route_label(request)
-    request.app[METRICS].observe_request(request.method, route, response.status, elapsed)
-    request.app[ACCESS_LOG].write(
+    app[METRICS].observe_request(request.method, route, response.status, elapsed)
+    app[ACCESS_LOG].write(
         {
             "method": request.method,
             "route": route,

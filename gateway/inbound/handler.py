@@ -136,8 +136,8 @@ async def _accept(request: web.Request, integration: Integration) -> AppendResul
     events = encode_all(keyed, settings.max_normalised_bytes)
     result = await request.app[ENGINE].events.append(events, settings.dedup_seconds)
     metrics = request.app[METRICS]
-    metrics.events_stored.inc(len(result.stored))
-    metrics.duplicates.inc(result.duplicates)
+    metrics.events_stored.inc(amount=len(result.stored))
+    metrics.duplicates.inc(amount=result.duplicates)
     return result
 
 
@@ -164,4 +164,4 @@ async def receive(request: web.Request) -> web.Response:
         outcome = "internal_server_error"
         raise
     finally:
-        request.app[METRICS].webhooks.labels(kind, outcome).inc()
+        request.app[METRICS].webhooks.inc(kind, outcome)

@@ -30,6 +30,7 @@ from gateway.engine.base import Engine, EngineUnavailable
 from gateway.engine.ids import is_event_id
 from gateway.errors import GatewayError, Unavailable, invalid_payload, unauthorized
 from gateway.http.appkeys import ENGINE, JWT_SECRET, LOOPS, METRICS, SETTINGS
+from gateway.http.middleware import stamp
 from gateway.http.operation import Answer, Operation
 from gateway.http.routes import Route, add_routes
 from gateway.metrics import Metrics
@@ -144,6 +145,7 @@ async def websocket(request: web.Request) -> web.StreamResponse:
     connection = AgentConnection(runtime, ws, request.transport, uuid.uuid4().hex, state)
     if grant is None:
         runtime.wait_for_auth(connection)  # listed meanwhile: a shutdown closes it too
+    stamp(request, ws)
     try:
         await ws.prepare(request)
     except BaseException:
