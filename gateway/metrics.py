@@ -115,6 +115,11 @@ class Metrics:
             "gateway_events_stored", "Activity events stored in the event log"
         )
         self.duplicates = Counts("gateway_duplicates", "Provider events received again and dropped")
+        self.normalised = Counts(
+            "gateway_webhooks_normalised",
+            "Verified webhooks normalised into activities (a redelivery recognised by its "
+            "dedup keys is answered without)",
+        )
         self.ws_sessions = Gauge(
             "gateway_ws_sessions", "Open authenticated agent websocket sessions", registry=r
         )
@@ -184,6 +189,7 @@ class Metrics:
             r.register(collector)
         r.register(self.events_stored)
         r.register(self.duplicates)
+        r.register(self.normalised)
 
     def observe_request(self, method: str, route: str, status: int, seconds: float) -> None:
         """Count one HTTP request. Methods outside the standard set are `other`, so a client

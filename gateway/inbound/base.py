@@ -1,11 +1,17 @@
 """What every provider adapter takes and gives, free of aiohttp so adapters stay pure.
-Adapters refuse a webhook by raising `InboundError` (gateway.errors)."""
+Adapters refuse a webhook by raising `InboundError` (gateway.errors).
+
+An adapter works in two steps. `read` verifies the request and parses its body into a
+`Webhook`; that webhook's `dedup_keys` says which provider events it carries, and only then
+does `normalise` build the activities. The handler asks the engine about the keys in
+between: a redelivery of what is stored already is answered without normalising it.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from gateway.credentials.rotation import field_values
 from gateway.errors import InboundError
@@ -15,8 +21,9 @@ from signing import VerificationError
 
 @dataclass(frozen=True, slots=True)
 class InboundRequest:
-    """The request as the provider sent it. `url` is the URL the provider called (what
-    Twilio signs); `media_type` is the Content-Type without parameters, lower-cased."""
+    """The request as the provider sent it. `url` is the URL the provider called, for an
+    adapter that `signs_url` (Twilio signs it), else ""; `media_type` is the Content-Type
+    without parameters, lower-cased."""
 
     headers: Mapping[str, str]
     body: bytes
@@ -42,21 +49,38 @@ class Receiver:
         return field_values(self.configurations, name)
 
 
-Normalise = Callable[[InboundRequest, Receiver], list[KeyedActivity]]
+class Webhook(Protocol):
+    """A provider's webhook, verified and parsed: known to come from the provider, with
+    nothing built from it yet."""
+
+    def dedup_keys(self) -> list[str]:
+        """The dedup key of every activity `normalise` would make, in its order, read from
+        the parsed body without making any. May refuse a body `normalise` would refuse
+        (the caller then lets `normalise` say why, in its own order of checks)."""
+        ...
+
+    def normalise(self) -> list[KeyedActivity]:
+        """The activities, each with its dedup key."""
+        ...
+
+
+Read = Callable[[InboundRequest, Receiver], Webhook]
 Authenticate = Callable[[Mapping[str, str], Receiver], None]
 
 
 @dataclass(frozen=True, slots=True)
 class Adapter:
     """One provider: the media types it takes (the first is what a missing Content-Type
-    means) and its pure verify-and-normalise function. A provider whose credential is in
-    the headers alone (no signature over the body) also gives `authenticate`, which the
-    handler runs before reading a body of declared length: an unauthenticated sender then
-    never gets its body read. `normalise` still authenticates by itself."""
+    means) and its pure verify-and-parse function. A provider whose credential is in the
+    headers alone (no signature over the body) also gives `authenticate`, which the handler
+    runs before reading a body of declared length: an unauthenticated sender then never gets
+    its body read. `read` still authenticates by itself. `signs_url`: the provider signs the
+    URL it called, which the handler then works out for it."""
 
     media_types: tuple[str, ...]
-    normalise: Normalise
+    read: Read
     authenticate: Authenticate | None = None
+    signs_url: bool = False
 
 
 def too_many_activities(count: int, limit: int) -> InboundError:

@@ -120,6 +120,22 @@ class _Event:
         keeps one id reused by mistake for two kinds of event from swallowing the second."""
         return dedup_key(self.destination.integration_id, self.event_id, self.name, *parts)
 
+    def received_text(self) -> str:
+        payload = self.message_payload()
+        return optional_text(payload, "text", f"{_PAYLOAD}.text") or ""
+
+    def dedup_keys(self) -> list[str]:
+        if self.name == "message.received" and consent_of(self.received_text()):
+            return [self.key(), self.key("consent")]
+        return [self.key()]
+
+    def normalise(self) -> list[KeyedActivity]:
+        if self.name == "message.received":
+            return _received(self)
+        if self.name in RECEIPT_EVENTS:
+            return _receipt(self)
+        return _other(self)
+
 
 def _rest(payload: JsonObject, used: set[str]) -> JsonObject:
     """The payload's members with no home in the activity, as Telnyx named them. `to` stays
@@ -237,14 +253,9 @@ def _other(event: _Event) -> list[KeyedActivity]:
     return [KeyedActivity(activity, event.key())]
 
 
-def normalise(request: InboundRequest, receiver: Receiver) -> list[KeyedActivity]:
+def read(request: InboundRequest, receiver: Receiver) -> _Event:
     _verify(request, receiver)
-    event = _Event(parse_object(request.body), receiver)
-    if event.name == "message.received":
-        return _received(event)
-    if event.name in RECEIPT_EVENTS:
-        return _receipt(event)
-    return _other(event)
+    return _Event(parse_object(request.body), receiver)
 
 
-ADAPTER = Adapter(media_types=(JSON,), normalise=normalise)
+ADAPTER = Adapter(media_types=(JSON,), read=read)

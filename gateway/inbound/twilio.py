@@ -120,6 +120,27 @@ class _Callback:
     def key(self, *parts: str) -> str:
         return dedup_key(self.destination.integration_id, self.sid, *parts)
 
+    def status(self) -> str | None:
+        status = self.fields.get("MessageStatus")
+        if status is not None and not isinstance(status, str):
+            raise InboundError.invalid_payload("MessageStatus: must be a string.")
+        return status
+
+    def dedup_keys(self) -> list[str]:
+        status = self.status()
+        if status is not None:
+            return [self.key(status.lower())]
+        body = optional_text(self.fields, "Body", "Body") or ""
+        if consent_of(body):
+            return [self.key("inbound"), self.key("inbound", "consent")]
+        return [self.key("inbound")]
+
+    def normalise(self) -> list[KeyedActivity]:
+        status = self.status()
+        if status is not None:
+            return _status(self, status)
+        return _inbound(self)
+
 
 def _status(callback: _Callback, status: str) -> list[KeyedActivity]:
     business, customer = text(callback.fields, "From", "From"), text(callback.fields, "To", "To")
@@ -167,15 +188,8 @@ def _inbound(callback: _Callback) -> list[KeyedActivity]:
     return activities
 
 
-def normalise(request: InboundRequest, receiver: Receiver) -> list[KeyedActivity]:
-    fields = _verified_fields(request, receiver)
-    callback = _Callback(fields, receiver)
-    status = fields.get("MessageStatus")
-    if status is not None:
-        if not isinstance(status, str):
-            raise InboundError.invalid_payload("MessageStatus: must be a string.")
-        return _status(callback, status)
-    return _inbound(callback)
+def read(request: InboundRequest, receiver: Receiver) -> _Callback:
+    return _Callback(_verified_fields(request, receiver), receiver)
 
 
-ADAPTER = Adapter(media_types=(FORM, JSON), normalise=normalise)
+ADAPTER = Adapter(media_types=(FORM, JSON), read=read, signs_url=True)
