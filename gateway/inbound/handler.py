@@ -32,7 +32,7 @@ from gateway.inbound import hubster, scg, standard, telnyx, twilio
 from gateway.inbound.base import Adapter, InboundRequest, Receiver, Webhook, too_many_activities
 from gateway.inbound.media import accepted_media_type, is_compressed
 from gateway.integrations.model import PAUSED, Integration
-from gateway.integrations.store import IntegrationStore
+from gateway.integrations.routes import INTEGRATIONS
 from gateway.times import format_ms
 
 ADAPTERS: dict[str, Adapter] = {
@@ -170,8 +170,7 @@ async def receive(request: web.Request) -> web.Response:
     "cancelled" when the client went away before the answer)."""
     kind, outcome = "unknown", "cancelled"
     try:
-        store = IntegrationStore(request.app[ENGINE].registry)
-        integration = await store.get(request.match_info["integration_id"])
+        integration = await request.app[INTEGRATIONS].get(request.match_info["integration_id"])
         if integration is None:
             raise not_found("No integration with this id.")
         kind = integration.kind
