@@ -24,7 +24,6 @@ from gateway.errors import (
     not_found,
     rate_limited,
 )
-from gateway.events.activity import Destination
 from gateway.events.encode import encode_all
 from gateway.http.appkeys import ENGINE, METRICS, SETTINGS
 from gateway.http.body import read_limited
@@ -33,7 +32,7 @@ from gateway.inbound.base import Adapter, InboundRequest, Receiver, Webhook, too
 from gateway.inbound.media import accepted_media_type, is_compressed
 from gateway.integrations.model import PAUSED, Integration
 from gateway.integrations.routes import INTEGRATIONS
-from gateway.times import format_ms
+from gateway.integrations.store import CachedIntegration
 
 ADAPTERS: dict[str, Adapter] = {
     "hubster-system": hubster.ADAPTER,
@@ -55,17 +54,13 @@ def signed_url(request: web.Request) -> str:
     return f"{request.scheme}://{request.host}{request.raw_path}"
 
 
-def _receiver(integration: Integration, now: float, settings: Settings) -> Receiver:
-    now_ms = int(now * 1000)
-    destination = Destination(
-        integration_id=integration.integration_id,
-        hub_id=integration.hub_id,
-        tenant_id=integration.tenant_id,
-        received_at=format_ms(now_ms),
-    )
+def _receiver(cached: CachedIntegration, now: float, settings: Settings) -> Receiver:
+    integration = cached.integration
     return Receiver(
-        destination,
-        integration.credentials.valid_at(now_ms),
+        integration.integration_id,
+        integration.hub_id,
+        integration.tenant_id,
+        cached.credentials(int(now * 1000)),
         now,
         settings.max_activities_per_webhook,
     )
@@ -138,14 +133,15 @@ def _dedup_keys(webhook: Webhook) -> list[str] | None:
         return None
 
 
-async def _accept(request: web.Request, integration: Integration) -> AppendResult:
+async def _accept(request: web.Request, cached: CachedIntegration) -> AppendResult:
+    integration = cached.integration
     if integration.status_id == PAUSED:
         raise GatewayError("integration_paused", "This integration is paused.", 409)
     await _within_rate_limit(request, integration)
     app = request.app
     settings, events, metrics = app[SETTINGS], app[ENGINE].events, app[METRICS]
     adapter = ADAPTERS[integration.kind]
-    receiver = _receiver(integration, time.time(), settings)
+    receiver = _receiver(cached, time.time(), settings)
     body, media_type = await _checked_body(request, adapter, receiver, settings.max_body_bytes)
     url = signed_url(request) if adapter.signs_url else ""
     webhook = adapter.read(InboundRequest(request.headers, body, url, media_type), receiver)
@@ -170,11 +166,11 @@ async def receive(request: web.Request) -> web.Response:
     "cancelled" when the client went away before the answer)."""
     kind, outcome = "unknown", "cancelled"
     try:
-        integration = await request.app[INTEGRATIONS].get(request.match_info["integration_id"])
-        if integration is None:
+        cached = await request.app[INTEGRATIONS].get(request.match_info["integration_id"])
+        if cached is None:
             raise not_found("No integration with this id.")
-        kind = integration.kind
-        result = await _accept(request, integration)
+        kind = cached.integration.kind
+        result = await _accept(request, cached)
         accepted = len(result.stored)
         outcome = "accepted" if accepted else "duplicate"
         body = orjson.dumps({"accepted": accepted, "duplicates": result.duplicates})

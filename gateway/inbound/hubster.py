@@ -136,7 +136,7 @@ def _normalise_one(
     recipient_party = None if recipient is None else _party(recipient, path + ".recipient")
     customer_side = sender if sender.get("integrationType") == "Customer" else recipient
     customer_path = path + (".sender" if customer_side is sender else ".recipient")
-    key = _key(item, path, conversation_id, receiver.destination.integration_id)
+    key = _key(item, path, conversation_id, receiver.integration_id)
     activity = build_activity(
         receiver.destination,
         type=_activity_type(message, event, sender_party["role"], path),
@@ -202,13 +202,13 @@ class _HubsterWebhook:
     __slots__ = ("conversation_id", "envelope", "items", "receiver")
 
     def __init__(self, envelope: JsonObject, receiver: Receiver) -> None:
-        check_scope(envelope.get("hubId"), envelope.get("tenantId"), receiver.destination)
+        check_scope(envelope.get("hubId"), envelope.get("tenantId"), receiver)
         self.envelope, self.receiver = envelope, receiver
         self.conversation_id = text(envelope, "conversationId", "conversationId")
         self.items = _items(envelope, receiver.max_activities)
 
     def dedup_keys(self) -> list[str]:
-        integration_id = self.receiver.destination.integration_id
+        integration_id = self.receiver.integration_id
         return [_key(item, path, self.conversation_id, integration_id) for path, item in self.items]
 
     def normalise(self) -> list[KeyedActivity]:

@@ -111,7 +111,7 @@ class _Delivery:
         self.event_id = _event_id(envelope)
         self.source = source("scg", self.event_id, _attempt(envelope))
         self.occurred_at = optional_time(self.event, "timestamp", "event.timestamp")
-        self.key = dedup_key(receiver.destination.integration_id, self.event_id)
+        self.key = dedup_key(receiver.integration_id, self.event_id)
 
     def field(self, name: str) -> str | None:
         return optional_text(self.fields, name, "event.fld-val-list." + name)
@@ -136,7 +136,7 @@ class _Delivery:
     def conversation(self, customer: str | None, business: str | None) -> str | None:
         if customer is None or business is None:
             return None
-        return thread_conversation_id(self.receiver.destination.hub_id, customer, business)
+        return thread_conversation_id(self.receiver.hub_id, customer, business)
 
     def activity(self, type_: str, conversation_id: str | None, **members: Any) -> Activity:
         channel = SMS if self.envelope.get("topic", "SCG-Message") == "SCG-Message" else None

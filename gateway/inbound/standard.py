@@ -105,7 +105,7 @@ def _from_activity(body: JsonObject, webhook_id: str, receiver: Receiver) -> dic
         submitted = SubmittedActivity.model_validate(body)
     except ValidationError as exc:
         raise InboundError.invalid_payload(describe_validation_error(exc)) from None
-    check_scope(submitted.hub_id, submitted.tenant_id, receiver.destination)
+    check_scope(submitted.hub_id, submitted.tenant_id, receiver)
     source_, data = _source_and_data(submitted, webhook_id)
     return build_activity(
         receiver.destination,
@@ -164,7 +164,7 @@ class _StandardWebhook:
 
     def __init__(self, webhook_id: str, body: JsonObject, receiver: Receiver) -> None:
         self.webhook_id, self.body, self.receiver = webhook_id, body, receiver
-        self.key = dedup_key(receiver.destination.integration_id, webhook_id)
+        self.key = dedup_key(receiver.integration_id, webhook_id)
 
     def dedup_keys(self) -> list[str]:
         return [self.key]

@@ -16,7 +16,6 @@ import signing
 from gateway.errors import InboundError
 from gateway.events.activity import (
     Activity,
-    Destination,
     KeyedActivity,
     build_activity,
     dedup_key,
@@ -100,15 +99,15 @@ class _Callback:
 
     def __init__(self, fields: JsonObject, receiver: Receiver) -> None:
         self.fields = fields
-        self.destination: Destination = receiver.destination
+        self.receiver = receiver
         self.sid = text(fields, "MessageSid", "MessageSid")
 
     def activity(self, type_: str, customer: str, business: str, **members: Any) -> Activity:
         return build_activity(
-            self.destination,
+            self.receiver.destination,
             type=type_,
             occurred_at=None,
-            conversation_id=thread_conversation_id(self.destination.hub_id, customer, business),
+            conversation_id=thread_conversation_id(self.receiver.hub_id, customer, business),
             channel=SMS,
             source=source("twilio", self.sid),
             **members,
@@ -118,7 +117,7 @@ class _Callback:
         return {name: value for name, value in self.fields.items() if name not in used}
 
     def key(self, *parts: str) -> str:
-        return dedup_key(self.destination.integration_id, self.sid, *parts)
+        return dedup_key(self.receiver.integration_id, self.sid, *parts)
 
     def status(self) -> str | None:
         status = self.fields.get("MessageStatus")

@@ -11,6 +11,7 @@ import math
 import time
 from collections.abc import Callable
 
+from gateway.credentials.rotation import ValidCredentials
 from gateway.engine.registry import Record, Registry, update
 from gateway.integrations.model import Integration
 
@@ -24,6 +25,23 @@ def _record(integration: Integration) -> Record:
 CHECK_SECONDS = 0.5
 """How often the cache asks the registry whether integrations changed: a change made
 through another process reaches this one's webhook route within this time."""
+
+
+class CachedIntegration:
+    """One integration as the cache keeps it, with its credentials valid now."""
+
+    __slots__ = ("_valid", "integration")
+
+    def __init__(self, integration: Integration) -> None:
+        self.integration = integration
+        self._valid: ValidCredentials | None = None
+
+    def credentials(self, now_ms: int) -> ValidCredentials:
+        """The credentials valid at `now_ms`, worked out again only once a grace ended."""
+        valid = self._valid
+        if valid is None or not valid.holds_at(now_ms):
+            valid = self._valid = self.integration.credentials.valid(now_ms)
+        return valid
 
 
 class IntegrationCache:
@@ -50,13 +68,13 @@ class IntegrationCache:
         self._registry = registry
         self._check_seconds = check_seconds
         self._clock = clock
-        self._by_id: dict[str, Integration] = {}
+        self._by_id: dict[str, CachedIntegration] = {}
         self._changes: int | None = None
         self._checked_at = -math.inf
         self._generation = 0
         """Moves on every `forget`: a lookup that started before one keeps nothing."""
 
-    async def get(self, integration_id: str) -> Integration | None:
+    async def get(self, integration_id: str) -> CachedIntegration | None:
         now = self._clock()
         if now - self._checked_at >= self._check_seconds:
             self._checked_at = now
@@ -65,14 +83,17 @@ class IntegrationCache:
             if changes != self._changes and generation == self._generation:
                 self._by_id.clear()
                 self._changes = changes
-        found = self._by_id.get(integration_id)
-        if found is not None:
-            return found
+        cached = self._by_id.get(integration_id)
+        if cached is not None:
+            return cached
         generation = self._generation
         found = await IntegrationStore(self._registry).get(integration_id)
-        if found is not None and generation == self._generation:
-            self._by_id[integration_id] = found
-        return found
+        if found is None:
+            return None
+        cached = CachedIntegration(found)
+        if generation == self._generation:
+            self._by_id[integration_id] = cached
+        return cached
 
     def forget(self) -> None:
         """Integrations changed here: look everything up again, the change counter first."""

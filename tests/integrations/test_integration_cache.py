@@ -26,6 +26,11 @@ def _integration() -> Integration:
     return new_integration(body, str(uuid.uuid4()), 1_700_000_000_000)
 
 
+async def _integration_of(cache: IntegrationCache, integration_id: str) -> Integration | None:
+    cached = await cache.get(integration_id)
+    return None if cached is None else cached.integration
+
+
 def _paused(integration: Integration) -> Integration:
     return integration.model_copy(update={"status_id": PAUSED})
 
@@ -36,9 +41,9 @@ async def test_a_change_made_here_applies_to_the_next_lookup(new_engine: NewEngi
     cache = IntegrationCache(engine.registry, clock=clock)
     store = IntegrationStore(engine.registry, cache)
     integration = await store.create(_integration())
-    assert (await cache.get(integration.integration_id)) == integration
+    assert await _integration_of(cache, integration.integration_id) == integration
     await store.update(integration.integration_id, _paused)
-    found = await cache.get(integration.integration_id)
+    found = await _integration_of(cache, integration.integration_id)
     assert found is not None and found.status_id == PAUSED
     await store.delete(integration.integration_id)
     assert await cache.get(integration.integration_id) is None
@@ -49,14 +54,14 @@ async def test_a_change_made_elsewhere_applies_within_the_interval(new_engine: N
     clock = Clock()
     cache = IntegrationCache(here.registry, clock=clock)
     integration = await IntegrationStore(here.registry, cache).create(_integration())
-    assert (await cache.get(integration.integration_id)) == integration
+    assert await _integration_of(cache, integration.integration_id) == integration
     other_process = IntegrationStore(elsewhere.registry)
     await other_process.update(integration.integration_id, _paused)
 
     clock.now += CHECK_SECONDS / 2
-    assert (await cache.get(integration.integration_id)) == integration  # still the copy
+    assert await _integration_of(cache, integration.integration_id) == integration  # the copy
     clock.now += CHECK_SECONDS / 2
-    found = await cache.get(integration.integration_id)
+    found = await _integration_of(cache, integration.integration_id)
     assert found is not None and found.status_id == PAUSED
 
     await other_process.delete(integration.integration_id)
@@ -70,4 +75,23 @@ async def test_ids_naming_no_integration_are_never_remembered(new_engine: NewEng
     integration = _integration()
     assert await cache.get(integration.integration_id) is None
     await IntegrationStore(elsewhere.registry).create(integration)
-    assert (await cache.get(integration.integration_id)) == integration
+    assert await _integration_of(cache, integration.integration_id) == integration
+
+
+async def test_kept_credentials_change_when_a_grace_ends(new_engine: NewEngine) -> None:
+    engine = await new_engine()
+    cache = IntegrationCache(engine.registry, clock=Clock())
+    rotated_at = 1_700_000_100_000
+    integration = _integration()
+    old = integration.credentials.current["secret"]
+    rotated = integration.credentials.rotated({"secret": "whsec_" + "A" * 43}, rotated_at, 60, 3)
+    await IntegrationStore(engine.registry, cache).create(
+        integration.model_copy(update={"credentials": rotated})
+    )
+    cached = await cache.get(integration.integration_id)
+    assert cached is not None
+    grace_end = rotated_at + 60_000
+    assert old in cached.credentials(grace_end - 1).values("secret")
+    assert cached.credentials(grace_end - 1) is cached.credentials(grace_end - 1)  # kept
+    assert old not in cached.credentials(grace_end).values("secret")
+    assert cached.credentials(grace_end).values("secret") == ("whsec_" + "A" * 43,)
