@@ -1,7 +1,7 @@
 """`python -m bench [SCENARIO ...] [--json PATH] [--duration S] [--loop asyncio|uvloop]
-[--engine memory|redis] [--sessions N] [--concurrency N] [--sweep-sessions N,N,...]
-[--sweep-publishers N,N,...] [--sweep-seconds S] [--profile DIR]`: run scenarios, print the
-table, optionally write JSON.
+[--engine memory|redis] [--workers N] [--sessions N] [--concurrency N]
+[--sweep-sessions N,N,...] [--sweep-publishers N,N,...] [--sweep-seconds S] [--profile DIR]`:
+run scenarios, print the table, optionally write JSON.
 
 Exit status: 0 when every selected scenario ran or was skipped for a missing feature,
 1 when one failed, 2 for a usage error or an engine this build does not have.
@@ -58,6 +58,12 @@ def _parser() -> argparse.ArgumentParser:
         choices=LOOPS,
         default=FASTEST,
         help=f"event loop of the gateway and every baseline ({FASTEST}: the fastest installed)",
+    )
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help="gateway worker processes (`serve --workers N`; above 1 needs --engine redis)",
     )
     parser.add_argument("--sessions", type=int, default=500, help="agent sessions (500)")
     parser.add_argument("--concurrency", type=int, default=32, help="connections (32)")
@@ -129,6 +135,7 @@ def _write_json(path: Path, options: Options, busy: float, results: list[Scenari
             "sessions": options.sessions,
             "concurrency": options.concurrency,
             "engine": options.engine,
+            "workers": options.workers,
             "loop": options.loop,
             "sweepSessions": list(options.sweep_sessions),
             "sweepPublishers": list(options.sweep_publishers),
@@ -139,6 +146,16 @@ def _write_json(path: Path, options: Options, busy: float, results: list[Scenari
     path.write_bytes(orjson.dumps(document, option=orjson.OPT_INDENT_2) + b"\n")
 
 
+def _workers_problem(args: argparse.Namespace) -> str | None:
+    if args.workers < 1:
+        return "--workers must be at least 1"
+    if args.workers > 1 and args.engine != "redis":
+        return "--workers above 1 needs --engine redis (workers share state through Redis)"
+    if args.workers > 1 and args.profile:
+        return "--profile follows one process: use it with --workers 1"
+    return None
+
+
 def main(argv: list[str]) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
@@ -146,6 +163,11 @@ def main(argv: list[str]) -> int:
     if unknown:
         parser.print_usage(sys.stderr)
         print(f"unknown scenario: {', '.join(unknown)}", file=sys.stderr)
+        return EXIT_USAGE
+    problem = _workers_problem(args)
+    if problem:
+        parser.print_usage(sys.stderr)
+        print(f"bench: {problem}", file=sys.stderr)
         return EXIT_USAGE
     if args.profile:
         args.profile.mkdir(parents=True, exist_ok=True)
@@ -158,6 +180,7 @@ def main(argv: list[str]) -> int:
         concurrency=args.concurrency,
         engine=args.engine,
         profile_dir=args.profile,
+        workers=args.workers,
         loop=args.loop,
         sweep_sessions=args.sweep_sessions,
         sweep_publishers=args.sweep_publishers,

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import contextlib
+import secrets
 from collections.abc import AsyncIterator, Awaitable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -44,6 +45,8 @@ class Options:
     engine: str = "memory"
     profile_dir: Path | None = None
     """When set, each gateway runs under pyinstrument and leaves DIR/<label>.txt."""
+    workers: int = 1
+    """`serve --workers N` (Redis only): the server's CPU is then all its processes'."""
     loop: str = FASTEST
     """The event loop of the gateway and of every baseline (`asyncio` or `uvloop`)."""
     sweep_sessions: tuple[int, ...] = (100, 1000, 5000)
@@ -57,6 +60,8 @@ class Context:
     progress: Progress
     max_ingest_rate: float | None = None
     """Requests/s the gateway took in the `ingest` run, when it ran before `e2e`."""
+    redis_pids: dict[int, int] = field(default_factory=dict)
+    """Gateway pid -> the pid of its redis-server, sampled beside it."""
 
     @contextlib.asynccontextmanager
     async def gateway(self, label: str) -> AsyncIterator[tuple[Server, GatewayApi]]:
@@ -64,12 +69,19 @@ class Context:
         an admin client for it."""
         credentials = new_credentials()
         profile_dir = self.options.profile_dir
-        command = gateway_command(profile_dir / f"{label}.txt" if profile_dir else None)
+        profile_to = profile_dir / f"{label}.txt" if profile_dir else None
+        command = gateway_command(profile_to, self.options.workers)
         async with contextlib.AsyncExitStack() as stack:
             env = gateway_env(credentials, self.options.loop)
+            redis = None
             if self.options.engine == "redis":
-                env["GATEWAY_REDIS_URL"] = await stack.enter_async_context(redis_server())
+                redis = await stack.enter_async_context(redis_server())
+                env["GATEWAY_REDIS_URL"] = redis.url
+                env["GATEWAY_MASTER_KEYS"] = secrets.token_urlsafe(32)  # Redis requires one
             server = await stack.enter_async_context(running(command, env))
+            if redis is not None:
+                self.redis_pids[server.pid] = redis.pid
+                stack.callback(self.redis_pids.pop, server.pid)
             api = await stack.enter_async_context(
                 GatewayApi(server.base_url, credentials.admin_key)
             )
@@ -94,7 +106,8 @@ class Context:
         self, label: str, job: BaseModel, seconds: float, server: Server
     ) -> dict[str, Any]:
         """Run `job` in a generator process with a progress bar over `seconds`; add the
-        `server`'s CPU over the generator's timed window as `serverCpuPercent`."""
+        `server`'s CPU over the generator's timed window as `serverCpuPercent` (and the
+        gateway's redis-server's as `redisCpuPercent` when it has one)."""
         return await self._sampled(label, seconds + SETUP_SECONDS, server, run_generator(job))
 
     async def measure_step(
@@ -108,29 +121,32 @@ class Context:
     ) -> dict[str, Any]:
         async with (
             self.progress.phase(label, seconds),
-            CpuSampler(server.pid).sampling() as sampler,
+            CpuSampler(server.pid, self.redis_pids.get(server.pid)).sampling() as sampler,
         ):
             result = await run
         window = result.get("window")
         usage = sampler.percent(*window) if window else None
         if usage is not None:
-            result["serverCpuPercent"], result["machineCpuPercent"] = usage
+            result["serverCpuPercent"], result["machineCpuPercent"] = usage.server, usage.machine
+            if usage.redis is not None:
+                result["redisCpuPercent"] = usage.redis
         return result
 
 
 def cpu_note(label: str, result: dict[str, Any], handled: int | None = None) -> str:
-    """`label: CPU server N%, generator M%, rest of machine K%` (each % of one core; the rest
-    is other processes and interrupt work such as loopback networking), and
+    """`label: CPU server N%, generator M%, redis R%, rest of machine K%` (each % of one
+    core; the rest is other processes and interrupt work such as loopback networking), and
     the server's CPU per request when `handled` says how many it served in the window."""
     server, generator = result.get("serverCpuPercent"), result.get("cpuPercent")
-    machine = result.get("machineCpuPercent")
+    machine, redis = result.get("machineCpuPercent"), result.get("redisCpuPercent")
     parts = [
         f"{name} {value:.0f}%"
-        for name, value in (("server", server), ("generator", generator))
+        for name, value in (("server", server), ("generator", generator), ("redis", redis))
         if value is not None
     ]
     if server is not None and generator is not None and machine is not None:
-        parts.append(f"rest of machine {max(0.0, machine - server - generator):.0f}%")
+        rest = machine - server - generator - (redis or 0.0)
+        parts.append(f"rest of machine {max(0.0, rest):.0f}%")
     if server is not None and handled:
         per_request_us = server / 100 * float(result["windowSeconds"]) / handled * 1e6
         parts.append(f"server CPU per request {per_request_us:.0f} us")

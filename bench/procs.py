@@ -62,10 +62,13 @@ def new_credentials() -> GatewayCredentials:
     return GatewayCredentials(secrets.token_urlsafe(24), secrets.token_urlsafe(32))
 
 
-def gateway_command(profile_to: Path | None = None) -> list[str]:
-    """`python -m gateway serve` on a free port; under pyinstrument when `profile_to` is
-    given (the text report is written there when the server exits on SIGTERM)."""
+def gateway_command(profile_to: Path | None = None, workers: int = 1) -> list[str]:
+    """`python -m gateway serve` on a free port, with `workers` worker processes; under
+    pyinstrument when `profile_to` is given (the text report is written there when the
+    server exits on SIGTERM; one process only)."""
     serve = ["-m", "gateway", "serve", "--host", "127.0.0.1", "--port", "0"]
+    if workers > 1:
+        serve += ["--workers", str(workers)]
     if profile_to is None:
         return [sys.executable, *serve]
     profiler = ["-m", "pyinstrument", "--renderer", "text", "--no-color", "-o", str(profile_to)]
@@ -136,21 +139,51 @@ async def stop(process: asyncio.subprocess.Process) -> None:
             await process.wait()
 
 
+def process_tree(pid: int) -> list[int]:
+    """The process and its descendants (a gateway with `--workers` is a supervisor and its
+    workers), from /proc; processes that ended meanwhile are left out."""
+    tree, pending = [], [pid]
+    while pending:
+        current = pending.pop()
+        tree.append(current)
+        with contextlib.suppress(OSError):
+            for task in os.listdir(f"/proc/{current}/task"):
+                with open(f"/proc/{current}/task/{task}/children", encoding="ascii") as kids:
+                    pending += [int(child) for child in kids.read().split()]
+    return tree
+
+
 def rss_bytes(pid: int) -> int:
-    """Resident set size of a process, from /proc/<pid>/status (VmRSS, in kB)."""
-    with open(f"/proc/{pid}/status", encoding="ascii") as status:
-        for line in status:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) * 1024
-    raise RuntimeError(f"no VmRSS for pid {pid}")
+    """Resident set size of a process and its descendants, from /proc/<pid>/status (VmRSS,
+    in kB)."""
+    total = 0
+    for member in process_tree(pid):
+        with (
+            contextlib.suppress(OSError),
+            open(f"/proc/{member}/status", encoding="ascii") as status,
+        ):
+            for line in status:
+                if line.startswith("VmRSS:"):
+                    total += int(line.split()[1]) * 1024
+    if not total:
+        raise RuntimeError(f"no VmRSS for pid {pid}")
+    return total
 
 
 def cpu_seconds(pid: int) -> float:
-    """User + system CPU time a process has used so far, from /proc/<pid>/stat."""
-    with open(f"/proc/{pid}/stat", encoding="ascii") as stat:
-        fields = stat.read().rsplit(")", 1)[1].split()
+    """User + system CPU time a process and its descendants have used so far, from
+    /proc/<pid>/stat: their own, and that of children already waited for (a worker that
+    was restarted)."""
     ticks = os.sysconf("SC_CLK_TCK")
-    return (int(fields[11]) + int(fields[12])) / ticks
+    total = 0
+    for member in process_tree(pid):
+        with (
+            contextlib.suppress(OSError),
+            open(f"/proc/{member}/stat", encoding="ascii") as stat,
+        ):
+            fields = stat.read().rsplit(")", 1)[1].split()
+            total += sum(int(value) for value in fields[11:15])
+    return total / ticks
 
 
 def machine_busy_seconds() -> float:

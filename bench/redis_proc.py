@@ -7,6 +7,7 @@ import contextlib
 import shutil
 import socket
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 
 from bench.procs import StartFailed, stop
 
@@ -32,9 +33,15 @@ async def _accepting(port: int) -> None:
             return
 
 
+@dataclass(frozen=True, slots=True)
+class RedisProcess:
+    url: str
+    pid: int
+
+
 @contextlib.asynccontextmanager
-async def redis_server() -> AsyncIterator[str]:
-    """Start redis-server on a free port; yield its URL; stop it."""
+async def redis_server() -> AsyncIterator[RedisProcess]:
+    """Start redis-server on a free port; yield its URL and pid; stop it."""
     binary = shutil.which("redis-server")
     if binary is None:
         raise StartFailed("redis-server is not installed")
@@ -57,6 +64,6 @@ async def redis_server() -> AsyncIterator[str]:
             await _accepting(port)
         except TimeoutError:
             raise StartFailed(f"redis-server did not accept connections on {port}") from None
-        yield f"redis://127.0.0.1:{port}/0"
+        yield RedisProcess(f"redis://127.0.0.1:{port}/0", process.pid)
     finally:
         await stop(process)

@@ -89,5 +89,6 @@ def merged(runs: list[dict[str, Any]]) -> dict[str, Any]:
         "cpuPercent": max(run["cpuPercent"] for run in runs),
         "serverCpuPercent": weighted("serverCpuPercent"),
         "machineCpuPercent": weighted("machineCpuPercent"),
+        "redisCpuPercent": weighted("redisCpuPercent"),
         "rounds": len(runs),
     }

@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import time
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 
 from bench.procs import cpu_seconds, machine_busy_seconds
 
@@ -24,14 +25,26 @@ async def machine_busy_percent(seconds: float = 1.0) -> float:
     return 100.0 * (machine_busy_seconds() - busy) / (time.monotonic() - started)
 
 
+@dataclass(frozen=True, slots=True)
+class CpuUse:
+    """% of one core over a window: the server (all its processes), the whole machine, and
+    the redis-server the gateway uses, when there is one."""
+
+    server: float
+    machine: float
+    redis: float | None
+
+
 class CpuSampler:
-    def __init__(self, pid: int) -> None:
+    def __init__(self, pid: int, redis_pid: int | None = None) -> None:
         self._pid = pid
-        self._samples: list[tuple[float, float, float]] = []
+        self._redis_pid = redis_pid
+        self._samples: list[tuple[float, float, float, float]] = []
 
     def _sample(self) -> None:
         with contextlib.suppress(OSError):
-            sample = (time.time(), cpu_seconds(self._pid), machine_busy_seconds())
+            redis = cpu_seconds(self._redis_pid) if self._redis_pid else 0.0
+            sample = (time.time(), cpu_seconds(self._pid), machine_busy_seconds(), redis)
             self._samples.append(sample)
 
     async def _run(self) -> None:
@@ -49,22 +62,25 @@ class CpuSampler:
             task.cancel()
             self._sample()
 
-    def percent(self, started: float, ended: float) -> tuple[float, float] | None:
-        """(server, whole machine) CPU as % of one core between `started` and `ended`, each
-        edge interpolated between the samples around it; None if the samples do not
-        cover the window."""
+    def percent(self, started: float, ended: float) -> CpuUse | None:
+        """CPU as % of one core between `started` and `ended`, each edge interpolated
+        between the samples around it; None if the samples do not cover the window."""
         first, last = self._at(started), self._at(ended)
         if first is None or last is None or ended <= started:
             return None
         seconds = ended - started
-        return 100.0 * (last[0] - first[0]) / seconds, 100.0 * (last[1] - first[1]) / seconds
+        server, machine, redis = (
+            100.0 * (b - a) / seconds for a, b in zip(first, last, strict=True)
+        )
+        return CpuUse(server, machine, redis if self._redis_pid else None)
 
-    def _at(self, moment: float) -> tuple[float, float] | None:
-        """(server, machine) CPU seconds at `moment`, linear between two samples."""
+    def _at(self, moment: float) -> tuple[float, float, float] | None:
+        """(server, machine, redis) CPU seconds at `moment`, linear between two samples."""
         before = [sample for sample in self._samples if sample[0] <= moment]
         after = [sample for sample in self._samples if sample[0] >= moment]
         if not before or not after:
             return None
-        (t0, server0, machine0), (t1, server1, machine1) = before[-1], after[0]
+        (t0, *at0), (t1, *at1) = before[-1], after[0]
         share = (moment - t0) / (t1 - t0) if t1 > t0 else 0.0
-        return server0 + share * (server1 - server0), machine0 + share * (machine1 - machine0)
+        server, machine, redis = (a + share * (b - a) for a, b in zip(at0, at1, strict=True))
+        return server, machine, redis

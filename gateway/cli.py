@@ -1,6 +1,6 @@
 """Command line: `python -m gateway serve` and the operator's commands (`token`, `send`,
-`tail`, `check-config`, `openapi`, see `gateway/commands/`). The benchmark is its own tool:
-`python -m bench`."""
+`tail`, `check-config`, `openapi`, `reencrypt`, see `gateway/commands/`). The benchmark is
+its own tool: `python -m bench`."""
 
 from __future__ import annotations
 
@@ -10,9 +10,10 @@ import sys
 from typing import NoReturn
 
 from gateway import __version__
-from gateway.commands import CommandError, check_config, openapi, send, tail, token
+from gateway.commands import CommandError, check_config, openapi, reencrypt, send, tail, token
 from gateway.config import ConfigError, load_settings
 from gateway.http.server import StartupError, run
+from gateway.http.supervisor import supervise
 from gateway.logs import configure_logging
 
 EXIT_BAD_START = 2
@@ -33,18 +34,26 @@ def _parser() -> argparse.ArgumentParser:
     serve_cmd.add_argument("--config", help="TOML file (default: $GATEWAY_CONFIG)")
     serve_cmd.add_argument("--host", help="interface to listen on (default 127.0.0.1)")
     serve_cmd.add_argument("--port", type=int, help="port to listen on (default 8080; 0 = any)")
-    for command in (token, send, tail, check_config, openapi):
+    serve_cmd.add_argument(
+        "--workers",
+        type=int,
+        help="worker processes sharing the port, Redis engine only (default 1; docs/deploy.md)",
+    )
+    # A worker of `--workers N`, started by the supervisor (gateway/http/supervisor.py).
+    serve_cmd.add_argument("--worker", type=int, help=argparse.SUPPRESS)
+    for command in (token, send, tail, check_config, openapi, reencrypt):
         command.add_parser(commands)
     return parser
 
 
 def _serve(args: argparse.Namespace) -> int:
+    config_path = args.config or os.environ.get("GATEWAY_CONFIG")
     try:
-        settings = load_settings(
-            args.config or os.environ.get("GATEWAY_CONFIG"), host=args.host, port=args.port
-        )
-        configure_logging(settings.log_level)
-        run(settings)
+        settings = load_settings(config_path, host=args.host, port=args.port, workers=args.workers)
+        configure_logging(settings.log_level, worker=args.worker)
+        if settings.workers > 1 and args.worker is None:
+            return supervise(settings, config_path)
+        run(settings, worker=args.worker)
     except (ConfigError, StartupError) as exc:
         print(f"gateway: {exc}", file=sys.stderr, flush=True)
         return EXIT_BAD_START
@@ -61,3 +70,6 @@ def main(argv: list[str] | None = None) -> int:
     except (ConfigError, CommandError) as exc:
         print(f"gateway: {args.command}: {exc}", file=sys.stderr, flush=True)
         return EXIT_BAD_START
+    except BrokenPipeError:  # `... | head`: the reader is gone, so are we (quietly)
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0

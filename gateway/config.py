@@ -12,7 +12,7 @@ from contextvars import ContextVar
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import Field, ValidationError, field_validator, model_validator
+from pydantic import Field, IPvAnyNetwork, ValidationError, field_validator, model_validator
 from pydantic.fields import FieldInfo
 from pydantic_settings import (
     BaseSettings,
@@ -69,8 +69,16 @@ class Settings(BaseSettings):
     redis_pool_size: int = Field(64, ge=2, le=10000)
     redis_connect_timeout_seconds: float = Field(2, gt=0, le=300)
     redis_timeout_seconds: float = Field(5, gt=0, le=300)
+    redis_wait_replicas: int = Field(0, ge=0, le=100)
+    redis_wait_timeout_seconds: float = Field(1, gt=0, le=300)
+    # Secrets at rest (gateway/credentials/sealing.py): the first key seals, every one opens.
+    master_keys: Annotated[list[str], NoDecode] = Field([], repr=False)
     admin_key: str | None = Field(None, repr=False)
     log_level: str = "INFO"
+    # Many processes (docs/deploy.md): worker processes sharing one port (Redis engine
+    # only), and the peers whose X-Forwarded-* / Forwarded headers are believed.
+    workers: int = Field(1, ge=1, le=256)
+    trusted_proxies: Annotated[list[IPvAnyNetwork], NoDecode] = []
     allow_private_targets: bool = False
     event_loop: Literal["auto", "asyncio", "uvloop"] = "auto"
 
@@ -107,10 +115,12 @@ class Settings(BaseSettings):
     ws_refresh_grace_seconds: float = Field(25, ge=0, le=TEN_YEARS_SECONDS)
 
     # Hostile clients (docs/security.md): how long a connection may take over its request's
-    # headers and body, stay idle between requests, and how many may be open at once; how
-    # many activities one webhook may carry and how many bytes they may normalise to.
+    # headers and body, leave an answer untaken, stay idle between requests, and how many
+    # may be open at once; how many activities one webhook may carry and how many bytes
+    # they may normalise to.
     http_header_timeout_seconds: float = Field(10, gt=0, le=TEN_YEARS_SECONDS)
     http_body_timeout_seconds: float = Field(30, gt=0, le=TEN_YEARS_SECONDS)
+    http_send_timeout_seconds: float = Field(30, gt=0, le=TEN_YEARS_SECONDS)
     http_keepalive_seconds: float = Field(75, gt=0, le=TEN_YEARS_SECONDS)
     max_connections: int = Field(10000, gt=0)
     max_activities_per_webhook: int = Field(100, gt=0)
@@ -119,7 +129,9 @@ class Settings(BaseSettings):
     integrations: list[dict[str, Any]] = []
     subscribers: list[dict[str, Any]] = []
 
-    @field_validator("jwt_algorithms", "retry_schedule", mode="before")
+    @field_validator(
+        "jwt_algorithms", "retry_schedule", "trusted_proxies", "master_keys", mode="before"
+    )
     @classmethod
     def _comma_separated(cls, value: object) -> object:
         return _split_csv(value)
@@ -153,6 +165,17 @@ class Settings(BaseSettings):
             raise ValueError(
                 f"dedup_seconds ({self.dedup_seconds:g}) must be at least history_seconds "
                 f"({self.history_seconds:g})"
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _workers_share_redis(self) -> Settings:
+        """Worker processes share state only through Redis: with the memory engine each
+        would hold its own event log, dedup keys and sessions."""
+        if self.workers > 1 and not self.redis_url:
+            raise ValueError(
+                f"workers = {self.workers} needs the Redis engine (GATEWAY_REDIS_URL): "
+                "with the memory engine every worker would keep its own events"
             )
         return self
 

@@ -20,7 +20,13 @@ The tree::
     ├── UnencodableActivity               an activity holding a value JSON cannot carry
     │                                     (400 `invalid_payload`)
     ├── Unavailable                       shared state out of reach (503 `unavailable`)
-    │   └── EngineUnavailable             raised by engines (gateway.engine.base)
+    │   ├── EngineUnavailable             raised by engines (gateway.engine.base)
+    │   │   ├── ReplicasBehind            fewer Redis replicas than asked for have a write
+    │   │   │                             (gateway.engine.redis.events)
+    │   │   └── SealError                 stored credentials this process's master keys
+    │   │                                 cannot open (gateway.credentials.sealing)
+    │   └── RegistryConflict              a record that kept changing through every
+    │                                     compare-and-set try (gateway.engine.registry)
     └── ClientGone                        the client closed the connection before the
                                           answer (`cancelled`, counted as status 499)
 """
@@ -96,14 +102,16 @@ class UnencodableActivity(GatewayError):
 
 class Unavailable(GatewayError):
     """Shared state cannot be reached: nothing was accepted, and the caller should retry.
-    `detail` says what failed, for the logs and `str()`; the client gets the fixed message."""
+    `detail` says what failed, for the logs and `str()`; the client gets the fixed
+    `MESSAGE` (each subclass its own)."""
 
     RETRY_AFTER_SECONDS = 5
+    MESSAGE = "The event store is unavailable; retry later."
 
     def __init__(self, detail: str = "") -> None:
         super().__init__(
             "unavailable",
-            "The event store is unavailable; retry later.",
+            self.MESSAGE,
             503,
             {"Retry-After": str(self.RETRY_AFTER_SECONDS)},
         )
@@ -144,7 +152,10 @@ ERROR_CODES: dict[str, tuple[int, str]] = {
     "unsupported_media_type": (415, "The Content-Type or Content-Encoding is not accepted."),
     "rate_limited": (429, "Too many requests: retry after `Retry-After` seconds."),
     "internal_server_error": (500, "A fault of the gateway; the message names the request id."),
-    "unavailable": (503, "The event store is unreachable; nothing was done, retry later."),
+    "unavailable": (
+        503,
+        "The event store is unreachable, or a record kept changing; nothing was done, retry.",
+    ),
 }
 """Every error code an HTTP route answers with: its status and what it means. The OpenAPI
 document lists, for each operation, the codes it may answer with under their statuses

@@ -1,4 +1,7 @@
-"""JSON log lines on stderr: one object per line, so log shippers need no parsing rules."""
+"""JSON log lines on stderr: one object per line, so log shippers need no parsing rules.
+
+A worker of `serve --workers N` adds its id to every line (`"worker": 2`): the workers share
+one stderr, and a line must say which process wrote it."""
 
 from __future__ import annotations
 
@@ -12,6 +15,13 @@ from gateway.times import format_log_time
 
 _STANDARD_ATTRS = frozenset(vars(logging.makeLogRecord({})).keys()) | {"message", "asctime"}
 
+_process_fields: dict[str, Any] = {}
+
+
+def process_fields() -> dict[str, Any]:
+    """What every line of this process carries (the worker's id, in a worker)."""
+    return dict(_process_fields)
+
 
 class JsonFormatter(logging.Formatter):
     """Render a record and the `extra` fields given to it as one JSON object."""
@@ -22,6 +32,7 @@ class JsonFormatter(logging.Formatter):
             "level": record.levelname.lower(),
             "logger": record.name,
             "msg": record.getMessage(),
+            **_process_fields,
         }
         for key, value in vars(record).items():
             if key not in _STANDARD_ATTRS and not key.startswith("_"):
@@ -31,7 +42,10 @@ class JsonFormatter(logging.Formatter):
         return orjson.dumps(entry, default=str).decode()
 
 
-def configure_logging(level: str) -> None:
+def configure_logging(level: str, *, worker: int | None = None) -> None:
+    _process_fields.clear()
+    if worker is not None:
+        _process_fields["worker"] = worker
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(JsonFormatter())
     root = logging.getLogger()

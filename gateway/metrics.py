@@ -1,17 +1,28 @@
 """Prometheus metrics (README, Operations), one registry per running app (tests run several).
 
+Under `serve --workers N` every worker counts in prometheus-client's multiprocess mode:
+the supervisor gives each the same directory (`PROMETHEUS_MULTIPROC_DIR`, set before
+prometheus-client is imported), each worker's values live in files there, and a scrape of
+any worker reads every file, so `/metrics` answers for the whole host. Counters and
+histograms add up across workers (a dead worker's counts stay in the totals); each gauge
+says how it combines: open sessions add up over the live workers, and the engine's figures,
+which every worker reads from the same engine, are the latest any live worker read.
+
 What is counted once per request or per webhook (`gateway_http_requests_total`, its latency
-histogram, `gateway_webhooks_total`, events stored, duplicates) is kept in plain integers
-and read when `/metrics` is scraped (`Counts`, `LatencyHistogram`): a `prometheus_client`
-labelled child costs a label lookup, a lock and a value object per increment, which summed
-to more than verifying the request's signature. Everything else uses `prometheus_client`
-directly.
+histogram, `gateway_webhooks_total`, events stored, duplicates, normalised) is, in a single
+process, kept in plain numbers and read when `/metrics` is scraped (`Counts`,
+`LatencyHistogram`): a `prometheus_client` labelled child costs a label lookup, a lock and a
+value object per increment, which summed to more than verifying the request's signature.
+Under workers those counts must reach the shared files, so they are kept in
+`prometheus_client`'s own metrics there (`_SharedCounts`, `_SharedHistogram`).
 """
 
 from __future__ import annotations
 
+import os
 from bisect import bisect_left
 from collections.abc import Iterator
+from typing import Final, Literal, Protocol
 
 from prometheus_client import (
     CollectorRegistry,
@@ -22,12 +33,22 @@ from prometheus_client import (
     generate_latest,
 )
 from prometheus_client.core import CounterMetricFamily, HistogramMetricFamily, Metric
+from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.registry import Collector
 from prometheus_client.utils import floatToGoString
 
 disable_created_metrics()  # type: ignore[no-untyped-call]  # untyped upstream
 
 _METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+MULTIPROCESS_DIR = "PROMETHEUS_MULTIPROC_DIR"
+AcrossWorkers = Literal["livesum", "livemax", "livemostrecent"]
+PER_PROCESS: Final = "livesum"
+"""A gauge of what a process holds (its sessions): the host's figure is the live workers' sum."""
+FURTHEST_BEHIND: Final = "livemax"
+"""A gauge of how far behind a process is: the host's figure is its slowest live worker's."""
+ENGINE_WIDE: Final = "livemostrecent"
+"""A gauge of the engine's state, which every worker reads the same: the latest one read."""
+
 _LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10)
 
 Labels = tuple[str, ...]
@@ -83,55 +104,140 @@ class LatencyHistogram(Collector):
         yield family
 
 
+class CountsLike(Protocol):
+    def inc(self, *labels: str, amount: float = 1) -> None: ...
+
+
+class HistogramLike(Protocol):
+    def observe(self, labels: Labels, seconds: float) -> None: ...
+
+
+class _SharedCounts:
+    """`Counts`' interface over a `prometheus_client` counter (multiprocess mode)."""
+
+    def __init__(self, counter: Counter) -> None:
+        self._counter = counter
+        self._children: dict[Labels, Counter] = {}
+
+    def inc(self, *labels: str, amount: float = 1) -> None:
+        child = self._children.get(labels)
+        if child is None:
+            child = self._children[labels] = (
+                self._counter.labels(*labels) if labels else self._counter
+            )
+        child.inc(amount)
+
+
+class _SharedHistogram:
+    """`LatencyHistogram`'s interface over a `prometheus_client` histogram."""
+
+    def __init__(self, histogram: Histogram) -> None:
+        self._histogram = histogram
+        self._children: dict[Labels, Histogram] = {}
+
+    def observe(self, labels: Labels, seconds: float) -> None:
+        child = self._children.get(labels)
+        if child is None:
+            child = self._children[labels] = self._histogram.labels(*labels)
+        child.observe(seconds)
+
+
+def _shared() -> bool:
+    return bool(os.environ.get(MULTIPROCESS_DIR))
+
+
+def _counts(
+    name: str, documentation: str, registry: CollectorRegistry, labelnames: Labels = ()
+) -> CountsLike:
+    """A per-request counter: plain numbers in one process, shared files under workers."""
+    if _shared():
+        counter = Counter(name, documentation, labelnames, registry=registry)
+        return _SharedCounts(counter)
+    counts = Counts(name, documentation, labelnames)
+    registry.register(counts)
+    return counts
+
+
+def _latency(
+    name: str, documentation: str, registry: CollectorRegistry, labelnames: Labels
+) -> HistogramLike:
+    """A per-request latency histogram, chosen like `_counts`."""
+    if _shared():
+        histogram = Histogram(
+            name, documentation, labelnames, buckets=_LATENCY_BUCKETS, registry=registry
+        )
+        return _SharedHistogram(histogram)
+    latency = LatencyHistogram(name, documentation, labelnames)
+    registry.register(latency)
+    return latency
+
+
+def _gauge(
+    name: str, documentation: str, across_workers: AcrossWorkers, registry: CollectorRegistry
+) -> Gauge:
+    """Every gauge says how it combines across the workers of `serve --workers N`."""
+    return Gauge(name, documentation, registry=registry, multiprocess_mode=across_workers)
+
+
 class Metrics:
     """Every metric the gateway exports; features update the ones that are theirs."""
 
     def __init__(self) -> None:
         self.registry = CollectorRegistry(auto_describe=True)
         r = self.registry
-        self.http_requests = Counts(
+        self.http_requests = _counts(
             "gateway_http_requests",
             "HTTP requests by route and status",
+            r,
             ("method", "route", "status"),
         )
-        self.http_latency = LatencyHistogram(
+        self.http_latency = _latency(
             "gateway_http_request_duration_seconds",
             "HTTP request latency by route and status",
+            r,
             ("method", "route", "status"),
         )
         self.http_refused = Counter(
             "gateway_http_refused",
             "Connections refused at the connection cap, and connections and requests cut "
-            "off by the header or body deadline",
+            "off by the header, body or send deadline",
             ["reason"],
             registry=r,
         )
-        self.webhooks = Counts(
+        self.webhooks = _counts(
             "gateway_webhooks",
             "Inbound webhooks by integration kind and outcome",
+            r,
             ("kind", "outcome"),
         )
-        self.events_stored = Counts(
-            "gateway_events_stored", "Activity events stored in the event log"
+        self.events_stored = _counts(
+            "gateway_events_stored", "Activity events stored in the event log", r
         )
-        self.duplicates = Counts("gateway_duplicates", "Provider events received again and dropped")
-        self.normalised = Counts(
+        self.duplicates = _counts(
+            "gateway_duplicates", "Provider events received again and dropped", r
+        )
+        self.normalised = _counts(
             "gateway_webhooks_normalised",
             "Verified webhooks normalised into activities (a redelivery recognised by its "
             "dedup keys is answered without)",
+            r,
         )
-        self.ws_sessions = Gauge(
-            "gateway_ws_sessions", "Open authenticated agent websocket sessions", registry=r
+        self.ws_sessions = _gauge(
+            "gateway_ws_sessions",
+            "Open authenticated agent websocket sessions",
+            PER_PROCESS,
+            r,
         )
         self.ws_slow_disconnects = Counter(
             "gateway_ws_slow_disconnects",
             "Sessions closed 4008 for an unsent backlog",
             registry=r,
         )
-        self.ws_unauthenticated = Gauge(
+        self.ws_unauthenticated = _gauge(
             "gateway_ws_unauthenticated",
             "Agent websockets open and still waiting for their auth frame",
-            registry=r,
+            PER_PROCESS,
+            r,
         )
         self.ws_refused = Counter(
             "gateway_ws_refused",
@@ -146,37 +252,69 @@ class Metrics:
             ["outcome"],
             registry=r,
         )
-        self.delivery_queue_depth = Gauge(
-            "gateway_delivery_queue_depth", "Deliveries waiting in the queue", registry=r
+        self.delivery_queue_depth = _gauge(
+            "gateway_delivery_queue_depth",
+            "Deliveries waiting in the queue",
+            ENGINE_WIDE,
+            r,
         )
         # What the engine holds, shared by every process on it (each reports the same):
         # refreshed by the retention loop, so a scrape costs no engine round trip.
-        self.event_log_events = Gauge(
-            "gateway_event_log_events", "Events held in the event log", registry=r
+        self.event_log_events = _gauge(
+            "gateway_event_log_events",
+            "Events held in the event log",
+            ENGINE_WIDE,
+            r,
         )
-        self.event_log_bytes = Gauge(
-            "gateway_event_log_bytes", "Bytes of the events held in the event log", registry=r
+        self.event_log_bytes = _gauge(
+            "gateway_event_log_bytes",
+            "Bytes of the events held in the event log",
+            ENGINE_WIDE,
+            r,
         )
-        self.delivery_queued_bytes = Gauge(
-            "gateway_delivery_queued_bytes", "Bytes of the deliveries queued", registry=r
+        self.delivery_queued_bytes = _gauge(
+            "gateway_delivery_queued_bytes",
+            "Bytes of the deliveries queued",
+            ENGINE_WIDE,
+            r,
         )
-        self.delivery_dead_bytes = Gauge(
-            "gateway_delivery_dead_bytes", "Bytes of the dead letters kept for replay", registry=r
+        self.delivery_dead_bytes = _gauge(
+            "gateway_delivery_dead_bytes",
+            "Bytes of the dead letters kept for replay",
+            ENGINE_WIDE,
+            r,
         )
-        self.delivery_oldest_due = Gauge(
+        self.delivery_oldest_due = _gauge(
             "gateway_delivery_oldest_due_seconds",
             "How long the longest-waiting due delivery has been due",
-            registry=r,
+            ENGINE_WIDE,
+            r,
         )
-        self.delivery_overflowed = Gauge(
+        self.delivery_overflowed = _gauge(
             "gateway_delivery_overflowed_total",
             "Queued deliveries turned dead by a subscriber's queued-bytes cap (engine-wide)",
-            registry=r,
+            ENGINE_WIDE,
+            r,
         )
-        self.dead_letters_dropped = Gauge(
+        self.dead_letters_dropped = _gauge(
             "gateway_dead_letters_dropped_total",
             "Dead letters dropped by a subscriber's dead-letter caps (engine-wide)",
+            ENGINE_WIDE,
+            r,
+        )
+        self.redis_errors = Counter(
+            "gateway_redis_errors",
+            "Calls to Redis that failed as unavailable (connection lost, timeout, a "
+            "not-now reply such as READONLY or OOM); 0 on the memory engine",
             registry=r,
+        )
+        self.redis_reader_lag = _gauge(
+            "gateway_redis_reader_lag_seconds",
+            "How far this process's event stream reader is behind: the age of the oldest "
+            "event of its last read (0 when it found nothing new); while Redis is "
+            "unreachable, the time since its last read; 0 on the memory engine",
+            FURTHEST_BEHIND,
+            r,
         )
         self.ingest_to_fanout = Histogram(
             "gateway_ingest_to_fanout_seconds",
@@ -184,12 +322,6 @@ class Metrics:
             buckets=_LATENCY_BUCKETS,
             registry=r,
         )
-
-        for collector in (self.http_requests, self.http_latency, self.webhooks):
-            r.register(collector)
-        r.register(self.events_stored)
-        r.register(self.duplicates)
-        r.register(self.normalised)
 
     def observe_request(self, method: str, route: str, status: int, seconds: float) -> None:
         """Count one HTTP request. Methods outside the standard set are `other`, so a client
@@ -199,4 +331,14 @@ class Metrics:
         self.http_latency.observe(key, seconds)
 
     def render(self) -> bytes:
-        return generate_latest(self.registry)
+        return generate_latest(self._exposed)
+
+    @property
+    def _exposed(self) -> CollectorRegistry:
+        """This app's registry, or under workers one reading every worker's files."""
+        directory = os.environ.get(MULTIPROCESS_DIR)
+        if not directory:
+            return self.registry
+        host = CollectorRegistry()
+        MultiProcessCollector(host, directory)  # type: ignore[no-untyped-call]
+        return host

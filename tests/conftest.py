@@ -11,7 +11,7 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import pytest
 
@@ -19,9 +19,15 @@ from gateway.engine.base import Engine
 from gateway.engine.deliveries import QueueLimits
 from gateway.engine.memory import MemoryEngine
 from gateway.engine.redis import RedisOptions, open_redis_engine
-from tests.redis_support import RedisServer, fresh_prefix, redis_server_binary
+from tests.redis_support import (
+    RedisClusterServers,
+    RedisServer,
+    fresh_prefix,
+    redis_server_binary,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
+Servers = TypeVar("Servers", RedisServer, RedisClusterServers)
 START_LINE = re.compile(r"gateway listening on http://(\S+):(\d+) \(engine: (\w+)\)")
 
 
@@ -126,20 +132,50 @@ def gateway_factory() -> Iterator[Any]:
             gateway.proc.wait()
 
 
+def _options(servers: RedisServer | RedisClusterServers) -> RedisOptions:
+    """Options for shared servers under a key prefix of this test's own."""
+    return RedisOptions(url=servers.url, key_prefix=fresh_prefix(), timeout_seconds=2.0)
+
+
 @pytest.fixture(scope="session")
 def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
     """One real redis-server for the whole run; tests keep apart by key prefix."""
+    yield from _for_the_session(RedisServer(tmp_path_factory.mktemp("redis")))
+
+
+@pytest.fixture(scope="session")
+def redis_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisClusterServers]:
+    """A Redis Cluster of three masters for the whole run."""
+    yield from _for_the_session(RedisClusterServers(tmp_path_factory.mktemp("redis-cluster")))
+
+
+def _for_the_session(servers: Servers) -> Iterator[Servers]:
     if redis_server_binary() is None:
         pytest.skip("redis-server is not installed (scripts/test installs it)")
-    server = RedisServer(tmp_path_factory.mktemp("redis")).start()
-    yield server
-    server.stop()
+    servers.start()
+    yield servers
+    servers.stop()
 
 
 @pytest.fixture
 def redis_options(redis_server: RedisServer) -> RedisOptions:
-    """Options for the shared server under a key prefix of this test's own."""
-    return RedisOptions(url=redis_server.url, key_prefix=fresh_prefix(), timeout_seconds=2.0)
+    return _options(redis_server)
+
+
+@pytest.fixture
+def redis_cluster_options(redis_cluster: RedisClusterServers) -> RedisOptions:
+    return _options(redis_cluster)
+
+
+@pytest.fixture(params=["memory", "redis"])
+def engine_env(request: pytest.FixtureRequest) -> dict[str, str]:
+    """The environment putting this test's `python -m gateway serve` on the engine the test
+    runs on: none for the memory engine; for Redis, the session's redis-server under a key
+    prefix of the test's own."""
+    if request.param == "memory":
+        return {}
+    server: RedisServer = request.getfixturevalue("redis_server")
+    return {"GATEWAY_REDIS_URL": server.url, "GATEWAY_REDIS_KEY_PREFIX": fresh_prefix()}
 
 
 NewEngine = Callable[..., Awaitable[Engine]]

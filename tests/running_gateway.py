@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import json
 import socket
 import threading
@@ -14,7 +15,8 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import jwt
@@ -24,7 +26,12 @@ from tests.conftest import ROOT, GatewayProcess, start_gateway
 
 ADMIN_KEY = "running-gateway-admin-key-0123456789abcdef"
 JWT_SECRET = "running-gateway-jwt-secret-0123456789abcdef"
-GATEWAY_ENV = {"GATEWAY_ADMIN_KEY": ADMIN_KEY, "GATEWAY_JWT_SECRET": JWT_SECRET}
+MASTER_KEY = "cnVubmluZy1nYXRld2F5LW1hc3Rlci1rZXktMDEyMzQ"
+GATEWAY_ENV = {
+    "GATEWAY_ADMIN_KEY": ADMIN_KEY,
+    "GATEWAY_JWT_SECRET": JWT_SECRET,
+    "GATEWAY_MASTER_KEYS": MASTER_KEY,
+}
 FIXTURES = ROOT / "tests" / "fixtures"
 HUBSTER_HUB = "3bc1e69f-c520-446f-ab2c-01751fd66a31"
 HUBSTER_TENANT = "abc1e69f-c888-875f-ee2c-45789fd66a00"
@@ -216,7 +223,141 @@ class TcpProxy:
     def restore(self) -> None:
         self._run(self._start())
 
+    async def _finish_pipes(self) -> None:
+        """Cancel the pipes still winding down, so that none is left pending at close."""
+        pipes = [task for task in asyncio.all_tasks() if task is not asyncio.current_task()]
+        for pipe in pipes:
+            pipe.cancel()
+        await asyncio.gather(*pipes, return_exceptions=True)
+
     def close(self) -> None:
         self.cut()
+        self._run(self._finish_pipes())
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join(5)
+
+
+@dataclass(frozen=True)
+class Delivered:
+    """One request a `ThreadSink` received."""
+
+    path: str
+    headers: dict[str, str]
+    body: bytes
+    at: float = field(default_factory=time.monotonic)
+
+    @property
+    def event_id(self) -> str:
+        return str(self.headers["webhook-id"])
+
+
+class ThreadSink:
+    """A subscriber's endpoint on loopback, on threads of its own (so a gateway process,
+    not the test's loop, is what it waits for): records every POST as it arrives, and
+    answers 204 at once, or after `hold` seconds (a slow subscriber) until `release()`."""
+
+    def __init__(self, hold: float = 0.0) -> None:
+        self.received: list[Delivered] = []
+        self._lock = threading.Lock()
+        self._released = threading.Event()
+        if not hold:
+            self._released.set()
+        sink = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                headers = {name.lower(): value for name, value in self.headers.items()}
+                with sink._lock:
+                    sink.received.append(Delivered(self.path, headers, body))
+                sink._released.wait(hold)
+                try:
+                    self.send_response(204)
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
+                except OSError:  # the sender went away meanwhile (a killed gateway)
+                    self.close_connection = True
+
+            def log_message(self, format: str, *args: Any) -> None:
+                return
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._server.daemon_threads = True
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread.start()
+
+    def release(self) -> None:
+        """Answer the requests held and every later one at once."""
+        self._released.set()
+
+    def url(self, path: str = "/hook") -> str:
+        return f"http://127.0.0.1:{self._server.server_address[1]}{path}"
+
+    def event_ids(self, path: str = "/hook") -> list[str]:
+        with self._lock:
+            return [item.event_id for item in self.received if item.path == path]
+
+    def wait_for(self, count: int, path: str = "/hook", timeout: float = 30) -> list[str]:
+        """The event ids delivered to `path` once there are at least `count` of them."""
+        deadline = time.monotonic() + timeout
+        while len(ids := self.event_ids(path)) < count:
+            assert time.monotonic() < deadline, f"{len(ids)} of {count} delivered to {path}"
+            time.sleep(0.05)
+        return ids
+
+    def close(self) -> None:
+        self.release()
+        self._server.shutdown()
+        self._server.server_close()
+
+
+@dataclass
+class WebhookLoad:
+    """Hubster System webhooks posted from threads until stopped, each with its own text
+    (`load-<n>`, numbered in the order sent) and conversation, and how each was answered
+    (0: not at all, the request timed out)."""
+
+    gateway: RunningGateway
+    integration: dict[str, Any]
+    hub: str
+    answers: dict[str, int] = field(default_factory=dict)
+    _stopped: threading.Event = field(default_factory=threading.Event)
+    _count: itertools.count[int] = field(default_factory=itertools.count)
+    _threads: list[threading.Thread] = field(default_factory=list)
+
+    def start(self, threads: int = 4) -> WebhookLoad:
+        self._threads = [threading.Thread(target=self._post, daemon=True) for _ in range(threads)]
+        for thread in self._threads:
+            thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stopped.set()
+        for thread in self._threads:
+            thread.join(20)
+
+    def _post(self) -> None:
+        while not self._stopped.is_set():
+            text = f"load-{next(self._count)}"
+            body = hubster_system(f"conv-{text}", {"type": "text", "text": text}, hub=self.hub)
+            request = self.gateway.signed(self.integration, json.dumps(body).encode())
+            try:
+                answer = http("POST", request.url, request.body, request.headers)
+                self.answers[text] = answer.status
+            except OSError:  # no answer at all (a timeout): neither accepted nor refused
+                self.answers[text] = 0
+
+    def sent(self) -> int:
+        return len(self.answers)
+
+    def accepted(self) -> set[str]:
+        return {text for text, status in list(self.answers.items()) if status == 202}
+
+    def wait_accepted(self, count: int, after: int = 0, timeout: float = 30) -> None:
+        """Until `count` webhooks numbered `after` or later were accepted."""
+        deadline = time.monotonic() + timeout
+        while len([t for t in self.accepted() if int(t[5:]) >= after]) < count:
+            assert time.monotonic() < deadline, f"fewer than {count} accepted after {after}"
+            time.sleep(0.05)

@@ -11,7 +11,8 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstrai
 from gateway.admin.json_body import parse_body
 from gateway.agents.tokens import mint
 from gateway.config import Settings
-from gateway.http.appkeys import JWT_SECRET, SETTINGS
+from gateway.http.appkeys import JWT_SECRET, SETTINGS, TRUSTED_PROXIES
+from gateway.http.forwarded import public_base_url
 from gateway.http.operation import Answer, Body, Operation
 from gateway.http.routes import Route
 from gateway.times import format_seconds
@@ -67,16 +68,14 @@ class AgentAuthResponse(BaseModel):
 
 
 def websocket_url(settings: Settings, request: web.Request) -> str:
-    """`GATEWAY_PUBLIC_URL` when set (what agents reach through a proxy), else this host."""
-    if settings.public_url:
-        base = settings.public_url.rstrip("/")
-        if base.startswith("https://"):
-            base = "wss://" + base.removeprefix("https://")
-        elif base.startswith("http://"):
-            base = "ws://" + base.removeprefix("http://")
-        return base + WEBSOCKET_PATH
-    scheme = "wss" if request.scheme == "https" else "ws"
-    return f"{scheme}://{request.host}{WEBSOCKET_PATH}"
+    """`GATEWAY_PUBLIC_URL` when set (what agents reach through a proxy), else the URL a
+    trusted proxy says was called, else this host; `ws` for `http`, `wss` for `https`."""
+    base = public_base_url(request, settings, request.app[TRUSTED_PROXIES])
+    if base.startswith("https://"):
+        base = "wss://" + base.removeprefix("https://")
+    elif base.startswith("http://"):
+        base = "ws://" + base.removeprefix("http://")
+    return base + WEBSOCKET_PATH
 
 
 async def put_agent_auth(request: web.Request) -> web.Response:

@@ -1,5 +1,5 @@
-"""The operator's commands besides `serve`: `token`, `send`, `tail`, `check-config` and
-`openapi`.
+"""The operator's commands besides `serve`: `token`, `send`, `tail`, `check-config`,
+`openapi` and `reencrypt`.
 
 Each module adds its sub-command to the parser and runs it; what can be pure is (building a
 provider's signed request, formatting an event line, masking settings). A problem the user

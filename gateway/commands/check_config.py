@@ -13,11 +13,11 @@ import time
 import tomllib
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
 from gateway.agents.tokens import TokenVerifier
 from gateway.config import Settings, load_settings
-from gateway.engine.factory import redis_options
+from gateway.engine.factory import check_engine_settings
+from gateway.engine.redis.urls import without_secrets
 from gateway.integrations.declared import declared_integration
 from gateway.subscribers.declared import declared_subscriber
 
@@ -41,8 +41,7 @@ def add_parser(commands: Any) -> None:
 def validate(settings: Settings) -> None:
     """What start-up checks beyond the settings' own types: `ConfigError` for the first
     problem. The engine's own settings are checked without connecting to anything."""
-    if settings.redis_url:
-        redis_options(settings)
+    check_engine_settings(settings)
     TokenVerifier(
         secret=settings.jwt_secret or "generated-at-start-up",
         public_key_pem=settings.jwt_public_key,
@@ -58,28 +57,20 @@ def validate(settings: Settings) -> None:
 
 
 def masked(name: str, value: Any) -> Any:
-    """A setting's value as it may be shown: secrets replaced, a URL's password too."""
+    """A setting's value as it may be shown: secrets replaced, a Redis URL's passwords too
+    (in its user info or its query)."""
     field = Settings.model_fields[name]
     if value is None:
         return None
     if field.repr is False:
         return MASK
     if name == "redis_url":
-        return _without_password(value)
+        return without_secrets(value, MASK)
     if name == "integrations":
         return [_masked_integration(table) for table in value]
     if name == "subscribers":
         return [_masked_table(table, SUBSCRIBER_SECRETS) for table in value]
     return value
-
-
-def _without_password(url: str) -> str:
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    user = parts.username or ""
-    host = parts.netloc.rpartition("@")[2]
-    return urlunsplit(parts._replace(netloc=f"{user}:{MASK}@{host}"))
 
 
 def _masked_table(table: dict[str, Any], secrets: frozenset[str]) -> dict[str, Any]:

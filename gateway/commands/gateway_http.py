@@ -13,6 +13,7 @@ from gateway.commands import CommandError
 from gateway.config import Settings
 
 TIMEOUT_SECONDS = 15.0
+EXCERPT_CHARS = 200
 
 
 @dataclass(frozen=True, slots=True)
@@ -25,12 +26,19 @@ class Answer:
         return 200 <= self.status < 300
 
     def error_message(self) -> str:
-        """The contract's `{"error": {"code", "message"}}` as one line, else the raw body."""
+        """The gateway's `{"error": {"code", "message"}}` as one line; anything else (an
+        HTML page from a proxy, ...) as the start of its text, whitespace collapsed."""
         try:
             error = json.loads(self.body)["error"]
-            return f"{self.status} {error['code']}: {error['message']}"
+            return one_line(f"{self.status} {error['code']}: {error['message']}")
         except (ValueError, KeyError, TypeError):
-            return f"{self.status} {self.body[:200].decode('utf-8', 'replace')}"
+            return one_line(f"{self.status} {self.body.decode('utf-8', 'replace')}")
+
+
+def one_line(text: str, limit: int = EXCERPT_CHARS) -> str:
+    """`text` with every run of whitespace (newlines too) one space, cut to `limit`."""
+    collapsed = " ".join(text.split())
+    return collapsed if len(collapsed) <= limit else collapsed[: limit - 1] + "…"
 
 
 def gateway_url(given: str | None, settings: Settings) -> str:
@@ -85,4 +93,8 @@ def admin_json(method: str, url: str, key: str, payload: Any | None = None) -> A
     answer = call(method, url, body=body, headers=headers)
     if not answer.ok:
         raise CommandError(f"{method} {url}: {answer.error_message()}")
-    return json.loads(answer.body)
+    try:
+        return json.loads(answer.body)
+    except ValueError:
+        excerpt = one_line(answer.body.decode("utf-8", "replace"))
+        raise CommandError(f"{method} {url}: {answer.status} but not JSON: {excerpt}") from None

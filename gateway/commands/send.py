@@ -3,8 +3,9 @@ signed the way the integration's kind requires, and print the answer (`202 {...}
 
 The integration (its kind and credentials) is read through the admin API with the
 configured admin key. Kinds whose gateway side holds only a public key (Telnyx, Standard
-Webhooks `v1a`) need `--key` with the private key; for the others `--key` replaces the
-integration's own secret (to try a rotated or a wrong one). Exit status 0 when the gateway
+Webhooks `v1a`) need `--key` (or `--key-file`, which keeps it out of the process list) with
+the private key; for the others it replaces the integration's own secret (to try a rotated
+or a wrong one). Exit status 0 when the gateway
 accepted it (2xx), 1 when it answered anything else.
 """
 
@@ -33,7 +34,11 @@ def add_parser(commands: Any) -> None:
     parser.add_argument("file", metavar="FILE", help="the body to send ('-' for stdin)")
     parser.add_argument("--integration", required=True, help="the integration id")
     parser.add_argument("--url", help="the gateway (default: from the configuration)")
-    parser.add_argument("--key", help="the private key or secret to sign with (see above)")
+    key = parser.add_mutually_exclusive_group()
+    key.add_argument("--key", help="the private key or secret to sign with (see above)")
+    key.add_argument(
+        "--key-file", metavar="PATH", help="read --key from this file (kept out of `ps`)"
+    )
     parser.add_argument("--config", help="TOML file (default: $GATEWAY_CONFIG)")
     parser.set_defaults(run=run)
 
@@ -50,6 +55,9 @@ def _read(path: str) -> bytes:
 def run(args: argparse.Namespace) -> int:
     settings = load_settings(args.config)
     body = _read(args.file)
+    key = args.key
+    if args.key_file is not None:
+        key = _read(args.key_file).decode("utf-8", "replace").strip()
     base = gateway_url(args.url, settings)
     path = "/webhooks/" + quote(args.integration, safe="")
     record = admin_json(
@@ -61,7 +69,7 @@ def run(args: argparse.Namespace) -> int:
         body,
         post_url=base + path,
         signed_url=signed_base + path,
-        key=args.key,
+        key=key,
         now=int(time.time()),
     )
     answer = call("POST", request.url, body=request.body, headers=request.headers)

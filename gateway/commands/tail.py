@@ -1,11 +1,14 @@
 """`python -m gateway tail --token T`: print an agent's live events, one line each
 (`id type conversationId text-or-state`, or `--json`: each event as one JSON line), through
-the agent websocket like any dashboard, with the `websockets` client library.
+the agent websocket like any dashboard, with the `websockets` client library. `--token -`
+reads the token from stdin, and without `--token` it comes from `GATEWAY_TOKEN`: either
+keeps it out of the process list.
 
 After a drop it reconnects (backing off up to 10 s) and resumes after the last event it
 printed, so no event is missing or printed twice; if the gateway no longer holds that far
 back it says so on stderr. Notes go to stderr, events to stdout. A token the gateway
-refuses ends it with exit status 2; `--count N` ends it after N events.
+refuses, or an upgrade refused with a 4xx status (a wrong URL), ends it with exit status 2;
+`--count N` ends it after N events.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ import argparse
 import asyncio
 import contextlib
 import json
+import os
 import signal
 import sys
 from typing import Any
@@ -31,6 +35,9 @@ FINAL_CLOSES = {
     4400: "the gateway refused a frame",
 }
 TEXT_MAX_CHARS = 200
+RETRIED_REFUSALS = frozenset({408, 429})
+"""The 4xx answers to the upgrade that may pass (timeout, rate limit); any other 4xx (a
+wrong host or path: 404, a proxy's 401 or 403) will not, so retrying it is pointless."""
 
 
 def add_parser(commands: Any) -> None:
@@ -40,7 +47,11 @@ def add_parser(commands: Any) -> None:
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("--token", required=True, help="the agent's JWT")
+    parser.add_argument(
+        "--token",
+        help="the agent's JWT, or - to read it from stdin (default: $GATEWAY_TOKEN; either "
+        "keeps it out of the process list)",
+    )
     parser.add_argument(
         "--url", help="the gateway, or its ws:// websocket URL (default: from the configuration)"
     )
@@ -80,14 +91,31 @@ def event_line(event: dict[str, Any]) -> str:
     return f"{event.get('id')} {event.get('type')} {event.get('conversationId') or '-'} {text}"
 
 
+class ReaderGone(Exception):
+    """stdout's reader went away (`tail | head -1`): the end, not a network failure to retry
+    (a `BrokenPipeError` is an `OSError`, which the reconnection loop would catch)."""
+
+
 def _note(text: str) -> None:
     print(f"tail: {text}", file=sys.stderr, flush=True)
 
 
+def agent_token(given: str | None) -> str:
+    """The token from `--token`, stdin (`--token -`) or `GATEWAY_TOKEN`."""
+    if given == "-":
+        token = sys.stdin.readline()
+    else:
+        token = given if given is not None else os.environ.get("GATEWAY_TOKEN", "")
+    token = token.strip()
+    if not token:
+        raise CommandError("no token: give --token JWT, --token - (stdin) or GATEWAY_TOKEN")
+    return token
+
+
 class Tail:
-    def __init__(self, args: argparse.Namespace, url: str) -> None:
+    def __init__(self, args: argparse.Namespace, url: str, token: str) -> None:
         self.url = url
-        self.token: str = args.token
+        self.token = token
         filters = [part.strip() for item in args.events or [] for part in item.split(",")]
         self.events = [part for part in filters if part]
         self.as_json: bool = args.json
@@ -107,7 +135,12 @@ class Tail:
 
     async def run(self) -> None:
         from websockets.asyncio.client import connect
-        from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidURI
+        from websockets.exceptions import (
+            ConnectionClosed,
+            InvalidHandshake,
+            InvalidStatus,
+            InvalidURI,
+        )
 
         delay = INITIAL_BACKOFF_SECONDS
         while True:
@@ -130,6 +163,11 @@ class Tail:
                 reason = f"closed {code}" if code else "connection lost"
             except InvalidURI as exc:
                 raise CommandError(f"{self.url} is not a websocket URL: {exc}") from None
+            except InvalidStatus as exc:
+                status = exc.response.status_code
+                if 400 <= status < 500 and status not in RETRIED_REFUSALS:
+                    raise CommandError(f"{self.url} refused the upgrade: HTTP {status}") from None
+                reason = str(exc)
             except (OSError, InvalidHandshake, TimeoutError) as exc:
                 reason = str(exc) or type(exc).__name__
             if code in FINAL_CLOSES:
@@ -169,7 +207,10 @@ class Tail:
             return False  # already printed before a reconnection
         self.last_event_id = event_id
         line = json.dumps(event, ensure_ascii=False) if self.as_json else event_line(event)
-        print(line, flush=True)
+        try:
+            print(line, flush=True)
+        except BrokenPipeError:
+            raise ReaderGone from None
         self.printed += 1
         return self.count is not None and self.printed >= self.count
 
@@ -187,12 +228,13 @@ def run(args: argparse.Namespace) -> int:
     if args.count is not None and args.count < 1:
         raise CommandError("--count must be at least 1")
     settings = load_settings(args.config)
+    token = agent_token(args.token)
     if args.url and args.url.startswith(("ws://", "wss://")):
         url = args.url  # the `websocketUrl` an agent was handed
     else:
         url = websocket_url(gateway_url(args.url, settings))
     try:
-        asyncio.run(_until_signalled(Tail(args, url)))
-    except BrokenPipeError:  # `tail ... | head`: the reader is gone, so are we
-        sys.stderr.close()
+        asyncio.run(_until_signalled(Tail(args, url, token)))
+    except ReaderGone:
+        raise BrokenPipeError from None  # ended quietly, as for every command (gateway/cli.py)
     return 0

@@ -96,4 +96,10 @@ def _minted_by_gateway(args: argparse.Namespace, settings: Settings, hubs: list[
         body["conversationIds"] = args.conversations
     url = gateway_url(args.url, settings) + "/agent/auth"
     answer = admin_json("PUT", url, admin_key(settings), body)
-    return str(answer["agentAuth"]["jwt"])
+    try:
+        token = answer["agentAuth"]["jwt"]
+    except (KeyError, TypeError):
+        token = None
+    if not isinstance(token, str):
+        raise CommandError(f"PUT {url}: the answer holds no agentAuth.jwt")
+    return token

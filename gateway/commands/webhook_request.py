@@ -45,8 +45,14 @@ class Integration:
     configuration: dict[str, Any]
 
     @classmethod
-    def from_record(cls, record: dict[str, Any]) -> Integration:
-        return cls(record["integrationId"], record["kind"], dict(record["configuration"]))
+    def from_record(cls, record: Any) -> Integration:
+        """The integration in an admin API answer; `CommandError` when the answer is not
+        one (a server that is not the gateway answered, say)."""
+        try:
+            configuration = dict(record["configuration"])
+            return cls(str(record["integrationId"]), str(record["kind"]), configuration)
+        except (KeyError, TypeError, ValueError):
+            raise CommandError("the answer is not an integration record") from None
 
     def setting(self, name: str) -> str:
         value = self.configuration.get(name)

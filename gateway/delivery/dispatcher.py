@@ -15,6 +15,14 @@ Each pass also starts at the next due subscriber in turn, so the capped share ro
 instead of always going to the same subscribers first.
 
 Ordering needs nothing here: the queue only shows the head of an ordered lane.
+
+A subscriber's enabled flag (registry) and its parking (queue) live in two stores, so a
+failure or a race between the two writes can leave them disagreeing (see
+`gateway.delivery.worker`). The dispatcher converges them from both sides: a subscriber
+disabled but due is parked when it comes due, and every `reconcile_seconds` the parked
+subscribers are checked against the registry: one whose record says enabled is unparked,
+one without a record is dropped. The failures this repairs move no change counter, hence a
+timer; the pass is one read of the parked set (and of the registry only after a change).
 """
 
 from __future__ import annotations
@@ -22,6 +30,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import math
+import time
 from collections import Counter
 from collections.abc import Callable
 
@@ -38,6 +48,7 @@ PER_SUBSCRIBER_CONCURRENCY = 8
 GLOBAL_CONCURRENCY = 256
 POLL_SECONDS = 0.05
 BACKOFF_SECONDS = 1.0
+RECONCILE_SECONDS = 5.0
 
 
 class Dispatcher:
@@ -48,9 +59,12 @@ class Dispatcher:
         *,
         per_subscriber: int = PER_SUBSCRIBER_CONCURRENCY,
         global_cap: int = GLOBAL_CONCURRENCY,
+        reconcile_seconds: float = RECONCILE_SECONDS,
     ) -> None:
         """`lease_seconds`: how long a claimed delivery stays hidden from other processes
-        (the delivery timeout plus a margin); a process that dies loses its claims then."""
+        (the delivery timeout plus a margin); a process that dies loses its claims then.
+        `reconcile_seconds`: how often parked subscribers are checked against the registry
+        (how long one left parked but enabled waits at most)."""
         self._deliverer = deliverer
         self._queue = deliverer.engine.deliveries
         self._subscribers = SubscriberList(deliverer.engine.registry)
@@ -60,6 +74,8 @@ class Dispatcher:
         self._in_flight: Counter[str] = Counter()
         self._tasks: dict[asyncio.Task[None], QueuedDelivery] = {}
         self._turn = 0
+        self.reconcile_seconds = reconcile_seconds
+        self._reconciled_at = -math.inf
         self._wake = asyncio.Event()
         self._closing = False
 
@@ -73,7 +89,7 @@ class Dispatcher:
             try:
                 await self._dispatch_due()
             except EngineUnavailable:
-                log.warning("engine unavailable; dispatcher retrying")
+                log.debug("engine unavailable; dispatcher retrying")
                 await asyncio.sleep(BACKOFF_SECONDS)
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(POLL_SECONDS):  # wait_for (3.11) can swallow a cancel
@@ -83,6 +99,9 @@ class Dispatcher:
         if self._closing:
             return
         now = self._deliverer.clock()
+        if time.monotonic() - self._reconciled_at >= self.reconcile_seconds:
+            await self._reconcile(now)
+            self._reconciled_at = time.monotonic()
         due = await self._queue.due_subscribers(now)
         if not due:
             return
@@ -93,9 +112,27 @@ class Dispatcher:
             if subscriber is None:
                 await self._queue.drop_subscriber(subscriber_id)
             elif not subscriber.enabled:
-                await self._queue.park(subscriber_id)  # a disable whose park did not land
+                await self._queue.park(subscriber_id)  # an unpark raced its disable
             else:
                 await self._start_attempts(subscriber, now)
+
+    async def _reconcile(self, now: float) -> None:
+        """Unpark every parked subscriber whose record says enabled; drop the queue of one
+        without a record. The parked set is read before the registry, so a subscriber
+        found enabled was enabled after it was parked; should a disable land between the
+        two reads, it is unparked wrongly but disabled, and parked again when it comes due
+        (nothing of a disabled subscriber is ever claimed)."""
+        parked = await self._queue.parked()
+        if not parked:
+            return
+        subscribers = await self._subscribers.current()
+        for subscriber_id in parked:
+            subscriber = subscribers.get(subscriber_id)
+            if subscriber is None:
+                await self._queue.drop_subscriber(subscriber_id)
+            elif subscriber.enabled:
+                log.warning("subscriber %s was parked but enabled; unparked", subscriber_id)
+                await self._queue.unpark(subscriber_id, now)
 
     async def _start_attempts(self, subscriber: Subscriber, now: float) -> None:
         in_flight = self._in_flight[subscriber.id]
@@ -134,7 +171,7 @@ class Dispatcher:
                 result = SendResult(None, f"gateway error: {type(exc).__name__}")
             await self._deliverer.conclude(subscriber, delivery, result)
         except EngineUnavailable:
-            log.warning("engine unavailable; delivery %s will be retried", delivery.id)
+            log.debug("engine unavailable; delivery %s will be retried", delivery.id)
         except Exception:
             log.exception("delivery %s: recording the attempt failed", delivery.id)
         finally:

@@ -107,7 +107,7 @@ def enqueuer_loop(engine: Engine, on_enqueued: Callable[[], None]) -> LoopBody:
             except CursorConflict:
                 cursor = None
             except EngineUnavailable:
-                log.warning("engine unavailable; enqueuer retrying")
+                log.debug("engine unavailable; enqueuer retrying")
                 await asyncio.sleep(BACKOFF_SECONDS)
 
     return run

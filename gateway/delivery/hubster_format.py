@@ -12,7 +12,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from gateway.engine.ids import event_id_ms
+from gateway.engine.ids import event_id_ms, is_event_id
 from gateway.times import epoch_ms
 
 Json = dict[str, Any]
@@ -72,14 +72,17 @@ def hubster_activity(activity: Json) -> Json:
 
 def _event_ms(activity: Json) -> int:
     """Hubster's `eventId` is when the event happened, in epoch ms: `occurredAt`, else the
-    time in the gateway id."""
+    time in the gateway id, else 0 (no time known: an example send's id is no event id)."""
     occurred = activity.get("occurredAt")
     if isinstance(occurred, str):
         try:
             return epoch_ms(datetime.fromisoformat(occurred))
         except ValueError:
             pass
-    return event_id_ms(str(activity.get("id", "0" * 13)))
+    event_id = activity.get("id")
+    if isinstance(event_id, str) and is_event_id(event_id):
+        return event_id_ms(event_id)
+    return 0
 
 
 def _party(

@@ -6,6 +6,19 @@ The two halves are separate so the dispatcher can turn a send that raised into a
 attempt. A subscriber deleted while its attempt was in flight has been dropped from the
 queue, and `conclude` then writes nothing, so no record, failure mark or dead letter of it
 outlives it.
+
+Disabling writes to two stores that no step spans: the queue (park: claim nothing more of
+the subscriber) and the registry (`enabled: false`, by compare-and-set). Parking comes
+first, so no attempt starts between the decision and the disable; the enable route writes
+the other way round (enable, then unpark). How the two always come to agree:
+- any interleaving with an enable ends enabled and unparked, or disabled and parked, or
+  disabled but unparked, which the dispatcher parks as soon as it is due (it claims
+  nothing of a disabled subscriber);
+- a failure between the writes (the engine unreachable, a compare-and-set losing every
+  try, a 410's `conclude` failing after its park, an enable's unpark failing) leaves it
+  parked while its record says enabled: the dispatcher's reconcile pass unparks it within
+  `RECONCILE_SECONDS` (and drops the queue of one parked without a record).
+The registry is the truth; the queue follows it.
 """
 
 from __future__ import annotations
@@ -86,9 +99,9 @@ class Deliverer:
             await self._disable(subscriber.id, "failing")
 
     async def _disable(self, subscriber_id: str, reason: DisabledReason) -> None:
-        """Park first, then disable by compare-and-set: whichever way this interleaves with
-        an `enable` (which enables, then unparks), the subscriber never ends up enabled but
-        parked; one left disabled but due is parked by the dispatcher."""
+        """Park first, then disable by compare-and-set. Should the second write fail, or
+        an `enable` land between the two, the dispatcher's reconcile pass unparks the
+        subscriber its record says is enabled (the module docstring has the whole case)."""
         queue = self.engine.deliveries
         await queue.park(subscriber_id)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Protocol
 
 from gateway.engine.deliveries import DeliveryQueue
@@ -14,6 +15,16 @@ from gateway.errors import Unavailable
 
 class EngineUnavailable(Unavailable):
     """The engine cannot be reached; the request answers 503 and nothing was accepted."""
+
+
+@dataclass(frozen=True, slots=True)
+class EngineStats:
+    """What an engine knows of its own health, read without I/O (for `/metrics`)."""
+
+    errors: int = 0
+    """Calls that failed as unavailable since the process started."""
+    reader_lag_seconds: float = 0.0
+    """How far this process's reading of the shared event log is behind (0 in-process)."""
 
 
 class Engine(Protocol):
@@ -32,5 +43,7 @@ class Engine(Protocol):
     async def ping(self) -> None:
         """Raise `EngineUnavailable` unless the engine answers."""
         ...
+
+    def stats(self) -> EngineStats: ...
 
     async def close(self) -> None: ...

@@ -202,6 +202,11 @@ class DeliveryQueue(Protocol):
         mark is cleared, so the first failure after enabling does not disable it again)."""
         ...
 
+    async def parked(self) -> list[str]:
+        """Every parked subscriber, in no order (a plain read): what the dispatcher checks
+        against the registry, so that a subscriber parked but enabled does not stay so."""
+        ...
+
     async def dead_letters(self, subscriber_id: str, after: str, limit: int) -> list[DeadLetter]:
         """Up to `limit` of the subscriber's dead letters with event ids above `after`,
         oldest event first."""

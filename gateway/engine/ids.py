@@ -12,6 +12,9 @@ from __future__ import annotations
 import re
 
 MAX_SEQ = 999_999
+SCRIPT_ID_FORMAT = "%013.0f-%06d"
+"""The same format for Lua's `string.format`, which the Redis engine's scripts get as an
+argument with `MAX_SEQ` (Lua numbers are doubles, so the milliseconds print as `%.0f`)."""
 EVENT_ID_PATTERN = r"^[0-9]{13}-[0-9]{6}$"
 r"""ASCII digits: `\d` would take any script's digits (Arabic-Indic, fullwidth, ...), ids
 that sort as no stored id does."""

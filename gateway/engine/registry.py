@@ -16,6 +16,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from gateway.errors import Unavailable
+
 Record = dict[str, Any]
 
 UPDATE_ATTEMPTS = 16
@@ -31,8 +33,13 @@ class Versioned:
     version: int
 
 
-class RegistryConflict(Exception):
-    """A compare-and-set found another version than expected (or the record gone)."""
+class RegistryConflict(Unavailable):
+    """A compare-and-set found another version than expected (or the record gone). `update`
+    retries on it; out of `update`, the record kept changing through every try, so nothing
+    was written and a retry later will do: 503 `unavailable` with `Retry-After`."""
+
+    RETRY_AFTER_SECONDS = 1
+    MESSAGE = "The record kept changing while this request tried to update it; retry."
 
 
 class Registry(Protocol):

@@ -16,6 +16,7 @@ from typing import BinaryIO
 
 import orjson
 
+from gateway.logs import process_fields
 from gateway.times import format_log_time
 
 LOGGER_NAME = "gateway.access"
@@ -33,24 +34,32 @@ class AccessLog:
         self._stream = stream
         self._pending: list[bytes] = []
         self._enabled = logging.getLogger(LOGGER_NAME).isEnabledFor(logging.INFO)
+        self._common = {"level": "info", "logger": LOGGER_NAME, "msg": "request"}
+        self._common.update(process_fields())
 
     def request(
-        self, method: str, route: str, path: str, status: int, seconds: float, request_id: str
+        self,
+        method: str,
+        route: str,
+        path: str,
+        status: int,
+        seconds: float,
+        request_id: str,
+        remote_address: str,
     ) -> None:
         """The line of one answered request."""
         if not self._enabled:
             return
         line = {
             "ts": format_log_time(time.time()),
-            "level": "info",
-            "logger": LOGGER_NAME,
-            "msg": "request",
+            **self._common,
             "method": method,
             "route": route,
             "path": path if len(path) <= MAX_LOGGED_PATH else _cut(path),
             "status": status,
             "durationMs": round(seconds * 1000, 3),
             "requestId": request_id,
+            "remoteAddress": remote_address,
         }
         if not self._pending:
             asyncio.get_running_loop().call_soon(self.flush)

@@ -23,7 +23,9 @@ from gateway.http.appkeys import (
     METRICS,
     ROUTE_TABLE,
     SETTINGS,
+    TRUSTED_PROXIES,
 )
+from gateway.http.forwarded import TrustedProxies
 from gateway.http.inflight import InFlight
 from gateway.http.middleware import request_middleware
 from gateway.http.routes import RouteTable
@@ -73,6 +75,7 @@ def build_app(
     app[LOOPS] = Loops()
     app[INFLIGHT] = InFlight()
     app[ACCESS_LOG] = AccessLog()
+    app[TRUSTED_PROXIES] = TrustedProxies.of(settings)
     app[ADMIN_KEY] = admin_key
     app[JWT_SECRET] = jwt_secret
     app[ROUTE_TABLE] = RouteTable()

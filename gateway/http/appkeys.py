@@ -13,6 +13,7 @@ from aiohttp import web
 from gateway.config import Settings
 from gateway.engine import Engine
 from gateway.http.access_log import AccessLog
+from gateway.http.forwarded import TrustedProxies
 from gateway.http.inflight import InFlight
 from gateway.loops import Loops
 from gateway.metrics import Metrics
@@ -28,4 +29,5 @@ ADMIN_KEY = web.AppKey("admin_key", str)
 JWT_SECRET = web.AppKey("jwt_secret", str)
 INFLIGHT = web.AppKey("inflight", InFlight)
 ACCESS_LOG = web.AppKey("access_log", AccessLog)
+TRUSTED_PROXIES = web.AppKey("trusted_proxies", TrustedProxies)
 ROUTE_TABLE: web.AppKey[RouteTable] = web.AppKey("route_table")

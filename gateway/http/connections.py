@@ -15,6 +15,13 @@ beside aiohttp's keep-alive:
   closed); a body nobody reads makes aiohttp close the connection.
 - the **keep-alive** (`http_keepalive_seconds`): aiohttp's own idle timeout between
   requests, which the gateway sets.
+- the **send deadline** (`http_send_timeout_seconds`): from the moment the transport's
+  buffer fills (the client is not taking an answer: `pause_writing`) until it takes enough
+  of it (`resume_writing`). A client that sends requests and never reads the answers would
+  otherwise hold its connection for ever, the handler waiting to write; when it passes,
+  the connection is dropped (`abort`: closing would wait for the buffer to drain). A
+  websocket is handed over to its own limits (`hand_over_to_websocket`): a backlog in
+  bytes and heartbeats.
 
 The server (`GatewayServer`) counts open connections; past `max_connections` a new one is
 answered a canned 503 `unavailable` the moment it is accepted, without reading or parsing
@@ -30,8 +37,9 @@ asyncio protocol), `Server.connection_lost`, the request factory's arguments
 `(message, payload, protocol, writer, task)`, `RequestHandler(manager, loop=..., **kwargs)`,
 its `connection_made` / `data_received` / `connection_lost`, `log_access` (called once
 each request is answered), `log_exception` and `handle_error(request, status, exc,
-message)`, and aiohttp's lingering read after an answer treating a `TimeoutError` on the
-body as the end. aiohttp is pinned below its next major, and
+message)`, aiohttp's lingering read after an answer treating a `TimeoutError` on the
+body as the end, and the transport's flow control reaching the handler (`pause_writing`,
+`resume_writing`), which `request.protocol` is. aiohttp is pinned below its next major, and
 `tests/http/test_aiohttp_canaries.py` fails, naming what changed, as soon as a release moves
 any of them.
 """
@@ -45,7 +53,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, cast
 
-import orjson
 from aiohttp import web
 from aiohttp.abc import AbstractStreamWriter
 from aiohttp.http_parser import RawRequestMessage
@@ -53,9 +60,10 @@ from aiohttp.streams import StreamReader
 from prometheus_client import Counter
 
 from gateway.config import Settings
+from gateway.errors import GatewayError
 from gateway.http.appkeys import METRICS, SETTINGS
 from gateway.http.body import BodyDeadlineExceeded
-from gateway.http.errors import ERROR_HEADER
+from gateway.http.errors import raw_error_answer
 from gateway.http.protocol_errors import (
     MAX_HEADER_FIELD_BYTES,
     MAX_HEADERS,
@@ -70,7 +78,7 @@ SERVER_NAME = "gateway"
 """The `Server` header of every answer: the product, never a version to look up flaws by
 (aiohttp would announce its own and Python's)."""
 
-REFUSAL_REASONS = ("connection_limit", "header_timeout", "body_timeout")
+REFUSAL_REASONS = ("connection_limit", "header_timeout", "body_timeout", "send_timeout")
 
 _OVER_CAPACITY_LINGER_SECONDS = 1.0
 """How long a connection refused at the cap may stay open for the client to read the 503."""
@@ -117,6 +125,7 @@ def raise_descriptor_limit(max_connections: int) -> None:
 class ConnectionLimits:
     header_timeout_seconds: float
     body_timeout_seconds: float
+    send_timeout_seconds: float
     max_connections: int
 
     @classmethod
@@ -124,6 +133,7 @@ class ConnectionLimits:
         return cls(
             header_timeout_seconds=settings.http_header_timeout_seconds,
             body_timeout_seconds=settings.http_body_timeout_seconds,
+            send_timeout_seconds=settings.http_send_timeout_seconds,
             max_connections=settings.max_connections,
         )
 
@@ -133,9 +143,18 @@ class GatewayConnection(web.RequestHandler):
 
     `_awaiting_request` is True from the opening and from each answer until the next
     request starts; the header deadline runs only then. The body deadline belongs to the
-    request being read and is cancelled by the arrival of its body's end."""
+    request being read and is cancelled by the arrival of its body's end. The send deadline
+    runs while the transport's buffer is full, unless the connection became a websocket."""
 
-    __slots__ = ("_awaiting_request", "_body_deadline", "_header_deadline", "_server", "_timers")
+    __slots__ = (
+        "_awaiting_request",
+        "_body_deadline",
+        "_header_deadline",
+        "_send_deadline",
+        "_server",
+        "_timers",
+        "_websocket",
+    )
 
     def __init__(
         self, server: GatewayServer, *, loop: asyncio.AbstractEventLoop, **kwargs: Any
@@ -146,6 +165,8 @@ class GatewayConnection(web.RequestHandler):
         self._awaiting_request = True
         self._header_deadline: asyncio.TimerHandle | None = None
         self._body_deadline: asyncio.TimerHandle | None = None
+        self._send_deadline: asyncio.TimerHandle | None = None
+        self._websocket = False
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         super().connection_made(transport)
@@ -166,11 +187,32 @@ class GatewayConnection(web.RequestHandler):
         super().data_received(data)
 
     def connection_lost(self, exc: BaseException | None) -> None:
-        for timer in (self._header_deadline, self._body_deadline):
+        for timer in (self._header_deadline, self._body_deadline, self._send_deadline):
             if timer is not None:
                 timer.cancel()
-        self._header_deadline = self._body_deadline = None
+        self._header_deadline = self._body_deadline = self._send_deadline = None
         super().connection_lost(exc)
+
+    def pause_writing(self) -> None:
+        """The transport's buffer is full: the send deadline starts."""
+        super().pause_writing()
+        if not self._websocket:
+            self._send_deadline = self._timers.call_later(
+                self._server.limits.send_timeout_seconds, self._answer_not_taken
+            )
+
+    def resume_writing(self) -> None:
+        """The client took enough of the buffer: the send deadline stops."""
+        if self._send_deadline is not None:
+            self._send_deadline.cancel()
+            self._send_deadline = None
+        super().resume_writing()
+
+    def hand_over_to_websocket(self) -> None:
+        self._websocket = True
+        if self._send_deadline is not None:
+            self._send_deadline.cancel()
+            self._send_deadline = None
 
     def request_started(self, payload: StreamReader) -> None:
         """Called by the server's request factory as a request's handling begins: its
@@ -232,6 +274,14 @@ class GatewayConnection(web.RequestHandler):
         log.debug("closed a connection whose request headers did not arrive in time")
         self.force_close()
 
+    def _answer_not_taken(self) -> None:
+        self._send_deadline = None
+        if self.transport is None:
+            return
+        self._server.count_refused("send_timeout")
+        log.debug("dropped a connection whose client did not take its answer in time")
+        self.transport.abort()
+
     def _body_too_slow(self, payload: StreamReader) -> None:
         self._body_deadline = None
         if payload.is_eof() or payload.exception() is not None:
@@ -241,24 +291,25 @@ class GatewayConnection(web.RequestHandler):
         payload.set_exception(BodyDeadlineExceeded())
 
 
-def _canned_503() -> tuple[bytes, bytes]:
-    """The answer past the connection cap, around its request id: built once."""
-    message = "The gateway is at its connection limit; retry shortly."
-    body = orjson.dumps({"error": {"code": "unavailable", "message": message}})
-    head = (
-        "HTTP/1.1 503 Service Unavailable\r\n"
-        "Content-Type: application/json\r\n"
-        f"Content-Length: {len(body)}\r\n"
-        f"{ERROR_HEADER}: {message}\r\n"
-        "Retry-After: 1\r\n"
-        f"Server: {SERVER_NAME}\r\n"
-        "Connection: close\r\n"
-        f"{HEADER}: "
-    )
-    return head.encode(), b"\r\n\r\n" + body
+def hand_over_to_websocket(request: web.BaseRequest) -> None:
+    """Called once a request became a websocket: its writes are bounded by the websocket
+    layer from then on (a backlog in bytes, closed 4008; heartbeats), not by the send
+    deadline, which would otherwise cut a session merely behind by more than a buffer."""
+    protocol = request.protocol
+    if isinstance(protocol, GatewayConnection):
+        protocol.hand_over_to_websocket()
 
 
-_OVER_CAPACITY_HEAD, _OVER_CAPACITY_TAIL = _canned_503()
+AT_CONNECTION_LIMIT = GatewayError(
+    "unavailable",
+    "The gateway is at its connection limit; retry shortly.",
+    503,
+    {"Retry-After": "1"},
+)
+_OVER_CAPACITY_HEAD, _OVER_CAPACITY_TAIL = raw_error_answer(
+    AT_CONNECTION_LIMIT, {"Server": SERVER_NAME, "Connection": "close"}
+)
+"""The answer past the connection cap, encoded once; each connection adds its request id."""
 
 
 class _OverCapacity(asyncio.Protocol):
@@ -270,7 +321,8 @@ class _OverCapacity(asyncio.Protocol):
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         stream = cast(asyncio.Transport, transport)
-        stream.write(_OVER_CAPACITY_HEAD + new_request_id().encode() + _OVER_CAPACITY_TAIL)
+        request_id = f"{HEADER}: {new_request_id()}\r\n".encode()
+        stream.write(_OVER_CAPACITY_HEAD + request_id + _OVER_CAPACITY_TAIL)
         if stream.can_write_eof():
             stream.write_eof()
         loop = asyncio.get_running_loop()

@@ -3,14 +3,17 @@
 wrong method) and for anything unexpected (a 500 whose message names the request id).
 
 Nothing else in the gateway writes an error body: the request middleware answers whatever a
-handler raises with one of the `*_response` functions below, and the protocol handler
-(requests refused before routing) and `/readyz` build theirs with `error_response`.
+handler raises with one of the `*_response` functions below, the protocol handler
+(requests refused before routing) and `/readyz` build theirs with `error_response`, and a
+connection answered without aiohttp (past the connection cap) writes the bytes
+`raw_error_answer` encoded once at start-up.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from http import HTTPStatus
 from typing import Any
 
 import orjson
@@ -57,6 +60,10 @@ def _header_safe(message: str) -> str:
     return text.encode("latin-1", "replace").decode("latin-1")
 
 
+def _error_body(code: str, message: str, **extra: Any) -> bytes:
+    return orjson.dumps({"error": {"code": code, "message": message}, **extra})
+
+
 def error_response(
     status: int,
     code: str,
@@ -66,10 +73,9 @@ def error_response(
 ) -> web.Response:
     """The error answer; `extra` members go beside `error` in the body (`/readyz` lists
     its problems there)."""
-    body = {"error": {"code": code, "message": message}, **extra}
     response = web.Response(
         status=status,
-        body=orjson.dumps(body),
+        body=_error_body(code, message, **extra),
         content_type="application/json",
         headers=headers,
     )
@@ -79,6 +85,23 @@ def error_response(
 
 def gateway_error_response(error: GatewayError) -> web.Response:
     return error_response(error.status, error.code, error.message, error.headers)
+
+
+def raw_error_answer(error: GatewayError, headers: Mapping[str, str]) -> tuple[bytes, bytes]:
+    """The error as a whole HTTP/1.1 answer in the error format, for a connection answered
+    without aiohttp: the head (status line and header lines: the error's own, then
+    `headers`, each line ending in CRLF) and the rest (the blank line and the body), so
+    that the caller can put a line of its own (a request id) between them."""
+    body = _error_body(error.code, error.message)
+    lines = [
+        f"HTTP/1.1 {error.status} {HTTPStatus(error.status).phrase}",
+        "Content-Type: application/json",
+        f"Content-Length: {len(body)}",
+        f"{ERROR_HEADER}: {_header_safe(error.message)}",
+        *(f"{name}: {value}" for name, value in {**error.headers, **headers}.items()),
+    ]
+    head = "".join(f"{line}\r\n" for line in lines).encode("latin-1")
+    return head, b"\r\n" + body
 
 
 def _snake(reason: str) -> str:

@@ -14,8 +14,9 @@ from aiohttp import hdrs, web
 from aiohttp.typedefs import Handler
 from multidict import istr
 
+from gateway.engine.base import EngineUnavailable
 from gateway.errors import ClientGone, GatewayError
-from gateway.http.appkeys import ACCESS_LOG, INFLIGHT, METRICS
+from gateway.http.appkeys import ACCESS_LOG, INFLIGHT, METRICS, TRUSTED_PROXIES
 from gateway.http.connections import SERVER_NAME
 from gateway.http.errors import (
     gateway_error_response,
@@ -44,8 +45,11 @@ def _error_response(request: web.Request, error: Exception) -> web.StreamRespons
     """The one place handlers' errors become responses: nothing else renders an error."""
     if isinstance(error, GatewayError):
         if error.status >= 500:
+            # An engine outage is logged by the engine when it goes and when it is back;
+            # a line per request answered 503 meanwhile would drown them.
+            level = logging.DEBUG if isinstance(error, EngineUnavailable) else logging.WARNING
             extra = {"requestId": request_id(request)}
-            error_log.warning("answered %d %s", error.status, error.code, extra=extra)
+            error_log.log(level, "answered %d %s", error.status, error.code, extra=extra)
         elif isinstance(error, ClientGone):
             extra = {"requestId": request_id(request)}
             error_log.debug("the client closed the connection mid-request", extra=extra)
@@ -93,5 +97,6 @@ async def request_middleware(request: web.Request, handler: Handler) -> web.Stre
     route = route_label(request)
     method, status = request.method, response.status
     app[METRICS].observe_request(method, route, status, elapsed)
-    app[ACCESS_LOG].request(method, route, request.path, status, elapsed, rid)
+    remote = app[TRUSTED_PROXIES].address(request)
+    app[ACCESS_LOG].request(method, route, request.path, status, elapsed, rid, remote)
     return response

@@ -21,7 +21,7 @@ from aiohttp import web
 from aiohttp.typedefs import Handler
 
 from gateway.errors import GatewayError, Unavailable, rate_limited, unauthorized
-from gateway.http.appkeys import ADMIN_KEY, ENGINE, ROUTE_TABLE
+from gateway.http.appkeys import ADMIN_KEY, ENGINE, ROUTE_TABLE, TRUSTED_PROXIES
 from gateway.http.operation import Operation
 
 Access = Literal["public", "admin"]
@@ -87,9 +87,11 @@ async def admin_key_refusal(request: web.Request) -> GatewayError:
     the engine's throttle so that every process sees the same count. Only failures are
     counted and throttled: the right key always passes, so no one can lock the operator
     out by failing from the operator's address, and a 32-byte key cannot be guessed
-    within any rate. If the throttle cannot be reached, the answer is the plain 401."""
+    within any rate. If the throttle cannot be reached, the answer is the plain 401. The
+    address is the client's: behind a trusted proxy, the one it forwarded
+    (`gateway/http/forwarded.py`)."""
     refusal = unauthorized("The admin key is missing or wrong.")
-    key = f"admin-failures:{request.remote}"
+    key = f"admin-failures:{request.app[TRUSTED_PROXIES].address(request)}"
     rate = ADMIN_FAILURES_PER_MINUTE / 60
     try:
         wait = await request.app[ENGINE].throttle.take(

@@ -4,20 +4,26 @@ Shutdown order: stop listening, drain in-flight HTTP requests (within
 `shutdown_timeout_seconds`), then aiohttp's runner runs `on_shutdown` (websockets close
 1012, deliveries go back to the queue), gives handlers a last few seconds to finish writing,
 and runs `on_cleanup`.
+
+A worker of `serve --workers N` (`worker` is its id; `supervisor.py` starts it) is the same
+server, listening with SO_REUSEPORT beside its siblings, and leaving when its supervisor
+is gone.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import signal
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
 from gateway import early_signals
 from gateway.config import Settings, generated_secret
 from gateway.engine.factory import open_engine
+from gateway.engine.redis import RedisEngine, RedisOptions
 from gateway.http.app import build_app
 from gateway.http.appkeys import INFLIGHT
 from gateway.http.connections import GatewayRunner, raise_descriptor_limit
@@ -51,17 +57,20 @@ def loop_factory(choice: str) -> Callable[[], asyncio.AbstractEventLoop]:
     return uvloop.new_event_loop
 
 
-def run(settings: Settings) -> None:
+def run(settings: Settings, *, worker: int | None = None) -> None:
     """Serve on the chosen event loop until stopped."""
     with asyncio.Runner(loop_factory=loop_factory(settings.event_loop)) as runner:
-        runner.run(serve(settings))
+        runner.run(serve(settings, worker=worker))
 
 
-def _loop_name(loop: asyncio.AbstractEventLoop) -> str:
-    return "uvloop" if type(loop).__module__.startswith("uvloop") else "asyncio"
+def loop_line(choice: str) -> str:
+    """The start-up line naming the event loop `event_loop` resolves to (a supervisor's
+    workers resolve it the same way)."""
+    name = "asyncio" if loop_factory(choice) is asyncio.new_event_loop else "uvloop"
+    return f"event loop: {name}"
 
 
-async def serve(settings: Settings) -> None:
+async def serve(settings: Settings, *, worker: int | None = None) -> None:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
@@ -77,6 +86,8 @@ async def serve(settings: Settings) -> None:
         admin_key=admin_key,
         jwt_secret=settings.jwt_secret or generated_secret(),
     )
+    if worker is not None:
+        app.on_response_prepare.append(_worker_header(str(worker)))
     runner = GatewayRunner(
         app,
         handle_signals=False,
@@ -87,7 +98,7 @@ async def serve(settings: Settings) -> None:
     if stop.is_set():
         await runner.cleanup()
         return
-    site = web.TCPSite(runner, settings.host, settings.port)
+    site = web.TCPSite(runner, settings.host, settings.port, reuse_port=worker is not None)
     try:
         await site.start()
     except OSError as exc:
@@ -99,9 +110,54 @@ async def serve(settings: Settings) -> None:
     print(f"gateway listening on http://{host}:{port} (engine: {engine.name})", flush=True)
     if settings.admin_key is None:
         print(f"admin key: {admin_key}", flush=True)
-    print(f"event loop: {_loop_name(loop)}", flush=True)
+    if isinstance(engine, RedisEngine):
+        print(redis_line(engine.options), flush=True)
+    print(loop_line(settings.event_loop), flush=True)
+    unwatch = _follow_supervisor(stop) if worker is not None else None
     await stop.wait()
+    if unwatch is not None:
+        unwatch()
     await _shut_down(runner, app[INFLIGHT], settings.shutdown_timeout_seconds)
+
+
+def redis_line(options: RedisOptions) -> str:
+    """The start-up line naming the Redis target (never its password) and key prefix."""
+    return f"redis: {options.target} (key prefix {options.key_prefix})"
+
+
+WORKER_HEADER = "X-Gateway-Worker"
+
+
+def _worker_header(worker: str) -> Callable[[web.Request, web.StreamResponse], Awaitable[None]]:
+    """`on_response_prepare` hook of a worker: every answer (websocket upgrades included)
+    says which worker gave it, as its log lines do."""
+
+    async def name_the_worker(request: web.Request, response: web.StreamResponse) -> None:
+        response.headers[WORKER_HEADER] = worker
+
+    return name_the_worker
+
+
+def _follow_supervisor(stop: asyncio.Event) -> Callable[[], None]:
+    """A worker whose supervisor died (even by kill -9) shuts down like on SIGTERM: nothing
+    would restart or stop it any more. Watched through a pidfd, which becomes readable when
+    the process ends; returns what stops the watch."""
+    supervisor = os.getppid()
+    watch = os.pidfd_open(supervisor)
+    loop = asyncio.get_running_loop()
+
+    def gone() -> None:
+        loop.remove_reader(watch)
+        log.warning("the supervisor (pid %d) is gone: shutting down", supervisor)
+        stop.set()
+
+    loop.add_reader(watch, gone)
+
+    def unwatch() -> None:
+        loop.remove_reader(watch)
+        os.close(watch)
+
+    return unwatch
 
 
 async def _shut_down(runner: web.AppRunner, inflight: InFlight, limit_seconds: float) -> None:

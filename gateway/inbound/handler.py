@@ -25,8 +25,9 @@ from gateway.errors import (
     rate_limited,
 )
 from gateway.events.encode import encode_all
-from gateway.http.appkeys import ENGINE, METRICS, SETTINGS
+from gateway.http.appkeys import ENGINE, METRICS, SETTINGS, TRUSTED_PROXIES
 from gateway.http.body import read_limited
+from gateway.http.forwarded import public_base_url
 from gateway.inbound import hubster, scg, standard, telnyx, twilio
 from gateway.inbound.base import Adapter, InboundRequest, Receiver, Webhook, too_many_activities
 from gateway.inbound.media import accepted_media_type, is_compressed
@@ -46,12 +47,11 @@ ADAPTERS: dict[str, Adapter] = {
 
 
 def signed_url(request: web.Request) -> str:
-    """The URL the provider called: the public URL when configured (behind a proxy the
-    server's own view of scheme and host is not what the provider signed)."""
-    public_url = request.app[SETTINGS].public_url
-    if public_url:
-        return public_url.rstrip("/") + request.raw_path
-    return f"{request.scheme}://{request.host}{request.raw_path}"
+    """The URL the provider called: the public URL when configured, else the scheme and host
+    a trusted proxy forwarded (behind a proxy the server's own view of them is not what the
+    provider signed), else this server's own view."""
+    app = request.app
+    return public_base_url(request, app[SETTINGS], app[TRUSTED_PROXIES]) + request.raw_path
 
 
 def _receiver(cached: CachedIntegration, now: float, settings: Settings) -> Receiver:

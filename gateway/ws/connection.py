@@ -20,7 +20,6 @@ from typing import TYPE_CHECKING
 
 from aiohttp import WSMsgType, web
 
-from gateway.engine.base import EngineUnavailable
 from gateway.engine.events import StoredEvent
 from gateway.errors import GatewayError
 from gateway.times import format_seconds
@@ -248,10 +247,7 @@ class AgentConnection(Outbox):
         log.debug("session closed", extra={**self._log_fields(), "closeCode": self.ws.close_code})
         if self.state.grant is NO_GRANT:
             return
-        try:
-            await self.runtime.presence.left(self)
-        except EngineUnavailable:
-            log.warning("engine unavailable; presence of %s not cleared", self.session_id)
+        await self.runtime.presence.left(self)
 
     def close(self, code: int, reason: str) -> asyncio.Task[None]:
         """Close once (later calls get the same task): out of the fan-out at once, flush

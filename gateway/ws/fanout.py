@@ -120,10 +120,18 @@ class SessionRouter:
         """Every hub a local session is present in."""
         return list(self._present)
 
-    def send_to_present(self, hub_id: str, frame: bytes) -> None:
-        """A roster frame to every local session present in the hub that lacks it."""
-        for session in self._present.get(hub_id, ()):
-            session.offer_roster(hub_id, frame)
+    def joined_in(self, hub_id: str) -> list[AgentConnection]:
+        """The local sessions present in the hub that have had its roster. A session's join
+        is stored before its first roster is read, so any roster read from now on includes
+        them; one read earlier may not, and goes to none of the sessions joining since."""
+        return [session for session in self._present.get(hub_id, ()) if hub_id in session.rosters]
+
+    def send_roster(self, hub_id: str, frame: bytes, recipients: Iterable[AgentConnection]) -> None:
+        """A roster frame to those of `recipients` still present in the hub that lack it."""
+        present = self._present.get(hub_id, set())
+        for session in recipients:
+            if session in present:
+                session.offer_roster(hub_id, frame)
 
 
 def _index(
@@ -144,9 +152,15 @@ def _unindex(
                 del index[hub_id]
 
 
-def fanout_loop(events: EventLog, router: SessionRouter) -> LoopBody:
+def fanout_loop(events: EventLog, router: SessionRouter, since: str | None = None) -> LoopBody:
+    """`since` is the newest id when the server started, read before it serves anything: an
+    event stored once sessions can join is never behind the cursor, however late the loop's
+    first read (over Redis, a round trip queued behind every other loop's)."""
+
     async def run(beat: Callable[[], None]) -> None:
-        cursor: str | None = None
+        cursor = since
+        if cursor is not None:
+            router.start_at(cursor)
         failures = 0
         while True:
             beat()
@@ -158,7 +172,7 @@ def fanout_loop(events: EventLog, router: SessionRouter) -> LoopBody:
             except EngineUnavailable:
                 delay = BACKOFF_SECONDS[min(failures, len(BACKOFF_SECONDS) - 1)]
                 failures += 1
-                log.warning("engine unavailable; fan-out retries in %.1fs", delay)
+                log.debug("engine unavailable; fan-out retries in %.1fs", delay)
                 await asyncio.sleep(delay)
                 continue
             failures = 0
@@ -193,9 +207,12 @@ async def replay(session: AgentConnection, events: EventLog, admit: Admit) -> No
         start = admit.resume_from
     else:
         return
-    if start < await events.history_floor() or start > await events.last_id():
+    floor, last = await events.history_floor(), await events.last_id()
+    if start < floor or start > last:
+        # Live from the store's newest event: a fan-out loop lagging behind the store (reading
+        # Redis) may still be about to deliver it to every session.
         session.offer(server_frame("recovered", recovered=False, count=0))
-        session.finish_replay(None)
+        session.finish_replay(last)
         return
     limit_bytes = session.runtime.settings.ws_max_backlog_bytes
     cursor, count = start, 0

@@ -30,6 +30,7 @@ from gateway.engine.base import Engine, EngineUnavailable
 from gateway.engine.ids import is_event_id
 from gateway.errors import GatewayError, Unavailable, invalid_payload, unauthorized
 from gateway.http.appkeys import ENGINE, JWT_SECRET, LOOPS, METRICS, SETTINGS
+from gateway.http.connections import hand_over_to_websocket
 from gateway.http.middleware import stamp
 from gateway.http.operation import Answer, Operation
 from gateway.http.request_id import request_id
@@ -152,6 +153,7 @@ async def websocket(request: web.Request) -> web.StreamResponse:
     except BaseException:
         runtime.done_waiting(connection)
         raise
+    hand_over_to_websocket(request)
     ws.connection = connection
     await connection.serve(None if grant is None else rules.admit(state, grant, None))
     return ws
@@ -215,13 +217,22 @@ def _runtime(app: web.Application) -> WsRuntime:
 async def _start_loops(app: web.Application) -> None:
     runtime = app[WS_RUNTIME]
     heartbeat = runtime.settings.ws_heartbeat_seconds
-    app[LOOPS].start("fanout", fanout_loop(runtime.engine.events, runtime.router))
+    # Where the fan-out and the roster feed start is read before any session can join (a
+    # loop's own first read may come late); when the engine is down, each finds it itself.
+    start: str | None = None
+    with contextlib.suppress(EngineUnavailable):
+        start = await runtime.engine.events.last_id()
+    app[LOOPS].start("fanout", fanout_loop(runtime.engine.events, runtime.router, start))
+    roster_start: str | None = None
+    with contextlib.suppress(EngineUnavailable):
+        roster_start = (await runtime.presence.store.changes_after(None, 0)).cursor
     with contextlib.suppress(EngineUnavailable):  # the loop beats again soon
         await beat_once(runtime.presence, runtime.router)  # alive before any session joins
     beating = presence_heartbeat_loop(runtime.presence, runtime.router)
     app[LOOPS].start("presence-heartbeat", beating)
     app[LOOPS].start("presence-reaper", reap_loop(runtime.presence))
-    app[LOOPS].start("presence-feed", RosterFeed(runtime.presence, runtime.router).run)
+    roster_feed = RosterFeed(runtime.presence, runtime.router, roster_start)
+    app[LOOPS].start("presence-feed", roster_feed.run)
     app[LOOPS].start(
         "ws-heartbeat",
         heartbeat_loop(runtime.router, heartbeat),

@@ -10,16 +10,19 @@ Across processes, three loops per process:
 
 - The heartbeat keeps this process's sessions alive in the store (`PRESENCE_TTL_SECONDS`);
   when a beat finds the process had expired (it may have been reaped as dead, after a long
-  pause or an engine outage), its live sessions join again.
+  pause or an engine outage), its live sessions join again. Sessions that ended while the
+  engine was out of reach leave at the next beat that reaches it.
 - The reaper removes the sessions of processes that stopped beating: a crashed process's
-  agents leave the roster within `PRESENCE_TTL_SECONDS + REAP_SECONDS` (45 s; the takeover
+  agents leave the roster within `PRESENCE_TTL_SECONDS + REAP_SECONDS` (35 s; the takeover
   bound is 60 s). Every process reaps; reaping is idempotent.
 - The roster feed follows the store's change feed and sends each changed hub's roster,
   encoded once, to this process's sessions present in it — whichever process made the
   change. Changes are coalesced per hub: a hub's rosters go out at `ROSTERS_PER_SECOND`
   (after a burst of `ROSTER_BURST`, so ordinary comings and goings go out at once and in
   order); a roster held back is read when it goes, so the last frame is the current roster
-  however fast agents flip their status.
+  however fast agents flip their status. A roster goes to the sessions that had the hub's
+  roster before it was read: one joining meanwhile got a later read at its join, and never
+  hears one from before it.
 """
 
 from __future__ import annotations
@@ -127,6 +130,9 @@ class Presence:
         self.store = store
         self.instance_id = instance_id
         self._router = router
+        self._owed: dict[str, tuple[str, ...]] = {}
+        """Sessions that ended while the engine was unreachable, with their hubs: they
+        leave at the next heartbeat (at most one entry per session that was open)."""
 
     def _as_stored(self, session: AgentConnection) -> PresenceSession:
         return PresenceSession(
@@ -165,7 +171,17 @@ class Presence:
             await self._join(session, added)
 
     async def left(self, session: AgentConnection) -> None:
-        await self.store.leave(session.presence_hubs, session.session_id)
+        """The session ended; if the engine cannot be told now, the heartbeat tells it."""
+        try:
+            await self.store.leave(session.presence_hubs, session.session_id)
+        except EngineUnavailable:
+            self._owed[session.session_id] = session.presence_hubs
+
+    async def settle(self) -> None:
+        """Leave for the sessions that ended while the engine was unreachable."""
+        for session_id, hub_ids in list(self._owed.items()):
+            await self.store.leave(hub_ids, session_id)
+            del self._owed[session_id]
 
 
 async def beat_once(presence: Presence, router: SessionRouter) -> None:
@@ -173,6 +189,7 @@ async def beat_once(presence: Presence, router: SessionRouter) -> None:
         presence.instance_id, now_ms(), int(PRESENCE_TTL_SECONDS * 1000)
     ):
         await presence.rejoin(list(router.sessions.values()))
+    await presence.settle()
 
 
 def presence_heartbeat_loop(presence: Presence, router: SessionRouter) -> LoopBody:
@@ -182,7 +199,7 @@ def presence_heartbeat_loop(presence: Presence, router: SessionRouter) -> LoopBo
             try:
                 await beat_once(presence, router)
             except EngineUnavailable:
-                log.warning("engine unavailable; presence heartbeat missed")
+                log.debug("engine unavailable; presence heartbeat missed")
             await asyncio.sleep(HEARTBEAT_SECONDS)
 
     return run
@@ -195,14 +212,16 @@ def reap_loop(presence: Presence) -> LoopBody:
             try:
                 await presence.store.reap(now_ms())
             except EngineUnavailable:
-                log.warning("engine unavailable; presence not reaped this round")
+                log.debug("engine unavailable; presence not reaped this round")
             await asyncio.sleep(REAP_SECONDS)
 
     return run
 
 
 class RosterFeed:
-    def __init__(self, presence: Presence, router: SessionRouter) -> None:
+    def __init__(self, presence: Presence, router: SessionRouter, since: str | None = None) -> None:
+        """`since`: the feed's cursor when the server started (None: from the first read)."""
+        self._since = since
         self._store = presence.store
         self._router = router
         self._pending: dict[str, None] = {}
@@ -211,7 +230,7 @@ class RosterFeed:
         """Hubs whose rosters went out lately: (tokens left, when counted)."""
 
     async def run(self, beat: Callable[[], None]) -> None:
-        cursor: str | None = None
+        cursor = self._since
         while True:
             beat()
             try:
@@ -223,7 +242,7 @@ class RosterFeed:
                 )
                 await self._send_due(time.monotonic())
             except EngineUnavailable:
-                log.warning("engine unavailable; presence feed retrying")
+                log.debug("engine unavailable; presence feed retrying")
                 await asyncio.sleep(BACKOFF_SECONDS)
 
     def _tokens(self, hub_id: str, now: float) -> float:
@@ -242,6 +261,9 @@ class RosterFeed:
                 continue
             del self._pending[hub_id]
             self._budget[hub_id] = (tokens - 1.0, now)
-            self._router.send_to_present(hub_id, await roster_frame(self._store, hub_id))
+            # Who hears it is fixed before the read: a session whose own join completes
+            # during the read got a roster read later, which this one must not follow.
+            recipients = self._router.joined_in(hub_id)
+            self._router.send_roster(hub_id, await roster_frame(self._store, hub_id), recipients)
         for hub_id in [h for h in self._budget if self._tokens(h, now) >= ROSTER_BURST]:
             del self._budget[hub_id]  # as good as new: forgotten, so the map stays small

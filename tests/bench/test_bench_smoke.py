@@ -126,3 +126,29 @@ def test_redis_engine_is_used_or_its_absence_reported_with_exit_2() -> None:
     else:
         assert finished.returncode == 0, finished.stderr[-2000:]
         assert "signing" in finished.stdout
+
+
+def test_workers_need_the_redis_engine() -> None:
+    finished = bench("ingest", "--workers", "2", "--duration", "1", timeout=30)
+    assert finished.returncode == 2
+    assert "--workers above 1 needs --engine redis" in finished.stderr
+
+
+@pytest.mark.timeout(180)
+def test_ingest_and_fanout_run_on_two_workers_sharing_redis(tmp_path: Path) -> None:
+    """The gateway under test is a supervisor and two workers: both take part (the server
+    CPU is the whole process tree's), beside the redis-server's own CPU."""
+    path = tmp_path / "bench.json"
+    options = ["--duration", "1", "--sessions", "20", "--concurrency", "4", "--json", str(path)]
+    finished = bench("ingest", "fanout", "--engine", "redis", "--workers", "2", *options)
+    assert finished.returncode == 0, finished.stderr[-3000:] + finished.stdout[-3000:]
+    document = json.loads(path.read_text())
+    assert document["options"]["workers"] == 2
+    assert document["options"]["engine"] == "redis"
+    for name in ("ingest", "fanout"):
+        scenario = document["scenarios"][name]
+        assert scenario["status"] == "ok", scenario
+        gateway_note = next(
+            note for note in scenario["notes"] if note.startswith("gateway") and ": CPU" in note
+        )
+        assert "redis" in gateway_note, gateway_note

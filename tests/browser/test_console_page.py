@@ -12,6 +12,7 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from tests.browser.conftest import PageProblems, png_data_url, screenshot
+from tests.redis_support import RedisServer, fresh_prefix
 from tests.running_gateway import (
     ADMIN_KEY,
     HUBSTER_TENANT,
@@ -316,3 +317,72 @@ def test_a_gateway_restart_shows_the_banners_then_new_events(
         expect(page.locator("#banner-history")).to_be_hidden()
         expect(page.locator(".timeline .item.receipt")).to_have_count(1)
         second.stop()
+
+
+def test_with_redis_a_restart_brings_the_events_posted_while_the_page_was_away(
+    new_page: NewPage, redis_server: RedisServer
+) -> None:
+    """Another process on the same Redis takes webhooks while the page's gateway is down; the
+    restarted gateway replays them to the page, in order, once, with nothing lost."""
+    hub = _hub("chat")
+    env = {"GATEWAY_REDIS_URL": redis_server.url, "GATEWAY_REDIS_KEY_PREFIX": fresh_prefix()}
+    port = str(free_port())
+    texts = ["before", "while away 1", "while away 2", "while away 3", "after the restart"]
+    page, _ = new_page()
+    messages = page.locator("#timeline-holder .timeline .item.message")
+    with running("--port", port, env=env) as first:
+        hubster = first.integration("hubster-system", hub)
+
+        def post(gateway: RunningGateway, text: str) -> None:
+            gateway.post(hubster, hubster_system("c1", {"type": "text", "text": text}, hub=hub))
+
+        _open_console(page, first, agent_token("agent-1", [hub]))
+        post(first, texts[0])
+        expect(messages).to_have_count(1)
+        first.stop()
+    expect(page.locator("#banner-reconnecting")).to_be_visible()
+    with running(env=env) as other:  # another process, on another port
+        for text in texts[1:4]:
+            post(other, text)
+        other.stop()
+    with running("--port", port, env=env) as restarted:
+        expect(page.locator("#banner-reconnecting")).to_be_hidden(timeout=20000)
+        post(restarted, texts[4])  # live: it comes after the replay and its `recovered`
+        expect(messages).to_have_text([re.compile(re.escape(text)) for text in texts])
+        expect(page.locator("#banner-history")).to_be_hidden()
+        restarted.stop()
+
+
+BOUNDS = """async () => {
+  const { Board } = await import("/console/board.js");
+  const board = new Board("agent-1");
+  const at = new Date().toISOString();
+  const message = (n, conversationId) => ({
+    id: `1700000000000-${String(n).padStart(6, "0")}`, type: "message:customer", hubId: "cap",
+    conversationId, occurredAt: at, sender: { role: "customer", id: "c" },
+    message: { type: "text", text: `#${n}`, id: `m-${n}` },
+  });
+  for (let n = 0; n < 600; n++) board.add(message(n, `conv-${n}`), { replayed: false });
+  const hub = board.hubs.get("cap");
+  const busy = hub.conversations.get("conv-599");
+  for (let n = 600; n < 1200; n++) board.add(message(n, "conv-599"), { replayed: false });
+  return {
+    conversations: hub.conversations.size, listed: hub.list.childElementCount,
+    selected: board.selected.id, kept: hub.conversations.has("conv-0"),
+    dropped: hub.conversations.has("conv-1"), items: busy.timeline.childElementCount,
+    remembered: busy.messages.size, trimmedForgotten: !busy.messages.has("m-650"),
+  };
+}"""
+
+
+def test_the_board_stays_bounded_whichever_conversation_is_selected(
+    gateway: RunningGateway, new_page: NewPage
+) -> None:
+    """The first conversation is selected and sinks to the bottom: the next oldest goes."""
+    page, _ = new_page()
+    page.goto(f"{gateway.url}/console")
+    bounds = page.evaluate(BOUNDS)
+    assert bounds == {
+        "conversations": 500, "listed": 500, "selected": "conv-0", "kept": True,
+        "dropped": False, "items": 500, "remembered": 500, "trimmedForgotten": True,
+    }  # fmt: skip

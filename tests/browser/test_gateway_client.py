@@ -3,10 +3,13 @@ would), against a real gateway; a TCP proxy in between cuts the network when ask
 
 from __future__ import annotations
 
+import time
 import uuid
+from collections import Counter
 from collections.abc import Callable, Iterator
 from typing import Any
 
+import jwt
 import pytest
 from playwright.sync_api import Page
 
@@ -217,3 +220,103 @@ def test_history_lost_in_a_restart_is_reported_as_not_recovered(
         {"name": "client", "recovered": False, "count": 0, "history": False}
     ]
     assert [event["replayed"] for event in _record(page, "events")] == [False, False]
+
+
+def test_a_refused_token_is_replaced_once_and_a_flood_backs_off(
+    gateway: RunningGateway, new_page: NewPage, pages_origin: str
+) -> None:
+    """After 4001 or 4003 the client asks the page for a new token once, never retrying the
+    refused one and stopping when the new one is refused too; after 4429 (its own frame
+    flood) it waits `rateLimitedMs` (10 s by default), not its quick backoff."""
+    hub = _hub()
+    bad, other_bad = (
+        jwt.encode({"sub": "ann", "aud": "gateway", "exp": int(time.time()) + ttl}, "x" * 40)
+        for ttl in (600, 601)
+    )
+    hubless, other_hubless = agent_token("ann", [], ttl=600), agent_token("ann", [], ttl=601)
+    good, flooder = agent_token("ann", [hub]), agent_token("bob", [hub])
+    replacements = {"forbidden": other_hubless, "same": bad, "fresh": good}
+    minted: list[str] = []
+
+    def mint(name: str) -> str:
+        minted.append(name)
+        return replacements[name]
+
+    page = _harness(new_page, pages_origin, mint)
+    url = f"ws://127.0.0.1:{gateway.process.port}/ws"
+    for name, token in (("forbidden", hubless), ("same", bad), ("fresh", other_bad)):
+        _start(page, gateway.url, url, name=name, token=token, refresh=True)
+    _start(page, gateway.url, url, name="flooder", token=flooder)
+    opened = "window.record.states.some((s) => s.name === name && s.state === 'open')"
+    _wait(page, opened, "fresh")
+    _wait(page, opened, "flooder")
+    page.evaluate(
+        "() => { for (let n = 0; n < 200; n++) "
+        "window.clients.flooder.setStatus(n % 2 ? 'busy' : 'available'); }"
+    )
+    _wait(page, "window.record.states.some((s) => s.name === name && s.code === 4429)", "flooder")
+    page.wait_for_timeout(1500)  # past the harness's quick backoff (at most 1 s)
+    for name in ("forbidden", "same"):
+        _wait(
+            page, "window.record.states.some((s) => s.name === name && s.state === 'closed')", name
+        )
+    states = {
+        name: [(s["state"], s["code"]) for s in _record(page, "states", name)]
+        for name in ("forbidden", "same", "fresh", "flooder")
+    }
+    auths = Counter(frame["token"] for frame in _record(page, "sent") if frame["type"] == "auth")
+    page.evaluate("() => Object.values(window.clients).forEach((client) => client.close())")
+
+    assert sorted(minted) == ["forbidden", "fresh", "same"]
+    assert auths == {hubless: 1, other_hubless: 1, bad: 1, other_bad: 1, good: 1, flooder: 1}
+    assert states["forbidden"][-1] == ("closed", 4003)
+    assert states["same"][-1] == ("closed", 4001)
+    assert states["fresh"] == [
+        ("connecting", None),
+        ("reconnecting", 4001),
+        ("connecting", None),
+        ("open", None),
+    ]
+    assert states["flooder"][-1] == ("reconnecting", 4429)
+    (backoff,) = [s["delayMs"] for s in _record(page, "states", "flooder") if s["code"] == 4429]
+    assert backoff >= 10000
+    assert {"name": "flooder", "code": "rate_limited"} in _record(page, "errors", "flooder")
+
+
+def test_a_reconnection_asks_for_the_scope_the_gateway_confirmed(
+    gateway: RunningGateway, new_page: NewPage, pages_origin: str
+) -> None:
+    """Narrowing merges as on the gateway, and a refused `subscribe` is not remembered."""
+    kept, other = _hub(), _hub()
+    proxy = TcpProxy(gateway.process.port)
+    try:
+        page = _harness(new_page, pages_origin)
+        token = agent_token("ann", [kept, other])
+        _start(page, gateway.url, f"ws://127.0.0.1:{proxy.port}/ws", name="client", token=token)
+        _wait(page, "window.record.states.some((s) => s.state === 'open')")
+        subscribed = "window.record.received.filter((f) => f.type === 'subscribed').length"
+        page.evaluate(f"window.clients.client.subscribe({{hubIds: ['{kept}']}})")
+        _wait(page, f"{subscribed} === 1")
+        page.evaluate("window.clients.client.subscribe({events: ['message']})")
+        _wait(page, f"{subscribed} === 2")
+        page.evaluate("window.clients.client.subscribe({hubIds: ['not-granted']})")
+        _wait(page, "window.record.errors.some((e) => e.code === 'access_denied')")
+        proxy.cut()
+        _wait(page, "window.record.states.some((s) => s.state === 'reconnecting')")
+        proxy.restore()
+        _wait(page, "window.record.received.filter((f) => f.type === 'ready').length === 2")
+        _poster(gateway, other)("not in the scope")
+        _poster(gateway, kept)("in the scope")
+        _wait(page, "window.record.events.length === 1")
+    finally:
+        proxy.close()
+    auth = [frame for frame in _record(page, "sent") if frame["type"] == "auth"][-1]
+    assert (auth["hubIds"], auth["events"], "conversationIds" in auth) == (
+        [kept],
+        ["message"],
+        False,
+    )
+    ready = [frame for frame in _record(page, "received") if frame["type"] == "ready"][-1]
+    assert ready["hubIds"] == [kept]
+    events = [frame["event"] for frame in _record(page, "received") if frame["type"] == "event"]
+    assert [event["hubId"] for event in events] == [kept]

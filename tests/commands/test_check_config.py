@@ -8,7 +8,9 @@ from pathlib import Path
 import pytest
 
 from gateway.commands.check_config import masked
+from gateway.config import Settings
 from tests.conftest import ROOT, run_gateway
+from tests.running_gateway import MASTER_KEY
 
 ADMIN_KEY = "check-config-admin-key-0123456789abcdef"
 VALID = f"""
@@ -64,9 +66,36 @@ def test_effective_settings_with_sources_and_secrets_masked(tmp_path: Path) -> N
     assert result.stdout.startswith(f"# configuration is valid ({config})")
 
 
+SECRET_SETTINGS = {"admin_key": "a" * 40, "jwt_secret": "j" * 40, "master_keys": MASTER_KEY}
+"""A valid value of every setting that is a secret (marked `repr=False`)."""
+
+
+def test_every_secret_setting_is_masked() -> None:
+    secrets = {name for name, field in Settings.model_fields.items() if field.repr is False}
+    assert secrets == set(SECRET_SETTINGS), "give each secret setting a value here"
+    env = {f"GATEWAY_{name.upper()}": value for name, value in SECRET_SETTINGS.items()}
+    env["GATEWAY_REDIS_URL"] = (
+        "redis://user:userinfo-password@127.0.0.1:6379/0?password=query-password&db=1"
+    )
+    result = run_gateway("check-config", env=env)
+    assert result.returncode == 0, result.stderr
+    settings = _settings(result.stdout)
+    for name in SECRET_SETTINGS:
+        assert settings[name] == ('"********"', "environment")
+    assert settings["redis_url"][0] == (
+        '"redis://user:********@127.0.0.1:6379/0?password=********&db=1"'
+    )
+    for secret in [*SECRET_SETTINGS.values(), "userinfo-password", "query-password"]:
+        assert secret not in result.stdout
+
+
 def test_a_url_password_is_masked() -> None:
     url = "redis://user:redis-password@127.0.0.1:6379/0"
     assert masked("redis_url", url) == "redis://user:********@127.0.0.1:6379/0"
+    in_query = "unix:///run/redis.sock?db=2&password=p%40ss&ssl_password=k"
+    assert masked("redis_url", in_query) == (
+        "unix:///run/redis.sock?db=2&password=********&ssl_password=********"
+    )
     assert masked("redis_url", "redis://127.0.0.1:6379/0") == "redis://127.0.0.1:6379/0"
     assert masked("jwt_secret", "s" * 40) == "********"
     assert masked("subscribers", [{"url": "u", "secret": "whsec_x"}]) == [

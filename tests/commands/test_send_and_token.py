@@ -7,6 +7,7 @@ import json
 import subprocess
 import sys
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import jwt
@@ -210,3 +211,21 @@ def test_send_reads_stdin(gateway: RunningGateway) -> None:
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
     assert result.stdout.startswith(b"202 ")
+
+
+def test_send_reads_the_key_from_a_file(gateway: RunningGateway, tmp_path: Path) -> None:
+    """`--key-file` keeps a private key out of the process list; `--key` and it exclude
+    each other."""
+    integration = _integration(gateway, "telnyx", {"publicKey": TELNYX.public_key})
+    key_file = tmp_path / "telnyx.key"
+    key_file.write_text(TELNYX.private_key + "\n")
+    sent = _send(gateway, "telnyx-message-received.json", integration, "--key-file", str(key_file))
+    assert sent.returncode == 0, sent.stderr
+    assert sent.stdout.startswith("202 ")
+    both = _send(gateway, "telnyx-message-received.json", integration,
+                 "--key-file", str(key_file), "--key", "x")  # fmt: skip
+    assert both.returncode == 2
+    assert "argument --key: not allowed with argument --key-file" in both.stderr
+    missing = _send(gateway, "telnyx-message-received.json", integration,
+                    "--key-file", str(tmp_path / "none"))  # fmt: skip
+    assert "cannot read" in one_line_error(missing, "send")

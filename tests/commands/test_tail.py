@@ -190,3 +190,44 @@ def test_a_refused_token_is_one_line_and_exit_2(
     assert result.returncode == 2
     assert result.stdout == ""
     assert result.stderr.strip().splitlines()[-1].startswith(f"gateway: tail: {expected}")
+
+
+@pytest.mark.parametrize("given", ["stdin", "GATEWAY_TOKEN", "nowhere"])
+def test_the_token_can_stay_out_of_the_command_line(gateway: RunningGateway, given: str) -> None:
+    """Read from stdin (`--token -`) or the environment; a token that grants no hub is
+    refused with 4003, which shows it reached the gateway."""
+    token = agent_token("ana", [])
+    args = ["--token", "-"] if given == "stdin" else []
+    env = {"GATEWAY_TOKEN": token} if given == "GATEWAY_TOKEN" else {}
+    result = subprocess.run(
+        [sys.executable, "-m", "gateway", "tail", *args, "--url", gateway.url],
+        cwd=ROOT,
+        env=gateway_env(env),
+        input=token + "\n" if given == "stdin" else "",
+        capture_output=True,
+        text=True,
+        timeout=TIMEOUT,
+    )
+    expected = "the token grants no hub (4003)" if given != "nowhere" else "no token: give"
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines()[-1].startswith(f"gateway: tail: {expected}")
+
+
+def test_a_closed_pipe_ends_it_quietly(gateway: RunningGateway) -> None:
+    """`tail | head -1`: once the reader is gone, tail exits 0 without a traceback."""
+    hub = _hub()
+    scg = gateway.integration("scg", hub, bearerToken="pipe-bearer")
+    tail = subprocess.Popen(
+        [sys.executable, "-m", "gateway", "tail", "--url", gateway.url],
+        cwd=ROOT,
+        env=gateway_env({"GATEWAY_TOKEN": agent_token("ana", [hub])}),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert tail.stdout is not None and tail.stderr is not None
+    assert "connected as ana" in tail.stderr.readline()
+    tail.stdout.close()  # the reader is gone
+    gateway.post(scg, fixture_json("scg-mo-message.json"))
+    assert tail.wait(TIMEOUT) == 0
+    assert tail.stderr.read() == ""

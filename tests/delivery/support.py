@@ -39,7 +39,8 @@ def activity(
     conversation: str | None = "c0ffee00-1111-4222-8333-944455556666",
     text: str = "Where is my order?",
 ) -> dict[str, Any]:
-    """A contract §4 activity (without `id`, which the engine splices in)."""
+    """An activity event as docs/activity-events.md describes it (without `id`, which the
+    engine splices in)."""
     family = type.partition(":")[0]
     now = time.strftime("%Y-%m-%dT%H:%M:%S.000Z", time.gmtime())
     return {

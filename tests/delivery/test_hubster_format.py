@@ -66,3 +66,12 @@ def test_a_message_without_hubster_fields_gets_its_gateway_id_as_interaction():
     assert converted["message"] == {"type": "text", "text": "STOP"}
     assert converted["recipient"]["channelType"] == "Direct"
     assert "event" not in converted
+
+
+def test_the_event_id_falls_back_to_the_gateway_id_then_to_zero():
+    unparsable = {**RECEIPT, "occurredAt": "yesterday"}
+    [converted] = hubster_body(unparsable)["activities"]
+    assert converted["eventId"] == 1795428902999
+    for other_id in ("example-3f0c8a1e9b6d4c2a8e7f5d3c1b0a9e8d", None):
+        [converted] = hubster_body({**unparsable, "id": other_id})["activities"]
+        assert converted["eventId"] == 0

@@ -14,7 +14,11 @@ from aiohttp import web
 from gateway.engine.deliveries import OVERFLOW_ERROR
 from gateway.engine.memory import MemoryEngine
 from gateway.subscribers.store import KIND
-from tests.delivery.support import AUTH, Received, activity, queue_depth, wait_until
+from tests.delivery.support import AUTH, HUB, Received, activity, queue_depth, wait_until
+from tests.http.hostile_probes import metric as process_metric
+from tests.running_gateway import hubster_system, running
+
+OTHER_HUB = "4bc1e69f-c520-446f-ab2c-01751fd66a32"
 
 
 class Counting:
@@ -151,3 +155,78 @@ async def test_subscribers_are_read_again_only_after_a_change(make_gateway, make
     await wait_until(
         lambda: registry.calls[("list", KIND)] > listed, message="a re-read after the change"
     )
+
+
+async def test_a_real_gateway_holds_a_failing_subscriber_to_its_caps_and_parks_a_gone_one(
+    make_sink, engine_env
+):
+    """The review's probe against a real `python -m gateway serve`: a subscriber failing
+    every attempt, an hour between retries, used to keep every payload queued. Now its
+    queued and dead bytes stay within their caps in /metrics, which counts the deliveries
+    that died of it and the dead letters dropped; and a subscriber answering 410 (of
+    another hub) is parked: nothing more is sent to it, and the deliveries it held are
+    kept for when it is enabled. On either engine."""
+    queued_cap, dead_cap = 16384, 8192
+    env = {
+        **engine_env,
+        "GATEWAY_ALLOW_PRIVATE_TARGETS": "true",
+        "GATEWAY_RETRY_SCHEDULE": "0,3600",
+        "GATEWAY_SUBSCRIBER_MAX_QUEUED_BYTES": str(queued_cap),
+        "GATEWAY_SUBSCRIBER_MAX_DEAD_BYTES": str(dead_cap),
+    }
+    failing_sink = await make_sink(failing)
+    gone_sink_state = {"gone": True}
+    delivered: list[str] = []
+
+    async def gone_until_enabled(request: web.Request, received: Received) -> web.StreamResponse:
+        if gone_sink_state["gone"]:
+            return web.Response(status=410)
+        delivered.append(received.json()["message"]["text"])
+        return web.Response(status=204)
+
+    gone_sink = await make_sink(gone_until_enabled)
+    with running(env=env) as gateway:
+
+        async def call(*args: Any) -> Any:
+            return await asyncio.to_thread(*args)
+
+        async def subscriber(sink: Any, hub: str) -> str:
+            body = {"url": sink.url(), "events": ["*"], "hubIds": [hub]}
+            return str((await call(gateway.admin, "POST", "/subscribers", body))["subscriberId"])
+
+        await subscriber(failing_sink, HUB)
+        gone = f"/subscribers/{await subscriber(gone_sink, OTHER_HUB)}"
+        integrations = {
+            hub: await call(gateway.integration, "hubster-system", hub) for hub in (HUB, OTHER_HUB)
+        }
+
+        async def post(hub: str, *texts: str) -> None:
+            messages = [{"type": "text", "text": text} for text in texts]
+            await call(gateway.post, integrations[hub], hubster_system("c1", *messages, hub=hub))
+
+        async def disabled() -> bool:
+            return not (await call(gateway.admin, "GET", gone))["enabled"]
+
+        held = [f"held {n}" for n in range(3)]
+        await post(OTHER_HUB, *held)  # queued at once, before the first 410
+        await wait_until(disabled, message="the subscriber answering 410 to be disabled")
+        attempts = len(gone_sink.received)
+        big = [f"{n}-" + "x" * 2000 for n in range(40)]  # 80 KB: five times the queued cap
+        for text in big:
+            await post(HUB, text)
+
+        def counted() -> bool:
+            return (
+                process_metric(gateway, "gateway_delivery_overflowed_total") > 0
+                and process_metric(gateway, "gateway_dead_letters_dropped_total") > 0
+            )
+
+        await wait_until(counted, message="deliveries overflowed and letters dropped")
+        # Both subscribers' queues within the cap; only the failing one has dead letters.
+        assert process_metric(gateway, "gateway_delivery_queued_bytes") <= 2 * queued_cap
+        assert 0 < process_metric(gateway, "gateway_delivery_dead_bytes") <= dead_cap
+        assert len(gone_sink.received) == attempts  # parked: not one attempt more
+
+        gone_sink_state["gone"] = False
+        await call(gateway.admin, "POST", gone + "/enable", {})
+        await wait_until(lambda: sorted(delivered) == held, message="the held deliveries")

@@ -26,7 +26,7 @@ from gateway.engine.memory import MemoryEngine
 from gateway.engine.redis import RedisEngine, RedisOptions, open_redis_engine
 from tests.engine.non_atomic import NonAtomicEngine
 
-ENGINES = ["memory", "redis"]
+ENGINES = ["memory", "redis", "redis-cluster"]
 """Every real engine. A new engine adds its name here and its branch in `_open`; every
 conformance test then runs on it unchanged."""
 
@@ -53,7 +53,7 @@ async def _open(
     kind: str, limits: QueueLimits, first: Engine | None, redis: RedisOptions | None
 ) -> AsyncIterator[Engine]:
     engine: Engine
-    if kind == "redis":
+    if kind.startswith("redis"):
         assert redis is not None
         if isinstance(first, RedisEngine):
             limits = first.limits
@@ -72,8 +72,10 @@ async def _open(
 
 @asynccontextmanager
 async def _factory(kind: str, request: pytest.FixtureRequest) -> AsyncIterator[EngineFactory]:
-    """`redis` engines share the session's redis-server under a key prefix of the test's."""
-    redis = request.getfixturevalue("redis_options") if kind == "redis" else None
+    """`redis` engines share the session's redis-server (`redis-cluster`: its Redis Cluster of
+    three masters) under a key prefix of the test's."""
+    fixtures = {"redis": "redis_options", "redis-cluster": "redis_cluster_options"}
+    redis = request.getfixturevalue(fixtures[kind]) if kind in fixtures else None
     async with AsyncExitStack() as stack:
         engines: list[Engine] = []
 

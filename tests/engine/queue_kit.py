@@ -9,6 +9,7 @@ from typing import Literal
 
 from gateway.engine.base import Engine
 from gateway.engine.deliveries import Conclusion, CursorMove, QueuedDelivery, Record
+from gateway.engine.ids import event_id_at
 
 BASE_MS = 1763899200000
 LEASE = 45.0
@@ -17,7 +18,7 @@ ROOMY = 1000
 
 
 def event_id(n: int) -> str:
-    return f"{BASE_MS + n:013d}-000000"
+    return event_id_at(BASE_MS + n)
 
 
 def delivery(

@@ -78,6 +78,23 @@ async def test_a_parked_subscriber_keeps_its_deliveries_but_is_never_due(engine:
     assert again.failing_since == 11.0  # unparking ended the earlier run of failures
 
 
+async def test_parked_lists_the_parked_subscribers_until_unparked_or_dropped(
+    engine: Engine,
+) -> None:
+    queue = engine.deliveries
+    assert await queue.parked() == []
+    await enqueue(engine, [delivery(1), delivery(1, "s2"), delivery(1, "s3")])
+    await queue.park("s1")
+    await queue.park("s2")
+    await queue.park("idle")  # parking needs no deliveries held
+    await queue.park("s1")
+    assert sorted(await queue.parked()) == ["idle", "s1", "s2"]
+    await queue.unpark("s1", 1.0)
+    await queue.drop_subscriber("s2")
+    assert sorted(await queue.parked()) == ["idle"]
+    assert sorted(await queue.due_subscribers(1.0)) == ["s1", "s3"]
+
+
 async def test_past_the_queued_cap_the_oldest_unclaimed_delivery_dies(
     make_engine: EngineFactory,
 ) -> None:
@@ -144,6 +161,30 @@ async def test_two_claimers_together_stay_within_the_in_flight_cap(
         for item in in_flight[:2]:
             await first.deliveries.conclude(conclusion(item, "finish"))
         del in_flight[:2]
+
+
+async def test_two_claimers_on_one_lane_lease_only_its_head_in_order(
+    make_racing_engine: EngineFactory,
+) -> None:
+    """Two processes claiming one ordered lane at once: at most its head is leased at any
+    time, never twice, and the lane goes out in event order (a retry keeps its place)."""
+    first, second = await make_racing_engine(), await make_racing_engine()
+    lane = "s1/conversation-a"
+    await enqueue(first, [delivery(n, lane=lane) for n in range(8)])
+    order: list[str] = []
+    retried = False
+    for now in range(1, 40):
+        rounds = await asyncio.gather(*(claim(engine, now, limit=5) for engine in (first, second)))
+        claimed = [item for got in rounds for item in got]
+        assert len(claimed) <= 1, [item.event_id for item in claimed]
+        for item in claimed:
+            order.append(item.event_id)
+            outcome = "retry" if item.event_id == event_id(3) and not retried else "finish"
+            retried = retried or outcome == "retry"
+            await first.deliveries.conclude(conclusion(item, outcome, at=now, due_at=now))
+        if len(set(order)) == 8:
+            break
+    assert order == [event_id(n) for n in (0, 1, 2, 3, 3, 4, 5, 6, 7)]
 
 
 async def test_two_claimers_share_one_rate(make_racing_engine: EngineFactory) -> None:

@@ -13,7 +13,6 @@ import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 
-import orjson
 import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
@@ -22,9 +21,9 @@ from cryptography.x509.oid import NameOID
 from redis.crc import key_slot
 
 import gateway.engine.redis as redis_engine
-from gateway.engine.base import EngineUnavailable
+from gateway.engine.base import EngineStats, EngineUnavailable
 from gateway.engine.deliveries import DeliveryQueue
-from gateway.engine.events import EventLog, NewEvent
+from gateway.engine.events import EventLog
 from gateway.engine.presence import PresenceSession, PresenceStore
 from gateway.engine.redis import RedisConfigError, RedisEngine, RedisOptions, open_redis_engine
 from gateway.engine.redis.deliveries import RedisDeliveryQueue
@@ -35,13 +34,15 @@ from gateway.engine.redis.throttle import RedisThrottle
 from gateway.engine.registry import Registry
 from gateway.engine.throttle import Throttle
 from tests.engine.queue_kit import claim, conclusion, delivery, enqueue
-from tests.redis_support import RedisServer, free_port, fresh_prefix
+from tests.redis_support import (
+    RedisServer,
+    assert_a_waiter_wakes,
+    free_port,
+    fresh_prefix,
+    new_event,
+)
 
 FAST = {"timeout_seconds": 1.0, "connect_timeout_seconds": 0.5}
-
-
-def new(key: str) -> NewEvent:
-    return NewEvent(key, "hub-a", "c1", "message:customer", orjson.dumps({"key": key}))
 
 
 @pytest.fixture
@@ -77,7 +78,7 @@ async def _calls_of_every_store(engine: RedisEngine) -> list[object]:
     """One call of each store (and a ping); each must fail as EngineUnavailable."""
     failures: list[object] = []
     calls = [
-        lambda: engine.events.append([new("k")], 60),
+        lambda: engine.events.append([new_event("k")], 60),
         lambda: engine.events.read_after("0", 10),
         lambda: engine.registry.create("thing", "t1", {}),
         lambda: engine.deliveries.claim("s1", 1.0, 10, 30.0, max_in_flight=10),
@@ -99,7 +100,7 @@ async def test_a_stopped_redis_is_unavailable_then_available_again_one_line_each
     options = RedisOptions(url=own_server.url, key_prefix=fresh_prefix(), **FAST)
     engine = await open_redis_engine(options)
     try:
-        stored = (await engine.events.append([new("before")], 60)).stored
+        stored = (await engine.events.append([new_event("before")], 60)).stored
         own_server.stop()
         caplog.set_level(logging.WARNING, logger="gateway.redis")
         started = time.monotonic()
@@ -110,7 +111,7 @@ async def test_a_stopped_redis_is_unavailable_then_available_again_one_line_each
         own_server.start()
         for _ in range(3):  # a pooled connection may learn of the restart by failing once
             try:
-                await engine.events.append([new("after")], 60)
+                await engine.events.append([new_event("after")], 60)
                 break
             except EngineUnavailable:
                 await asyncio.sleep(0.1)
@@ -129,6 +130,8 @@ async def test_a_stopped_redis_is_unavailable_then_available_again_one_line_each
 async def test_waiters_hear_that_redis_went_and_wake_again_once_it_is_back(
     own_server: RedisServer,
 ) -> None:
+    """With the engine's own readings for `/metrics`: errors counted, and the reader's lag
+    growing while Redis is away and back to nothing once the reader caught up."""
     options = RedisOptions(url=own_server.url, key_prefix=fresh_prefix(), **FAST)
     engine = await open_redis_engine(options)
     try:
@@ -136,11 +139,17 @@ async def test_waiters_hear_that_redis_went_and_wake_again_once_it_is_back(
         waiter = asyncio.create_task(engine.events.wait_after(cursor, 10, 30))
         feed = asyncio.create_task(engine.presence.changes_after(None, 30))
         await asyncio.sleep(0.2)
+        assert engine.stats() == EngineStats(errors=0, reader_lag_seconds=0.0)
         own_server.stop()
         with pytest.raises(EngineUnavailable):
             await asyncio.wait_for(waiter, 10)
+        heard = time.time()  # the reader failed, and told its waiters
         with pytest.raises(EngineUnavailable):
             await asyncio.wait_for(feed, 10)
+        await asyncio.sleep(1.0)
+        down = engine.stats()
+        assert down.errors >= 1
+        assert down.reader_lag_seconds >= time.time() - heard
 
         own_server.start()
         for _ in range(20):
@@ -149,10 +158,10 @@ async def test_waiters_hear_that_redis_went_and_wake_again_once_it_is_back(
                 break
             except EngineUnavailable:
                 await asyncio.sleep(0.1)
-        waiter = asyncio.create_task(engine.events.wait_after(cursor, 10, 10))
-        await asyncio.sleep(0.3)
-        stored = (await engine.events.append([new("back")], 60)).stored
-        assert [e.id for e in await asyncio.wait_for(waiter, 5)] == [stored[0].id]
+        await assert_a_waiter_wakes(engine)
+        back = engine.stats()
+        assert back.errors >= down.errors
+        assert back.reader_lag_seconds < 1.0
     finally:
         await engine.close()
 
@@ -161,8 +170,8 @@ async def test_a_redis_nobody_listens_on_is_refused_at_start_in_one_line() -> No
     options = RedisOptions(url=f"redis://127.0.0.1:{free_port()}/0", **FAST)
     with pytest.raises(EngineUnavailable) as refused:
         await open_redis_engine(options)
-    assert "cannot reach redis at redis://127.0.0.1" in str(refused.value)
-    assert "\n" not in str(refused.value)
+    assert "cannot reach redis at redis://127.0.0.1" in refused.value.detail
+    assert "\n" not in refused.value.detail
 
 
 async def test_an_evicting_redis_is_refused(tmp_path: Path) -> None:
@@ -186,8 +195,9 @@ async def test_a_redis_switched_to_evicting_fails_the_ping(
         own_server.client().config_set("maxmemory-policy", "volatile-lru")
         await engine.ping()  # checked every few seconds, not per call
         monkeypatch.setattr(redis_engine, "POLICY_CHECK_SECONDS", 0.0)
-        with pytest.raises(EngineUnavailable, match="volatile-lru"):
+        with pytest.raises(EngineUnavailable) as refused:
             await engine.ping()
+        assert "maxmemory-policy volatile-lru" in refused.value.detail
         own_server.client().config_set("maxmemory-policy", "noeviction")
         await engine.ping()
     finally:
@@ -214,7 +224,7 @@ async def test_key_prefixes_keep_two_deployments_apart(redis_server: RedisServer
     second = await open_redis_engine(RedisOptions(url=redis_server.url, key_prefix=fresh_prefix()))
     try:
         for engine in (first, second):
-            assert len((await engine.events.append([new("same")], 60)).stored) == 1
+            assert len((await engine.events.append([new_event("same")], 60)).stored) == 1
             assert (await engine.registry.create("thing", "t1", {"of": engine.keys.prefix}))[1]
             await enqueue(engine, [delivery(1)])
         assert len(await first.events.read_after("0", 10)) == 1
@@ -238,7 +248,7 @@ async def test_every_key_carries_a_hash_tag_and_each_slot_holds_what_changes_tog
 ) -> None:
     engine = await open_redis_engine(redis_options)
     try:
-        await engine.events.append([new("k")], 60)
+        await engine.events.append([new_event("k")], 60)
         await engine.registry.create("thing", "t1", {})
         await enqueue(engine, [delivery(1, lane="s1/c"), delivery(2, lane="s1/c")])
         [head] = await claim(engine, 1.0)
@@ -270,7 +280,7 @@ async def test_unix_socket(tmp_path: Path) -> None:
             RedisOptions(url=f"unix://{socket_path}?db=0", key_prefix=fresh_prefix())
         )
         try:
-            assert len((await engine.events.append([new("k")], 60)).stored) == 1
+            assert len((await engine.events.append([new_event("k")], 60)).stored) == 1
         finally:
             await engine.close()
     finally:
@@ -350,7 +360,7 @@ async def test_tls_with_a_private_ca_and_a_client_certificate(tmp_path: Path) ->
             )
         )
         try:
-            assert len((await engine.events.append([new("k")], 60)).stored) == 1
+            assert len((await engine.events.append([new_event("k")], 60)).stored) == 1
         finally:
             await engine.close()
         with pytest.raises(EngineUnavailable):  # no client certificate: refused
@@ -360,8 +370,14 @@ async def test_tls_with_a_private_ca_and_a_client_certificate(tmp_path: Path) ->
 
 
 def test_options_refuse_what_cannot_work_and_hide_the_password() -> None:
-    with pytest.raises(RedisConfigError, match="redis://, rediss:// or unix://"):
+    with pytest.raises(RedisConfigError, match="must start with redis://, rediss://, unix://"):
         RedisOptions(url="http://localhost:6379")
+    with pytest.raises(RedisConfigError, match="ends with /service"):
+        RedisOptions(url="redis+sentinel://s1:26379,s2:26379/")
+    with pytest.raises(RedisConfigError, match="is not host:port"):
+        RedisOptions(url="redis+sentinel://s1:port/main")
+    sentinel = RedisOptions(url="rediss+sentinel://app:pw@s1,[::1]:26380/main/3")
+    assert sentinel.target == "rediss+sentinel://app:***@s1:26379,[::1]:26380/main/3"
     with pytest.raises(RedisConfigError, match="go together"):
         RedisOptions(url="rediss://localhost", tls_cert_file="c.pem")
     with pytest.raises(RedisConfigError, match="need a rediss:// URL"):
@@ -369,3 +385,5 @@ def test_options_refuse_what_cannot_work_and_hide_the_password() -> None:
     options = RedisOptions(url="redis://user:s3cret@redis.internal:6380/2")
     assert options.target == "redis://user:***@redis.internal:6380/2"
     assert "s3cret" not in RedisOptions(url="redis://:s3cret@h/0").target
+    in_query = RedisOptions(url="rediss://h:6380/1?password=s3cret&socket_keepalive=true")
+    assert in_query.target == "rediss://h:6380/1?password=***&socket_keepalive=true"

@@ -1,12 +1,16 @@
 """What the conformance suite cannot see of the Redis engine's event log and scripts: the id
 mapping onto stream ids, dedup buckets expiring in Redis, atomicity between separate
-connections, one round trip per ingest, and one blocking reader per process."""
+connections, one round trip per ingest (with its WAIT for replicas when asked), and one
+blocking reader per process."""
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
+import re
 import time
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 import orjson
@@ -14,17 +18,12 @@ import pytest
 import redis
 from redis.asyncio.connection import Connection
 
-from gateway.engine.events import NewEvent
-from gateway.engine.ids import MAX_SEQ, event_id_at
+import gateway.engine.redis
+from gateway.engine.ids import MAX_SEQ, SCRIPT_ID_FORMAT, event_id_at, event_id_ms, is_event_id
 from gateway.engine.presence import PresenceSession
 from gateway.engine.redis import RedisEngine, RedisOptions, open_redis_engine
-from gateway.engine.redis.events import bucket_width_ms
-from tests.redis_support import RedisServer
-
-
-def new(key: str, hub: str = "hub-a") -> NewEvent:
-    body = orjson.dumps({"type": "message:customer", "hubId": hub, "key": key})
-    return NewEvent(key, hub, "c1", "message:customer", body)
+from gateway.engine.redis.events import ReplicasBehind, bucket_width_ms
+from tests.redis_support import RedisServer, new_event
 
 
 @pytest.fixture
@@ -48,7 +47,7 @@ async def test_gateway_ids_are_the_stream_ids_at_fixed_width(
 ) -> None:
     ahead_ms = int(time.time() * 1000) + 60_000  # the log's last id is ahead of the clock
     raw.hset(engine.keys.log_meta, mapping={"last_ms": ahead_ms, "last_seq": 8})
-    stored = (await engine.events.append([new("a"), new("b")], 60)).stored
+    stored = (await engine.events.append([new_event("a"), new_event("b")], 60)).stored
     assert [event.id for event in stored] == [event_id_at(ahead_ms, 9), event_id_at(ahead_ms, 10)]
     assert stream_ids(raw, engine) == [f"{ahead_ms}-9", f"{ahead_ms}-10"]
     assert stored[0].id < stored[1].id  # as text, where "...-10" < "...-9" would not be
@@ -60,7 +59,7 @@ async def test_past_max_seq_ids_move_to_the_next_millisecond(
 ) -> None:
     ahead_ms = int(time.time() * 1000) + 60_000
     raw.hset(engine.keys.log_meta, mapping={"last_ms": ahead_ms, "last_seq": MAX_SEQ - 1})
-    stored = (await engine.events.append([new(f"k{i}") for i in range(3)], 60)).stored
+    stored = (await engine.events.append([new_event(f"k{i}") for i in range(3)], 60)).stored
     expected = [event_id_at(ahead_ms, MAX_SEQ), event_id_at(ahead_ms + 1, 0)]
     expected.append(event_id_at(ahead_ms + 1, 1))
     assert [event.id for event in stored] == expected
@@ -71,9 +70,33 @@ async def test_past_max_seq_ids_move_to_the_next_millisecond(
     assert await engine.events.last_id() == expected[-1]
 
 
+def test_the_scripts_take_the_id_format_from_the_ids_module() -> None:
+    """`gateway.engine.ids` owns the id format: the scripts get it (and `MAX_SEQ`) as
+    arguments, and the Lua form of the format writes what `event_id_at` writes."""
+    for ms, seq in [(0, 0), (1, 7), (1763899200000, MAX_SEQ), (9999999999999, 10)]:
+        assert SCRIPT_ID_FORMAT % (ms, seq) == event_id_at(ms, seq)
+    lua = Path(gateway.engine.redis.__file__).parent / "lua"
+    for script in lua.glob("*.lua"):
+        source = script.read_text()
+        assert str(MAX_SEQ) not in source, script.name
+        assert not re.search(r"%0\d+(\.0f|d)-", source), f"{script.name} writes the id format"
+
+
+async def test_the_floor_a_log_that_lost_its_data_writes_is_a_gateway_id(
+    engine: RedisEngine, raw: redis.Redis
+) -> None:
+    raw.hdel(engine.keys.log_meta, "floor")  # as after a flush: the script writes one
+    before_ms = int(time.time() * 1000)
+    await engine.events.append([new_event("first")], 60)
+    floor = await engine.events.history_floor()
+    assert is_event_id(floor)
+    assert floor.endswith(f"-{MAX_SEQ}")
+    assert before_ms - 1 <= event_id_ms(floor) <= int(time.time() * 1000)
+
+
 async def test_dedup_buckets_expire_whole_in_redis(engine: RedisEngine, raw: redis.Redis) -> None:
     ttl = 0.4
-    await engine.events.append([new("short")], ttl)
+    await engine.events.append([new_event("short")], ttl)
     buckets = [name.decode() for name in raw.zrange(engine.keys.dedup_index, 0, -1)]
     assert len(buckets) == 1
     width_ms = bucket_width_ms(int(ttl * 1000))
@@ -81,7 +104,7 @@ async def test_dedup_buckets_expire_whole_in_redis(engine: RedisEngine, raw: red
     assert raw.hlen(buckets[0]) == 1
     assert len(raw.hkeys(buckets[0])[0]) == 16  # a digest, whatever the key's length
 
-    await engine.events.append([new("long")], 60)  # another window, another bucket
+    await engine.events.append([new_event("long")], 60)  # another window, another bucket
     assert await engine.events.seen(["short", "long"]) == [True, True]
     await asyncio.sleep(ttl + width_ms / 1000 + 0.05)
     assert raw.exists(buckets[0]) == 0
@@ -96,7 +119,9 @@ async def test_appends_from_separate_connections_store_each_key_once(
     engines = [await open_redis_engine(redis_options) for _ in range(3)]
     try:
         batches = [
-            engines[n % 3].events.append([new(f"k{n % 40}"), new(f"k{(n + 7) % 40}")], 60)
+            engines[n % 3].events.append(
+                [new_event(f"k{n % 40}"), new_event(f"k{(n + 7) % 40}")], 60
+            )
             for n in range(300)
         ]
         results = await asyncio.gather(*batches)
@@ -137,7 +162,7 @@ async def test_an_append_is_one_round_trip(
 ) -> None:
     """Counted at the socket: every write the engine's connections send (the blocking
     reader's own `XREAD`s aside)."""
-    await engine.events.append([new("warm")], 60)  # scripts loaded, connection made
+    await engine.events.append([new_event("warm")], 60)  # scripts loaded, connection made
     sent: list[bytes] = []
     original = Connection.send_packed_command
 
@@ -148,9 +173,51 @@ async def test_an_append_is_one_round_trip(
         await original(self, command, check_health)
 
     monkeypatch.setattr(Connection, "send_packed_command", spy)
-    await engine.events.append([new("a"), new("b"), new("c")], 60)
+    await engine.events.append([new_event("a"), new_event("b"), new_event("c")], 60)
     assert len(sent) == 1
     assert b"EVALSHA" in sent[0]
+
+
+async def test_with_wait_replicas_an_append_and_its_wait_are_one_round_trip(
+    redis_options: RedisOptions, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With no replica to wait for, the append is answered unavailable (`ReplicasBehind`)
+    though stored; its retry is a duplicate and still waits (a 202 only once replicas
+    have the first copy); the append and its `WAIT` go out in one write."""
+    options = dataclasses.replace(redis_options, wait_replicas=1, wait_timeout_seconds=0.1)
+    engine = await open_redis_engine(options)
+    try:
+        with pytest.raises(ReplicasBehind) as behind:
+            await engine.events.append([new_event("w")], 60)
+        assert (
+            behind.value.detail
+            == "redis: stored, but 0 of 1 replicas acknowledged it within 100 ms"
+        )
+        assert [e.id for e in await engine.events.read_after("0", 10)] != []
+        sent: list[bytes] = []
+        original = Connection.send_packed_command
+
+        async def spy(self: Connection, command: Any, check_health: bool = True) -> None:
+            packed = b"".join(command) if isinstance(command, list) else bytes(command)
+            if b"XREAD" not in packed:
+                sent.append(packed)
+            await original(self, command, check_health)
+
+        monkeypatch.setattr(Connection, "send_packed_command", spy)
+        with pytest.raises(ReplicasBehind):
+            await engine.events.append([new_event("w")], 60)
+        assert len(sent) == 1
+        assert b"EVALSHA" in sent[0] and b"WAIT" in sent[0]
+        assert len(await engine.events.read_after("0", 10)) == 1
+
+        await engine.link.redis.script_flush()  # as after a restart: loaded again, then run
+        with pytest.raises(ReplicasBehind):
+            await engine.events.append([new_event("after a flush")], 60)
+        assert len(await engine.events.read_after("0", 10)) == 2
+        # Never answered as seen: a redelivery goes on to `append`, which waits.
+        assert await engine.events.seen(["w"]) == [False]
+    finally:
+        await engine.close()
 
 
 async def test_one_blocking_reader_serves_every_waiter_of_a_process(
@@ -162,9 +229,23 @@ async def test_one_blocking_reader_serves_every_waiter_of_a_process(
     await asyncio.sleep(0.3)
     readers = [c for c in raw.client_list() if c["cmd"] == "xread" and c["name"] == "gateway"]
     assert len(readers) == 1
-    stored = (await engine.events.append([new("k")], 60)).stored
+    stored = (await engine.events.append([new_event("k")], 60)).stored
     await engine.presence.join(["h1"], PresenceSession("s1", "i1", "ann", None), "busy", 1)
     for waiter in waiters:
         assert [event.id for event in await asyncio.wait_for(waiter, 2)] == [stored[0].id]
     for feed in feeds:
         assert (await asyncio.wait_for(feed, 2)).hub_ids == ["h1"]
+
+
+async def test_a_log_whose_data_was_lost_resumes_from_a_floor_below_its_new_events(
+    engine: RedisEngine, raw: redis.Redis
+) -> None:
+    before = (await engine.events.append([new_event("lost")], 60)).stored
+    for key in raw.scan_iter(match="{" + engine.keys.prefix + ":log}*"):
+        raw.delete(key)  # what a Redis restarted without persistence holds: nothing
+    await asyncio.sleep(0.01)
+    after = (await engine.events.append([new_event("new")], 60)).stored
+    floor = await engine.events.history_floor()
+    assert event_id_at(int(time.time() * 1000) - 60_000) < floor < after[0].id
+    assert before[0].id < floor  # a client holding it is told its resume is incomplete
+    assert [e.id for e in await engine.events.read_after(floor, 10)] == [after[0].id]

@@ -90,6 +90,35 @@ def wait_for_close(sock: socket.socket, give_up_after: float) -> Outcome:
     return trickle(sock, b"", 0.05, give_up_after)
 
 
+TCP_STATES_CLOSED = {7, 8}
+"""Linux's TCP_CLOSE (the peer reset the connection) and TCP_CLOSE_WAIT (the peer closed)."""
+
+
+def stuff_without_reading(sock: socket.socket, request: bytes) -> None:
+    """Pipeline `request` again and again without reading a byte of the answers, until the
+    gateway stops taking them (its answers back up, then its reading stops)."""
+    sock.setblocking(False)
+    chunk = request * 100
+    idle_since = time.monotonic()
+    while time.monotonic() - idle_since < 0.5:
+        try:
+            sock.send(chunk)
+            idle_since = time.monotonic()
+        except BlockingIOError:
+            time.sleep(0.05)
+
+
+def closed_unread(sock: socket.socket, give_up_after: float) -> float | None:
+    """Without reading (which would let the gateway go on), after how many seconds the
+    connection's state says the gateway closed or reset it; None if it did not."""
+    started = time.monotonic()
+    while time.monotonic() - started < give_up_after:
+        if sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_INFO, 8)[0] in TCP_STATES_CLOSED:
+            return time.monotonic() - started
+        time.sleep(0.05)
+    return None
+
+
 def webhook_head(integration_id: str, *headers: str, length: int | None = None) -> bytes:
     """A webhook request's head; without `length`, its body is chunked."""
     framing = f"Content-Length: {length}" if length is not None else "Transfer-Encoding: chunked"

@@ -13,9 +13,11 @@ The names, and who uses them:
   loop=..., **kwargs)` and its settings, `RequestHandler.connection_made` /
   `data_received` / `connection_lost`, `log_access` (called once per answer),
   `log_exception` (how a broken unread body is reported), `handle_error`, the lingering
-  read after an answer ending quietly on a `TimeoutError`, and the request payload's
-  `on_eof` / `set_exception`: gateway/http/connections.py (header and body deadlines, the
-  connection cap, malformed HTTP answered in the gateway's error format).
+  read after an answer ending quietly on a `TimeoutError`, the request payload's
+  `on_eof` / `set_exception`, and the transport's flow control reaching the handler
+  (`pause_writing` / `resume_writing`) which `request.protocol` is:
+  gateway/http/connections.py (header, body and send deadlines, the connection cap,
+  malformed HTTP answered in the gateway's error format).
 - `request.writer.output_size`, `LineTooLong.args` carrying the limit that was broken and
   the message of a request over `max_headers`: gateway/http/protocol_errors.py (the answer
   to a request refused before routing; 431 for headers too large).
@@ -31,6 +33,7 @@ from __future__ import annotations
 
 import asyncio
 import inspect
+import socket
 from collections.abc import AsyncIterator, Callable
 from typing import Any, Literal
 
@@ -344,6 +347,14 @@ class _Probe:
             def log_exception(self, *args: Any, **kwargs: Any) -> None:
                 events.append(("exception", kwargs.get("exc_info")))
 
+            def pause_writing(self) -> None:
+                events.append(("paused", None))
+                super().pause_writing()
+
+            def resume_writing(self) -> None:
+                events.append(("resumed", None))
+                super().resume_writing()
+
         class Server(web.Server):
             def __call__(self) -> web.RequestHandler:
                 return Connection(self, loop=self._loop, **self._kwargs)
@@ -412,6 +423,46 @@ async def test_connection_calls_the_deadlines_hook_into() -> None:
         "the Server's request_factory",
         "is no longer called with (message, payload, protocol, writer, task)",
         DEADLINES,
+    )
+
+
+async def test_an_answer_not_taken_pauses_the_handler_and_request_protocol_is_it() -> None:
+    """An answer the client does not read fills the transport's buffer: its protocol, the
+    RequestHandler, is told (pause_writing), and told again once the client reads
+    (resume_writing); `request.protocol` is that handler."""
+    protocols: list[Any] = []
+
+    async def big(request: web.BaseRequest) -> web.Response:
+        protocols.append(request.protocol)
+        return web.Response(body=b"x" * (8 << 20))
+
+    probe = _Probe(big)
+    runner, port = await _serve_probe(probe)
+    reliance = f"{CONNECTIONS} (GatewayConnection's send deadline, hand_over_to_websocket)"
+    try:
+        sock = socket.socket()
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        sock.connect(("127.0.0.1", port))
+        reader, writer = await asyncio.open_connection(sock=sock)
+        writer.write(b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        await asyncio.sleep(0.3)
+        paused = probe.names("paused")
+        await reader.read()
+        writer.close()
+    finally:
+        await runner.cleanup()
+    assert paused == [None], changed(
+        "aiohttp.web_protocol.RequestHandler.pause_writing",
+        "is no longer called when an answer fills the transport's buffer",
+        reliance,
+    )
+    assert probe.names("resumed"), changed(
+        "aiohttp.web_protocol.RequestHandler.resume_writing",
+        "is no longer called once the client reads",
+        reliance,
+    )
+    assert [type(protocol).__name__ for protocol in protocols] == ["Connection"], changed(
+        "aiohttp.web_request.BaseRequest.protocol", "is no longer the RequestHandler", reliance
     )
 
 

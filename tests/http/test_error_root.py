@@ -13,6 +13,7 @@ from aiohttp import web
 import gateway
 import gateway.errors
 from gateway.engine import EngineUnavailable
+from gateway.engine.registry import RegistryConflict
 from gateway.errors import (
     AccessDenied,
     ContentEncodingError,
@@ -37,6 +38,7 @@ ERRORS: list[tuple[GatewayError, int, str]] = [
     (ContentEncodingError(), 400, "invalid_payload"),
     (UnencodableActivity("data.n: cannot be encoded as JSON."), 400, "invalid_payload"),
     (EngineUnavailable("redis at 10.0.0.7 went away"), 503, "unavailable"),
+    (RegistryConflict("subscriber s1: still changing"), 503, "unavailable"),
     (
         GatewayError("integration_paused", "This integration is paused.", 409),
         409,

@@ -10,6 +10,8 @@ from aiohttp import web
 
 from gateway.http.appkeys import SETTINGS
 from gateway.http.body import read_limited
+from gateway.http.connections import AT_CONNECTION_LIMIT
+from gateway.http.errors import ERROR_HEADER, gateway_error_response, raw_error_answer
 from gateway.http.routes import add_routes
 from tests.http.conftest import added_route, make_app
 
@@ -115,3 +117,21 @@ async def test_compressed_body_over_limit_after_decoding_is_413(client) -> None:
     assert len(bomb) < 1024
     response = await client.post("/test/echo", data=bomb, headers={"Content-Encoding": "gzip"})
     assert_error(response, await response.json(), 413, "payload_too_large")
+
+
+def test_a_raw_error_answer_is_the_rendered_error_as_bytes() -> None:
+    """The connection cap's canned answer comes from the same renderer as every other
+    error: same status, body, error header and the error's own headers."""
+    error = AT_CONNECTION_LIMIT
+    head, rest = raw_error_answer(error, {"Connection": "close"})
+    status_line, *lines = head.decode("latin-1").removesuffix("\r\n").split("\r\n")
+    headers = dict(line.split(": ", 1) for line in lines)
+    blank, body = rest[:2], rest[2:]
+    rendered = gateway_error_response(error)
+    assert status_line == "HTTP/1.1 503 Service Unavailable"
+    assert blank == b"\r\n"
+    assert body == rendered.body
+    assert int(headers["Content-Length"]) == len(body)
+    assert headers["Content-Type"] == "application/json"
+    assert headers[ERROR_HEADER] == rendered.headers[ERROR_HEADER]
+    assert (headers["Retry-After"], headers["Connection"]) == ("1", "close")

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 from gateway.engine import EngineUnavailable, NewEvent
+from gateway.engine.base import EngineStats
 from gateway.engine.memory import MemoryEngine
 from tests.http.conftest import make_app
 
@@ -127,3 +129,34 @@ async def test_engine_gauges_are_refreshed_in_the_background(aiohttp_client) -> 
             break
         await asyncio.sleep(0.02)
     assert [line for line in expected if line not in text.splitlines()] == []
+
+
+class _ReportingEngine(MemoryEngine):
+    """An engine whose own readings the test sets (Redis's come from its connection)."""
+
+    reading = EngineStats()
+
+    def stats(self) -> EngineStats:
+        return self.reading
+
+
+async def _metric_lines(client: Any, expected: list[str]) -> list[str]:
+    """The expected lines not yet in `/metrics` after waiting for the refresh."""
+    for _ in range(200):
+        lines = (await (await client.get("/metrics")).text()).splitlines()
+        missing = [line for line in expected if line not in lines]
+        if not missing:
+            break
+        await asyncio.sleep(0.02)
+    return missing
+
+
+async def test_the_engines_errors_are_counted_and_its_reader_lag_shown(aiohttp_client) -> None:  # type: ignore[no-untyped-def]
+    engine = _ReportingEngine()
+    engine.reading = EngineStats(errors=3, reader_lag_seconds=2.5)
+    client = await aiohttp_client(make_app(engine))
+    expected = ["gateway_redis_errors_total 3.0", "gateway_redis_reader_lag_seconds 2.5"]
+    assert await _metric_lines(client, expected) == []
+    engine.reading = EngineStats(errors=5, reader_lag_seconds=0.0)
+    expected = ["gateway_redis_errors_total 5.0", "gateway_redis_reader_lag_seconds 0.0"]
+    assert await _metric_lines(client, expected) == []

@@ -19,9 +19,11 @@ import pytest
 from hostile_probes import (
     ADMIN_KEY,
     SCG_BASIC,
+    closed_unread,
     connect,
     metric,
     scg_integration,
+    stuff_without_reading,
     trickle,
     wait_for_close,
     webhook_head,
@@ -32,10 +34,12 @@ from tests.conftest import GatewayProcess, start_gateway
 HEADER_SECONDS = 1.0
 BODY_SECONDS = 1.5
 KEEPALIVE_SECONDS = 4.0
+SEND_SECONDS = 2.0
 LIMITS = {
     "GATEWAY_ADMIN_KEY": ADMIN_KEY,
     "GATEWAY_HTTP_HEADER_TIMEOUT_SECONDS": str(HEADER_SECONDS),
     "GATEWAY_HTTP_BODY_TIMEOUT_SECONDS": str(BODY_SECONDS),
+    "GATEWAY_HTTP_SEND_TIMEOUT_SECONDS": str(SEND_SECONDS),
     "GATEWAY_HTTP_KEEPALIVE_SECONDS": str(KEEPALIVE_SECONDS),
 }
 GIVE_UP = 8.0
@@ -126,6 +130,25 @@ def test_an_idle_kept_alive_connection_is_closed_after_the_keepalive(
     assert outcome.closed_after is not None, "the idle connection was never closed"
     idle = time.monotonic() - started
     assert KEEPALIVE_SECONDS - 0.2 <= idle <= KEEPALIVE_SECONDS + 3, idle
+
+
+def test_a_client_that_never_reads_its_answers_is_dropped_at_the_send_deadline(
+    gateway: GatewayProcess,
+) -> None:
+    """Requests pipelined by a client that never reads a byte of the answers held their
+    connection for ever: the gateway waited to write an answer, past every other deadline.
+    Once its buffer for the connection is full, the send deadline runs, and the connection
+    is dropped when it passes."""
+    before = metric(gateway, 'gateway_http_refused_total{reason="send_timeout"}')
+    with socket.socket() as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        sock.connect((gateway.host, gateway.port))
+        stuff_without_reading(sock, b"GET /openapi.json HTTP/1.1\r\nHost: gateway.test\r\n\r\n")
+        closed = closed_unread(sock, SEND_SECONDS + GIVE_UP)
+    assert closed is not None, "the connection is still held"
+    assert closed <= SEND_SECONDS + 3, closed
+    after = metric(gateway, 'gateway_http_refused_total{reason="send_timeout"}')
+    assert after == before + 1
 
 
 def _abandon_scg_body(gateway: GatewayProcess, head: bytes, body: bytes) -> tuple[bytes, float]:

@@ -8,13 +8,13 @@ import pytest
 from inbound_support import Gateway, GatewayFactory, make_app
 
 from gateway.engine import Engine
-from gateway.engine.memory import MemoryEngine
+from tests.conftest import NewEngine
 
 
 @pytest.fixture
-def make_gateway(aiohttp_client: Any) -> GatewayFactory:
+def make_gateway(aiohttp_client: Any, new_engine: NewEngine) -> GatewayFactory:
     async def start(engine: Engine | None = None, **settings: Any) -> Gateway:
-        engine = engine or MemoryEngine()
+        engine = engine or await new_engine()
         client = await aiohttp_client(make_app(engine, **settings))
         return Gateway(client, engine)
 

@@ -1,4 +1,5 @@
-"""The checks of contract §3 run in their order: when several fail, the earliest answers."""
+"""A webhook's checks run in the order the API reference gives (docs/openapi.json,
+`POST /webhooks/{integration_id}`): when several fail, the earliest answers."""
 
 from __future__ import annotations
 

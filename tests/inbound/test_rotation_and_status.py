@@ -23,6 +23,7 @@ from inbound_support import (
 )
 
 import signing
+from tests.running_gateway import http, running
 
 GRACE_SECONDS = 1.0
 # Credentials the provider issues are rotated by PATCHing in the new one.
@@ -182,3 +183,34 @@ async def test_a_grace_alone_ends_the_grace_of_earlier_credentials(gateway: Gate
     assert ended["previousCredentialsExpireAt"] is None
     assert await post_as(gateway, "standard", old, new) == 403
     assert await post_as(gateway, "standard", new, new) == 202
+
+
+def test_a_real_gateway_revokes_on_request_and_keeps_three_previous_keys() -> None:
+    """The review's probes against a real `python -m gateway serve`: after an SCG password
+    change the old password worked for a day, and through a `regenerateKeys` too; after 60
+    `regenerateKeys` every earlier Hubster key was still tried. Now `graceSeconds: 0`
+    revokes at once, a later rotation does not bring a revoked password back, and only the
+    three newest previous keys still verify."""
+    receipt = fixture_bytes("scg-receipt-delivered.json")
+    with running() as gateway:
+
+        def status(record: dict[str, Any], body: bytes) -> int:
+            request = gateway.signed(record, body)
+            return http("POST", request.url, request.body, request.headers).status
+
+        first = gateway.integration("scg", "sms-hub", username="ess", password="first-password")
+        path = f"/integrations/{first['integrationId']}"
+        change = {"configuration": {"password": "second-password"}, "graceSeconds": 0}
+        second = gateway.admin("PATCH", path, change)
+        assert (status(first, receipt), status(second, receipt)) == (401, 202)
+        third = gateway.admin("PATCH", path, {"regenerateKeys": True})
+        assert [status(record, receipt) for record in (first, second, third)] == [401, 202, 202]
+
+        hubster = gateway.integration("hubster-system", HUBSTER_HUB)
+        path = f"/integrations/{hubster['integrationId']}"
+        records = [hubster] + [
+            gateway.admin("PATCH", path, {"regenerateKeys": True}) for _ in range(60)
+        ]
+        body = fixture_bytes("hubster-direct-event-typing.json")
+        answers = [status(record, body) for record in records[::-1][:6]]
+        assert answers == [202, 202, 202, 202, 403, 403]

@@ -6,6 +6,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 import orjson
+import pytest
 from inbound_support import Gateway, GatewayFactory, twilio_form_headers
 
 import signing
@@ -94,6 +95,44 @@ async def test_public_url_is_what_the_signature_covers(make_gateway: GatewayFact
     local = gateway.url(f"/webhooks/{integration['integrationId']}{query}")
     response = await gateway.post(integration, body, twilio_form_headers(local, body, TOKEN), query)
     assert response.status == 403
+
+
+@pytest.mark.parametrize("form", ["x-forwarded", "forwarded"])
+async def test_behind_a_trusted_proxy_the_url_the_provider_called_is_checked(
+    make_gateway: GatewayFactory, form: str
+) -> None:
+    """The proxy terminated TLS for https://events.example: the provider signed that URL,
+    and only a trusted proxy is believed about it (`GATEWAY_PUBLIC_URL` still wins)."""
+    trusting = await make_gateway(trusted_proxies=["127.0.0.1"])
+    integration = await trusting.create("twilio", configuration={"authToken": TOKEN})
+    path = f"/webhooks/{integration['integrationId']}"
+    body = urlencode(INBOUND).encode()
+    signed = twilio_form_headers(f"https://events.example{path}", body, TOKEN)
+    if form == "forwarded":
+        proxy = {"Forwarded": "for=198.51.100.1;proto=https;host=events.example"}
+    else:
+        proxy = {"X-Forwarded-Proto": "https", "X-Forwarded-Host": "events.example"}
+    response = await trusting.post(integration, body, {**signed, **proxy})
+    assert response.status == 202, await response.text()
+
+    distrusting = await make_gateway(trusted_proxies=["10.0.0.0/8"])
+    integration = await distrusting.create("twilio", configuration={"authToken": TOKEN})
+    path = f"/webhooks/{integration['integrationId']}"
+    signed = twilio_form_headers(f"https://events.example{path}", body, TOKEN)
+    response = await distrusting.post(integration, body, {**signed, **proxy})
+    assert response.status == 403
+
+    configured = await make_gateway(
+        trusted_proxies=["127.0.0.1"], public_url="https://gw.example.com"
+    )
+    integration = await configured.create("twilio", configuration={"authToken": TOKEN})
+    path = f"/webhooks/{integration['integrationId']}"
+    signed = twilio_form_headers(f"https://events.example{path}", body, TOKEN)
+    response = await configured.post(integration, body, {**signed, **proxy})
+    assert response.status == 403
+    signed = twilio_form_headers(f"https://gw.example.com{path}", body, TOKEN)
+    response = await configured.post(integration, body, {**signed, **proxy})
+    assert response.status == 202
 
 
 async def test_json_body_signed_with_body_sha256(gateway: Gateway) -> None:

@@ -8,8 +8,8 @@ import pytest
 from aiohttp.test_utils import TestClient
 
 from gateway.config import Settings
-from gateway.engine.memory import MemoryEngine
 from gateway.http.app import build_app
+from tests.conftest import NewEngine
 
 ADMIN_KEY = "integrations-admin-key"
 
@@ -20,6 +20,7 @@ def admin() -> dict[str, str]:
 
 
 @pytest.fixture
-async def client(aiohttp_client: Any) -> TestClient:
-    app = build_app(Settings(port=0), MemoryEngine(), admin_key=ADMIN_KEY, jwt_secret="jwt")
+async def client(aiohttp_client: Any, new_engine: NewEngine) -> TestClient:
+    engine = await new_engine()
+    app = build_app(Settings(port=0), engine, admin_key=ADMIN_KEY, jwt_secret="jwt")
     return await aiohttp_client(app)

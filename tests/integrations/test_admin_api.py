@@ -1,4 +1,5 @@
-"""The integrations admin API of contract §2."""
+"""The integrations admin API (docs/openapi.json; credentials and rotation in
+docs/activity-events.md)."""
 
 from __future__ import annotations
 

@@ -1,6 +1,7 @@
 """Concurrent PATCHes of one integration never lose a rotation: every credential a PATCH
 answered with is still accepted afterwards (current, or in its rotation grace), whether the
-PATCHes run in one process or in two sharing the engine."""
+PATCHes run in one process or in two sharing the engine. Every test runs on every engine
+(on Redis, "another process" is a second engine over the same data)."""
 
 from __future__ import annotations
 
@@ -14,10 +15,11 @@ from aiohttp.test_utils import TestClient
 
 import signing
 from gateway.config import Settings
-from gateway.engine.memory import MemoryEngine
+from gateway.engine.base import Engine
 from gateway.engine.registry import Registry
 from gateway.http.app import build_app
 from gateway.integrations.store import RECORD_KIND
+from tests.conftest import NewEngine
 from tests.engine.interleaving import Interleaving
 
 ADMIN_KEY = "integrations-admin-key"
@@ -50,7 +52,7 @@ class RendezvousRegistry:
         return getattr(self.inner, name)
 
 
-async def start(aiohttp_client: Any, engine: MemoryEngine) -> TestClient:
+async def start(aiohttp_client: Any, engine: Engine) -> TestClient:
     app = build_app(Settings(port=0), engine, admin_key=ADMIN_KEY, jwt_secret="jwt")
     return await aiohttp_client(app)
 
@@ -81,9 +83,9 @@ async def issued_key(response: Any) -> str:
 
 
 async def test_a_slow_body_does_not_overwrite_a_rotation_made_meanwhile(
-    aiohttp_client: Any,
+    aiohttp_client: Any, new_engine: NewEngine
 ) -> None:
-    client = await start(aiohttp_client, MemoryEngine())
+    client = await start(aiohttp_client, await new_engine())
     integration_id = await hubster_integration(client)
     path = f"/integrations/{integration_id}"
     other_done = asyncio.Event()
@@ -104,8 +106,10 @@ async def test_a_slow_body_does_not_overwrite_a_rotation_made_meanwhile(
     assert await accepts(client, integration_id, fast_key)
 
 
-async def test_concurrent_rotations_are_serialised(aiohttp_client: Any) -> None:
-    engine = MemoryEngine()
+async def test_concurrent_rotations_are_serialised(
+    aiohttp_client: Any, new_engine: NewEngine
+) -> None:
+    engine = await new_engine()
     registry = RendezvousRegistry(engine.registry)
     engine.registry = registry  # type: ignore[assignment]
     client = await start(aiohttp_client, engine)
@@ -125,10 +129,12 @@ async def test_concurrent_rotations_are_serialised(aiohttp_client: Any) -> None:
         assert await accepts(client, integration_id, key)
 
 
-async def test_a_patch_in_another_process_never_undoes_a_rotation(aiohttp_client: Any) -> None:
+async def test_a_patch_in_another_process_never_undoes_a_rotation(
+    aiohttp_client: Any, new_engine: NewEngine
+) -> None:
     """Process A's PATCH (a rename) reads the record; before it saves, process B
     regenerates the keys. B's key must still work afterwards, and A's rename must land."""
-    engine = MemoryEngine()
+    engine = await new_engine()
     regenerated: list[str] = []
 
     async def regenerate() -> None:
@@ -137,7 +143,8 @@ async def test_a_patch_in_another_process_never_undoes_a_rotation(aiohttp_client
 
     registry = Interleaving(engine.registry, regenerate)
     engine.registry = registry  # type: ignore[assignment]
-    client, other = await start(aiohttp_client, engine), await start(aiohttp_client, engine)
+    client = await start(aiohttp_client, engine)
+    other = await start(aiohttp_client, await new_engine())
     integration_id = await hubster_integration(client)
     path = f"/integrations/{integration_id}"
     headers = {**ADMIN, "Content-Type": "application/json"}
@@ -153,8 +160,10 @@ async def test_a_patch_in_another_process_never_undoes_a_rotation(aiohttp_client
     assert stored["name"] == "renamed"
 
 
-async def test_update_of_a_deleted_integration_is_404(aiohttp_client: Any) -> None:
-    client = await start(aiohttp_client, MemoryEngine())
+async def test_update_of_a_deleted_integration_is_404(
+    aiohttp_client: Any, new_engine: NewEngine
+) -> None:
+    client = await start(aiohttp_client, await new_engine())
     integration_id = await hubster_integration(client)
     path = f"/integrations/{integration_id}"
     assert (await client.delete(path, headers=ADMIN)).status == 204

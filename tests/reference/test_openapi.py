@@ -189,12 +189,31 @@ DOCS = sorted(
 )
 
 
+OUTSIDE = ("../shared", "contract §", "contract.md", "providers.md")
+
+
 @pytest.mark.parametrize("path", DOCS, ids=lambda p: p.name)
 def test_the_docs_stand_alone(path: Path) -> None:
     """Nothing in docs/ points outside the repository."""
     text = path.read_text()
-    for outside in ("../shared", "contract §", "contract.md", "providers.md"):
+    for outside in OUTSIDE:
         assert outside not in text, f"{path.name} mentions {outside}"
+
+
+def test_the_code_and_tests_point_at_the_projects_own_docs() -> None:
+    """Comments and docstrings cite docs/, never a document outside the repository."""
+    suffixes = {".py", ".js", ".html", ".css", ".toml", ".md", ".lua", ".yaml", ".cfg", ".sh"}
+    sources = [ROOT / "README.md", ROOT / "scripts" / "test", ROOT / "Dockerfile"]
+    for folder in ("gateway", "signing", "bench", "tests", "config", "deploy"):
+        sources += (path for path in (ROOT / folder).rglob("*") if path.suffix in suffixes)
+    found = [
+        f"{path.relative_to(ROOT)}: {outside}"
+        for path in sources
+        if path != Path(__file__)
+        for outside in OUTSIDE
+        if outside in path.read_text(errors="replace")
+    ]
+    assert found == []
 
 
 @pytest.mark.parametrize(

@@ -1,5 +1,5 @@
-"""The subscriber admin API of contract §2: shapes, paging, updates, rotation, attempts, and
-the 401/404/400 answers."""
+"""The subscriber admin API (docs/subscribers.md, docs/openapi.json): shapes, paging,
+updates, rotation, attempts, and the 401/404/400 answers."""
 
 from __future__ import annotations
 

@@ -19,9 +19,9 @@ from ws_helpers import ADMIN_KEY, JWT_SECRET, bearer, next_frame
 
 from gateway.config import Settings
 from gateway.engine.base import Engine
-from gateway.engine.memory import MemoryEngine
 from gateway.http.app import build_app
 from gateway.http.appkeys import METRICS
+from tests.conftest import NewEngine
 
 TEST_SETTINGS: dict[str, Any] = {
     "port": 0,
@@ -76,7 +76,7 @@ def frame_log() -> Iterator[FrameLog]:
 
 
 @pytest.fixture
-def make_gateway(aiohttp_client: Any, frame_log: FrameLog) -> GatewayFactory:
+def make_gateway(aiohttp_client: Any, frame_log: FrameLog, new_engine: NewEngine) -> GatewayFactory:
     recording = recording_websocket(frame_log)
 
     async def factory(
@@ -84,7 +84,7 @@ def make_gateway(aiohttp_client: Any, frame_log: FrameLog) -> GatewayFactory:
     ) -> Gateway:
         """`send_buffer` caps the kernel's send buffer of the server's sockets, so data a
         client has not read backs up in the gateway soon (loopback buffers take megabytes)."""
-        engine = engine or MemoryEngine()
+        engine = engine or await new_engine()
         app = build_app(
             Settings(**{**TEST_SETTINGS, **settings}),
             engine,

@@ -9,6 +9,15 @@ from typing import Any
 from ws_helpers import activity, agent_token, event_ids, next_frame, publish
 
 from gateway.engine.events import StoredEvent
+from gateway.ws.feature import WS_RUNTIME
+
+
+async def fanned_out(gw: Any, event_id: str) -> None:
+    """Wait for the fan-out loop to have published the event (over Redis it lags behind)."""
+    router = gw.app[WS_RUNTIME].router
+    async with asyncio.timeout(5):
+        while router.live_from is None or router.live_from < event_id:
+            await asyncio.sleep(0.01)
 
 
 async def test_a_session_that_saw_nothing_resumes_from_its_ready_cursor(
@@ -16,7 +25,8 @@ async def test_a_session_that_saw_nothing_resumes_from_its_ready_cursor(
 ) -> None:
     gw = await make_gateway()
     token = agent_token("ann", ["hub-a"])
-    await publish(gw.engine, [activity("hub-a", "c1", seq=0)])
+    [before] = await publish(gw.engine, [activity("hub-a", "c1", seq=0)])
+    await fanned_out(gw, before.id)  # else it is still to come live, and resumed: 4 events
     ws, ready = await gw.session(token)
     await ws.close()  # dropped before any event
     missed = await publish(gw.engine, [activity("hub-a", "c1", seq=n) for n in range(1, 4)])

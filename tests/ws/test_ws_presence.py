@@ -10,6 +10,8 @@ from typing import Any
 import aiohttp
 from ws_helpers import ADMIN_KEY, agent_token, next_frame
 
+from tests.conftest import NewEngine
+
 ADMIN = {"Authorization": f"Bearer {ADMIN_KEY}"}
 
 
@@ -134,6 +136,56 @@ async def test_refresh_moves_presence_to_the_new_tokens_hubs(make_gateway: Any) 
     await ann.close()
     await _becomes(bob, "h3", {"bob": "available"})
     assert await _roster_ids(gw, "h1") == []
+    await bob.close()
+
+
+class HeldRosterReads:
+    """The engine's presence store, except that the next roster of `hub_id` read once
+    `armed` is held, after the read, until `release` is set: a roster read that was
+    overtaken by a join before it went out."""
+
+    def __init__(self, inner: Any, hub_id: str) -> None:
+        self.inner, self.hub_id = inner, hub_id
+        self.armed = False
+        self.held, self.release = asyncio.Event(), asyncio.Event()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
+
+    async def agents(self, hub_id: str) -> Any:
+        agents = await self.inner.agents(hub_id)
+        if self.armed and hub_id == self.hub_id:
+            self.armed = False
+            self.held.set()
+            await self.release.wait()
+        return agents
+
+
+async def test_a_joining_session_never_hears_a_roster_read_before_its_join(
+    make_gateway: Any, new_engine: NewEngine
+) -> None:
+    """The feed read h2's roster (ann now busy) and, before it went out, bob joined h2 and
+    got the roster with himself in it. The older read goes to ann only: bob's next roster is
+    the next change, with him still in it."""
+    engine = await new_engine()
+    store = HeldRosterReads(engine.presence, "h2")
+    engine.presence = store
+    gw = await make_gateway(engine)
+    ann, _ = await gw.session(agent_token("ann", ["h2"]))
+    assert await _presence(ann, "h2") == {"ann": "available"}
+
+    store.armed = True
+    await ann.send_json({"type": "status", "status": "busy"})
+    await asyncio.wait_for(store.held.wait(), 10)  # the feed's read, held
+    bob, _ = await gw.session(agent_token("bob", ["h2"]))
+    assert await _presence(bob, "h2") == {"ann": "busy", "bob": "available"}
+    store.release.set()
+    assert await _presence(ann, "h2") == {"ann": "busy"}  # read before bob joined
+    await _becomes(ann, "h2", {"ann": "busy", "bob": "available"})
+
+    await ann.send_json({"type": "status", "status": "available"})
+    assert await _presence(bob, "h2") == {"ann": "available", "bob": "available"}
+    await ann.close()
     await bob.close()
 
 

@@ -15,20 +15,25 @@ import aiohttp
 import pytest
 from ws_helpers import ADMIN_KEY, agent_token, next_frame
 
+from gateway.engine.base import Engine, EngineUnavailable
 from gateway.engine.memory import MemoryEngine
 from gateway.engine.presence import PresenceSession
 from gateway.http.appkeys import LOOPS
 from gateway.ws import presence as presence_sync
+from tests.conftest import NewEngine
 
 ADMIN = {"Authorization": f"Bearer {ADMIN_KEY}"}
 
 
-async def two_processes(make_gateway: Any) -> tuple[Any, Any, MemoryEngine]:
+async def two_processes(make_gateway: Any, new_engine: NewEngine) -> tuple[Any, Any, Engine]:
     """Two gateways over one engine's data, each with its own instance id, as two
-    processes sharing a backing store are."""
-    engine = MemoryEngine()
-    other = copy.copy(engine)
-    other.instance_id = uuid.uuid4().hex
+    processes sharing a backing store are (over Redis, two engines on one Redis)."""
+    engine = await new_engine()
+    if isinstance(engine, MemoryEngine):
+        other: Engine = copy.copy(engine)
+        other.instance_id = uuid.uuid4().hex
+    else:
+        other = await new_engine()
     return await make_gateway(engine), await make_gateway(other), engine
 
 
@@ -44,6 +49,19 @@ async def becomes(ws: aiohttp.ClientWebSocketResponse, hub_id: str, roster: dict
         pass
 
 
+TAKEOVER_BOUND_SECONDS = 60
+
+
+def test_a_crashed_process_leaves_the_rosters_within_the_takeover_bound() -> None:
+    """Its last beat is at most its crash, its record lives `PRESENCE_TTL_SECONDS` after
+    that beat, and some process reaps within `REAP_SECONDS` after: the agents of a crashed
+    process are gone from every roster within the sum, which the docs state."""
+    bound = presence_sync.PRESENCE_TTL_SECONDS + presence_sync.REAP_SECONDS
+    assert bound <= TAKEOVER_BOUND_SECONDS
+    assert presence_sync.HEARTBEAT_SECONDS * 2 <= presence_sync.PRESENCE_TTL_SECONDS
+    assert f"({bound:.0f} s;" in (presence_sync.__doc__ or "")
+
+
 @pytest.fixture
 def fast_presence(monkeypatch: pytest.MonkeyPatch) -> None:
     """Heartbeats, expiry and reaping in tenths of seconds instead of tens."""
@@ -52,8 +70,10 @@ def fast_presence(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(presence_sync, "REAP_SECONDS", 0.05)
 
 
-async def test_changes_through_one_process_reach_sessions_of_the_other(make_gateway: Any) -> None:
-    first, second, _ = await two_processes(make_gateway)
+async def test_changes_through_one_process_reach_sessions_of_the_other(
+    make_gateway: Any, new_engine: NewEngine
+) -> None:
+    first, second, _ = await two_processes(make_gateway, new_engine)
     ann, _ = await first.session(agent_token("ann", ["hub-a"]))
     assert await roster_of(ann, "hub-a") == {"ann": "available"}
 
@@ -69,8 +89,10 @@ async def test_changes_through_one_process_reach_sessions_of_the_other(make_gate
 
 
 @pytest.mark.usefixtures("fast_presence")
-async def test_the_sessions_of_a_process_that_stopped_beating_leave(make_gateway: Any) -> None:
-    first, second, _ = await two_processes(make_gateway)
+async def test_the_sessions_of_a_process_that_stopped_beating_leave(
+    make_gateway: Any, new_engine: NewEngine
+) -> None:
+    first, second, _ = await two_processes(make_gateway, new_engine)
     ann, _ = await first.session(agent_token("ann", ["hub-a"]))
     bob, _ = await second.session(agent_token("bob", ["hub-a"]))
     await becomes(ann, "hub-a", {"ann": "available", "bob": "available"})
@@ -86,8 +108,12 @@ async def test_the_sessions_of_a_process_that_stopped_beating_leave(make_gateway
 
 
 @pytest.mark.usefixtures("fast_presence")
-async def test_a_process_reaped_while_alive_joins_its_sessions_again(make_gateway: Any) -> None:
-    first, watcher, engine = await two_processes(make_gateway)
+async def test_a_process_reaped_while_alive_joins_its_sessions_again(
+    make_gateway: Any, new_engine: NewEngine
+) -> None:
+    """As after an engine outage longer than the presence expiry: another process reaped
+    this one's sessions; its next heartbeat learns it and joins them again."""
+    first, watcher, engine = await two_processes(make_gateway, new_engine)
     carol, _ = await watcher.session(agent_token("carol", ["hub-a"]))
     ann, _ = await first.session(agent_token("ann", ["hub-a"], name="Ann"))
     await ann.send_json({"type": "status", "status": "busy"})
@@ -104,6 +130,44 @@ async def test_a_process_reaped_while_alive_joins_its_sessions_again(make_gatewa
     }
     await ann.close()
     await carol.close()
+
+
+class FailingLeave:
+    """The engine's presence store behind a switch: `failing` makes every leave raise."""
+
+    def __init__(self, inner: Any) -> None:
+        self.inner = inner
+        self.failing = False
+
+    async def leave(self, *args: Any) -> list[str]:
+        if self.failing:
+            raise EngineUnavailable("leave refused by the test")
+        result: list[str] = await self.inner.leave(*args)
+        return result
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
+
+
+@pytest.mark.usefixtures("fast_presence")
+async def test_a_session_that_ends_while_the_engine_is_away_leaves_at_the_next_beat(
+    make_gateway: Any, new_engine: NewEngine
+) -> None:
+    engine = await new_engine()
+    store = FailingLeave(engine.presence)
+    engine.presence = store  # type: ignore[assignment]
+    gateway = await make_gateway(engine)
+    ann, _ = await gateway.session(agent_token("ann", ["hub-a"]))
+    bob, _ = await gateway.session(agent_token("bob", ["hub-a"]))
+    await becomes(ann, "hub-a", {"ann": "available", "bob": "available"})
+
+    store.failing = True
+    await bob.close()
+    await asyncio.sleep(0.3)  # several heartbeats, each failing to settle bob's leave
+    assert [agent.agent_id for agent in await store.inner.agents("hub-a")] == ["ann", "bob"]
+    store.failing = False
+    await becomes(ann, "hub-a", {"ann": "available"})
+    await ann.close()
 
 
 @pytest.mark.usefixtures("fast_presence")

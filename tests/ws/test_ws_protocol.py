@@ -36,7 +36,8 @@ from gateway.ws.state import (
 NOW = time.time()
 GRACE = 25.0
 AUTH_TIMEOUT = 10.0
-ANN = agent_token("ann", ["hub-a", "hub-b"], ttl=600)
+# Tokens made at import: long-lived, since the whole suite may run before these tests do.
+ANN = agent_token("ann", ["hub-a", "hub-b"], ttl=3600)
 
 RULES = Rules(
     verify=TokenVerifier(
@@ -94,7 +95,7 @@ def described(actions: list[Action]) -> list[str]:
 INPUTS: dict[str, Received] = {
     "auth": text({"type": "auth", "token": ANN}),
     "auth-bad-token": text({"type": "auth", "token": "garbage"}),
-    "auth-no-hub": text({"type": "auth", "token": agent_token("ann", [])}),
+    "auth-no-hub": text({"type": "auth", "token": agent_token("ann", [], ttl=3600)}),
     "auth-bad-field": text({"type": "auth", "token": ANN, "lastEventId": "12-3"}),
     "auth-too-many-filters": text({"type": "auth", "token": ANN, "events": FILTERS}),
     "subscribe": text({"type": "subscribe", "hubIds": ["hub-a"], "events": ["message"]}),
@@ -106,11 +107,15 @@ INPUTS: dict[str, Received] = {
     "subscribe-too-many-ids": text(
         {"type": "subscribe", "conversationIds": [f"c{n}" for n in range(MAX_NARROWING_IDS + 1)]}
     ),
-    "refresh": text({"type": "refresh", "token": agent_token("ann", ["hub-a"], ttl=900)}),
+    "refresh": text({"type": "refresh", "token": agent_token("ann", ["hub-a"], ttl=5400)}),
     "refresh-bad": text({"type": "refresh", "token": "garbage"}),
-    "refresh-other-agent": text({"type": "refresh", "token": agent_token("bob", ["hub-a"])}),
+    "refresh-other-agent": text(
+        {"type": "refresh", "token": agent_token("bob", ["hub-a"], ttl=3600)}
+    ),
     "refresh-expired": text({"type": "refresh", "token": agent_token("ann", ["hub-a"], ttl=-5)}),
-    "refresh-no-common-hub": text({"type": "refresh", "token": agent_token("ann", ["hub-z"])}),
+    "refresh-no-common-hub": text(
+        {"type": "refresh", "token": agent_token("ann", ["hub-z"], ttl=3600)}
+    ),
     "status": text({"type": "status", "status": "busy"}),
     "pong": text({"type": "pong"}),
     "not-json": Text(b"{not json"),
@@ -248,7 +253,7 @@ def test_expiry_then_grace_then_4001_unless_refreshed() -> None:
     closed, actions = RULES.step(warned, Signal.TICK, exp + GRACE)
     assert (closed.phase, actions) == (Phase.CLOSING, [Close(4001, "token expired")])
 
-    new_token = agent_token("ann", ["hub-a", "hub-b"], ttl=900)
+    new_token = agent_token("ann", ["hub-a", "hub-b"], ttl=5400)  # outlives ANN
     refreshed, actions = RULES.step(warned, text({"type": "refresh", "token": new_token}), exp)
     assert described(actions) == ["Rescope", "Send:refreshed", "Regrant"]
     assert (refreshed.expired, refreshed.deadline) == (False, refreshed.grant.expires_at)

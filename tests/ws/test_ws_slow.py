@@ -6,10 +6,15 @@ import asyncio
 from typing import Any
 
 import aiohttp
+import orjson
 import pytest
 import websockets
 from websockets.asyncio.client import connect
 from ws_helpers import activity, agent_token, next_frame, publish, small_receive_buffer
+
+from tests.http.hostile_probes import metric
+from tests.running_gateway import agent_token as process_token
+from tests.running_gateway import hubster_system, running
 
 BACKLOG_LIMIT = 256 * 1024
 EVENT_TEXT = "x" * 8000
@@ -86,3 +91,39 @@ async def test_one_event_larger_than_the_limit_reaches_a_client_that_keeps_up(
         assert (await next_frame(ws, "event"))["event"]["id"] == stored[0].id
     assert gw.metric("gateway_ws_slow_disconnects_total") == 0
     await ws.close()
+
+
+async def test_a_websocket_behind_by_more_than_a_buffer_is_not_cut_by_the_send_deadline() -> None:
+    """A real `python -m gateway serve` drops an HTTP connection whose client takes nothing
+    of its answers for `GATEWAY_HTTP_SEND_TIMEOUT_SECONDS`; an agent websocket is not such
+    a connection: it is bounded by its backlog in bytes (4008) and heartbeats. An agent that
+    reads nothing for several send deadlines, its backlog within its (here large) limit,
+    gets everything once it reads again."""
+    env = {"GATEWAY_HTTP_SEND_TIMEOUT_SECONDS": "1", "GATEWAY_WS_MAX_BACKLOG_BYTES": str(16 << 20)}
+    with running(env=env) as gateway:
+        hub = "3bc1e69f-c520-446f-ab2c-01751fd66a31"
+        integration = gateway.integration("hubster-system", hub)
+        host, port = gateway.process.host, gateway.process.port
+        token = process_token("ann", [hub])
+        async with connect(
+            f"ws://{host}:{port}/ws",
+            additional_headers={"Authorization": f"Bearer {token}"},
+            sock=small_receive_buffer(host, port),
+            max_queue=1,
+            compression=None,
+            ping_interval=None,
+        ) as ws:
+            # 6 MB, past what the kernel buffers hold: the gateway's own buffer fills.
+            texts = [f"{n} " + "x" * 100_000 for n in range(60)]
+            for text in texts:
+                message = {"type": "text", "text": text}
+                await asyncio.to_thread(gateway.post, integration, hubster_system("c1", message))
+            await asyncio.sleep(3)  # three send deadlines without reading
+            received = []
+            while len(received) < len(texts):
+                frame = orjson.loads(await asyncio.wait_for(ws.recv(), 10))
+                if frame["type"] == "event":
+                    received.append(frame["event"]["message"]["text"])
+        assert received == texts
+        refused = 'gateway_http_refused_total{reason="send_timeout"}'
+        assert metric(gateway.process, refused) == 0

@@ -1,4 +1,5 @@
-"""Helpers for the websocket tests: tokens, contract §4 activities, publishing, frame reading."""
+"""Helpers for the websocket tests: tokens, activity events (docs/activity-events.md),
+publishing, frame reading."""
 
 from __future__ import annotations
 
@@ -63,7 +64,7 @@ def activity(
     text: str = "Hello, I need help with my order",
     seq: int = 0,
 ) -> dict[str, Any]:
-    """An activity event in the contract §4 shape (without its gateway `id`)."""
+    """An activity event (docs/activity-events.md), without its gateway `id`."""
     now = _now_rfc3339()
     family = kind.partition(":")[0]
     message = {"type": "text", "text": f"{text} #{seq}"} if family == "message" else None

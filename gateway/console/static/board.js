@@ -77,13 +77,18 @@ export class Board {
     return conversation;
   }
 
+  // The list is newest activity first: the oldest is last, unless it is the one on screen,
+  // which stays (the next oldest goes), so the cap holds whichever conversation is selected.
   dropOldest(hub) {
-    const oldest = hub.list.lastElementChild;
-    const id = oldest.firstElementChild.dataset.conversation;
-    const conversation = hub.conversations.get(id);
-    if (conversation === this.selected) return;
-    hub.conversations.delete(id);
-    oldest.remove();
+    let item = hub.list.lastElementChild;
+    while (item && hub.conversations.get(item.firstElementChild.dataset.conversation) === this.selected) {
+      item = item.previousElementSibling;
+    }
+    if (!item) return;
+    const conversation = hub.conversations.get(item.firstElementChild.dataset.conversation);
+    clearTimeout(conversation.typingTimer);
+    hub.conversations.delete(conversation.id);
+    item.remove();
   }
 
   select(conversation) {
@@ -114,7 +119,11 @@ export class Board {
     const item = renderEvent(event);
     conversation.timeline.append(item);
     if (conversation.timeline.childElementCount > MAX_ITEMS_PER_CONVERSATION) {
-      conversation.timeline.firstElementChild.remove();
+      const trimmed = conversation.timeline.firstElementChild;
+      trimmed.remove();
+      for (const [id, shown] of conversation.messages) {
+        if (shown === trimmed) conversation.messages.delete(id); // a later receipt finds none
+      }
     }
     if (event.message) {
       for (const id of messageIds(event)) conversation.messages.set(id, item);

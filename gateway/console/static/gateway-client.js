@@ -6,24 +6,32 @@
 // - reconnects after any drop with exponential backoff and jitter, resuming after the last
 //   event it delivered (`lastEventId`): nothing missing, nothing twice; when the gateway no
 //   longer holds that far back, `onRecovered({recovered: false})` tells the page to reload;
+// - backs off for longer (`backoff.rateLimitedMs`) after the gateway closed it for flooding
+//   (4429), and asks the page for a new token once after a refused one (4001, 4003) instead
+//   of trying the same token again and again;
 // - asks the page for a new token (`refreshToken`) before the current one expires, and sends
 //   it as a `refresh` frame (or uses it for the next connection);
 // - answers heartbeats, and treats a connection that missed two of them as dead;
-// - keeps the page's `subscribe` narrowing and `status` across reconnections.
+// - keeps the page's `subscribe` narrowing (as the gateway confirmed it) and `status` across
+//   reconnections.
 // See docs/browser-client.md for the options and callbacks.
 
 const DEFAULTS = {
   history: null, // {seconds, limit}: recent events replayed on the first connection
-  backoff: { initialMs: 500, maxMs: 30000 },
+  backoff: { initialMs: 500, maxMs: 30000, rateLimitedMs: 10000 },
   refreshBeforeSeconds: 60,
 };
 
 // Closes after which reconnecting cannot help.
 const FINAL_CLOSES = {
-  4003: "forbidden", // the token grants no hub
   4400: "malformed", // a frame the gateway refused: a bug to fix, not to retry
 };
-const CLOSE_UNAUTHENTICATED = 4001;
+// Closes refusing the token: worth one more try only with a new token from the page.
+const TOKEN_REFUSALS = {
+  4001: "unauthorized", // bad, expired or missing credentials
+  4003: "forbidden", // the token grants no hub
+};
+const CLOSE_RATE_LIMITED = 4429; // this client sent frames faster than the gateway allows
 
 export const STATES = Object.freeze(["idle", "connecting", "open", "reconnecting", "closed"]);
 
@@ -44,7 +52,7 @@ export class GatewayClient {
    *   called ahead of expiry; without it the session ends when the token expires
    * @param {{hubIds?: string[], conversationIds?: string[], events?: string[]}} [options.subscribe]
    * @param {{seconds: number, limit?: number}} [options.history]
-   * @param {{initialMs?: number, maxMs?: number}} [options.backoff]
+   * @param {{initialMs?: number, maxMs?: number, rateLimitedMs?: number}} [options.backoff]
    * @param {number} [options.refreshBeforeSeconds]
    * @param {(event: object, info: {replayed: boolean}) => void} [options.onEvent]
    * @param {(presence: {hubId: string, agents: object[]}) => void} [options.onPresence]
@@ -62,7 +70,10 @@ export class GatewayClient {
     this.session = null; // the last `ready` frame
     this.expiresAt = null; // ms since the epoch
     this._token = typeof options.token === "string" ? options.token : null;
-    this._narrowing = options.subscribe ? { ...options.subscribe } : null;
+    // What the next `auth` frame narrows to, and which fields the page ever narrowed.
+    this._narrowing = narrowingFields(options.subscribe || {});
+    this._narrowed = new Set(Object.keys(this._narrowing));
+    this._narrowingUnsent = false;
     this._status = null;
     this._ws = null;
     this._attempt = 0;
@@ -70,6 +81,7 @@ export class GatewayClient {
     this._replaying = false;
     this._historyPending = false;
     this._refreshing = null;
+    this._refused = null; // {token, reason, code} of a refusal not yet followed by `ready`
     this._generation = 0; // bumped by close() and restart(): an attempt under way is dropped
   }
 
@@ -96,6 +108,7 @@ export class GatewayClient {
     this.lastEventId = null;
     this.session = null;
     this._attempt = 0;
+    this._refused = null;
     this.state = "idle";
     return this.connect();
   }
@@ -106,10 +119,20 @@ export class GatewayClient {
     this._send({ type: "status", status });
   }
 
-  /** Narrow the session within the token; kept across reconnections. */
+  /**
+   * Narrow the session within the token; the fields not given stay as they are, as on the
+   * gateway. What the gateway confirms (`onSubscribed`) is kept across reconnections; a
+   * refusal (`onError`) changes nothing. While disconnected, it goes with the next `auth`.
+   */
   subscribe(narrowing) {
-    this._narrowing = { ...narrowing };
-    this._send({ type: "subscribe", ...narrowing });
+    const fields = narrowingFields(narrowing || {});
+    for (const name of Object.keys(fields)) this._narrowed.add(name);
+    if (this.state === "open") {
+      this._send({ type: "subscribe", ...fields });
+    } else {
+      this._narrowing = { ...this._narrowing, ...fields };
+      this._narrowingUnsent = true; // unless an `auth` frame takes it, sent once ready
+    }
   }
 
   // -- connection ----------------------------------------------------------------------------
@@ -128,6 +151,11 @@ export class GatewayClient {
     }
     // Closed or restarted while the page's token function ran: this attempt is void.
     if (generation !== this._generation) return;
+    if (this._refused && token === this._refused.token) {
+      const { reason, code } = this._refused;
+      this._setState("closed", { reason, code }); // the page has no other token to offer
+      return;
+    }
     const ws = new WebSocket(this.url);
     this._ws = ws;
     ws.onopen = () => ws.send(JSON.stringify(this._authFrame(token)));
@@ -151,7 +179,8 @@ export class GatewayClient {
   }
 
   _authFrame(token) {
-    const frame = { type: "auth", token, ...(this._narrowing || {}) };
+    const frame = { type: "auth", token, ...this._narrowing };
+    this._narrowingUnsent = false;
     if (this.lastEventId) {
       frame.lastEventId = this.lastEventId;
     } else if (this._historyPending) {
@@ -197,6 +226,7 @@ export class GatewayClient {
         this.expiresAt = Date.parse(frame.expiresAt);
         return this._scheduleRefresh();
       case "subscribed":
+        this._narrowing = this._confirmed(frame);
         return this._call("onSubscribed", frame);
       case "error":
         if (frame.error && frame.error.code === "expired_token") this._refreshNow();
@@ -216,11 +246,28 @@ export class GatewayClient {
     this.expiresAt = Date.parse(frame.expiresAt);
     this._heartbeatMs = (frame.heartbeatSeconds || 25) * 1000;
     this._attempt = 0;
+    this._refused = null;
     this._armWatchdog();
     this._scheduleRefresh();
     this._setState("open", { sessionId: frame.sessionId, resumed: this._resumed });
     if (this._status && this._status !== "available") this._send({ type: "status", status: this._status });
+    if (this._narrowingUnsent) {
+      this._narrowingUnsent = false;
+      this._send({ type: "subscribe", ...this._narrowing });
+    }
     this._call("onReady", frame);
+  }
+
+  // The session's scope as the gateway confirmed it, in the fields the page narrowed: the
+  // others stay unsaid, so that a new token's grant applies to them in full.
+  _confirmed(frame) {
+    const narrowing = {};
+    for (const name of this._narrowed) {
+      if (Array.isArray(frame[name]) && !(name === "events" && frame[name].join() === "*")) {
+        narrowing[name] = frame[name];
+      }
+    }
+    return narrowing;
   }
 
   _event(event) {
@@ -241,25 +288,34 @@ export class GatewayClient {
       this._setState("closed", { reason: FINAL_CLOSES[code], code });
       return;
     }
-    if (code === CLOSE_UNAUTHENTICATED) {
-      if (typeof this.options.refreshToken !== "function" && typeof this.options.token !== "function") {
-        this._setState("closed", { reason: "unauthorized", code });
+    if (TOKEN_REFUSALS[code]) {
+      // One new token from the page per refusal: if it is refused too before any `ready`,
+      // or the page has no token function, asking again would only loop.
+      const canAsk = typeof this.options.refreshToken === "function" || typeof this.options.token === "function";
+      if (!canAsk || this._refused) {
+        this._setState("closed", { reason: TOKEN_REFUSALS[code], code });
         return;
       }
+      this._refused = { token: this._token, reason: TOKEN_REFUSALS[code], code };
       this._token = null; // fetch a new one before trying again
     }
-    this._setState("reconnecting", { code, reason, attempt: this._attempt });
-    this._scheduleReconnect();
+    const attempt = this._attempt;
+    const delayMs = this._scheduleReconnect(code);
+    this._setState("reconnecting", { code, reason, attempt, delayMs });
   }
 
-  _scheduleReconnect() {
-    if (this.state === "closed") return;
-    const { initialMs, maxMs } = this.options.backoff;
+  // The delay before the next attempt: exponential backoff with jitter, and after a close
+  // for flooding (4429) at least `rateLimitedMs`, so a page bug cannot flood in a loop.
+  _scheduleReconnect(code) {
+    if (this.state === "closed") return null;
+    const { initialMs, maxMs, rateLimitedMs } = this.options.backoff;
     const ceiling = Math.min(maxMs, initialMs * 2 ** this._attempt);
-    const delay = ceiling / 2 + Math.random() * (ceiling / 2);
+    let delay = ceiling / 2 + Math.random() * (ceiling / 2);
+    if (code === CLOSE_RATE_LIMITED) delay = Math.max(delay, rateLimitedMs * (1 + Math.random() / 2));
     this._attempt += 1;
     clearTimeout(this._timers.reconnect);
     this._timers.reconnect = setTimeout(() => this._open(), delay);
+    return delay;
   }
 
   // A connection that heard nothing (not even a ping) for two heartbeats is dead, even
@@ -349,6 +405,15 @@ export class GatewayClient {
       });
     }
   }
+}
+
+// The narrowing fields given (`hubIds`, `conversationIds`, `events`), nothing else.
+function narrowingFields(narrowing) {
+  const fields = {};
+  for (const name of ["hubIds", "conversationIds", "events"]) {
+    if (narrowing[name] !== undefined && narrowing[name] !== null) fields[name] = [...narrowing[name]];
+  }
+  return fields;
 }
 
 /** The `exp` of a JWT in ms (read, not verified: the gateway verifies), or null. */

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import uuid
 
+from gateway.engine.base import EngineStats
 from gateway.engine.deliveries import DeliveryQueue, QueueLimits
 from gateway.engine.events import EventLog
 from gateway.engine.memory.deliveries import MemoryDeliveryQueue
@@ -36,6 +37,9 @@ class MemoryEngine:
 
     async def ping(self) -> None:
         return None
+
+    def stats(self) -> EngineStats:
+        return EngineStats()
 
     async def close(self) -> None:
         return None

@@ -218,6 +218,9 @@ class MemoryDeliveryQueue:
                 held.visible.set(delivery_id, now)
         self._reindex(held)
 
+    async def parked(self) -> list[str]:
+        return [subscriber_id for subscriber_id, held in self._held.items() if held.parked]
+
     async def dead_letters(self, subscriber_id: str, after: str, limit: int) -> list[DeadLetter]:
         held = self._held.get(subscriber_id)
         return [] if held is None else held.dead.after(after, limit)

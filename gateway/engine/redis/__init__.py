@@ -31,7 +31,9 @@ import logging
 import secrets
 import time
 
-from gateway.engine.base import EngineUnavailable
+from redis.asyncio.cluster import RedisCluster
+
+from gateway.engine.base import EngineStats, EngineUnavailable
 from gateway.engine.deliveries import DeliveryQueue, QueueLimits
 from gateway.engine.events import EventLog
 from gateway.engine.ids import event_id_at
@@ -78,15 +80,20 @@ class RedisEngine:
         self.options = options
         self.instance_id = instance_id or secrets.token_hex(8)
         self.keys = Keys(options.key_prefix)
-        self.health = Health(options.target)
         redis = options.client()
+        self.health = Health(options.target, redis)
         self.link = Link(redis, self.keys, Scripts(redis), self.health)
         block_seconds = BLOCK_MS / 1000
         reader_client = options.client(
             read_timeout=block_seconds + options.timeout_seconds, pool_size=1
         )
         self._reader = BlockingReader(reader_client, self.keys, self.health)
-        self.events: EventLog = RedisEventLog(self.link, self._reader)
+        self.events: EventLog = RedisEventLog(
+            self.link,
+            self._reader,
+            wait_replicas=options.wait_replicas,
+            wait_ms=round(options.wait_timeout_seconds * 1000),
+        )
         self.registry: Registry = RedisRegistry(self.link)
         self.presence: PresenceStore = RedisPresenceStore(self.link, self._reader)
         self.limits = limits or QueueLimits()
@@ -110,11 +117,19 @@ class RedisEngine:
             raise EngineUnavailable(f"cannot reach redis at {self.options.target}: "
                                     f"{describe(exc)}") from exc  # fmt: skip
 
+    async def _policies(self) -> set[str]:
+        """The eviction policy of Redis, or of every primary of a cluster."""
+        redis = self.link.redis
+        if isinstance(redis, RedisCluster):
+            by_node = await redis.info("memory", target_nodes=RedisCluster.PRIMARIES)
+            return {str(info.get("maxmemory_policy", "")) for info in by_node.values()}
+        return {str((await redis.info("memory")).get("maxmemory_policy", ""))}
+
     async def _check_policy(self) -> None:
-        info = await self.link.redis.info("memory")
-        policy = str(info.get("maxmemory_policy", ""))
+        policies = await self._policies()
         self._policy_checked = time.monotonic()
-        if policy != REQUIRED_EVICTION_POLICY:
+        policy = ", ".join(sorted(policies - {REQUIRED_EVICTION_POLICY}))
+        if policy:
             raise RedisConfigError(
                 f"redis at {self.options.target} has maxmemory-policy {policy}; the gateway "
                 f"needs {REQUIRED_EVICTION_POLICY} (an evicting Redis drops dedup keys and "
@@ -145,6 +160,7 @@ class RedisEngine:
                 await self.link.redis.ping()
         except RedisConfigError as exc:
             self._policy_checked = 0.0
+            self.health.failed(exc)  # one log line saying why, not one per check
             raise EngineUnavailable(str(exc)) from None
         except Exception as exc:
             if not is_unavailable(exc):
@@ -152,6 +168,9 @@ class RedisEngine:
             self.health.failed(exc)
             raise EngineUnavailable(f"redis: {describe(exc)}") from exc
         self.health.answered()
+
+    def stats(self) -> EngineStats:
+        return EngineStats(errors=self.health.errors, reader_lag_seconds=self._reader.lag_seconds())
 
     async def close(self) -> None:
         await self._reader.close()

@@ -1,5 +1,5 @@
-"""The Redis connection: clients made from the settings, the one boundary where redis-py's
-errors become `EngineUnavailable`, and the start-up checks.
+"""The Redis connection: clients made from the settings (single node, TLS, unix socket,
+Sentinel), and the one boundary where redis-py's errors become `EngineUnavailable`.
 
 Timeouts are short on purpose: a Redis that stops answering must turn into 503s and a
 failing `/readyz` within seconds, not hang requests. redis-py's own retries are off: a
@@ -10,26 +10,31 @@ script whose reply was lost may have run, and running it again is the caller's d
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import logging
 import time
 from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass
 from typing import Any, Concatenate, ParamSpec, Protocol, TypeVar
-from urllib.parse import urlsplit, urlunsplit
 
 from redis import exceptions as redis_errors
 from redis.asyncio import BlockingConnectionPool, Redis
+from redis.asyncio.cluster import RedisCluster
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 
 from gateway.engine.base import EngineUnavailable
+from gateway.engine.redis import cluster, sentinel, urls
 from gateway.engine.redis.keys import Keys
 from gateway.engine.redis.scripts import Scripts
 
 log = logging.getLogger("gateway.redis")
 
-SCHEMES = ("redis", "rediss", "unix")
+SCHEMES = ("redis", "rediss", "unix", *sentinel.SCHEMES, *cluster.SCHEMES)
+TLS_SCHEMES = ("rediss", "rediss+sentinel", "rediss+cluster")
+
+Client = Redis | RedisCluster
 
 # How long a command may wait for a free connection of the pool before it fails.
 POOL_WAIT_SECONDS = 2.0
@@ -58,33 +63,57 @@ class RedisOptions:
     pool_size: int = 64
     connect_timeout_seconds: float = 2.0
     timeout_seconds: float = 5.0
+    wait_replicas: int = 0
+    wait_timeout_seconds: float = 1.0
 
     def __post_init__(self) -> None:
-        scheme = urlsplit(self.url).scheme
+        scheme = self.url.partition("://")[0]
         if scheme not in SCHEMES:
             raise RedisConfigError(
-                f"GATEWAY_REDIS_URL must start with redis://, rediss:// or unix://, not {scheme!r}"
+                "GATEWAY_REDIS_URL must start with redis://, rediss://, unix://, "
+                "redis+sentinel://, rediss+sentinel://, redis+cluster:// or rediss+cluster://, "
+                f"not {scheme!r}"
             )
+        try:
+            if scheme in sentinel.SCHEMES:
+                sentinel.parse(self.url)
+            elif scheme in cluster.SCHEMES:
+                cluster.parse(self.url)
+        except urls.UrlError as exc:
+            raise RedisConfigError(f"GATEWAY_REDIS_URL: {exc}") from None
         if (self.tls_cert_file is None) != (self.tls_key_file is None):
             raise RedisConfigError(
                 "GATEWAY_REDIS_TLS_CERT_FILE and GATEWAY_REDIS_TLS_KEY_FILE go together"
             )
+        if self.wait_replicas and self.wait_timeout_seconds >= self.timeout_seconds:
+            raise RedisConfigError(
+                "GATEWAY_REDIS_WAIT_TIMEOUT_SECONDS must be shorter than "
+                "GATEWAY_REDIS_TIMEOUT_SECONDS (a WAIT is a command like any other)"
+            )
         tls_set = self.tls_ca_file or self.tls_cert_file
-        if tls_set and scheme != "rediss":
+        if tls_set and scheme not in TLS_SCHEMES:
             raise RedisConfigError("GATEWAY_REDIS_TLS_* settings need a rediss:// URL")
+
+    @property
+    def _sentinel(self) -> sentinel.SentinelTarget | None:
+        scheme = self.url.partition("://")[0]
+        return sentinel.parse(self.url) if scheme in sentinel.SCHEMES else None
+
+    @property
+    def _cluster(self) -> urls.MultiHostUrl | None:
+        scheme = self.url.partition("://")[0]
+        return cluster.parse(self.url) if scheme in cluster.SCHEMES else None
 
     @property
     def target(self) -> str:
         """The URL without its password, for logs and the start-up line."""
-        parts = urlsplit(self.url)
-        if parts.password is None:
-            return self.url
-        host = parts.hostname or ""
-        port = f":{parts.port}" if parts.port else ""
-        user = f"{parts.username}:***@" if parts.username else ":***@"
-        return urlunsplit(parts._replace(netloc=f"{user}{host}{port}"))
+        if self._sentinel is not None:
+            return self._sentinel.display
+        if self._cluster is not None:
+            return self._cluster.display("")
+        return urls.without_secrets(self.url)
 
-    def client(self, *, read_timeout: float | None = None, pool_size: int | None = None) -> Redis:
+    def client(self, *, read_timeout: float | None = None, pool_size: int | None = None) -> Client:
         """A client with its own pool; `read_timeout` overrides the socket read timeout (the
         blocking stream reader waits longer than any command)."""
         kwargs: dict[str, Any] = {
@@ -96,12 +125,18 @@ class RedisOptions:
             "health_check_interval": HEALTH_CHECK_SECONDS,
             "client_name": "gateway",
         }
-        if urlsplit(self.url).scheme == "rediss":
+        if self.url.partition("://")[0] in TLS_SCHEMES:
             kwargs.update(
                 ssl_ca_certs=self.tls_ca_file,
                 ssl_certfile=self.tls_cert_file,
                 ssl_keyfile=self.tls_key_file,
             )
+        target = self._sentinel
+        if target is not None:
+            return sentinel.master_client(target, kwargs)
+        nodes = self._cluster
+        if nodes is not None:
+            return cluster.cluster_client(nodes, kwargs)
         pool = BlockingConnectionPool.from_url(self.url, **kwargs)
         return Redis.from_pool(pool)
 
@@ -121,24 +156,46 @@ def is_unavailable(exc: BaseException) -> bool:
 
 class Health:
     """Whether Redis answered the last call: one log line when it goes, one when it is back,
-    never one per request. `errors` counts every failed call (for `/metrics`)."""
+    never one per request; and how many calls failed (`gateway_redis_errors_total`).
 
-    def __init__(self, target: str) -> None:
+    At each change the connections idle in `client`'s pool are closed: one that sat idle
+    while Redis went away and came back is dead without knowing it, and its first command
+    would fail after Redis is back (another "unavailable" line for nothing). A command in
+    flight keeps its connection; one that fails is closed by redis-py itself."""
+
+    def __init__(self, target: str, client: Client | None = None) -> None:
         self.target = target
         self.down_since: float | None = None
         self.errors = 0
+        self._client = client
+        self._closing: set[asyncio.Task[None]] = set()
 
     def failed(self, exc: BaseException) -> None:
         self.errors += 1
         if self.down_since is None:
             self.down_since = time.monotonic()
             log.warning("redis at %s is unavailable: %s", self.target, describe(exc))
+            self._close_idle()
 
     def answered(self) -> None:
         if self.down_since is not None:
             seconds = time.monotonic() - self.down_since
             self.down_since = None
             log.warning("redis at %s is available again after %.1fs", self.target, seconds)
+            self._close_idle()
+
+    def _close_idle(self) -> None:
+        client = self._client
+        if client is None or isinstance(client, RedisCluster):
+            return  # a cluster client drops a failed node's connections itself
+        task = asyncio.get_running_loop().create_task(_close_idle(client))
+        self._closing.add(task)
+        task.add_done_callback(self._closing.discard)
+
+
+async def _close_idle(client: Redis) -> None:
+    with contextlib.suppress(Exception):  # closing a dead connection may fail; it is closed
+        await client.connection_pool.disconnect(inuse_connections=False)
 
 
 ScriptArg = str | bytes | int | float
@@ -150,8 +207,9 @@ def text(value: bytes | str) -> str:
 
 
 def describe(exc: BaseException) -> str:
-    text = str(exc) or type(exc).__name__
-    return text.splitlines()[0][:200]
+    """One line for the logs (an `EngineUnavailable` says what failed in its detail)."""
+    line = (exc.detail if isinstance(exc, EngineUnavailable) else str(exc)) or type(exc).__name__
+    return line.splitlines()[0][:200]
 
 
 class Linked(Protocol):
@@ -166,7 +224,7 @@ class Link:
     """What every store shares: the command client, the key names, the scripts registered
     on the client and the health record."""
 
-    redis: Redis
+    redis: Client
     keys: Keys
     scripts: Scripts
     health: Health

@@ -154,6 +154,11 @@ class RedisDeliveryQueue:
         await self._park(self._slot, [self._p, subscriber_id, "unpark", now])
 
     @guarded
+    async def parked(self) -> list[str]:
+        members: Any = await self.link.redis.smembers(f"{self._p}:parked")
+        return [text(subscriber) for subscriber in members]
+
+    @guarded
     async def dead_letters(self, subscriber_id: str, after: str, limit: int) -> list[DeadLetter]:
         flat = await self._read(self._slot, [self._p, subscriber_id, "dead", after, limit])
         letters = []

@@ -8,6 +8,10 @@ whole (Redis 7.0 has no per-field expiry): a bucket is 1/4 to 1/8 of the window 
 key lives its window and at most a quarter more, and `seen` looks in the 5 to 9 buckets
 alive. An index of live buckets lets processes with different windows find each other's
 keys.
+
+With `GATEWAY_REDIS_WAIT_REPLICAS` above 0, each append is followed on its connection by a
+`WAIT` for that many replicas, and answered only once they have it (`ReplicasBehind`
+otherwise).
 """
 
 from __future__ import annotations
@@ -17,8 +21,12 @@ import hashlib
 from collections.abc import Sequence
 from typing import Any
 
+from redis.asyncio.cluster import RedisCluster
+from redis.exceptions import NoScriptError
+
+from gateway.engine.base import EngineUnavailable
 from gateway.engine.events import AppendResult, LogSize, NewEvent, StoredEvent, with_id
-from gateway.engine.ids import event_id_at
+from gateway.engine.ids import MAX_SEQ, SCRIPT_ID_FORMAT, event_id_at
 from gateway.engine.redis.connection import Link, ScriptArg, guarded, text
 from gateway.engine.redis.reader import (
     BlockingReader,
@@ -46,10 +54,21 @@ def stream_id(event_id: str) -> str:
     return f"{ms}-{seq}"
 
 
+class ReplicasBehind(EngineUnavailable):
+    """The append ran, but fewer replicas than `GATEWAY_REDIS_WAIT_REPLICAS` acknowledged it
+    in time: the events are stored on the primary and may survive, or may be lost with it
+    in a failover. Answered 503 like any outage: the provider retries, and dedup answers
+    the retry (after waiting for the replicas again)."""
+
+
 class RedisEventLog:
-    def __init__(self, link: Link, reader: BlockingReader) -> None:
+    def __init__(
+        self, link: Link, reader: BlockingReader, wait_replicas: int = 0, wait_ms: int = 1000
+    ) -> None:
         self.link = link
         self._reader = reader
+        self._wait_replicas = wait_replicas
+        self._wait_ms = wait_ms
         keys = link.keys
         self._log_keys = [keys.events, keys.log_meta, keys.dedup_index]
         self._append = link.scripts.register("log_append")
@@ -62,15 +81,21 @@ class RedisEventLog:
             return AppendResult(stored=[], duplicates=0)
         ttl_ms = max(1, int(dedup_ttl_seconds * 1000))
         args: list[ScriptArg] = [
+            MAX_SEQ,
+            SCRIPT_ID_FORMAT,
             ttl_ms,
             bucket_width_ms(ttl_ms),
             self.link.keys.dedup_bucket_prefix,
+            1 if self._wait_replicas else 0,
         ]
         for event in events:
             conversation = "" if event.conversation_id is None else "=" + event.conversation_id
             args += [dedup_digest(event.dedup_key), event.hub_id, conversation, event.type]
             args.append(event.body)
-        ids: list[bytes] = await self._append(self._log_keys, args)
+        if self._wait_replicas:
+            ids = await self._append_and_wait(args)
+        else:
+            ids = await self._append(self._log_keys, args)
         stored = []
         for event, raw in zip(events, ids, strict=True):
             if not raw:
@@ -83,10 +108,40 @@ class RedisEventLog:
             )
         return AppendResult(stored=stored, duplicates=len(events) - len(stored))
 
+    async def _append_and_wait(self, args: list[ScriptArg]) -> list[bytes]:
+        """The append script and `WAIT` in one pipeline, on one connection (`WAIT` counts
+        the replicas that have the connection's own last write). A `NOSCRIPT` (Redis lost
+        its script cache) means nothing ran: the scripts are loaded and it runs again."""
+        redis = self.link.redis
+        route: dict[str, Any] = {}
+        if isinstance(redis, RedisCluster):
+            route["target_nodes"] = redis.get_node_from_key(self.link.keys.events)
+        for attempt in range(2):
+            async with redis.pipeline(transaction=False) as pipe:
+                pipe.evalsha(self._append.sha, len(self._log_keys), *self._log_keys, *args)
+                pipe.execute_command("WAIT", self._wait_replicas, self._wait_ms, **route)
+                ids, acknowledged = await pipe.execute(raise_on_error=False)
+            if isinstance(ids, NoScriptError) and attempt == 0:
+                await self.link.scripts.load()
+                continue
+            for result in (ids, acknowledged):
+                if isinstance(result, Exception):
+                    raise result
+            if int(acknowledged) < self._wait_replicas:
+                raise ReplicasBehind(
+                    f"redis: stored, but {acknowledged} of {self._wait_replicas} replicas "
+                    f"acknowledged it within {self._wait_ms} ms"
+                )
+            return list(ids)
+        raise AssertionError("unreachable")
+
     @guarded
     async def seen(self, dedup_keys: Sequence[str]) -> list[bool]:
-        if not dedup_keys:
-            return []
+        """With replicas to wait for, nothing is reported seen: a redelivery answered from
+        here would be a 202 without the `WAIT` that `append` does for duplicates too (the
+        first copy may not have reached a replica yet), so callers go on to `append`."""
+        if not dedup_keys or self._wait_replicas:
+            return [False] * len(dedup_keys)
         digests = [dedup_digest(key) for key in dedup_keys]
         found: list[int] = await self._seen([self.link.keys.dedup_index], digests)
         return [bool(flag) for flag in found]
@@ -140,7 +195,9 @@ class RedisEventLog:
 
     @guarded
     async def trim(self, older_than_ms: int, max_bytes: int) -> int:
-        removed = await self._trim(self._log_keys, [older_than_ms, max_bytes])
+        removed = await self._trim(
+            self._log_keys, [older_than_ms, max_bytes, MAX_SEQ, SCRIPT_ID_FORMAT]
+        )
         return int(removed)
 
     @guarded

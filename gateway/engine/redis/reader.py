@@ -14,15 +14,15 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from redis.asyncio import Redis
-
 from gateway.engine.base import EngineUnavailable
 from gateway.engine.events import StoredEvent
-from gateway.engine.redis.connection import Health, describe, is_unavailable
+from gateway.engine.ids import event_id_at
+from gateway.engine.redis.connection import Client, Health, describe, is_unavailable
 from gateway.engine.redis.keys import Keys
 
 log = logging.getLogger("gateway.redis")
@@ -50,7 +50,7 @@ def event_from_entry(raw_id: bytes, fields: dict[bytes, bytes]) -> StoredEvent:
     ms, seq = parse_stream_id(raw_id)
     conversation = fields[b"c"]
     return StoredEvent(
-        id=f"{ms:013d}-{seq:06d}",
+        id=event_id_at(ms, seq),
         hub_id=fields[b"h"].decode(),
         conversation_id=conversation[1:].decode() if conversation else None,
         type=fields[b"t"].decode(),
@@ -97,13 +97,15 @@ def _cancelled() -> bool:
 
 @dataclass
 class BlockingReader:
-    client: Redis
+    client: Client
     keys: Keys
     health: Health
     _pending: asyncio.Future[Wake] | None = None
     _task: asyncio.Task[None] | None = None
     _tips: dict[str, StreamId] = field(default_factory=dict)
     _closing: bool = False
+    _behind_seconds: float = 0.0
+    _failing_since: float | None = None
 
     def pending(self) -> asyncio.Future[Wake]:
         """The next wake; starts the reader on first use. Take it before reading, then
@@ -113,6 +115,14 @@ class BlockingReader:
         if self._task is None and not self._closing:
             self._task = asyncio.create_task(self._run(), name="redis-stream-reader")
         return self._pending
+
+    def lag_seconds(self) -> float:
+        """How far behind the log this process reads: the age of the oldest event of the
+        last read that brought any (0 once a read finds nothing new); while reads fail,
+        at least the time since they started failing."""
+        if self._failing_since is not None:
+            return max(self._behind_seconds, time.time() - self._failing_since)
+        return self._behind_seconds
 
     def _wake(self, **what: object) -> None:
         current = self.pending()
@@ -136,6 +146,7 @@ class BlockingReader:
             try:
                 if not self._tips:
                     await self._start_tips()
+                    self._failing_since = None
                     self._wake(roster=True)
                 streams = {key: f"{ms}-{seq}" for key, (ms, seq) in self._tips.items()}
                 reply: Any = await self.client.xread(streams, count=COUNT, block=BLOCK_MS)  # type: ignore[arg-type]
@@ -145,6 +156,8 @@ class BlockingReader:
                 if not is_unavailable(exc):
                     log.exception("redis stream reader failed")
                 failures += 1
+                if self._failing_since is None:
+                    self._failing_since = time.time()
                 self.health.failed(exc)
                 self._tips = {}
                 self._wake(error=EngineUnavailable(f"redis: {describe(exc)}"))
@@ -153,7 +166,9 @@ class BlockingReader:
             if _cancelled():
                 return
             failures = 0
+            self._failing_since = None
             self.health.answered()
+            self._behind_seconds = 0.0
             if reply:
                 self._deliver(reply)
 
@@ -168,6 +183,8 @@ class BlockingReader:
             if key == self.keys.events:
                 events_after = self._tips[key]
                 events = [event_from_entry(raw_id, fields) for raw_id, fields in entries]
+                stored_ms = parse_stream_id(entries[0][0])[0]
+                self._behind_seconds = max(0.0, time.time() - stored_ms / 1000)
             else:
                 roster = True
             self._tips[key] = parse_stream_id(entries[-1][0])
@@ -178,9 +195,8 @@ class BlockingReader:
         read inside redis-py does not reliably end the task), then the task is awaited."""
         self._closing = True
         task, self._task = self._task, None
-        await self.client.connection_pool.disconnect()
+        await self.client.aclose()
         if task is not None:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError, TimeoutError):
                 await asyncio.wait_for(task, CLOSE_WAIT_SECONDS)
-        await self.client.aclose()

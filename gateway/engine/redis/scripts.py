@@ -5,11 +5,15 @@ concatenation of `lua/a.lua` and `lua/b.lua`."""
 
 from __future__ import annotations
 
+import asyncio
 import functools
 from importlib import resources
+from typing import TYPE_CHECKING
 
-from redis.asyncio import Redis
 from redis.commands.core import AsyncScript
+
+if TYPE_CHECKING:
+    from gateway.engine.redis.connection import Client
 
 
 @functools.cache
@@ -20,7 +24,7 @@ def lua(name: str) -> str:
 class Scripts:
     """The scripts of one client, so that start-up can load all of them in one round trip."""
 
-    def __init__(self, redis: Redis) -> None:
+    def __init__(self, redis: Client) -> None:
         self._redis = redis
         self._all: list[AsyncScript] = []
 
@@ -30,7 +34,5 @@ class Scripts:
         return script
 
     async def load(self) -> None:
-        async with self._redis.pipeline(transaction=False) as pipe:
-            for script in self._all:
-                pipe.script_load(script.script)
-            await pipe.execute()
+        """Every script into Redis's cache (on a cluster, into every primary's)."""
+        await asyncio.gather(*(self._redis.script_load(script.script) for script in self._all))

@@ -27,7 +27,14 @@ window.startClient = async (gatewayUrl, options) => {
     history: options.history,
     backoff: { initialMs: 200, maxMs: 1000 },
     onEvent: (event, info) => record.events.push({ name, id: event.id, replayed: info.replayed }),
-    onState: (state, detail) => record.states.push({ name, state, reason: detail.reason || null }),
+    onState: (state, detail) =>
+      record.states.push({
+        name,
+        state,
+        reason: detail.reason || null,
+        code: detail.code || null,
+        delayMs: detail.delayMs ?? null,
+      }),
     onRecovered: (result) => record.recovered.push({ name, ...result }),
     onError: (error) => record.errors.push({ name, code: error.code }),
   });

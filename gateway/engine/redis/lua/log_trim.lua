@@ -3,12 +3,13 @@
 -- the running total of payload bytes appended up to and including it, so the bytes dropped
 -- are read off the last entry dropped and the byte cut is found by binary search over ids
 -- (a few dozen one-entry reads), never by reading the payloads dropped.
--- KEYS: events stream, log meta hash, dedup index. ARGV: older_than_ms, max_bytes.
+-- KEYS: events stream, log meta hash, dedup index. ARGV: older_than_ms, max_bytes, MAX_SEQ,
+-- the id format (both from gateway/engine/ids.py, the one owner of the id format).
 -- Returns how many events went.
-local MAX_SEQ = 999999
+local MAX_SEQ, ID_FORMAT = tonumber(ARGV[3]), ARGV[4]
 local meta = redis.call('HMGET', KEYS[2], 'appended', 'dropped', 'floor')
 local appended, dropped = tonumber(meta[1]) or 0, tonumber(meta[2]) or 0
-local floor = meta[3] or '0000000000000-000000'
+local floor = meta[3] or string.format(ID_FORMAT, 0, 0)
 local removed = 0
 
 local function offset(entry)
@@ -28,7 +29,7 @@ local function drop_through(entry)
   ms, seq = tonumber(ms), tonumber(seq)
   removed = removed + redis.call('XTRIM', KEYS[1], 'MINID', string.format('%.0f-%d', ms, seq + 1))
   dropped = offset(entry)
-  local id = string.format('%013.0f-%06d', ms, seq)
+  local id = string.format(ID_FORMAT, ms, seq)
   if id > floor then floor = id end
 end
 

@@ -1,0 +1,506 @@
+"""The shipped topology, end to end: `deploy/run-local.sh` starts a real redis-server, two
+`python -m gateway serve` instances and a real HAProxy running `deploy/haproxy.cfg` (its
+addresses moved to free loopback ports, and `source 127.0.0.3` on the servers so the
+gateways can tell HAProxy from the test client, which sends from 127.0.0.2). Everything
+below goes through the load balancer, except what checks that going around it fails.
+
+One topology serves the module's tests in order; the kill -9 test and the last test take
+the instances down."""
+
+from __future__ import annotations
+
+import contextlib
+import http.client
+import http.server
+import json
+import os
+import re
+import select
+import shutil
+import signal
+import socket
+import ssl
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlencode
+
+import pytest
+
+import signing
+from gateway.commands.webhook_request import WebhookRequest
+from tests.conftest import ROOT, gateway_env
+from tests.redis_support import redis_server_binary
+from tests.running_gateway import ADMIN_KEY, HUBSTER_HUB, HUBSTER_TENANT, agent_token
+from tests.scale_support import (
+    SCALE_ENV,
+    Agent,
+    Answer,
+    WebhookLoad,
+    access_lines,
+    free_port,
+    marker,
+    send,
+    stored_texts,
+    throw_away_certificate,
+    wait_for,
+    webhook,
+)
+
+CLIENT = "127.0.0.2"
+BALANCER_SOURCE = "127.0.0.3"
+TWILIO_TOKEN = "twilio-auth-token-through-the-balancer"
+
+pytestmark = pytest.mark.skipif(
+    shutil.which("haproxy") is None or redis_server_binary() is None,
+    reason="haproxy and redis-server are needed (scripts/test installs them)",
+)
+
+
+def _balancer_config(directory: Path) -> Path:
+    """deploy/haproxy.cfg as shipped, with HAProxy connecting from 127.0.0.3."""
+    shipped = (ROOT / "deploy" / "haproxy.cfg").read_text()
+    config, count = re.subn(
+        r"^(\s*default-server .*)$", rf"\1 source {BALANCER_SOURCE}", shipped, flags=re.M
+    )
+    assert count == 1
+    shutil.copytree(ROOT / "deploy" / "errors", directory / "errors")
+    path = directory / "haproxy.cfg"
+    path.write_text(config)
+    return path
+
+
+@dataclass
+class Topology:
+    script: subprocess.Popen[str]
+    run_dir: Path
+    ports: dict[str, int]
+    integration: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def redis_url(self) -> str:
+        return f"redis://127.0.0.1:{self.ports['REDIS_PORT']}/0"
+
+    def pid(self, name: str) -> int:
+        return int((self.run_dir / f"{name}.pid").read_text())
+
+    def log(self, gateway: int) -> Path:
+        return self.run_dir / f"gateway{gateway}.log"
+
+    def through(self, method: str, path: str, body: Any = None, **headers: str) -> Answer:
+        """A request to the balancer from the test client's address."""
+        raw = json.dumps(body).encode() if body is not None else None
+        if raw is not None:
+            headers.setdefault("Content-Type", "application/json")
+        port = self.ports["LB_PORT"]
+        return send("127.0.0.1", port, method, path, raw, headers, source=CLIENT)
+
+    def admin(self, method: str, path: str, body: Any = None) -> Any:
+        answer = self.through(method, path, body, Authorization=f"Bearer {ADMIN_KEY}")
+        assert answer.status is not None and 200 <= answer.status < 300, answer
+        return answer.json()
+
+    @property
+    def ws_url(self) -> str:
+        return f"ws://127.0.0.1:{self.ports['LB_PORT']}/ws"
+
+    def handled_by(self, request_id: str) -> list[int]:
+        """Which instances logged the request with this id."""
+        return [
+            gateway
+            for gateway in (1, 2)
+            if any(line["requestId"] == request_id for line in access_lines(self.log(gateway)))
+        ]
+
+
+@pytest.fixture(scope="module")
+def topology(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Topology]:
+    directory = tmp_path_factory.mktemp("balancer")
+    certificate = directory / "lb.pem"
+    throw_away_certificate(certificate)
+    ports = {
+        name: free_port()
+        for name in ("LB_PORT", "LB_TLS_PORT", "GATEWAY1_PORT", "GATEWAY2_PORT", "REDIS_PORT")
+    }
+    env = gateway_env(
+        {
+            **SCALE_ENV,
+            "GATEWAY_TRUSTED_PROXIES": BALANCER_SOURCE,
+            "GATEWAY_ALLOW_PRIVATE_TARGETS": "1",
+            # Takeover of a killed instance's deliveries within 3 s (test-only margin).
+            "GATEWAY_DELIVERY_TIMEOUT_SECONDS": "2",
+            "GATEWAY_DELIVERY_LEASE_MARGIN_SECONDS": "1",
+            "GATEWAY_RETRY_SCHEDULE": "0,1,1,1,1,1,1,1",
+            **{name: str(port) for name, port in ports.items()},
+            "LB_CERT": str(certificate),
+            "HAPROXY_CONFIG": str(_balancer_config(directory)),
+            "RUN_DIR": str(directory / "run"),
+            "PYTHON": sys.executable,
+        }
+    )
+    script = subprocess.Popen(
+        [str(ROOT / "deploy" / "run-local.sh")],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    topology = Topology(script, directory / "run", ports)
+    try:
+        assert script.stdout is not None
+        lines = []
+        deadline = time.monotonic() + 90
+        while time.monotonic() < deadline and (line := script.stdout.readline()):
+            lines.append(line)
+            if line.startswith("ready: "):
+                break
+        else:
+            raise AssertionError(f"run-local.sh did not get ready: {lines}")
+        yield topology
+    finally:
+        script.send_signal(signal.SIGTERM)
+        try:
+            script.wait(40)
+        except subprocess.TimeoutExpired:
+            script.kill()
+            for name in ("gateway1", "gateway2", "haproxy", "redis"):
+                with contextlib.suppress(OSError, ValueError):
+                    os.kill(topology.pid(name), signal.SIGKILL)
+            raise
+
+
+def _token(n: int) -> str:
+    return agent_token(f"agent-{n}", [HUBSTER_HUB])
+
+
+def _agents(topology: Topology, count: int) -> list[Agent]:
+    return [Agent(topology.ws_url, _token(n), source=CLIENT) for n in range(count)]
+
+
+def _send(topology: Topology, request: WebhookRequest, **headers: str) -> Answer:
+    port = topology.ports["LB_PORT"]
+    all_headers = {**request.headers, **headers}
+    return send("127.0.0.1", port, "POST", request.url, request.body, all_headers, source=CLIENT)
+
+
+def test_webhooks_are_spread_stored_once_and_reach_every_agent_in_order(
+    topology: Topology,
+) -> None:
+    body = {
+        "name": "hubster",
+        "kind": "hubster-system",
+        "hubId": HUBSTER_HUB,
+        "tenantId": HUBSTER_TENANT,
+        "configuration": {},
+    }
+    topology.integration = topology.admin("POST", "/integrations", body)
+    agents = _agents(topology, 4)
+    try:
+        texts = [marker() for _ in range(30)]
+        requests = [webhook(topology.integration, text) for text in texts]
+        request_ids = [f"lb-test-{n}-{text[-8:]}" for n, text in enumerate(texts)]
+        for request, request_id in zip(requests, request_ids, strict=True):
+            answer = _send(topology, request, **{"X-Request-Id": request_id})
+            assert answer.status == 202, answer
+            assert answer.json() == {"accepted": 1, "duplicates": 0}
+        handled = wait_for(
+            lambda: (found := [topology.handled_by(rid) for rid in request_ids]) and all(found)
+            and found,
+            10,
+            "every webhook in an instance's log",
+        )  # fmt: skip
+        assert all(len(by) == 1 for by in handled), "each webhook reached one instance"
+        assert {by[0] for by in handled} == {1, 2}, "spread over both instances"
+
+        # The provider redelivers: a duplicate whichever instance takes it.
+        for request in requests[:6]:
+            assert _send(topology, request).json() == {"accepted": 0, "duplicates": 1}
+        assert stored_texts(topology.redis_url, "gw") == texts, "stored once each, in order"
+        wait_for(
+            lambda: all(agent.texts() == texts for agent in agents),
+            15,
+            "every agent to receive every event, in order",
+        )
+    finally:
+        for agent in agents:
+            agent.close()
+
+
+def test_the_client_address_is_believed_only_from_the_balancer(topology: Topology) -> None:
+    """Through HAProxy the gateways log the test client's address (HAProxy replaces what
+    the client claims); sent straight to an instance, the same claims are ignored."""
+    spoofed = {"X-Forwarded-For": "203.0.113.7", "Forwarded": "for=203.0.113.8;proto=https"}
+    through = topology.through("GET", "/healthz", **spoofed, **{"X-Request-Id": "lb-via-proxy"})
+    assert through.status == 200
+    port = topology.ports["GATEWAY1_PORT"]
+    headers = {**spoofed, "X-Request-Id": "lb-around-proxy"}
+    direct = send("127.0.0.1", port, "GET", "/healthz", None, headers, source=CLIENT)
+    assert direct.status == 200
+
+    def logged(request_id: str) -> list[dict[str, Any]]:
+        return [
+            line
+            for gateway in (1, 2)
+            for line in access_lines(topology.log(gateway))
+            if line["requestId"] == request_id
+        ]
+
+    [via] = wait_for(lambda: logged("lb-via-proxy"), 10, "the request through the proxy")
+    [around] = wait_for(lambda: logged("lb-around-proxy"), 10, "the request around it")
+    assert via["remoteAddress"] == CLIENT
+    assert around["remoteAddress"] == CLIENT
+
+
+def test_a_twilio_signature_over_the_https_url_verifies_through_the_balancer_only(
+    topology: Topology,
+) -> None:
+    """Twilio signs the URL it called: HAProxy's TLS frontend. Only through HAProxy does the
+    gateway know that URL (X-Forwarded-Proto from a trusted proxy); straight to an instance,
+    the same request claiming it is refused."""
+    body = {
+        "name": "sms",
+        "kind": "twilio",
+        "hubId": "sms-hub",
+        "configuration": {"authToken": TWILIO_TOKEN},
+    }
+    integration = topology.admin("POST", "/integrations", body)
+    tls_port = topology.ports["LB_TLS_PORT"]
+    path = f"/webhooks/{integration['integrationId']}"
+    fields = {"MessageSid": "SM-through-tls", "From": "+14085551212", "To": "+15005550006"}
+    fields["Body"] = "signed for the public URL"
+    form = urlencode(fields).encode()
+    signature = signing.twilio.sign(
+        f"https://127.0.0.1:{tls_port}{path}", {k: [v] for k, v in fields.items()}, TWILIO_TOKEN
+    )
+    headers = {
+        "Content-Type": "application/x-www-form-urlencoded",
+        "X-Twilio-Signature": signature,
+    }
+    context = ssl.create_default_context()
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE  # the test's throw-away certificate
+    connection = http.client.HTTPSConnection(
+        "127.0.0.1", tls_port, timeout=10, context=context, source_address=(CLIENT, 0)
+    )
+    try:
+        connection.request("POST", path, body=form, headers=headers)
+        response = connection.getresponse()
+        assert response.status == 202, response.read()
+        assert json.loads(response.read()) == {"accepted": 1, "duplicates": 0}
+    finally:
+        connection.close()
+
+    claimed = {**headers, "Host": f"127.0.0.1:{tls_port}", "X-Forwarded-Proto": "https"}
+    port = topology.ports["GATEWAY1_PORT"]
+    direct = send("127.0.0.1", port, "POST", path, form, claimed, source=CLIENT)
+    assert direct.status == 403, direct
+    assert direct.json()["error"]["code"] == "signature_invalid"
+
+
+class SlowSink:
+    """A subscriber endpoint that holds every delivery while `hold` is set (answering none),
+    notices when the gateway holding one goes away, and answers 200 once released."""
+
+    def __init__(self) -> None:
+        self.hold = threading.Event()
+        self.held: dict[int, str] = {}
+        """Client port -> webhook-id of each delivery being held now."""
+        self.dropped: list[tuple[int, str]] = []
+        """(client port, webhook-id) of held deliveries whose connection went away."""
+        self.delivered: list[str] = []
+        """webhook-id of every delivery answered 200."""
+        self._lock = threading.Lock()
+        sink = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def do_POST(self) -> None:
+                self.rfile.read(int(self.headers["Content-Length"]))
+                event_id, port = self.headers["webhook-id"], self.client_address[1]
+                with sink._lock:
+                    sink.held[port] = event_id
+                try:
+                    while sink.hold.is_set():
+                        if self._gone():
+                            with sink._lock:
+                                sink.dropped.append((port, event_id))
+                            self.close_connection = True
+                            return
+                finally:
+                    with sink._lock:
+                        sink.held.pop(port, None)
+                self.send_response(200)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+                with sink._lock:
+                    sink.delivered.append(event_id)
+
+            def _gone(self) -> bool:
+                readable, _, _ = select.select([self.connection], [], [], 0.05)
+                if not readable:
+                    return False
+                try:
+                    return self.connection.recv(1, socket.MSG_PEEK) == b""
+                except OSError:
+                    return True
+
+            def log_message(self, format: str, *args: Any) -> None:
+                """Quiet."""
+
+        self._server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._server.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self._server.server_address[1]}/hook"
+        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.hold.clear()
+        self._server.shutdown()
+        self._server.server_close()
+
+
+def _socket_owner(port: int, pids: list[int]) -> int | None:
+    """Which of `pids` holds the TCP socket bound to local `port` (from /proc)."""
+    inodes = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        with contextlib.suppress(OSError):
+            for row in Path(table).read_text().splitlines()[1:]:
+                columns = row.split()
+                if int(columns[1].rsplit(":", 1)[1], 16) == port:
+                    inodes.add(columns[9])
+    for pid in pids:
+        with contextlib.suppress(OSError):
+            for descriptor in Path(f"/proc/{pid}/fd").iterdir():
+                with contextlib.suppress(OSError):
+                    target = os.readlink(descriptor)
+                    if target.startswith("socket:[") and target[8:-1] in inodes:
+                        return pid
+    return None
+
+
+def test_kill_9_of_an_instance_loses_nothing(topology: Topology) -> None:
+    """An instance holding delivery claims, websocket sessions and webhooks in flight is
+    killed: its sessions reconnect through HAProxy with lastEventId and recover everything,
+    its claimed deliveries go out from the other instance once their lease runs out, and
+    every webhook is answered 202 or in the JSON error format, and stored when it was 202."""
+    sink = SlowSink()
+    subscriber = topology.admin("POST", "/subscribers", {"url": sink.url, "events": ["message"]})
+    assert subscriber["enabled"]
+    agents = _agents(topology, 4)
+    port = topology.ports["LB_PORT"]
+    load = WebhookLoad(topology.integration, "127.0.0.1", port, source=CLIENT)
+    instances = {topology.pid("gateway1"): 1, topology.pid("gateway2"): 2}
+    try:
+        sink.hold.set()
+        with load.running():
+            # Wait for claims held by an instance: that one is killed.
+            victim = wait_for(
+                lambda: next(
+                    (
+                        owner
+                        for held in list(sink.held)
+                        if (owner := _socket_owner(held, list(instances)))
+                    ),
+                    None,
+                ),
+                15,
+                "a delivery held by an instance",
+            )
+            held_by_victim = {
+                event for held, event in list(sink.held.items())
+                if _socket_owner(held, [victim]) == victim
+            }  # fmt: skip
+            os.kill(victim, signal.SIGKILL)
+            wait_for(lambda: sink.dropped, 5, "the sink to see the victim's connections go")
+            # Past the killed instance's leases (2 s timeout + 1 s margin) and its health.
+            time.sleep(1.0)
+            sink.hold.clear()
+            accepted = len(load.accepted())
+            wait_for(lambda: len(load.accepted()) >= accepted + 20, 30, "webhooks after it")
+        survivor = 3 - instances[victim]
+        taken_over = {event for _, event in sink.dropped} | held_by_victim
+        assert taken_over, "the killed instance held deliveries"
+
+        # Every answer was a 202 or HAProxy's JSON (never HTML, never no answer at all).
+        for text, answer in load.answers:
+            if answer.status == 202:
+                continue
+            assert answer.status in (502, 503, 504), (text, answer)
+            assert answer.headers["content-type"] == "application/json"
+            assert answer.json()["error"]["code"] == "unavailable"
+            assert answer.headers["uc-rest-error"] == answer.json()["error"]["message"]
+        accepted_texts = load.accepted()
+        stored = stored_texts(topology.redis_url, "gw")
+        assert set(accepted_texts) <= set(stored), "every webhook answered 202 is stored"
+        assert len(stored) == len(set(stored))
+
+        # The killed instance's agents came back through HAProxy and recovered the gap.
+        wait_for(
+            lambda: all(set(accepted_texts) <= set(agent.texts()) for agent in agents),
+            20,
+            "every agent to have every accepted event",
+        )
+        moved = [agent for agent in agents if agent.closes]
+        assert moved, "the killed instance had sessions"
+        for agent in agents:
+            ids = [event["id"] for event in agent.events]
+            assert ids == sorted(set(ids)), "in order, none twice"
+        assert all(agent.recovered and agent.recovered[-1]["recovered"] for agent in moved)
+
+        # Deliveries the killed instance had claimed went out from the survivor.
+        wait_for(
+            lambda: taken_over <= set(sink.delivered), 30, "the victim's deliveries, delivered"
+        )
+        # Through HAProxy, the client's address; HAProxy's own health checks, its own (and
+        # run-local.sh's readiness probes, made straight to the instance, 127.0.0.1).
+        survivor_log = access_lines(topology.log(survivor))
+        webhooks = [line for line in survivor_log if line["route"].startswith("/webhooks/")]
+        assert {line["remoteAddress"] for line in webhooks} == {CLIENT}
+        checks = [line for line in survivor_log if line["route"] == "/readyz"]
+        assert {line["remoteAddress"] for line in checks} == {BALANCER_SOURCE, "127.0.0.1"}
+    finally:
+        for agent in agents:
+            agent.close()
+        sink.close()
+
+
+def test_with_no_instance_left_the_balancer_answers_503_in_json(topology: Topology) -> None:
+    """The survivor is stopped (SIGTERM: it drains and exits): HAProxy's own 503 is the
+    gateway's error format, with the same request id header every answer carries."""
+    for name in ("gateway1", "gateway2"):
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(topology.pid(name), signal.SIGTERM)
+    wait_for(
+        lambda: (
+            not any(Path(f"/proc/{topology.pid(n)}").exists() for n in ("gateway1", "gateway2"))
+        ),
+        30,
+        "both instances to exit",
+    )
+    answer = wait_for(
+        lambda: (found := topology.through("GET", "/readyz")).status == 503 and found,
+        10,
+        "HAProxy to answer by itself",
+    )
+    assert answer.headers["content-type"] == "application/json"
+    error = answer.json()["error"]
+    assert error == {
+        "code": "unavailable",
+        "message": "No gateway instance is available; retry shortly.",
+    }
+    assert answer.headers["uc-rest-error"] == error["message"]
+    assert answer.headers["x-request-id"]
+    assert answer.headers["retry-after"] == "1"
+
+
+def test_run_local_stops_everything_it_started(topology: Topology) -> None:
+    started = [topology.pid(name) for name in ("gateway1", "gateway2", "haproxy", "redis")]
+    topology.script.send_signal(signal.SIGTERM)
+    assert topology.script.wait(40) == 0
+    assert not [pid for pid in started if Path(f"/proc/{pid}").exists()]
