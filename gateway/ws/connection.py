@@ -279,18 +279,22 @@ class AgentConnection(Outbox):
 
     # --- the fan-out's side: never awaits -----------------------------------------------
 
-    def deliver(self, event: StoredEvent, frame: bytes) -> None:
-        """A live event (already routed to one of the session's hubs)."""
+    def deliver(self, event: StoredEvent, wire: bytes) -> None:
+        """A live event, as its whole frame (`wire_text_frame`), routed to one of the
+        session's hubs. Once per event per session: the common scope (whole hubs) is
+        checked without calling `Scope.sees`."""
         state = self.state
-        if not state.scope.sees(event):
+        scope = state.scope
+        if not (scope.whole_hubs and event.hub_id in scope.hub_ids) and not scope.sees(event):
             return
         if state.phase is _REPLAYING:
-            self.park(event.id, frame)
+            self.park(event.id, wire)
             return
-        if self.last_event_id is not None and event.id <= self.last_event_id:
+        event_id, last = event.id, self.last_event_id
+        if last is not None and event_id <= last:
             return
-        self.last_event_id = event.id
-        self.offer(frame)
+        self.last_event_id = event_id
+        self.send(wire)
 
     def offer_roster(self, hub_id: str, frame: bytes) -> None:
         digest = hash(frame)
