@@ -281,15 +281,16 @@ class AgentConnection(Outbox):
 
     def deliver(self, event: StoredEvent, wire: bytes) -> None:
         """A live event, as its whole frame (`wire_text_frame`), routed to one of the
-        session's hubs. Once per event per session: the common scope (whole hubs) is
-        checked without calling `Scope.sees`."""
+        session's hubs (the router indexes sessions by their scope's hubs). Once per event
+        per session: a live session taking every event of its hubs, the usual one, is
+        sent it without a look at its scope or phase."""
         state = self.state
-        scope = state.scope
-        if not (scope.whole_hubs and event.hub_id in scope.hub_ids) and not scope.sees(event):
-            return
-        if state.phase is _REPLAYING:
-            self.park(event.id, wire)
-            return
+        if not state.takes_every_event:
+            if not state.scope.sees(event):
+                return
+            if state.phase is _REPLAYING:
+                self.park(event.id, wire)
+                return
         event_id, last = event.id, self.last_event_id
         if last is not None and event_id <= last:
             return

@@ -29,7 +29,7 @@ class Scope:
     type_filter: TypeFilter = field(init=False, repr=False, compare=False)
     whole_hubs: bool = field(init=False, repr=False, compare=False)
     """Every event of its hubs (no conversation or type narrowing, as most sessions): the
-    fan-out then checks the hub alone, without calling `sees`."""
+    fan-out, which routes by hub, then needs no `sees` (`SessionState.takes_every_event`)."""
 
     def __post_init__(self) -> None:
         compiled = ALL_TYPES if self.events == ALL_EVENTS else TypeFilter(self.events)
