@@ -78,7 +78,7 @@ class Context:
                 redis = await stack.enter_async_context(redis_server())
                 env["GATEWAY_REDIS_URL"] = redis.url
                 env["GATEWAY_MASTER_KEYS"] = secrets.token_urlsafe(32)  # Redis requires one
-            server = await stack.enter_async_context(running(command, env))
+            server = await stack.enter_async_context(running(command, env, self.options.loop))
             if redis is not None:
                 self.redis_pids[server.pid] = redis.pid
                 stack.callback(self.redis_pids.pop, server.pid)
@@ -91,7 +91,7 @@ class Context:
     async def server(self, name: str, env: dict[str, str] | None = None) -> AsyncIterator[Server]:
         """A baseline server (or the sink) in its own process, on the chosen loop."""
         command = module_command("bench.servers", name, "--loop", self.options.loop)
-        async with running(command, env) as server:
+        async with running(command, env, self.options.loop) as server:
             yield server
 
     @contextlib.asynccontextmanager

@@ -98,6 +98,21 @@ def test_the_loop_is_recorded(report: dict[str, Any]) -> None:
     assert report["options"]["loop"] in {"asyncio", "uvloop"}
 
 
+@pytest.mark.timeout(120)
+def test_on_asyncio_the_gateway_and_the_baselines_all_run_on_it(tmp_path: Path) -> None:
+    """`--loop asyncio`: every server started must name asyncio as its loop (the bench
+    refuses one that names another), so a run with uvloop installed still compares the two
+    sides on asyncio's own loop."""
+    path = tmp_path / "bench.json"
+    options = ["--loop", "asyncio", "--duration", "0.5", "--sessions", "5", "--json", str(path)]
+    finished = bench("ingest", "fanout", *options)
+    assert finished.returncode == 0, finished.stderr[-3000:] + finished.stdout[-3000:]
+    document = json.loads(path.read_text())
+    assert document["options"]["loop"] == "asyncio"
+    for name in ("ingest", "fanout"):
+        assert document["scenarios"][name]["status"] == "ok", document["scenarios"][name]
+
+
 def test_signing_compares_standard_v1_with_the_reference_library(report: dict[str, Any]) -> None:
     figures = report["scenarios"]["signing"]["figures"]
     assert figures["standard v1 verify"]["ratio"] > 0
