@@ -7,7 +7,7 @@ WORKDIR /app
 COPY pyproject.toml README.md ./
 COPY gateway ./gateway
 COPY signing ./signing
-RUN pip install . && useradd --system --uid 10001 --no-create-home gateway
+RUN pip install '.[fast]' && useradd --system --uid 10001 --no-create-home gateway
 COPY config/gateway.example.toml /etc/gateway/gateway.example.toml
 
 USER gateway

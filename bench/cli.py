@@ -1,5 +1,6 @@
-"""`python -m bench [SCENARIO ...] [--json PATH] [--duration S]
-[--engine memory|redis] [--workers N] [--sessions N] [--concurrency N] [--profile DIR]`:
+"""`python -m bench [SCENARIO ...] [--json PATH] [--duration S] [--loop asyncio|uvloop]
+[--engine memory|redis] [--workers N] [--sessions N] [--concurrency N]
+[--sweep-sessions N,N,...] [--sweep-publishers N,N,...] [--sweep-seconds S] [--profile DIR]`:
 run scenarios, print the table, optionally write JSON.
 
 Exit status: 0 when every selected scenario ran or was skipped for a missing feature,
@@ -19,6 +20,7 @@ import orjson
 from bench.context import Context, Options
 from bench.gateway_api import FeatureMissing, SetupFailed
 from bench.generator import GeneratorFailed
+from bench.loops import FASTEST, LOOPS, UVLOOP
 from bench.procs import StartFailed
 from bench.progress import Progress
 from bench.report import ScenarioResult, machine, table
@@ -33,6 +35,16 @@ SKIPPED_REASON = "feature not in this build"
 BUSY_WARNING_PERCENT = 30.0
 
 
+def _counts(text: str) -> tuple[int, ...]:
+    try:
+        counts = tuple(int(part) for part in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a list of counts: {text!r}") from None
+    if not counts or min(counts) < 1:
+        raise argparse.ArgumentTypeError(f"counts must be 1 or more: {text!r}")
+    return counts
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
     parser.add_argument(
@@ -42,13 +54,34 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--duration", type=float, default=10.0, help="seconds per run (10)")
     parser.add_argument("--engine", choices=("memory", "redis"), default="memory")
     parser.add_argument(
+        "--loop",
+        choices=LOOPS,
+        default=FASTEST,
+        help=f"event loop of the gateway and every baseline ({FASTEST}: the fastest installed)",
+    )
+    parser.add_argument(
         "--workers",
         type=int,
         default=1,
         help="gateway worker processes (`serve --workers N`; above 1 needs --engine redis)",
     )
-    parser.add_argument("--sessions", type=int, default=1000, help="agent sessions (1000)")
+    parser.add_argument("--sessions", type=int, default=500, help="agent sessions (500)")
     parser.add_argument("--concurrency", type=int, default=32, help="connections (32)")
+    parser.add_argument(
+        "--sweep-sessions",
+        type=_counts,
+        default=(100, 1000, 5000),
+        help="fanout-sweep's session counts (100,1000,5000)",
+    )
+    parser.add_argument(
+        "--sweep-publishers",
+        type=_counts,
+        default=(1, 8, 64),
+        help="fanout-sweep's concurrent publishers (1,8,64)",
+    )
+    parser.add_argument(
+        "--sweep-seconds", type=float, default=2.0, help="fanout-sweep: seconds per point (2)"
+    )
     parser.add_argument(
         "--profile",
         type=Path,
@@ -103,6 +136,10 @@ def _write_json(path: Path, options: Options, busy: float, results: list[Scenari
             "concurrency": options.concurrency,
             "engine": options.engine,
             "workers": options.workers,
+            "loop": options.loop,
+            "sweepSessions": list(options.sweep_sessions),
+            "sweepPublishers": list(options.sweep_publishers),
+            "sweepSeconds": options.sweep_seconds,
         },
         "scenarios": {result.name: result.to_json() for result in results},
     }
@@ -134,8 +171,20 @@ def main(argv: list[str]) -> int:
         return EXIT_USAGE
     if args.profile:
         args.profile.mkdir(parents=True, exist_ok=True)
+    if args.loop == UVLOOP and FASTEST != UVLOOP:
+        print("bench: --loop uvloop: uvloop is not installed", file=sys.stderr)
+        return EXIT_USAGE
     options = Options(
-        args.duration, args.sessions, args.concurrency, args.engine, args.profile, args.workers
+        duration=args.duration,
+        sessions=args.sessions,
+        concurrency=args.concurrency,
+        engine=args.engine,
+        profile_dir=args.profile,
+        workers=args.workers,
+        loop=args.loop,
+        sweep_sessions=args.sweep_sessions,
+        sweep_publishers=args.sweep_publishers,
+        sweep_seconds=args.sweep_seconds,
     )
     if args.engine == "redis":
         problem = asyncio.run(_engine_problem(options))

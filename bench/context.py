@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import secrets
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -12,7 +12,9 @@ from typing import Any
 from pydantic import BaseModel
 
 from bench.gateway_api import GatewayApi
-from bench.generator import OnReady, run_generator
+from bench.generator import Generator, generator, run_generator
+from bench.loadgen.jobs import SessionsJob
+from bench.loops import FASTEST
 from bench.procs import (
     Server,
     gateway_command,
@@ -27,6 +29,12 @@ from bench.server_cpu import CpuSampler
 
 SETUP_SECONDS = 2.0
 """Roughly what a generator spends opening connections before its timed window."""
+CONNECT_SECONDS_PER_1000 = 5.0
+
+
+def connect_seconds(sessions: int) -> float:
+    """Roughly how long opening `sessions` websocket sessions takes (for the progress bar)."""
+    return SETUP_SECONDS + CONNECT_SECONDS_PER_1000 * sessions / 1000
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,9 +44,14 @@ class Options:
     concurrency: int = 32
     engine: str = "memory"
     profile_dir: Path | None = None
+    """When set, each gateway runs under pyinstrument and leaves DIR/<label>.txt."""
     workers: int = 1
     """`serve --workers N` (Redis only): the server's CPU is then all its processes'."""
-    """When set, each gateway runs under pyinstrument and leaves DIR/<label>.txt."""
+    loop: str = FASTEST
+    """The event loop of the gateway and of every baseline (`asyncio` or `uvloop`)."""
+    sweep_sessions: tuple[int, ...] = (100, 1000, 5000)
+    sweep_publishers: tuple[int, ...] = (1, 8, 64)
+    sweep_seconds: float = 2.0
 
 
 @dataclass
@@ -59,13 +72,13 @@ class Context:
         profile_to = profile_dir / f"{label}.txt" if profile_dir else None
         command = gateway_command(profile_to, self.options.workers)
         async with contextlib.AsyncExitStack() as stack:
-            env = gateway_env(credentials)
+            env = gateway_env(credentials, self.options.loop)
             redis = None
             if self.options.engine == "redis":
                 redis = await stack.enter_async_context(redis_server())
                 env["GATEWAY_REDIS_URL"] = redis.url
                 env["GATEWAY_MASTER_KEYS"] = secrets.token_urlsafe(32)  # Redis requires one
-            server = await stack.enter_async_context(running(command, env))
+            server = await stack.enter_async_context(running(command, env, self.options.loop))
             if redis is not None:
                 self.redis_pids[server.pid] = redis.pid
                 stack.callback(self.redis_pids.pop, server.pid)
@@ -75,27 +88,42 @@ class Context:
             yield server, api
 
     @contextlib.asynccontextmanager
-    async def server(self, name: str) -> AsyncIterator[Server]:
-        """A baseline server (or the sink) in its own process."""
-        async with running(module_command("bench.servers", name)) as server:
+    async def server(self, name: str, env: dict[str, str] | None = None) -> AsyncIterator[Server]:
+        """A baseline server (or the sink) in its own process, on the chosen loop."""
+        command = module_command("bench.servers", name, "--loop", self.options.loop)
+        async with running(command, env, self.options.loop) as server:
             yield server
 
+    @contextlib.asynccontextmanager
+    async def sessions(self, label: str, job: SessionsJob) -> AsyncIterator[Generator]:
+        """A generator holding `job.sessions` sessions open, once they are all ready."""
+        async with generator(job) as running:
+            async with self.progress.phase(label, connect_seconds(job.sessions)):
+                await running.report("ready")
+            yield running
+
     async def measure(
-        self,
-        label: str,
-        job: BaseModel,
-        seconds: float,
-        server: Server,
-        on_ready: OnReady | None = None,
+        self, label: str, job: BaseModel, seconds: float, server: Server
     ) -> dict[str, Any]:
         """Run `job` in a generator process with a progress bar over `seconds`; add the
         `server`'s CPU over the generator's timed window as `serverCpuPercent` (and the
         gateway's redis-server's as `redisCpuPercent` when it has one)."""
+        return await self._sampled(label, seconds + SETUP_SECONDS, server, run_generator(job))
+
+    async def measure_step(
+        self, label: str, generator: Generator, phase: BaseModel, seconds: float, server: Server
+    ) -> dict[str, Any]:
+        """`measure` for one phase of a generator holding its sessions open."""
+        return await self._sampled(label, seconds, server, generator.step(phase))
+
+    async def _sampled(
+        self, label: str, seconds: float, server: Server, run: Awaitable[dict[str, Any]]
+    ) -> dict[str, Any]:
         async with (
-            self.progress.phase(label, seconds + SETUP_SECONDS),
+            self.progress.phase(label, seconds),
             CpuSampler(server.pid, self.redis_pids.get(server.pid)).sampling() as sampler,
         ):
-            result = await run_generator(job, on_ready)
+            result = await run
         window = result.get("window")
         usage = sampler.percent(*window) if window else None
         if usage is not None:

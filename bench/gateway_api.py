@@ -13,6 +13,7 @@ from typing import Any
 
 import aiohttp
 
+from bench.payloads import Provider
 from bench.procs import Server
 
 MISSING_STATUSES = (404, 405)
@@ -22,7 +23,9 @@ MISSING_STATUSES = (404, 405)
 class BenchIntegration:
     integration_id: str
     hub_id: str
-    private_key: str
+    secret: str
+    """The Hubster private signing key, or the Standard Webhooks `whsec_` secret."""
+    provider: Provider
 
     def webhook_fields(self, server: Server) -> dict[str, Any]:
         """The fields every webhook-sending job takes: where to post, and how to sign."""
@@ -31,7 +34,8 @@ class BenchIntegration:
             "port": server.port,
             "path": f"/webhooks/{self.integration_id}",
             "hub_id": self.hub_id,
-            "private_key": self.private_key,
+            "secret": self.secret,
+            "provider": self.provider,
         }
 
 
@@ -70,13 +74,22 @@ class GatewayApi:
                 raise SetupFailed(f"{method} {path} answered {response.status}: {text[:300]}")
             return await response.json()
 
-    async def hubster_integration(self) -> BenchIntegration:
-        """A new Hubster Direct integration on a hub of its own."""
-        hub_id = str(uuid.uuid4())
-        body = {"name": "bench", "kind": "hubster-direct", "hubId": hub_id, "configuration": {}}
+    async def hubster_integration(self, hub_id: str | None = None) -> BenchIntegration:
+        """A new Hubster Direct integration, on a hub of its own unless `hub_id` is given."""
+        return await self._integration("hubster-direct", "privateSigningKey", "hubster", hub_id)
+
+    async def standard_integration(self, hub_id: str | None = None) -> BenchIntegration:
+        """A new Standard Webhooks integration with a generated `whsec_` secret."""
+        return await self._integration("standard", "secret", "standard", hub_id)
+
+    async def _integration(
+        self, kind: str, secret_field: str, provider: Provider, hub_id: str | None
+    ) -> BenchIntegration:
+        hub_id = hub_id or str(uuid.uuid4())
+        body = {"name": "bench", "kind": kind, "hubId": hub_id, "configuration": {}}
         created = await self._call("POST", "/integrations", "inbound webhooks", body)
-        private_key = created["configuration"]["privateSigningKey"]
-        return BenchIntegration(created["integrationId"], hub_id, private_key)
+        secret = created["configuration"][secret_field]
+        return BenchIntegration(created["integrationId"], hub_id, secret, provider)
 
     async def agent_token(self, hub_id: str) -> str:
         body = {"agentId": "bench-agent", "hubIds": [hub_id], "ttlSeconds": 3600}
@@ -94,6 +107,17 @@ class GatewayApi:
         answer = await self._call("POST", path, "subscriber replay", {"since": since})
         enqueued: int = answer["enqueued"]
         return enqueued
+
+    async def counters(self, *names: str) -> dict[str, float]:
+        """Unlabelled counters from `/metrics` (each 0 when absent)."""
+        async with self._session.get("/metrics") as response:
+            text = await response.text()
+        values = dict.fromkeys(names, 0.0)
+        for line in text.splitlines():
+            name, _, value = line.partition(" ")
+            if name in values:
+                values[name] = float(value)
+        return values
 
     async def subscriber(self, url: str) -> str:
         body = {"url": url, "events": ["*"], "format": "standard"}

@@ -21,6 +21,9 @@ from pathlib import Path
 from typing import IO
 
 LISTENING = re.compile(rb"listening on http://(\[[^\]\s]+\]|[^:\s]+):(\d+)")
+LOOP_NAMED = re.compile(rb"(?:^event loop: |\(loop: )(\w+)")
+"""Where a server names its event loop: the gateway on a start-up line of its own, a
+baseline in its listening line."""
 START_TIMEOUT_SECONDS = 20.0
 STOP_TIMEOUT_SECONDS = 10.0
 
@@ -47,12 +50,14 @@ class GatewayCredentials:
     jwt_secret: str
 
 
-def gateway_env(credentials: GatewayCredentials) -> dict[str, str]:
-    """The gateway's environment for a bench run: fixed secrets, private targets allowed."""
+def gateway_env(credentials: GatewayCredentials, loop: str) -> dict[str, str]:
+    """The gateway's environment for a bench run: fixed secrets, private targets allowed,
+    the event loop chosen."""
     return {
         "GATEWAY_ADMIN_KEY": credentials.admin_key,
         "GATEWAY_JWT_SECRET": credentials.jwt_secret,
         "GATEWAY_ALLOW_PRIVATE_TARGETS": "1",
+        "GATEWAY_EVENT_LOOP": loop,
     }
 
 
@@ -79,9 +84,11 @@ def module_command(module: str, *args: str) -> list[str]:
 
 @contextlib.asynccontextmanager
 async def running(
-    command: list[str], env: Mapping[str, str] | None = None
+    command: list[str], env: Mapping[str, str] | None = None, loop: str | None = None
 ) -> AsyncIterator[Server]:
-    """Start `command`, wait for its listening line, yield where it listens, then SIGTERM it."""
+    """Start `command`, wait for its listening line (and, given `loop`, for the line naming
+    the event loop it runs on, which must be that one), yield where it listens, then
+    SIGTERM it."""
     with tempfile.TemporaryFile() as errors:
         process = await asyncio.create_subprocess_exec(
             *command,
@@ -91,7 +98,7 @@ async def running(
             env={**os.environ, **(env or {})},
         )
         try:
-            server = await _announced(process, errors)
+            server = await _announced(process, errors, loop)
             assert process.stdout is not None
             drain = asyncio.create_task(_discard(process.stdout))
             try:
@@ -102,16 +109,27 @@ async def running(
             await stop(process)
 
 
-async def _announced(process: asyncio.subprocess.Process, errors: IO[bytes]) -> Server:
+async def _announced(
+    process: asyncio.subprocess.Process, errors: IO[bytes], loop: str | None
+) -> Server:
     assert process.stdout is not None
+    server = None
     try:
         async with asyncio.timeout(START_TIMEOUT_SECONDS):
             while line := await process.stdout.readline():
-                if match := LISTENING.search(line):
+                if server is None and (match := LISTENING.search(line)):
                     host, port = match.group(1).decode().strip("[]"), int(match.group(2))
-                    return Server(process.pid, host, port)
+                    server = Server(process.pid, host, port)
+                if server is not None and loop is None:
+                    return server
+                if server is not None and (named := LOOP_NAMED.search(line)):
+                    if named.group(1).decode() != loop:
+                        raise StartFailed(f"server runs on {named.group(1).decode()}, not {loop}")
+                    return server
     except TimeoutError:
         pass
+    if server is not None:
+        raise StartFailed(f"server did not name its event loop: {_tail(errors)}")
     raise StartFailed(f"server did not announce its port: {_tail(errors)}")
 
 

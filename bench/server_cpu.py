@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 from bench.procs import cpu_seconds, machine_busy_seconds
 
-SAMPLE_SECONDS = 0.2
+SAMPLE_SECONDS = 0.05
 
 
 async def machine_busy_percent(seconds: float = 1.0) -> float:
@@ -54,6 +54,7 @@ class CpuSampler:
 
     @contextlib.asynccontextmanager
     async def sampling(self) -> AsyncIterator[CpuSampler]:
+        self._sample()  # before anything the caller starts: a window starting now is covered
         task = asyncio.create_task(self._run())
         try:
             yield self
@@ -62,14 +63,24 @@ class CpuSampler:
             self._sample()
 
     def percent(self, started: float, ended: float) -> CpuUse | None:
-        """CPU as % of one core, between the last sample before `started` and the first
-        after `ended`; None if the samples do not cover the window."""
-        before = [sample for sample in self._samples if sample[0] <= started]
-        after = [sample for sample in self._samples if sample[0] >= ended]
-        if not before or not after or after[0][0] <= before[-1][0]:
+        """CPU as % of one core between `started` and `ended`, each edge interpolated
+        between the samples around it; None if the samples do not cover the window."""
+        first, last = self._at(started), self._at(ended)
+        if first is None or last is None or ended <= started:
             return None
-        (t0, *first), (t1, *last) = before[-1], after[0]
+        seconds = ended - started
         server, machine, redis = (
-            100.0 * (b - a) / (t1 - t0) for a, b in zip(first, last, strict=True)
+            100.0 * (b - a) / seconds for a, b in zip(first, last, strict=True)
         )
         return CpuUse(server, machine, redis if self._redis_pid else None)
+
+    def _at(self, moment: float) -> tuple[float, float, float] | None:
+        """(server, machine, redis) CPU seconds at `moment`, linear between two samples."""
+        before = [sample for sample in self._samples if sample[0] <= moment]
+        after = [sample for sample in self._samples if sample[0] >= moment]
+        if not before or not after:
+            return None
+        (t0, *at0), (t1, *at1) = before[-1], after[0]
+        share = (moment - t0) / (t1 - t0) if t1 > t0 else 0.0
+        server, machine, redis = (a + share * (b - a) for a, b in zip(at0, at1, strict=True))
+        return server, machine, redis

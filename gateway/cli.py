@@ -5,7 +5,6 @@ its own tool: `python -m bench`."""
 from __future__ import annotations
 
 import argparse
-import asyncio
 import os
 import sys
 from typing import NoReturn
@@ -13,7 +12,7 @@ from typing import NoReturn
 from gateway import __version__
 from gateway.commands import CommandError, check_config, openapi, reencrypt, send, tail, token
 from gateway.config import ConfigError, load_settings
-from gateway.http.server import StartupError, serve
+from gateway.http.server import StartupError, run
 from gateway.http.supervisor import supervise
 from gateway.logs import configure_logging
 
@@ -54,7 +53,7 @@ def _serve(args: argparse.Namespace) -> int:
         configure_logging(settings.log_level, worker=args.worker)
         if settings.workers > 1 and args.worker is None:
             return supervise(settings, config_path)
-        asyncio.run(serve(settings, worker=args.worker))
+        run(settings, worker=args.worker)
     except (ConfigError, StartupError) as exc:
         print(f"gateway: {exc}", file=sys.stderr, flush=True)
         return EXIT_BAD_START

@@ -10,7 +10,7 @@ import secrets
 import tomllib
 from contextvars import ContextVar
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import Field, IPvAnyNetwork, ValidationError, field_validator, model_validator
 from pydantic.fields import FieldInfo
@@ -80,6 +80,7 @@ class Settings(BaseSettings):
     workers: int = Field(1, ge=1, le=256)
     trusted_proxies: Annotated[list[IPvAnyNetwork], NoDecode] = []
     allow_private_targets: bool = False
+    event_loop: Literal["auto", "asyncio", "uvloop"] = "auto"
 
     jwt_secret: str | None = Field(None, repr=False)
     jwt_public_key: str | None = None

@@ -7,12 +7,22 @@ any worker reads every file, so `/metrics` answers for the whole host. Counters 
 histograms add up across workers (a dead worker's counts stay in the totals); each gauge
 says how it combines: open sessions add up over the live workers, and the engine's figures,
 which every worker reads from the same engine, are the latest any live worker read.
+
+What is counted once per request or per webhook (`gateway_http_requests_total`, its latency
+histogram, `gateway_webhooks_total`, events stored, duplicates, normalised) is, in a single
+process, kept in plain numbers and read when `/metrics` is scraped (`Counts`,
+`LatencyHistogram`): a `prometheus_client` labelled child costs a label lookup, a lock and a
+value object per increment, which summed to more than verifying the request's signature.
+Under workers those counts must reach the shared files, so they are kept in
+`prometheus_client`'s own metrics there (`_SharedCounts`, `_SharedHistogram`).
 """
 
 from __future__ import annotations
 
 import os
-from typing import Final, Literal
+from bisect import bisect_left
+from collections.abc import Iterator
+from typing import Final, Literal, Protocol
 
 from prometheus_client import (
     CollectorRegistry,
@@ -22,7 +32,10 @@ from prometheus_client import (
     disable_created_metrics,
     generate_latest,
 )
+from prometheus_client.core import CounterMetricFamily, HistogramMetricFamily, Metric
 from prometheus_client.multiprocess import MultiProcessCollector
+from prometheus_client.registry import Collector
+from prometheus_client.utils import floatToGoString
 
 disable_created_metrics()  # type: ignore[no-untyped-call]  # untyped upstream
 
@@ -38,6 +51,126 @@ ENGINE_WIDE: Final = "livemostrecent"
 
 _LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10)
 
+Labels = tuple[str, ...]
+
+
+class Counts(Collector):
+    """A counter by label values, as plain numbers folded into a metric family on scrape."""
+
+    def __init__(self, name: str, documentation: str, labelnames: Labels = ()) -> None:
+        self._name, self._documentation, self._labelnames = name, documentation, labelnames
+        self._values: dict[Labels, float] = {}
+
+    def inc(self, *labels: str, amount: float = 1) -> None:
+        self._values[labels] = self._values.get(labels, 0) + amount
+
+    def collect(self) -> Iterator[Metric]:
+        family = CounterMetricFamily(self._name, self._documentation, labels=self._labelnames)
+        for labels, value in self._values.items():
+            family.add_metric(list(labels), float(value))
+        if not self._labelnames and not self._values:
+            family.add_metric([], 0.0)
+        yield family
+
+
+class LatencyHistogram(Collector):
+    """A histogram of seconds by label values, as plain bucket counts folded on scrape."""
+
+    _BOUNDS: tuple[str, ...] = tuple(
+        floatToGoString(bound)  # type: ignore[no-untyped-call]  # untyped upstream
+        for bound in (*_LATENCY_BUCKETS, float("inf"))
+    )
+
+    def __init__(self, name: str, documentation: str, labelnames: Labels) -> None:
+        self._name, self._documentation, self._labelnames = name, documentation, labelnames
+        self._series: dict[Labels, tuple[list[int], list[float]]] = {}
+        """Per label values: (count per bucket, not cumulative; [sum of observations])."""
+
+    def observe(self, labels: Labels, seconds: float) -> None:
+        series = self._series.get(labels)
+        if series is None:
+            series = self._series[labels] = ([0] * len(self._BOUNDS), [0.0])
+        series[0][bisect_left(_LATENCY_BUCKETS, seconds)] += 1
+        series[1][0] += seconds
+
+    def collect(self) -> Iterator[Metric]:
+        family = HistogramMetricFamily(self._name, self._documentation, labels=self._labelnames)
+        for labels, (counts, total) in self._series.items():
+            cumulative, buckets = 0, []
+            for bound, count in zip(self._BOUNDS, counts, strict=True):
+                cumulative += count
+                buckets.append((bound, float(cumulative)))
+            family.add_metric(list(labels), buckets, total[0])
+        yield family
+
+
+class CountsLike(Protocol):
+    def inc(self, *labels: str, amount: float = 1) -> None: ...
+
+
+class HistogramLike(Protocol):
+    def observe(self, labels: Labels, seconds: float) -> None: ...
+
+
+class _SharedCounts:
+    """`Counts`' interface over a `prometheus_client` counter (multiprocess mode)."""
+
+    def __init__(self, counter: Counter) -> None:
+        self._counter = counter
+        self._children: dict[Labels, Counter] = {}
+
+    def inc(self, *labels: str, amount: float = 1) -> None:
+        child = self._children.get(labels)
+        if child is None:
+            child = self._children[labels] = (
+                self._counter.labels(*labels) if labels else self._counter
+            )
+        child.inc(amount)
+
+
+class _SharedHistogram:
+    """`LatencyHistogram`'s interface over a `prometheus_client` histogram."""
+
+    def __init__(self, histogram: Histogram) -> None:
+        self._histogram = histogram
+        self._children: dict[Labels, Histogram] = {}
+
+    def observe(self, labels: Labels, seconds: float) -> None:
+        child = self._children.get(labels)
+        if child is None:
+            child = self._children[labels] = self._histogram.labels(*labels)
+        child.observe(seconds)
+
+
+def _shared() -> bool:
+    return bool(os.environ.get(MULTIPROCESS_DIR))
+
+
+def _counts(
+    name: str, documentation: str, registry: CollectorRegistry, labelnames: Labels = ()
+) -> CountsLike:
+    """A per-request counter: plain numbers in one process, shared files under workers."""
+    if _shared():
+        counter = Counter(name, documentation, labelnames, registry=registry)
+        return _SharedCounts(counter)
+    counts = Counts(name, documentation, labelnames)
+    registry.register(counts)
+    return counts
+
+
+def _latency(
+    name: str, documentation: str, registry: CollectorRegistry, labelnames: Labels
+) -> HistogramLike:
+    """A per-request latency histogram, chosen like `_counts`."""
+    if _shared():
+        histogram = Histogram(
+            name, documentation, labelnames, buckets=_LATENCY_BUCKETS, registry=registry
+        )
+        return _SharedHistogram(histogram)
+    latency = LatencyHistogram(name, documentation, labelnames)
+    registry.register(latency)
+    return latency
+
 
 def _gauge(
     name: str, documentation: str, across_workers: AcrossWorkers, registry: CollectorRegistry
@@ -51,20 +184,18 @@ class Metrics:
 
     def __init__(self) -> None:
         self.registry = CollectorRegistry(auto_describe=True)
-        self._request_series: dict[tuple[str, str, str], tuple[Counter, Histogram]] = {}
         r = self.registry
-        self.http_requests = Counter(
-            "gateway_http_requests_total",
+        self.http_requests = _counts(
+            "gateway_http_requests",
             "HTTP requests by route and status",
-            ["method", "route", "status"],
-            registry=r,
+            r,
+            ("method", "route", "status"),
         )
-        self.http_latency = Histogram(
+        self.http_latency = _latency(
             "gateway_http_request_duration_seconds",
             "HTTP request latency by route and status",
-            ["method", "route", "status"],
-            buckets=_LATENCY_BUCKETS,
-            registry=r,
+            r,
+            ("method", "route", "status"),
         )
         self.http_refused = Counter(
             "gateway_http_refused",
@@ -73,17 +204,23 @@ class Metrics:
             ["reason"],
             registry=r,
         )
-        self.webhooks = Counter(
+        self.webhooks = _counts(
             "gateway_webhooks",
             "Inbound webhooks by integration kind and outcome",
-            ["kind", "outcome"],
-            registry=r,
+            r,
+            ("kind", "outcome"),
         )
-        self.events_stored = Counter(
-            "gateway_events_stored", "Activity events stored in the event log", registry=r
+        self.events_stored = _counts(
+            "gateway_events_stored", "Activity events stored in the event log", r
         )
-        self.duplicates = Counter(
-            "gateway_duplicates", "Provider events received again and dropped", registry=r
+        self.duplicates = _counts(
+            "gateway_duplicates", "Provider events received again and dropped", r
+        )
+        self.normalised = _counts(
+            "gateway_webhooks_normalised",
+            "Verified webhooks normalised into activities (a redelivery recognised by its "
+            "dedup keys is answered without)",
+            r,
         )
         self.ws_sessions = _gauge(
             "gateway_ws_sessions",
@@ -196,15 +333,10 @@ class Metrics:
 
     def observe_request(self, method: str, route: str, status: int, seconds: float) -> None:
         """Count one HTTP request. Methods outside the standard set are `other`, so a client
-        inventing methods cannot grow the series without bound; the labelled children are
-        kept, as looking them up is most of what a count costs."""
+        inventing methods cannot grow the series without bound."""
         key = (method if method in _METHODS else "other", route, str(status))
-        series = self._request_series.get(key)
-        if series is None:
-            series = (self.http_requests.labels(*key), self.http_latency.labels(*key))
-            self._request_series[key] = series
-        series[0].inc()
-        series[1].observe(seconds)
+        self.http_requests.inc(*key)
+        self.http_latency.observe(key, seconds)
 
     def render(self) -> bytes:
         return generate_latest(self._exposed)

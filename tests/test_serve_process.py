@@ -11,7 +11,14 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import ROOT, gateway_env, run_gateway, start_gateway
+from tests.conftest import (
+    ROOT,
+    START_LINE,
+    GatewayProcess,
+    gateway_env,
+    run_gateway,
+    start_gateway,
+)
 
 
 def _get(url: str) -> tuple[int, bytes]:
@@ -47,6 +54,48 @@ def test_no_configuration_listens_on_8080_with_memory_engine_and_prints_admin_ke
     finally:
         proc.terminate()
         assert proc.wait(20) == 0
+
+
+def _loop_line(gateway: GatewayProcess) -> str:
+    """The line after the contract's start-up lines (read by `start_gateway`)."""
+    assert gateway.proc.stdout is not None
+    return gateway.proc.stdout.readline().strip()
+
+
+@pytest.mark.parametrize("loop", ["asyncio", "uvloop"])
+def test_event_loop_is_named_after_the_contract_lines(gateway_factory, loop: str) -> None:  # type: ignore[no-untyped-def]
+    if loop == "uvloop":
+        pytest.importorskip("uvloop")
+    gateway = gateway_factory(env={"GATEWAY_EVENT_LOOP": loop})
+    assert START_LINE.fullmatch(gateway.lines[0]), gateway.lines
+    assert gateway.lines[1].startswith("admin key: ")
+    assert _loop_line(gateway) == f"event loop: {loop}"
+    status, _ = _get(f"{gateway.url}/healthz")
+    assert status == 200
+
+
+def _without_uvloop(tmp_path: Path) -> dict[str, str]:
+    """An environment in which `import uvloop` fails, as where it is not installed."""
+    shim = tmp_path / "no-uvloop" / "uvloop"
+    shim.mkdir(parents=True)
+    (shim / "__init__.py").write_text("raise ImportError('uvloop is not installed here')\n")
+    return {"PYTHONPATH": str(shim.parent)}
+
+
+def test_auto_falls_back_to_asyncio_without_uvloop(gateway_factory, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    gateway = gateway_factory(env=_without_uvloop(tmp_path))
+    assert _loop_line(gateway) == "event loop: asyncio"
+
+
+def test_uvloop_asked_for_but_missing_exits_2_with_one_line(tmp_path: Path) -> None:
+    result = run_gateway(
+        "serve", "--port", "0", env={**_without_uvloop(tmp_path), "GATEWAY_EVENT_LOOP": "uvloop"}
+    )
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == [
+        "gateway: event_loop is uvloop, but uvloop cannot be imported (pip install '.[fast]')"
+    ]
+    assert result.stdout == ""
 
 
 def test_admin_key_from_environment_is_not_printed(gateway_factory) -> None:  # type: ignore[no-untyped-def]
@@ -113,6 +162,7 @@ def test_config_path_from_gateway_config_variable(tmp_path: Path) -> None:
         ("", {"GATEWAY_SUBSCRIBER_MAX_DEAD_BYTES": "-1"}, "setting 'subscriber_max_dead_bytes'"),
         ("integrations = [1]\n", {}, "setting 'integrations.0'"),
         ("port = { a = 1 }\n", {}, "setting 'port'"),
+        ("", {"GATEWAY_EVENT_LOOP": "trio"}, "setting 'event_loop'"),
     ],
 )
 def test_bad_configuration_exits_2_with_one_line(

@@ -123,6 +123,7 @@ def test_start_up_lines_then_one_line_per_worker_count(workers: Workers) -> None
     redis_line = f"redis: {workers.redis_url} (key prefix {workers.prefix})"
     assert stdout.readline().strip() == redis_line, "as a single process names it"
     assert stdout.readline().strip() == "workers: 2"
+    assert stdout.readline().strip() in ("event loop: uvloop", "event loop: asyncio")
     assert sorted(workers.worker_pids()) == [1, 2]
     # Each worker is an instance of its own on the engine (presence, delivery leases).
     instances = Keys(workers.prefix).instances

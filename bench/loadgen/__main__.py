@@ -1,5 +1,12 @@
 """`python -m bench.loadgen`: read one job (a JSON line) on stdin, run it, print
-`{"event": "result", ...}` as the last stdout line."""
+`{"event": "result", ...}` as the last stdout line. A sessions job first says
+`{"event": "ready", ...}`, then runs each phase it is sent (one JSON line each, answered
+with `{"event": "phase", ...}`) until it reads `stop`.
+
+Runs on uvloop when it is installed, whatever loop the servers under test use: the
+generator is the same for the gateway and its baseline, and the less CPU it needs, the
+more the server under test gets.
+"""
 
 from __future__ import annotations
 
@@ -11,18 +18,10 @@ import orjson
 
 from bench.loadgen.client_loop import run_client_loop
 from bench.loadgen.closed_loop import run_ingest
-from bench.loadgen.fanout import run_fanout
-from bench.loadgen.idle import run_idle
-from bench.loadgen.jobs import (
-    JOB,
-    ClientLoopJob,
-    FanoutJob,
-    IdleJob,
-    IngestJob,
-    Job,
-    OpenLoopJob,
-)
+from bench.loadgen.fanout import run_sessions
+from bench.loadgen.jobs import JOB, ClientLoopJob, IngestJob, Job, OpenLoopJob, SessionsJob
 from bench.loadgen.open_loop import run_open_loop
+from bench.loops import FASTEST, loop_factory
 
 
 async def run(job: Job) -> dict[str, Any]:
@@ -31,17 +30,16 @@ async def run(job: Job) -> dict[str, Any]:
             return await run_ingest(job)
         case OpenLoopJob():
             return await run_open_loop(job)
-        case FanoutJob():
-            return await run_fanout(job)
-        case IdleJob():
-            return await run_idle(job)
+        case SessionsJob():
+            return await run_sessions(job, sys.stdin.readline)
         case ClientLoopJob():
             return await run_client_loop(job)
 
 
 def main() -> int:
     job = JOB.validate_json(sys.stdin.readline())
-    result = asyncio.run(run(job))
+    with asyncio.Runner(loop_factory=loop_factory(FASTEST)) as runner:
+        result = runner.run(run(job))
     sys.stdout.buffer.write(orjson.dumps({"event": "result", **result}) + b"\n")
     sys.stdout.flush()
     return 0

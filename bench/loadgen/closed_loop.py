@@ -13,7 +13,7 @@ from bench.wire.http import HttpConnection
 
 
 async def run_ingest(job: IngestJob) -> dict[str, Any]:
-    sender = WebhookSender(job.webhook_target())
+    sender = WebhookSender(job.webhook_target(), repeat=job.repeat)
     connections = [await HttpConnection.open(job.host, job.port) for _ in range(job.concurrency)]
     latencies_ms: list[float] = []
     meter = CpuMeter()

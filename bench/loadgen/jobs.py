@@ -8,7 +8,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, Field, TypeAdapter
 
-from bench.payloads import WebhookTarget
+from bench.payloads import Provider, WebhookTarget
 
 
 class _Job(BaseModel):
@@ -16,13 +16,24 @@ class _Job(BaseModel):
     port: int
     path: str = "/"
     hub_id: str = "bench-hub"
-    private_key: str = "0" * 32
+    secret: str = "0" * 32
+    provider: Provider = "hubster"
+    text_bytes: int | None = None
+    """The message text's length (marker included); None: bodies of 1 KB."""
     duration: float = 10.0
     raw_latencies: bool = False
     """Also return every latency (`latenciesMs`), so rounds can be merged exactly."""
 
     def webhook_target(self) -> WebhookTarget:
-        return WebhookTarget(self.host, self.port, self.path, self.hub_id, self.private_key)
+        return WebhookTarget(
+            self.host,
+            self.port,
+            self.path,
+            self.hub_id,
+            self.secret,
+            self.provider,
+            self.text_bytes,
+        )
 
 
 class SessionJob(_Job):
@@ -35,10 +46,12 @@ class SessionJob(_Job):
 
 
 class IngestJob(_Job):
-    """Closed loop: `concurrency` connections, each sending its next request on an answer."""
+    """Closed loop: `concurrency` connections, each sending its next request on an answer;
+    with `repeat`, every request is the same signed webhook (a provider redelivering)."""
 
     kind: Literal["ingest"] = "ingest"
     concurrency: int = 32
+    repeat: bool = False
 
 
 class OpenLoopJob(SessionJob):
@@ -50,18 +63,25 @@ class OpenLoopJob(SessionJob):
     drain_seconds: float = 5.0
 
 
-class FanoutJob(SessionJob):
-    """`sessions` receivers; at most `window` events in flight, each until all have it."""
+class SessionsJob(SessionJob):
+    """Open `sessions`, report `ready`, then run each `FanoutPhase` the parent sends on the
+    same sessions (none for an idle hold) until it says stop."""
 
-    kind: Literal["fanout"] = "fanout"
-    window: int = 16
+    kind: Literal["sessions"] = "sessions"
+
+
+class FanoutPhase(BaseModel):
+    """`publishers` connections each publishing one webhook at a time (the next once the
+    answer came), at most `window` events in flight (sent, not yet received by every
+    session) among them; at `rate` events/s in all when set (open model, latency from the
+    scheduled time), else as fast as the window allows."""
+
+    publishers: int = 1
+    window: int = 8
+    duration: float = 3.0
+    rate: float | None = None
     event_timeout_seconds: float = 10.0
-
-
-class IdleJob(SessionJob):
-    """Open `sessions`, report ready, hold them until told to stop."""
-
-    kind: Literal["idle"] = "idle"
+    raw_latencies: bool = False
 
 
 class ClientLoopJob(_Job):
@@ -71,9 +91,7 @@ class ClientLoopJob(_Job):
     concurrency: int = 32
 
 
-Job = Annotated[
-    IngestJob | OpenLoopJob | FanoutJob | IdleJob | ClientLoopJob, Field(discriminator="kind")
-]
+Job = Annotated[IngestJob | OpenLoopJob | SessionsJob | ClientLoopJob, Field(discriminator="kind")]
 JOB: TypeAdapter[Job] = TypeAdapter(Job)
 
 

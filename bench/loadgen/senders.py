@@ -7,9 +7,8 @@ import time
 from collections import Counter
 from dataclasses import dataclass, field
 
-from bench.payloads import HubsterBodies, WebhookTarget, now_ms
+from bench.payloads import SignedWebhooks, WebhookTarget, now_ms
 from bench.wire.http import ConnectionClosed, HttpConnection, post_request
-from signing import hubster
 
 
 @dataclass
@@ -36,24 +35,30 @@ class Outcomes:
 
 
 class WebhookSender:
-    """Numbers requests 0, 1, 2, ... across every caller, so no event is ever sent twice."""
+    """Numbers requests 0, 1, 2, ... across every caller, so no event is ever sent twice;
+    or, with `repeat`, sends request 0 every time (a provider redelivering one event)."""
 
-    def __init__(self, target: WebhookTarget) -> None:
+    def __init__(self, target: WebhookTarget, repeat: bool = False) -> None:
         self.target = target
-        self.bodies = HubsterBodies(target.hub_id, now_ms())
+        self.webhooks = SignedWebhooks(target, now_ms())
         self.next_seq = 0
         self.outcomes = Outcomes()
         host = f"{target.host}:{target.port}"
         head = post_request(host, target.path, {"Content-Type": "application/json"}, b"")
         self._head = head.removesuffix(b"\r\n").replace(b"Content-Length: 0\r\n", b"")
+        self._repeated = self._build(0, time.time_ns()) if repeat else None
+
+    def _build(self, seq: int, stamp_ns: int) -> bytes:
+        lines, body = self.webhooks.signed(seq, stamp_ns)
+        return self._head + f"Content-Length: {len(body)}\r\n{lines}\r\n".encode() + body
 
     def request(self, stamp_ns: int | None = None) -> tuple[int, bytes]:
         """(seq, request bytes) for the next event, stamped with `stamp_ns` or now."""
+        if self._repeated is not None:
+            self.next_seq += 1
+            return 0, self._repeated
         seq, self.next_seq = self.next_seq, self.next_seq + 1
-        body = self.bodies.body(seq, time.time_ns() if stamp_ns is None else stamp_ns)
-        signature = hubster.sign(body, self.target.private_key)
-        lines = f"Content-Length: {len(body)}\r\n{hubster.SIGNATURE_HEADER}: {signature}\r\n\r\n"
-        return seq, self._head + lines.encode() + body
+        return seq, self._build(seq, time.time_ns() if stamp_ns is None else stamp_ns)
 
     async def send(self, connection: HttpConnection, request: bytes) -> bool:
         """Send on `connection`; record the outcome; True when the answer was 2xx."""

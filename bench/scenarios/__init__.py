@@ -13,7 +13,9 @@ Scenario = Callable[[Context], Awaitable[ScenarioResult]]
 SCENARIOS: dict[str, Scenario] = {
     "signing": signing.run,
     "ingest": ingest.run,
+    "redelivery": ingest.run_redelivery,
     "fanout": fanout.run,
+    "fanout-sweep": fanout.run_sweep,
     "e2e": e2e.run,
     "delivery": delivery.run,
     "idle": idle.run,

@@ -12,6 +12,7 @@ import base64
 import os
 import struct
 from collections.abc import Callable, Mapping
+from typing import cast
 
 OP_CONTINUATION, OP_TEXT, OP_BINARY, OP_CLOSE, OP_PING, OP_PONG = 0x0, 0x1, 0x2, 0x8, 0x9, 0xA
 APP_PING = b'"type":"ping"'
@@ -79,8 +80,8 @@ class WebSocket(asyncio.Protocol):
         return protocol
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self._transport = transport
+        # uvloop's transports are not asyncio.Transport subclasses, but have its methods.
+        self._transport = cast(asyncio.Transport, transport)
 
     def send_text(self, payload: bytes) -> None:
         if self._transport is not None and not self._transport.is_closing():

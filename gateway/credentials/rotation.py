@@ -71,6 +71,11 @@ class Credentials(_Stored):
         """Every valid value of one field (`secret`, `privateSigningKey`, ...), current first."""
         return field_values(self.valid_at(now_ms), name)
 
+    def valid(self, now_ms: int) -> ValidCredentials:
+        """`valid_at(now_ms)`, as it stays until the next grace ends."""
+        ends = [p.expires_at_ms for p in self.previous if p.expires_at_ms > now_ms]
+        return ValidCredentials(self.valid_at(now_ms), now_ms, min(ends, default=_NEVER))
+
     def previous_expire_at(self, now_ms: int) -> int | None:
         """Until when the last previous credential is still valid; None when none is."""
         return max(
@@ -96,6 +101,35 @@ class Credentials(_Stored):
     def record(self) -> dict[str, Any]:
         """The JSON stored under `RECORD_MEMBER`."""
         return self.model_dump(by_alias=True)
+
+
+_NEVER = 2**63
+
+
+class ValidCredentials:
+    """The credentials valid from `from_ms` until `until_ms` (when a grace ends next):
+    the current one first, then the previous ones still in their grace, each field's values
+    worked out once. Whoever keeps a holder keeps this beside it for as long as it holds,
+    instead of filtering the credentials on every request."""
+
+    __slots__ = ("_values", "configurations", "from_ms", "until_ms")
+
+    def __init__(
+        self, configurations: tuple[Mapping[str, str], ...], from_ms: int, until_ms: int
+    ) -> None:
+        self.configurations = configurations
+        self.from_ms, self.until_ms = from_ms, until_ms
+        self._values: dict[str, tuple[str, ...]] = {}
+
+    def holds_at(self, now_ms: int) -> bool:
+        return self.from_ms <= now_ms < self.until_ms
+
+    def values(self, name: str) -> tuple[str, ...]:
+        """Every value of one field, current first, each once (`field_values`)."""
+        found = self._values.get(name)
+        if found is None:
+            found = self._values[name] = tuple(field_values(self.configurations, name))
+        return found
 
 
 def field_values(credentials: Iterable[Mapping[str, str]], name: str) -> list[str]:

@@ -12,7 +12,7 @@ import asyncio
 import logging
 import sys
 import time
-from typing import Any, BinaryIO
+from typing import BinaryIO
 
 import orjson
 
@@ -20,6 +20,13 @@ from gateway.logs import process_fields
 from gateway.times import format_log_time
 
 LOGGER_NAME = "gateway.access"
+MAX_LOGGED_PATH = 256
+"""A path longer than this is logged cut, with a marker saying how much was left out: a
+client chooses the path, and an unmatched one would otherwise fill a log line."""
+
+
+def _cut(path: str) -> str:
+    return f"{path[:MAX_LOGGED_PATH]}...[{len(path) - MAX_LOGGED_PATH} more characters]"
 
 
 class AccessLog:
@@ -30,11 +37,30 @@ class AccessLog:
         self._common = {"level": "info", "logger": LOGGER_NAME, "msg": "request"}
         self._common.update(process_fields())
 
-    def write(self, fields: dict[str, Any]) -> None:
+    def request(
+        self,
+        method: str,
+        route: str,
+        path: str,
+        status: int,
+        seconds: float,
+        request_id: str,
+        remote_address: str,
+    ) -> None:
+        """The line of one answered request."""
         if not self._enabled:
             return
-        line = {"ts": format_log_time(time.time()), **self._common}
-        line.update(fields)
+        line = {
+            "ts": format_log_time(time.time()),
+            **self._common,
+            "method": method,
+            "route": route,
+            "path": path if len(path) <= MAX_LOGGED_PATH else _cut(path),
+            "status": status,
+            "durationMs": round(seconds * 1000, 3),
+            "requestId": request_id,
+            "remoteAddress": remote_address,
+        }
         if not self._pending:
             asyncio.get_running_loop().call_soon(self.flush)
         self._pending.append(orjson.dumps(line))

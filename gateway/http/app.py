@@ -25,11 +25,9 @@ from gateway.http.appkeys import (
     SETTINGS,
     TRUSTED_PROXIES,
 )
-from gateway.http.connections import name_the_server
 from gateway.http.forwarded import TrustedProxies
 from gateway.http.inflight import InFlight
 from gateway.http.middleware import request_middleware
-from gateway.http.request_id import add_request_id_header
 from gateway.http.routes import RouteTable
 from gateway.inbound import feature as inbound
 from gateway.loops import Loops
@@ -85,8 +83,6 @@ def build_app(
     app[ADMIN_KEY] = admin_key
     app[JWT_SECRET] = jwt_secret
     app[ROUTE_TABLE] = RouteTable()
-    app.on_response_prepare.append(add_request_id_header)
-    app.on_response_prepare.append(name_the_server)
     app.on_startup.append(_start_retention)
     for feature in FEATURES:
         feature(app)

@@ -75,7 +75,8 @@ from gateway.http.request_id import HEADER, new_request_id
 log = logging.getLogger("gateway.connections")
 
 SERVER_NAME = "gateway"
-"""The `Server` header of every answer: the product, never a version to look up flaws by."""
+"""The `Server` header of every answer: the product, never a version to look up flaws by
+(aiohttp would announce its own and Python's)."""
 
 REFUSAL_REASONS = ("connection_limit", "header_timeout", "body_timeout", "send_timeout")
 
@@ -135,11 +136,6 @@ class ConnectionLimits:
             send_timeout_seconds=settings.http_send_timeout_seconds,
             max_connections=settings.max_connections,
         )
-
-
-async def name_the_server(request: web.Request, response: web.StreamResponse) -> None:
-    """`on_response_prepare` hook: aiohttp would otherwise announce its and Python's version."""
-    response.headers["Server"] = SERVER_NAME
 
 
 class GatewayConnection(web.RequestHandler):

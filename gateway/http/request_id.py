@@ -31,8 +31,3 @@ def request_id(request: BaseRequest) -> str:
     chosen = given if given and _ACCEPTABLE.fullmatch(given) else new_request_id()
     request[_KEY] = chosen
     return chosen
-
-
-async def add_request_id_header(request: web.Request, response: web.StreamResponse) -> None:
-    """`on_response_prepare` hook: every response, websocket upgrades included, carries it."""
-    response.headers[HEADER] = request_id(request)

@@ -1,7 +1,7 @@
 """The route table: every route the gateway serves, each marked `public` or `admin`.
 
 Features declare their routes as `Route` rows and register them with `add_routes`; nothing
-calls `app.router.add_*` itself. The request middleware asks `authorize` before any handler
+calls `app.router.add_*` itself. The request middleware asks `admitted` before any handler
 runs: a public route is open to everyone, and every other route (an admin route, or one added
 to the router behind the table's back) answers 401 without the admin key, so a route cannot
 be left open by forgetting a check. The table is also what the OpenAPI document is generated
@@ -81,7 +81,7 @@ ADMIN_FAILURES_PER_MINUTE = 20
 once, then one every three seconds) before its failures are answered 429 instead of 401."""
 
 
-async def _failed_admin_key(request: web.Request) -> GatewayError:
+async def admin_key_refusal(request: web.Request) -> GatewayError:
     """The answer to a wrong or missing admin key: 401, or 429 `rate_limited` once the
     client's address has failed `ADMIN_FAILURES_PER_MINUTE` times in a minute, counted by
     the engine's throttle so that every process sees the same count. Only failures are
@@ -104,16 +104,16 @@ async def _failed_admin_key(request: web.Request) -> GatewayError:
     return refusal
 
 
-async def authorize(request: web.Request) -> None:
-    """Raise 401 unless the matched route is public or the request carries the admin key
-    (compared in constant time); 429 for an address failing too often. No route matched
-    (404, 405): nothing to protect, the router's own error is the answer."""
+def admitted(request: web.Request) -> bool:
+    """Whether the request may reach its handler: the matched route is public or the
+    request carries the admin key (compared in constant time). No route matched (404,
+    405): nothing to protect, the router's own error is the answer. Checked without
+    awaiting anything, as every request is; a refusal is `admin_key_refusal(request)`."""
     match_info = request.match_info
     if match_info.http_exception is not None:
-        return
+        return True
     if request.app[ROUTE_TABLE].is_public(match_info.route):
-        return
+        return True
     presented = _bearer_token(request)
     expected = request.app[ADMIN_KEY].encode()
-    if presented is None or not hmac.compare_digest(presented, expected):
-        raise await _failed_admin_key(request)
+    return presented is not None and hmac.compare_digest(presented, expected)

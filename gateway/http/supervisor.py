@@ -53,7 +53,7 @@ from prometheus_client import multiprocess
 from gateway import early_signals
 from gateway.config import Settings
 from gateway.engine.factory import redis_options
-from gateway.http.server import StartupError, redis_line
+from gateway.http.server import StartupError, loop_line, redis_line
 from gateway.metrics import MULTIPROCESS_DIR
 
 log = logging.getLogger("gateway.supervisor")
@@ -186,6 +186,7 @@ class Supervisor:
         if self._settings.redis_url:
             print(redis_line(redis_options(self._settings)), flush=True)
         print(f"workers: {len(self._workers)}", flush=True)
+        print(loop_line(self._settings.event_loop), flush=True)
         keepers = [asyncio.create_task(self._keep(worker)) for worker in self._workers]
         await self._stop.wait()
         for keeper in keepers:  # first, so that none starts a worker the stop would miss

@@ -1,5 +1,12 @@
 """`POST /webhooks/{integrationId}`: the checks in their documented order (docs/openapi.json),
-then one all-or-nothing append of every activity the body holds."""
+then one all-or-nothing append of every activity the body holds.
+
+A redelivery costs no more than its checks: once the body is verified and parsed, its
+dedup keys are asked of the event log (`EventLog.seen`), and a webhook whose every key is
+stored already is answered as a duplicate without being normalised. `append` stays the
+authority: a webhook that was not seen a moment ago is normalised and appended, and the
+append drops what another request stored meanwhile.
+"""
 
 from __future__ import annotations
 
@@ -10,18 +17,23 @@ from aiohttp import web
 
 from gateway.config import Settings
 from gateway.engine import AppendResult
-from gateway.errors import ContentEncodingError, GatewayError, not_found, rate_limited
-from gateway.events.activity import Destination
+from gateway.errors import (
+    ContentEncodingError,
+    GatewayError,
+    InboundError,
+    not_found,
+    rate_limited,
+)
 from gateway.events.encode import encode_all
 from gateway.http.appkeys import ENGINE, METRICS, SETTINGS, TRUSTED_PROXIES
 from gateway.http.body import read_limited
 from gateway.http.forwarded import public_base_url
 from gateway.inbound import hubster, scg, standard, telnyx, twilio
-from gateway.inbound.base import Adapter, InboundRequest, Receiver, too_many_activities
+from gateway.inbound.base import Adapter, InboundRequest, Receiver, Webhook, too_many_activities
 from gateway.inbound.media import accepted_media_type, is_compressed
 from gateway.integrations.model import PAUSED, Integration
-from gateway.integrations.store import IntegrationStore
-from gateway.times import format_ms
+from gateway.integrations.routes import INTEGRATIONS
+from gateway.integrations.store import CachedIntegration
 
 ADAPTERS: dict[str, Adapter] = {
     "hubster-system": hubster.ADAPTER,
@@ -42,17 +54,13 @@ def signed_url(request: web.Request) -> str:
     return public_base_url(request, app[SETTINGS], app[TRUSTED_PROXIES]) + request.raw_path
 
 
-def _receiver(integration: Integration, now: float, settings: Settings) -> Receiver:
-    now_ms = int(now * 1000)
-    destination = Destination(
-        integration_id=integration.integration_id,
-        hub_id=integration.hub_id,
-        tenant_id=integration.tenant_id,
-        received_at=format_ms(now_ms),
-    )
+def _receiver(cached: CachedIntegration, now: float, settings: Settings) -> Receiver:
+    integration = cached.integration
     return Receiver(
-        destination,
-        integration.credentials.valid_at(now_ms),
+        integration.integration_id,
+        integration.hub_id,
+        integration.tenant_id,
+        cached.credentials(int(now * 1000)),
         now,
         settings.max_activities_per_webhook,
     )
@@ -66,11 +74,10 @@ def _compressed_refused() -> GatewayError:
     return GatewayError("unsupported_media_type", message, 415, {"Connection": "close"})
 
 
-async def _read_body(request: web.Request, limit: int) -> bytes:
+async def _read_body(request: web.Request, limit: int, compressed: bool) -> bytes:
     """The body within the limit (413 first, as the order says). A compressed body is read
     too, within the limit like every body (so a bomb is 413), then refused 415 whatever it
     holds, decodable or not."""
-    compressed = is_compressed(request.headers.get("Content-Encoding"))
     try:
         body = await read_limited(request, limit)
     except ContentEncodingError:
@@ -82,13 +89,6 @@ async def _read_body(request: web.Request, limit: int) -> bytes:
     return body
 
 
-def _fits_as_declared(request: web.Request, limit: int) -> bool:
-    """The body's size is known within the limit before a byte of it is read."""
-    length = request.content_length
-    uncompressed = not is_compressed(request.headers.get("Content-Encoding"))
-    return length is not None and length <= limit and uncompressed
-
-
 async def _checked_body(
     request: web.Request, adapter: Adapter, receiver: Receiver, limit: int
 ) -> tuple[bytes, str]:
@@ -97,13 +97,16 @@ async def _checked_body(
     so the media type and the credential are checked before the body is read (an
     unauthenticated sender's body is never read); otherwise the body is read, within the
     limit, first."""
-    content_type = request.headers.get("Content-Type")
-    if _fits_as_declared(request, limit):
+    headers = request.headers
+    content_type = headers.get("Content-Type")
+    compressed = is_compressed(headers.get("Content-Encoding"))
+    length = request.content_length
+    if length is not None and length <= limit and not compressed:
         media_type = accepted_media_type(adapter, content_type)
         if adapter.authenticate is not None:
-            adapter.authenticate(request.headers, receiver)
-        return await _read_body(request, limit), media_type
-    body = await _read_body(request, limit)
+            adapter.authenticate(headers, receiver)
+        return await _read_body(request, limit, compressed), media_type
+    body = await _read_body(request, limit, compressed)
     return body, accepted_media_type(adapter, content_type)
 
 
@@ -121,23 +124,39 @@ async def _within_rate_limit(request: web.Request, integration: Integration) -> 
         raise rate_limited(message, wait)
 
 
-async def _accept(request: web.Request, integration: Integration) -> AppendResult:
+def _dedup_keys(webhook: Webhook) -> list[str] | None:
+    """The webhook's keys; None when reading them already finds the body wrong (normalising
+    it then says what is wrong, in its own order of checks)."""
+    try:
+        return webhook.dedup_keys()
+    except InboundError:
+        return None
+
+
+async def _accept(request: web.Request, cached: CachedIntegration) -> AppendResult:
+    integration = cached.integration
     if integration.status_id == PAUSED:
         raise GatewayError("integration_paused", "This integration is paused.", 409)
     await _within_rate_limit(request, integration)
-    settings = request.app[SETTINGS]
+    app = request.app
+    settings, events, metrics = app[SETTINGS], app[ENGINE].events, app[METRICS]
     adapter = ADAPTERS[integration.kind]
-    receiver = _receiver(integration, time.time(), settings)
+    receiver = _receiver(cached, time.time(), settings)
     body, media_type = await _checked_body(request, adapter, receiver, settings.max_body_bytes)
-    inbound = InboundRequest(request.headers, body, signed_url(request), media_type)
-    keyed = adapter.normalise(inbound, receiver)
+    url = signed_url(request) if adapter.signs_url else ""
+    webhook = adapter.read(InboundRequest(request.headers, body, url, media_type), receiver)
+    keys = _dedup_keys(webhook)
+    if keys and all(await events.seen(keys)):
+        metrics.duplicates.inc(amount=len(keys))
+        return AppendResult(stored=[], duplicates=len(keys))
+    metrics.normalised.inc()
+    keyed = webhook.normalise()
     if len(keyed) > settings.max_activities_per_webhook:
         raise too_many_activities(len(keyed), settings.max_activities_per_webhook)
-    events = encode_all(keyed, settings.max_normalised_bytes)
-    result = await request.app[ENGINE].events.append(events, settings.dedup_seconds)
-    metrics = request.app[METRICS]
-    metrics.events_stored.inc(len(result.stored))
-    metrics.duplicates.inc(result.duplicates)
+    encoded = encode_all(keyed, settings.max_normalised_bytes)
+    result = await events.append(encoded, settings.dedup_seconds)
+    metrics.events_stored.inc(amount=len(result.stored))
+    metrics.duplicates.inc(amount=result.duplicates)
     return result
 
 
@@ -147,12 +166,11 @@ async def receive(request: web.Request) -> web.Response:
     "cancelled" when the client went away before the answer)."""
     kind, outcome = "unknown", "cancelled"
     try:
-        store = IntegrationStore(request.app[ENGINE].registry)
-        integration = await store.get(request.match_info["integration_id"])
-        if integration is None:
+        cached = await request.app[INTEGRATIONS].get(request.match_info["integration_id"])
+        if cached is None:
             raise not_found("No integration with this id.")
-        kind = integration.kind
-        result = await _accept(request, integration)
+        kind = cached.integration.kind
+        result = await _accept(request, cached)
         accepted = len(result.stored)
         outcome = "accepted" if accepted else "duplicate"
         body = orjson.dumps({"accepted": accepted, "duplicates": result.duplicates})
@@ -164,4 +182,4 @@ async def receive(request: web.Request) -> web.Response:
         outcome = "internal_server_error"
         raise
     finally:
-        request.app[METRICS].webhooks.labels(kind, outcome).inc()
+        request.app[METRICS].webhooks.inc(kind, outcome)

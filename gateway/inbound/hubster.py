@@ -109,13 +109,12 @@ def _data(item: JsonObject, envelope: JsonObject, sender: JsonObject, recipient:
 
 def _activity_type(
     message: JsonObject | None, event: JsonObject | None, role: Role, path: str
-) -> tuple[str, str]:
-    """The activity type, and the event type the dedup key uses (`message` for messages)."""
+) -> str:
     if message is not None:
         text(message, "type", path + ".message.type")
-        return "message:" + role, "message"
+        return "message:" + role
     name = text(event or {}, "type", path + ".event.type")
-    return activity_type("event", name, path + ".event.type"), name
+    return activity_type("event", name, path + ".event.type")
 
 
 def _normalise_one(
@@ -137,12 +136,10 @@ def _normalise_one(
     recipient_party = None if recipient is None else _party(recipient, path + ".recipient")
     customer_side = sender if sender.get("integrationType") == "Customer" else recipient
     customer_path = path + (".sender" if customer_side is sender else ".recipient")
-    interaction_id = optional_text(item, "interactionId", path + ".interactionId")
-    type_, event_name = _activity_type(message, event, sender_party["role"], path)
-    identity = [interaction_id] if interaction_id else [event_name, sender_party["id"] or ""]
+    key = _key(item, path, conversation_id, receiver.integration_id)
     activity = build_activity(
         receiver.destination,
-        type=type_,
+        type=_activity_type(message, event, sender_party["role"], path),
         occurred_at=format_ms(event_id),
         conversation_id=conversation_id,
         channel=_channel(customer_side, customer_path),
@@ -153,8 +150,28 @@ def _normalise_one(
         event=event,
         data=_data(item, envelope, sender, recipient),
     )
-    key = dedup_key(receiver.destination.integration_id, conversation_id, str(event_id), *identity)
     return KeyedActivity(activity, key)
+
+
+def _key(item: JsonObject, path: str, conversation_id: str, integration_id: str) -> str:
+    """Hubster's identity of an activity: its `interactionId` when it has one, else the
+    event type (`message` for messages) and the sender, with the event id and the
+    conversation. Read alone for a redelivery, with the checks of the fields it reads."""
+    event_id = _event_id(item, path)
+    interaction_id = optional_text(item, "interactionId", path + ".interactionId")
+    if interaction_id:
+        identity: tuple[str, ...] = (interaction_id,)
+    else:
+        sender = obj(item, "sender", path + ".sender")
+        sender_id = optional_text(sender, "integrationId", path + ".sender.integrationId")
+        identity = (_event_name(item, path), sender_id or "")
+    return dedup_key(integration_id, conversation_id, str(event_id), *identity)
+
+
+def _event_name(item: JsonObject, path: str) -> str:
+    if item.get("message") is not None:
+        return "message"
+    return text(obj(item, "event", path + ".event"), "type", path + ".event.type")
 
 
 def _items(envelope: JsonObject, limit: int) -> list[tuple[str, JsonObject]]:
@@ -179,15 +196,31 @@ def _items(envelope: JsonObject, limit: int) -> list[tuple[str, JsonObject]]:
     return items
 
 
-def normalise(request: InboundRequest, receiver: Receiver) -> list[KeyedActivity]:
+class _HubsterWebhook:
+    """A verified System or Direct body: its conversation and its activities, unread."""
+
+    __slots__ = ("conversation_id", "envelope", "items", "receiver")
+
+    def __init__(self, envelope: JsonObject, receiver: Receiver) -> None:
+        check_scope(envelope.get("hubId"), envelope.get("tenantId"), receiver)
+        self.envelope, self.receiver = envelope, receiver
+        self.conversation_id = text(envelope, "conversationId", "conversationId")
+        self.items = _items(envelope, receiver.max_activities)
+
+    def dedup_keys(self) -> list[str]:
+        integration_id = self.receiver.integration_id
+        return [_key(item, path, self.conversation_id, integration_id) for path, item in self.items]
+
+    def normalise(self) -> list[KeyedActivity]:
+        return [
+            _normalise_one(item, path, self.envelope, self.conversation_id, self.receiver)
+            for path, item in self.items
+        ]
+
+
+def read(request: InboundRequest, receiver: Receiver) -> _HubsterWebhook:
     _verify(request, receiver)
-    envelope = parse_object(request.body)
-    check_scope(envelope.get("hubId"), envelope.get("tenantId"), receiver.destination)
-    conversation_id = text(envelope, "conversationId", "conversationId")
-    return [
-        _normalise_one(item, path, envelope, conversation_id, receiver)
-        for path, item in _items(envelope, receiver.max_activities)
-    ]
+    return _HubsterWebhook(parse_object(request.body), receiver)
 
 
-ADAPTER = Adapter(media_types=(JSON,), normalise=normalise)
+ADAPTER = Adapter(media_types=(JSON,), read=read)

@@ -13,6 +13,8 @@ _UTF8 = frozenset({"utf-8", "utf8"})
 
 def is_compressed(content_encoding: str | None) -> bool:
     """Whether the Content-Encoding names any coding other than identity."""
+    if not content_encoding:
+        return False
     codings = (part.strip().lower() for part in (content_encoding or "").split(","))
     return any(coding not in ("", "identity") for coding in codings)
 
@@ -25,6 +27,8 @@ def _unsupported(adapter: Adapter) -> InboundError:
 def accepted_media_type(adapter: Adapter, content_type: str | None) -> str:
     """The adapter's media type the request's Content-Type stands for, or 415. A missing
     Content-Type means the adapter's own (its first) media type."""
+    if content_type in adapter.media_types:
+        return content_type
     if content_type is None or not content_type.strip():
         return adapter.media_types[0]
     main, *params = (part.strip() for part in content_type.split(";"))

@@ -99,7 +99,8 @@ def _rest(fields: JsonObject, used: frozenset[str], envelope: JsonObject) -> Jso
 
 
 class _Delivery:
-    """One ESS delivery, read: what every activity made from it shares."""
+    """One ESS delivery, read: what every activity made from it shares. Its `event-id` is
+    its identity (and the consent change an MO's keyword makes has its own beside it)."""
 
     def __init__(self, envelope: JsonObject, receiver: Receiver) -> None:
         self.envelope = envelope
@@ -110,15 +111,32 @@ class _Delivery:
         self.event_id = _event_id(envelope)
         self.source = source("scg", self.event_id, _attempt(envelope))
         self.occurred_at = optional_time(self.event, "timestamp", "event.timestamp")
-        self.key = dedup_key(receiver.destination.integration_id, self.event_id)
+        self.key = dedup_key(receiver.integration_id, self.event_id)
 
     def field(self, name: str) -> str | None:
         return optional_text(self.fields, name, "event.fld-val-list." + name)
 
+    @property
+    def consent_key(self) -> str:
+        """The key of the consent change an MO's keyword makes, beside the MO's own."""
+        return self.key + ":consent"
+
+    def dedup_keys(self) -> list[str]:
+        if self.name == "mo_message_received" and consent_of(self.field("message_body") or ""):
+            return [self.key, self.consent_key]
+        return [self.key]
+
+    def normalise(self) -> list[KeyedActivity]:
+        if self.name == "message_state_change":
+            return _receipt(self)
+        if self.name == "mo_message_received":
+            return _mo_message(self)
+        return _other(self)
+
     def conversation(self, customer: str | None, business: str | None) -> str | None:
         if customer is None or business is None:
             return None
-        return thread_conversation_id(self.receiver.destination.hub_id, customer, business)
+        return thread_conversation_id(self.receiver.hub_id, customer, business)
 
     def activity(self, type_: str, conversation_id: str | None, **members: Any) -> Activity:
         channel = SMS if self.envelope.get("topic", "SCG-Message") == "SCG-Message" else None
@@ -181,7 +199,7 @@ def _mo_message(delivery: _Delivery) -> list[KeyedActivity]:
         change, keyword = consent
         data = {"keyword": keyword, "messageId": delivery.fields.get("message_id")}
         derived = delivery.activity("consent:" + change, conversation_id, data=data, **members)
-        activities.append(KeyedActivity(derived, delivery.key + ":consent"))
+        activities.append(KeyedActivity(derived, delivery.consent_key))
     return activities
 
 
@@ -197,14 +215,9 @@ def _other(delivery: _Delivery) -> list[KeyedActivity]:
     return [KeyedActivity(activity, delivery.key)]
 
 
-def normalise(request: InboundRequest, receiver: Receiver) -> list[KeyedActivity]:
+def read(request: InboundRequest, receiver: Receiver) -> _Delivery:
     authenticate(request.headers, receiver)
-    delivery = _Delivery(parse_object(request.body), receiver)
-    if delivery.name == "message_state_change":
-        return _receipt(delivery)
-    if delivery.name == "mo_message_received":
-        return _mo_message(delivery)
-    return _other(delivery)
+    return _Delivery(parse_object(request.body), receiver)
 
 
-ADAPTER = Adapter(media_types=(JSON,), normalise=normalise, authenticate=authenticate)
+ADAPTER = Adapter(media_types=(JSON,), read=read, authenticate=authenticate)

@@ -105,7 +105,7 @@ def _from_activity(body: JsonObject, webhook_id: str, receiver: Receiver) -> dic
         submitted = SubmittedActivity.model_validate(body)
     except ValidationError as exc:
         raise InboundError.invalid_payload(describe_validation_error(exc)) from None
-    check_scope(submitted.hub_id, submitted.tenant_id, receiver.destination)
+    check_scope(submitted.hub_id, submitted.tenant_id, receiver)
     source_, data = _source_and_data(submitted, webhook_id)
     return build_activity(
         receiver.destination,
@@ -157,15 +157,29 @@ def _from_event(body: JsonObject, webhook_id: str, receiver: Receiver) -> dict[s
     )
 
 
-def normalise(request: InboundRequest, receiver: Receiver) -> list[KeyedActivity]:
+class _StandardWebhook:
+    """The signed `webhook-id` is the event's identity: one activity per webhook."""
+
+    __slots__ = ("body", "key", "receiver", "webhook_id")
+
+    def __init__(self, webhook_id: str, body: JsonObject, receiver: Receiver) -> None:
+        self.webhook_id, self.body, self.receiver = webhook_id, body, receiver
+        self.key = dedup_key(receiver.integration_id, webhook_id)
+
+    def dedup_keys(self) -> list[str]:
+        return [self.key]
+
+    def normalise(self) -> list[KeyedActivity]:
+        if _is_activity(self.body):
+            activity = _from_activity(self.body, self.webhook_id, self.receiver)
+        else:
+            activity = _from_event(self.body, self.webhook_id, self.receiver)
+        return [KeyedActivity(activity, self.key)]
+
+
+def read(request: InboundRequest, receiver: Receiver) -> _StandardWebhook:
     webhook_id = _verify(request, receiver)
-    body = parse_object(request.body)
-    if _is_activity(body):
-        activity = _from_activity(body, webhook_id, receiver)
-    else:
-        activity = _from_event(body, webhook_id, receiver)
-    key = dedup_key(receiver.destination.integration_id, webhook_id)
-    return [KeyedActivity(activity, key)]
+    return _StandardWebhook(webhook_id, parse_object(request.body), receiver)
 
 
-ADAPTER = Adapter(media_types=(JSON,), normalise=normalise)
+ADAPTER = Adapter(media_types=(JSON,), read=read)

@@ -90,7 +90,7 @@ class _Event:
 
     def __init__(self, body: JsonObject, receiver: Receiver) -> None:
         self.data = obj(body, "data", "data")
-        self.destination = receiver.destination
+        self.receiver = receiver
         self.event_id = text(self.data, "id", "data.id")
         self.name = text(self.data, "event_type", "data.event_type")
         self.occurred_at = optional_time(self.data, "occurred_at", "data.occurred_at")
@@ -100,13 +100,13 @@ class _Event:
         return obj(self.data, "payload", _PAYLOAD)
 
     def conversation(self, customer: str, business: str) -> str:
-        return thread_conversation_id(self.destination.hub_id, customer, business)
+        return thread_conversation_id(self.receiver.hub_id, customer, business)
 
     def activity(
         self, type_: str, conversation_id: str | None, channel: str | None, **members: Any
     ) -> Activity:
         return build_activity(
-            self.destination,
+            self.receiver.destination,
             type=type_,
             occurred_at=self.occurred_at,
             conversation_id=conversation_id,
@@ -118,7 +118,23 @@ class _Event:
     def key(self, *parts: str) -> str:
         """`data.id` with the event type: Telnyx gives every event its own id, and the type
         keeps one id reused by mistake for two kinds of event from swallowing the second."""
-        return dedup_key(self.destination.integration_id, self.event_id, self.name, *parts)
+        return dedup_key(self.receiver.integration_id, self.event_id, self.name, *parts)
+
+    def received_text(self) -> str:
+        payload = self.message_payload()
+        return optional_text(payload, "text", f"{_PAYLOAD}.text") or ""
+
+    def dedup_keys(self) -> list[str]:
+        if self.name == "message.received" and consent_of(self.received_text()):
+            return [self.key(), self.key("consent")]
+        return [self.key()]
+
+    def normalise(self) -> list[KeyedActivity]:
+        if self.name == "message.received":
+            return _received(self)
+        if self.name in RECEIPT_EVENTS:
+            return _receipt(self)
+        return _other(self)
 
 
 def _rest(payload: JsonObject, used: set[str]) -> JsonObject:
@@ -237,14 +253,9 @@ def _other(event: _Event) -> list[KeyedActivity]:
     return [KeyedActivity(activity, event.key())]
 
 
-def normalise(request: InboundRequest, receiver: Receiver) -> list[KeyedActivity]:
+def read(request: InboundRequest, receiver: Receiver) -> _Event:
     _verify(request, receiver)
-    event = _Event(parse_object(request.body), receiver)
-    if event.name == "message.received":
-        return _received(event)
-    if event.name in RECEIPT_EVENTS:
-        return _receipt(event)
-    return _other(event)
+    return _Event(parse_object(request.body), receiver)
 
 
-ADAPTER = Adapter(media_types=(JSON,), normalise=normalise)
+ADAPTER = Adapter(media_types=(JSON,), read=read)

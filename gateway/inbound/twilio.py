@@ -16,7 +16,6 @@ import signing
 from gateway.errors import InboundError
 from gateway.events.activity import (
     Activity,
-    Destination,
     KeyedActivity,
     build_activity,
     dedup_key,
@@ -100,15 +99,15 @@ class _Callback:
 
     def __init__(self, fields: JsonObject, receiver: Receiver) -> None:
         self.fields = fields
-        self.destination: Destination = receiver.destination
+        self.receiver = receiver
         self.sid = text(fields, "MessageSid", "MessageSid")
 
     def activity(self, type_: str, customer: str, business: str, **members: Any) -> Activity:
         return build_activity(
-            self.destination,
+            self.receiver.destination,
             type=type_,
             occurred_at=None,
-            conversation_id=thread_conversation_id(self.destination.hub_id, customer, business),
+            conversation_id=thread_conversation_id(self.receiver.hub_id, customer, business),
             channel=SMS,
             source=source("twilio", self.sid),
             **members,
@@ -118,7 +117,28 @@ class _Callback:
         return {name: value for name, value in self.fields.items() if name not in used}
 
     def key(self, *parts: str) -> str:
-        return dedup_key(self.destination.integration_id, self.sid, *parts)
+        return dedup_key(self.receiver.integration_id, self.sid, *parts)
+
+    def status(self) -> str | None:
+        status = self.fields.get("MessageStatus")
+        if status is not None and not isinstance(status, str):
+            raise InboundError.invalid_payload("MessageStatus: must be a string.")
+        return status
+
+    def dedup_keys(self) -> list[str]:
+        status = self.status()
+        if status is not None:
+            return [self.key(status.lower())]
+        body = optional_text(self.fields, "Body", "Body") or ""
+        if consent_of(body):
+            return [self.key("inbound"), self.key("inbound", "consent")]
+        return [self.key("inbound")]
+
+    def normalise(self) -> list[KeyedActivity]:
+        status = self.status()
+        if status is not None:
+            return _status(self, status)
+        return _inbound(self)
 
 
 def _status(callback: _Callback, status: str) -> list[KeyedActivity]:
@@ -167,15 +187,8 @@ def _inbound(callback: _Callback) -> list[KeyedActivity]:
     return activities
 
 
-def normalise(request: InboundRequest, receiver: Receiver) -> list[KeyedActivity]:
-    fields = _verified_fields(request, receiver)
-    callback = _Callback(fields, receiver)
-    status = fields.get("MessageStatus")
-    if status is not None:
-        if not isinstance(status, str):
-            raise InboundError.invalid_payload("MessageStatus: must be a string.")
-        return _status(callback, status)
-    return _inbound(callback)
+def read(request: InboundRequest, receiver: Receiver) -> _Callback:
+    return _Callback(_verified_fields(request, receiver), receiver)
 
 
-ADAPTER = Adapter(media_types=(FORM, JSON), normalise=normalise)
+ADAPTER = Adapter(media_types=(FORM, JSON), read=read, signs_url=True)

@@ -20,6 +20,7 @@ from gateway.errors import GatewayError, describe_validation_error
 from gateway.http.appkeys import ENGINE, SETTINGS
 from gateway.integrations.lifecycle import new_integration
 from gateway.integrations.model import DeclaredIntegration, Integration
+from gateway.integrations.routes import INTEGRATIONS
 from gateway.integrations.store import IntegrationStore
 from gateway.times import now_ms
 
@@ -53,6 +54,6 @@ async def create_declared(app: web.Application) -> None:
     ids = [integration.integration_id for integration in integrations]
     if len(set(ids)) != len(ids):
         raise ConfigError("[[integrations]]: two tables declare the same integration")
-    store = IntegrationStore(app[ENGINE].registry)
+    store = IntegrationStore(app[ENGINE].registry, app[INTEGRATIONS])
     for integration in integrations:
         await store.create(integration)

@@ -20,7 +20,7 @@ from gateway.integrations.model import (
     IntegrationUpdate,
     IntegrationView,
 )
-from gateway.integrations.store import IntegrationStore
+from gateway.integrations.store import IntegrationCache, IntegrationStore
 from gateway.times import now_ms
 
 
@@ -34,8 +34,12 @@ class IntegrationPage(ResultsPage[IntegrationView]):
     pass
 
 
+INTEGRATIONS = web.AppKey("integrations", IntegrationCache)
+"""The process's integrations as the webhook route reads them."""
+
+
 def _store(request: web.Request) -> IntegrationStore:
-    return IntegrationStore(request.app[ENGINE].registry)
+    return IntegrationStore(request.app[ENGINE].registry, request.app[INTEGRATIONS])
 
 
 async def _existing(request: web.Request) -> Integration:
@@ -152,4 +156,5 @@ ROUTES = (
 
 
 def setup(app: web.Application) -> None:
+    app[INTEGRATIONS] = IntegrationCache(app[ENGINE].registry)
     add_routes(app, ROUTES)

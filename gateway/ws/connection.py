@@ -279,18 +279,23 @@ class AgentConnection(Outbox):
 
     # --- the fan-out's side: never awaits -----------------------------------------------
 
-    def deliver(self, event: StoredEvent, frame: bytes) -> None:
-        """A live event (already routed to one of the session's hubs)."""
+    def deliver(self, event: StoredEvent, wire: bytes) -> None:
+        """A live event, as its whole frame (`wire_text_frame`), routed to one of the
+        session's hubs (the router indexes sessions by their scope's hubs). Once per event
+        per session: a live session taking every event of its hubs, the usual one, is
+        sent it without a look at its scope or phase."""
         state = self.state
-        if not state.scope.sees(event):
+        if not state.takes_every_event:
+            if not state.scope.sees(event):
+                return
+            if state.phase is _REPLAYING:
+                self.park(event.id, wire)
+                return
+        event_id, last = event.id, self.last_event_id
+        if last is not None and event_id <= last:
             return
-        if state.phase is _REPLAYING:
-            self.park(event.id, frame)
-            return
-        if self.last_event_id is not None and event.id <= self.last_event_id:
-            return
-        self.last_event_id = event.id
-        self.offer(frame)
+        self.last_event_id = event_id
+        self.send(wire)
 
     def offer_roster(self, hub_id: str, frame: bytes) -> None:
         digest = hash(frame)

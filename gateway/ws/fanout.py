@@ -29,7 +29,7 @@ from gateway.engine.ids import event_id_at, event_id_ms
 from gateway.loops import LoopBody
 from gateway.metrics import Metrics
 from gateway.times import now_ms
-from gateway.ws.frames import PING_FRAME, event_frame, server_frame
+from gateway.ws.frames import PING_FRAME, event_frame, server_frame, wire_text_frame
 from gateway.ws.scope import Scope
 from gateway.ws.state import Admit, Phase, RecentHistory
 
@@ -93,21 +93,27 @@ class SessionRouter:
         session.presence_hubs = hub_ids
 
     def publish(self, events: Sequence[StoredEvent]) -> None:
-        """Hand each stored event, encoded once, to every session of its hub; never awaits.
-        The sessions touched are corked for the run, so each one's share goes out in one
-        write."""
+        """Hand each stored event, framed once (the same bytes object for every session), to
+        every session of its hub; never awaits. A run of several events corks the sessions
+        it touches, so each one's share goes out in one write; a single event (the usual
+        wake when webhooks come one at a time) is written straight away."""
         corked: list[AgentConnection] = []
         now = time.time()
+        several = len(events) > 1
         for event in events:
             self._metrics.ingest_to_fanout.observe(max(now - event_id_ms(event.id) / 1000, 0.0))
             sessions = self._by_hub.get(event.hub_id)
             if not sessions:
                 continue
-            frame = event_frame(event.payload)
-            for session in sessions:
-                if session.cork():
-                    corked.append(session)
-                session.deliver(event, frame)
+            wire = wire_text_frame(event_frame(event.payload))
+            if several:
+                for session in sessions:
+                    if session.cork():
+                        corked.append(session)
+                    session.deliver(event, wire)
+            else:
+                for session in sessions:
+                    session.deliver(event, wire)
         for session in corked:
             session.uncork()
         if events:

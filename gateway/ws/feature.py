@@ -31,7 +31,9 @@ from gateway.engine.ids import is_event_id
 from gateway.errors import GatewayError, Unavailable, invalid_payload, unauthorized
 from gateway.http.appkeys import ENGINE, JWT_SECRET, LOOPS, METRICS, SETTINGS
 from gateway.http.connections import hand_over_to_websocket
+from gateway.http.middleware import stamp
 from gateway.http.operation import Answer, Operation
+from gateway.http.request_id import request_id
 from gateway.http.routes import Route, add_routes
 from gateway.metrics import Metrics
 from gateway.ws.connection import AgentConnection
@@ -145,6 +147,7 @@ async def websocket(request: web.Request) -> web.StreamResponse:
     connection = AgentConnection(runtime, ws, request.transport, uuid.uuid4().hex, state)
     if grant is None:
         runtime.wait_for_auth(connection)  # listed meanwhile: a shutdown closes it too
+    stamp(ws, request_id(request))
     try:
         await ws.prepare(request)
     except BaseException:

@@ -190,6 +190,12 @@ RATE_LIMITED_FRAME = gateway_error_frame(RATE_LIMITED)
 _FIN_TEXT = 0x81
 
 
+def wire_text_frame(payload: bytes) -> bytes:
+    """A whole unmasked server text frame, header and payload in one bytes object: the
+    fan-out makes it once per event and writes the same object to every session."""
+    return text_frame_header(len(payload)) + payload
+
+
 def text_frame_header(length: int) -> bytes:
     """The header of an unmasked server text frame of `length` bytes (RFC 6455 §5.2)."""
     if length < 126:

@@ -5,9 +5,10 @@ the client reads, so `offer` never awaits and the fan-out loop never waits on a 
 backlog is every byte the gateway holds for the session: that buffer (not the kernel's) and
 the frames corked for one write. Past the limit (`GATEWAY_WS_MAX_BACKLOG_BYTES`) the outbox
 shuts and `_overflow` is called once; a session holding nothing takes any one frame, so one
-event larger than the limit never drops a client that keeps up. While the fan-out routes a
-run of events, each outbox it touches is corked, so a session gets that run's frames in one
-write.
+event larger than the limit never drops a client that keeps up. The fan-out frames each event
+once (`wire_text_frame`) and `send`s that same object to every session; while it routes a
+run of several events, each outbox it touches is corked, so a session gets that run's frames
+in one write.
 
 Live frames parked during a replay are not backlog (each is an event the store holds), so
 parking is capped instead: past the cap the parked frames are dropped and `parked_dropped`
@@ -23,33 +24,9 @@ import asyncio
 
 from aiohttp import web
 
-from gateway.ws.frames import text_frame_header
+from gateway.ws.frames import wire_text_frame
 
 DRAIN_POLL_SECONDS = 0.01
-_SMALL_FRAME_BYTES = 16 * 1024
-
-
-def write_text_frame(transport: asyncio.Transport, payload: bytes) -> None:
-    """One complete frame per call, so frames aiohttp writes (pings, close) never interleave
-    with it. Small frames go in one write (one send), large ones without a copy."""
-    header = text_frame_header(len(payload))
-    if len(payload) < _SMALL_FRAME_BYTES:
-        transport.write(header + payload)
-    else:
-        transport.write(header)
-        transport.write(payload)
-
-
-def write_text_frames(transport: asyncio.Transport, payloads: list[bytes]) -> None:
-    """Several frames in one write: one send for what would be many."""
-    if len(payloads) == 1:
-        write_text_frame(transport, payloads[0])
-        return
-    parts = []
-    for payload in payloads:
-        parts.append(text_frame_header(len(payload)))
-        parts.append(payload)
-    transport.write(b"".join(parts))
 
 
 class Outbox:
@@ -83,36 +60,46 @@ class Outbox:
         raise NotImplementedError
 
     def offer(self, frame: bytes) -> None:
-        """Send a frame (into the transport's buffer; held while corked), or overflow.
+        """Send a frame's payload, framed here (`send`)."""
+        self.send(wire_text_frame(frame))
+
+    def send(self, wire: bytes) -> None:
+        """Send a whole frame (`wire_text_frame`) into the transport's buffer (held while
+        corked), or overflow. One write per frame, so frames aiohttp writes (pings, close)
+        never interleave with it.
 
         Within the limit while the backlog stays within it; a session holding nothing takes
-        any one frame. Once per frame per session in the fan-out, hence written out here."""
+        any one frame. Once per frame per session in the fan-out: written out here, the
+        `open` check included."""
         transport = self.transport
-        if not self.open or transport is None:  # open: the transport is not closing
+        if transport is None or not self._open or transport.is_closing() or self.ws.closed:
+            self._shut()  # no data frame may follow a close frame
             return
-        size = len(frame)
+        size = len(wire)
         held = transport.get_write_buffer_size() + self._corked_bytes
         if held and held + size > self._limit:
             self._shut()
             self._overflow()
             return
-        if self._corked is None:
-            write_text_frame(transport, frame)
+        corked = self._corked
+        if corked is None:
+            transport.write(wire)
         else:
-            self._corked.append(frame)
+            corked.append(wire)
             self._corked_bytes += size
 
     def cork(self) -> bool:
-        """Hold offered frames until `uncork`; True if this call corked it."""
+        """Hold sent frames until `uncork`; True if this call corked it."""
         if self._corked is not None:
             return False
         self._corked = []
         return True
 
     def uncork(self) -> None:
+        """Write the frames held since `cork` in one write: one send for what would be many."""
         frames, self._corked, self._corked_bytes = self._corked, None, 0
         if frames and self.open and self.transport is not None:
-            write_text_frames(self.transport, frames)
+            self.transport.write(frames[0] if len(frames) == 1 else b"".join(frames))
 
     @property
     def open(self) -> bool:
@@ -130,24 +117,24 @@ class Outbox:
             return 0
         return self.transport.get_write_buffer_size()
 
-    def park(self, event_id: str, frame: bytes) -> None:
-        """Hold a live event frame while a replay runs; past the parking cap (half the
-        backlog limit), drop every parked frame instead (the replay reads them again)."""
+    def park(self, event_id: str, wire: bytes) -> None:
+        """Hold a live event's whole frame while a replay runs; past the parking cap (half
+        the backlog limit), drop every parked frame instead (the replay reads them again)."""
         if not self.open:
             return
-        if self._parked_bytes + len(frame) > self._limit // 2:
+        if self._parked_bytes + len(wire) > self._limit // 2:
             self._parked, self._parked_bytes = [], 0
             self.parked_dropped = True
             return
-        self._parked.append((event_id, frame))
-        self._parked_bytes += len(frame)
+        self._parked.append((event_id, wire))
+        self._parked_bytes += len(wire)
 
     def unpark_after(self, last_id: str | None) -> None:
         """Send the parked frames newer than the last replayed event, drop the rest."""
         parked, self._parked, self._parked_bytes = self._parked, [], 0
-        for event_id, frame in parked:
+        for event_id, wire in parked:
             if last_id is None or event_id > last_id:
-                self.offer(frame)
+                self.send(wire)
 
     async def drained(self, below_bytes: int = 0) -> None:
         """Wait until the transport holds at most `below_bytes` unsent (or the outbox

@@ -27,10 +27,15 @@ class Scope:
     conversation_ids: frozenset[str] | None
     events: tuple[str, ...] = ALL_EVENTS
     type_filter: TypeFilter = field(init=False, repr=False, compare=False)
+    whole_hubs: bool = field(init=False, repr=False, compare=False)
+    """Every event of its hubs (no conversation or type narrowing, as most sessions): the
+    fan-out, which routes by hub, then needs no `sees` (`SessionState.takes_every_event`)."""
 
     def __post_init__(self) -> None:
         compiled = ALL_TYPES if self.events == ALL_EVENTS else TypeFilter(self.events)
         object.__setattr__(self, "type_filter", compiled)
+        whole = self.conversation_ids is None and compiled is ALL_TYPES
+        object.__setattr__(self, "whole_hubs", whole)
 
     def sees(self, event: StoredEvent) -> bool:
         if event.hub_id not in self.hub_ids:

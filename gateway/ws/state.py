@@ -10,7 +10,7 @@ reads is always one the rules produced.
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 from gateway.agents.tokens import AgentGrant
 from gateway.ws.frames import Status
@@ -116,6 +116,15 @@ class SessionState:
     """`expired_token` was sent; `deadline` is the end of the refresh grace."""
     resume_from: str | None = None
     """The upgrade's `?lastEventId=`, until admission (an auth frame's own one wins)."""
+    takes_every_event: bool = field(init=False, repr=False, compare=False)
+    """Live, with a scope of whole hubs (no conversation or type narrowing): the fan-out,
+    which routes an event only to the sessions of its hub, then sends it without looking
+    at the scope. Worked out here, once per state, for `AgentConnection.deliver`, which
+    runs once per event per session."""
+
+    def __post_init__(self) -> None:
+        takes_every_event = self.phase is Phase.LIVE and self.scope.whole_hubs
+        object.__setattr__(self, "takes_every_event", takes_every_event)
 
     def replayed(self) -> SessionState:
         return replace(self, phase=Phase.LIVE) if self.phase is Phase.REPLAYING else self

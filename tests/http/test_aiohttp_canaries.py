@@ -46,7 +46,7 @@ from aiohttp.web_runner import BaseRunner
 
 from gateway.http.body import BodyDeadlineExceeded
 from gateway.http.protocol_errors import TOO_MANY_HEADERS
-from gateway.ws.outbox import write_text_frame, write_text_frames
+from gateway.ws.frames import wire_text_frame
 
 CONNECTIONS = "gateway/http/connections.py"
 REBUILD = (
@@ -703,7 +703,7 @@ async def test_frames_written_to_the_transport_never_split_aiohttp_frames(
         async def interleave() -> None:
             index = 0
             while sending:
-                write_text_frame(transport, f"raw-{index}".encode())
+                transport.write(wire_text_frame(f"raw-{index}".encode()))
                 index += 1
                 await asyncio.sleep(0)
 
@@ -716,7 +716,7 @@ async def test_frames_written_to_the_transport_never_split_aiohttp_frames(
             await asyncio.sleep(0)
         sending = False
         await raw
-        write_text_frames(transport, [b"last-1", b"last-2"])
+        transport.write(wire_text_frame(b"last-1") + wire_text_frame(b"last-2"))
         await ws.send_str("done")
         await ws.close()
         return ws

@@ -317,3 +317,25 @@ async def test_arbitrary_headers_never_500(
         assert (await response.json())["error"]["code"]
     else:  # aiohttp's own parser refused the request (e.g. an unknown Content-Encoding)
         assert response.status == 400
+
+
+@PROPERTY_SETTINGS
+@given(body=st.one_of(mutated_fixtures(), shaped.map(encode)))
+async def test_whatever_was_accepted_comes_back_a_duplicate_without_normalising(
+    target: tuple[Gateway, dict[str, Any], str], body: bytes
+) -> None:
+    """The dedup keys a redelivery is recognised by are those its activities were stored
+    under, whatever the body: were they not, it would be normalised again."""
+    gateway, integration, kind = target
+    url = gateway.url(f"/webhooks/{integration['integrationId']}")
+    headers, query = signed(kind, integration, body, url)
+    first = await gateway.post(integration, body, headers, query)
+    if first.status != 202:
+        return
+    answer = await first.json()
+    normalised = await gateway.metric("gateway_webhooks_normalised_total")
+    again = await gateway.post(integration, body, headers, query)
+    assert again.status == 202
+    activities = answer["accepted"] + answer["duplicates"]
+    assert await again.json() == {"accepted": 0, "duplicates": activities}
+    assert await gateway.metric("gateway_webhooks_normalised_total") == normalised

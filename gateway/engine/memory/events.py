@@ -18,7 +18,13 @@ from gateway.engine.events import AppendResult, LogSize, NewEvent, StoredEvent, 
 from gateway.engine.ids import MAX_SEQ, event_id_at
 
 _COMPACT_AFTER = 4096
-_DROPPED = StoredEvent("", "", None, "", b"")
+_Row = tuple[str, str, str | None, str, bytes]
+"""A stored event as the log keeps it: (id, hub id, conversation id, type, payload), read
+back as a `StoredEvent`. A tuple of strings and bytes alone is one the garbage collector
+stops tracking, and a full collection stops the loop for as long as it walks what is
+tracked: a StoredEvent per event held, tens of thousands, made it walk for tens of
+milliseconds, the tail of every latency (docs/benchmarks.md)."""
+_DROPPED: _Row = ("", "", None, "", b"")
 """Stands in for a trimmed event until the lists are compacted, so its bytes go at once."""
 
 
@@ -36,7 +42,7 @@ class MemoryEventLog:
 
     def __init__(self) -> None:
         self._ids: list[str] = []
-        self._events: list[StoredEvent] = []
+        self._events: list[_Row] = []
         self._start = 0
         self._bytes = 0
         self._dedup: dict[bytes, int] = {}
@@ -77,7 +83,9 @@ class MemoryEventLog:
             )
         for item in stored:
             self._ids.append(item.id)
-            self._events.append(item)
+            self._events.append(
+                (item.id, item.hub_id, item.conversation_id, item.type, item.payload)
+            )
             self._bytes += len(item.payload)
         for key in seen_here:
             self._dedup.pop(key, None)  # an expired key goes to the back: expiry order holds
@@ -93,7 +101,7 @@ class MemoryEventLog:
 
     async def read_after(self, cursor: str, limit: int) -> list[StoredEvent]:
         start = bisect_right(self._ids, cursor, lo=self._start)
-        return self._events[start : start + limit]
+        return [StoredEvent(*row) for row in self._events[start : start + limit]]
 
     async def wait_after(self, cursor: str, limit: int, wait_seconds: float) -> list[StoredEvent]:
         arrived = self._arrived
@@ -129,7 +137,7 @@ class MemoryEventLog:
         return dropped
 
     def _drop(self, index: int) -> None:
-        self._bytes -= len(self._events[index].payload)
+        self._bytes -= len(self._events[index][4])
         self._events[index] = _DROPPED
 
     def _compact(self) -> None:
