@@ -10,7 +10,7 @@ import secrets
 import tomllib
 from contextvars import ContextVar
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import Field, IPvAnyNetwork, ValidationError, field_validator, model_validator
 from pydantic.fields import FieldInfo
@@ -79,6 +79,9 @@ class Settings(BaseSettings):
     # only), and the peers whose X-Forwarded-* / Forwarded headers are believed.
     workers: int = Field(1, ge=1, le=256)
     trusted_proxies: Annotated[list[IPvAnyNetwork], NoDecode] = []
+    # Which of their headers: `Forwarded` and `X-Forwarded-*` (Forwarded wins), or one kind
+    # only, for proxies that pass the other kind through from the client untouched.
+    trusted_proxy_headers: Literal["both", "forwarded", "x-forwarded"] = "both"
     allow_private_targets: bool = False
 
     jwt_secret: str | None = Field(None, repr=False)
