@@ -88,8 +88,6 @@ async def _run(settings: Settings, worker: WorkerRole | None, stop: asyncio.Even
     )
     if worker is not None:
         app.on_response_prepare.append(_worker_header(str(worker.worker_id)))
-        if worker.restarts:
-            app[METRICS].worker_restarts.labels(str(worker.worker_id)).inc(worker.restarts)
     runner = GatewayRunner(
         app,
         handle_signals=False,
@@ -107,6 +105,8 @@ async def _run(settings: Settings, worker: WorkerRole | None, stop: asyncio.Even
         await runner.cleanup()
         reason = exc.strerror or str(exc)
         raise StartupError(f"cannot listen on {settings.host}:{settings.port}: {reason}") from None
+    if worker is not None and worker.restarts:  # counted once it serves, as it announces
+        app[METRICS].worker_restarts.labels(str(worker.worker_id)).inc(worker.restarts)
     port = site.port  # the bound port once started, so `--port 0` prints the real one
     host = f"[{settings.host}]" if ":" in settings.host else settings.host
     print(f"gateway listening on http://{host}:{port} (engine: {engine.name})", flush=True)
