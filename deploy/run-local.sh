@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # The production topology on one machine, from Debian packages (redis-server, haproxy,
 # openssl) and this checkout: one Redis, two gateway instances, HAProxy in front with
-# deploy/haproxy.cfg. Everything it starts is stopped when it exits (Ctrl-C, SIGTERM).
+# deploy/haproxy.cfg. Everything it starts is stopped when it exits (Ctrl-C, SIGTERM), in
+# the order a production stop takes: the gateways first (they drain: requests in flight are
+# answered and websockets closed 1012 while HAProxy still carries them), then HAProxy by its
+# soft stop (SIGUSR1), then Redis. It exits non-zero if a gateway did not exit 0.
 #
 #   deploy/run-local.sh      # then: curl http://127.0.0.1:8080/readyz
 #
@@ -11,7 +14,10 @@
 #                                            self-signed one, made here with openssl]
 #   GATEWAY1_PORT [8081], GATEWAY2_PORT [8082], REDIS_PORT [6380]
 #   HAPROXY_CONFIG [deploy/haproxy.cfg]      the configuration HAProxy runs
-#   RUN_DIR [a new temporary directory]      logs (*.log), start-up lines (*.out), pids (*.pid)
+#   RUN_DIR [a new temporary directory]      logs (*.log), start-up lines (*.out), pids
+#                                            (*.pid), each gateway's exit status once it
+#                                            has exited (gateway*.status), HAProxy's
+#                                            runtime API (haproxy.sock)
 #   PYTHON [python3]                         the interpreter that runs `-m gateway`
 #   GATEWAY_*                                passed to both gateways; GATEWAY_ADMIN_KEY,
 #                                            GATEWAY_JWT_SECRET and GATEWAY_MASTER_KEYS are
@@ -31,16 +37,41 @@ PYTHON=${PYTHON:-python3}
 RUN_DIR=${RUN_DIR:-$(mktemp -d -t gateway-local.XXXXXX)}
 mkdir -p "$RUN_DIR/redis"
 
-started=()
+redis_pid=
+gateway_watchers=()
+haproxy_pid=
 stop_all() {
+    local status=$? n watcher code
     trap - EXIT INT TERM
-    # Gateways first (they drain), then HAProxy and Redis.
-    for (( i=${#started[@]}-1; i>=0; i-- )); do
-        kill -TERM "${started[$i]}" 2>/dev/null || true
+    # The gateways drain while HAProxy still carries their websockets and answers. The pid
+    # files say which process serves now: one started in its place (a rolling restart) is
+    # signalled too, though not waited for (it is not this script's).
+    for n in 1 2; do
+        if [ -s "$RUN_DIR/gateway$n.pid" ]; then
+            kill -TERM "$(cat "$RUN_DIR/gateway$n.pid")" 2>/dev/null || true
+        fi
     done
-    for pid in "${started[@]}"; do
-        wait "$pid" 2>/dev/null || true
+    for watcher in "${gateway_watchers[@]}"; do
+        wait "$watcher" 2>/dev/null || true
     done
+    for n in 1 2; do
+        code=$(cat "$RUN_DIR/gateway$n.status" 2>/dev/null || echo 0)
+        if [ "$code" -ne 0 ]; then
+            echo "run-local: gateway $n exited with status $code" >&2
+            status=1
+        fi
+    done
+    # A soft stop: HAProxy closes its listeners and ends once its connections have
+    # (hard-stop-after bounds it). SIGTERM would cut them at once.
+    if [ -n "$haproxy_pid" ]; then
+        kill -USR1 "$haproxy_pid" 2>/dev/null || true
+        wait "$haproxy_pid" 2>/dev/null || true
+    fi
+    if [ -n "$redis_pid" ]; then
+        kill -TERM "$redis_pid" 2>/dev/null || true
+        wait "$redis_pid" 2>/dev/null || true
+    fi
+    exit "$status"
 }
 trap stop_all EXIT
 trap 'exit 0' INT TERM
@@ -78,16 +109,22 @@ fi
 redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --dir "$RUN_DIR/redis" \
     --maxmemory-policy noeviction --appendonly yes --appendfsync everysec --save "" \
     >"$RUN_DIR/redis.log" 2>&1 &
-started+=($!)
+redis_pid=$!
 echo $! > "$RUN_DIR/redis.pid"
 wait_for redis-server 10 redis-cli -p "$REDIS_PORT" ping
 
 for n in 1 2; do
     port_var=GATEWAY${n}_PORT
-    "$PYTHON" -m gateway serve --host 127.0.0.1 --port "${!port_var}" \
-        >"$RUN_DIR/gateway$n.out" 2>"$RUN_DIR/gateway$n.log" &
-    started+=($!)
-    echo $! > "$RUN_DIR/gateway$n.pid"
+    (   # a watcher, so that the gateway's exit status is kept (gateway$n.status)
+        "$PYTHON" -m gateway serve --host 127.0.0.1 --port "${!port_var}" \
+            >"$RUN_DIR/gateway$n.out" 2>"$RUN_DIR/gateway$n.log" &
+        echo $! > "$RUN_DIR/gateway$n.pid.new"
+        mv "$RUN_DIR/gateway$n.pid.new" "$RUN_DIR/gateway$n.pid"
+        code=0
+        wait $! || code=$?
+        echo "$code" > "$RUN_DIR/gateway$n.status"
+    ) &
+    gateway_watchers+=($!)
 done
 for n in 1 2; do
     port_var=GATEWAY${n}_PORT
@@ -96,8 +133,9 @@ done
 
 LB_HTTP_BIND=127.0.0.1:$LB_PORT LB_HTTPS_BIND=127.0.0.1:$LB_TLS_PORT LB_CERT=$LB_CERT \
 GATEWAY1_ADDR=127.0.0.1:$GATEWAY1_PORT GATEWAY2_ADDR=127.0.0.1:$GATEWAY2_PORT \
+LB_ADMIN_SOCKET=$RUN_DIR/haproxy.sock \
     haproxy -db -f "$HAPROXY_CONFIG" >"$RUN_DIR/haproxy.log" 2>&1 &
-started+=($!)
+haproxy_pid=$!
 echo $! > "$RUN_DIR/haproxy.pid"
 wait_for haproxy 10 curl -sf "http://127.0.0.1:$LB_PORT/readyz"
 

@@ -12,7 +12,7 @@ from typing import NoReturn
 from gateway import __version__
 from gateway.commands import CommandError, check_config, openapi, reencrypt, send, tail, token
 from gateway.config import ConfigError, load_settings
-from gateway.http.server import StartupError, run
+from gateway.http.server import StartupError, WorkerRole, run
 from gateway.http.supervisor import supervise
 from gateway.logs import configure_logging
 
@@ -39,25 +39,32 @@ def _parser() -> argparse.ArgumentParser:
         type=int,
         help="worker processes sharing the port, Redis engine only (default 1; docs/deploy.md)",
     )
-    # A worker of `--workers N`, started by the supervisor (gateway/http/supervisor.py).
+    # A worker of `--workers N`, started by the supervisor (gateway/http/supervisor.py):
+    # its id, the supervisor's pid, and the restarts of its slot it is to count.
     serve_cmd.add_argument("--worker", type=int, help=argparse.SUPPRESS)
+    serve_cmd.add_argument("--supervisor", type=int, default=0, help=argparse.SUPPRESS)
+    serve_cmd.add_argument("--restarts", type=int, default=0, help=argparse.SUPPRESS)
     for command in (token, send, tail, check_config, openapi, reencrypt):
         command.add_parser(commands)
     return parser
 
 
 def _serve(args: argparse.Namespace) -> int:
+    """A worker's start-up refusal goes to its supervisor (its stdout), which says it once
+    for all workers, or logs it with the worker's id when restarting one."""
     config_path = args.config or os.environ.get("GATEWAY_CONFIG")
+    worker = None
+    if args.worker is not None:
+        worker = WorkerRole(args.worker, args.supervisor or os.getppid(), args.restarts)
     try:
         settings = load_settings(config_path, host=args.host, port=args.port, workers=args.workers)
         configure_logging(settings.log_level, worker=args.worker)
-        if settings.workers > 1 and args.worker is None:
+        if settings.workers > 1 and worker is None:
             return supervise(settings, config_path)
-        run(settings, worker=args.worker)
+        return run(settings, worker=worker)
     except (ConfigError, StartupError) as exc:
-        print(f"gateway: {exc}", file=sys.stderr, flush=True)
+        print(f"gateway: {exc}", file=sys.stdout if worker else sys.stderr, flush=True)
         return EXIT_BAD_START
-    return 0
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -79,6 +79,9 @@ class Settings(BaseSettings):
     # only), and the peers whose X-Forwarded-* / Forwarded headers are believed.
     workers: int = Field(1, ge=1, le=256)
     trusted_proxies: Annotated[list[IPvAnyNetwork], NoDecode] = []
+    # Which of their headers: `Forwarded` and `X-Forwarded-*` (Forwarded wins), or one kind
+    # only, for proxies that pass the other kind through from the client untouched.
+    trusted_proxy_headers: Literal["both", "forwarded", "x-forwarded"] = "both"
     allow_private_targets: bool = False
     event_loop: Literal["auto", "asyncio", "uvloop"] = "auto"
 

@@ -3,7 +3,8 @@
 A loop is an async function taking a `beat` callback it calls at least once per cycle. A loop
 whose task ended (crashed or returned) or whose last beat is older than its `stall_after` is
 reported by `problems()`. Loops handle transient engine errors themselves; anything else that
-escapes them is a bug, logged here once, and keeps `/readyz` at 503.
+escapes them is a bug, logged here once, and keeps `/readyz` at 503. `crashed` is set then: a
+worker of `serve --workers N` leaves on it, to be replaced by its supervisor (`server.py`).
 """
 
 from __future__ import annotations
@@ -36,6 +37,8 @@ class Loops:
     def __init__(self) -> None:
         self._loops: dict[str, _Loop] = {}
         self._stopping = False
+        self.crashed = asyncio.Event()
+        """Set when a loop ended on its own (crashed or returned): it never comes back."""
 
     def start(self, name: str, body: LoopBody, *, stall_after: float = 60.0) -> None:
         loop = _Loop(name, stall_after)
@@ -48,6 +51,7 @@ class Loops:
             return
         exc = task.exception()
         log.error("background loop %s stopped", task.get_name(), exc_info=exc)
+        self.crashed.set()
 
     def problems(self) -> list[str]:
         now = time.monotonic()

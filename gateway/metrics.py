@@ -324,6 +324,14 @@ class Metrics:
             FURTHEST_BEHIND,
             r,
         )
+        # Counted by the restarted worker itself (the supervisor passes it the count): a
+        # counter of a dead worker stays in the host's totals, so this is the whole run's.
+        self.worker_restarts = Counter(
+            "gateway_worker_restarts",
+            "Workers of `serve --workers N` started again after one died, by worker id",
+            ["worker"],
+            registry=r,
+        )
         self.ingest_to_fanout = Histogram(
             "gateway_ingest_to_fanout_seconds",
             "From a webhook's arrival to its fan-out",

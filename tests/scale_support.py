@@ -75,6 +75,14 @@ def children(pid: int) -> list[int]:
     return found
 
 
+def exited(pid: int) -> bool:
+    """The process has ended: gone, or a zombie its parent has not reaped yet."""
+    try:
+        return "\nState:\tZ" in Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return True
+
+
 def cmdline(pid: int) -> list[str]:
     return Path(f"/proc/{pid}/cmdline").read_text().split("\0")
 

@@ -33,6 +33,7 @@ from tests.scale_support import (
     access_lines,
     children,
     cmdline,
+    exited,
     log_lines,
     marker,
     send,
@@ -120,9 +121,9 @@ def test_start_up_lines_then_one_line_per_worker_count(workers: Workers) -> None
     assert lines[0].endswith("(engine: redis)")
     stdout = workers.gateway.process.proc.stdout
     assert stdout is not None
+    assert stdout.readline().strip() == "workers: 2", "the second line"
     redis_line = f"redis: {workers.redis_url} (key prefix {workers.prefix})"
     assert stdout.readline().strip() == redis_line, "as a single process names it"
-    assert stdout.readline().strip() == "workers: 2"
     assert stdout.readline().strip() in ("event loop: uvloop", "event loop: asyncio")
     assert sorted(workers.worker_pids()) == [1, 2]
     # Each worker is an instance of its own on the engine (presence, delivery leases).
@@ -298,9 +299,12 @@ def test_a_killed_worker_is_restarted_and_nothing_accepted_is_lost(workers: Work
         assert all(agent.recovered and agent.recovered[-1]["recovered"] for agent in moved)
 
         # The dead worker's sessions left the host's gauge (its file was removed when it
-        # was buried); its counts stayed in the host's totals.
+        # was buried); its counts stayed in the host's totals; the restart is counted.
         metrics = http("GET", workers.gateway.url + "/metrics").body.decode()
         assert _metric(metrics, "gateway_ws_sessions") == len(agents)
+        restarts = "gateway_worker_restarts_total"
+        assert _metric(metrics, restarts, worker=str(victim_id)) == 1
+        assert _metric(metrics, restarts, worker=str(3 - victim_id)) == 0
         # Counted before the 202, stored before counted: the kill may fall between the two.
         stored_total = _metric(metrics, "gateway_events_stored_total")
         assert len(before) + len(accepted_texts) <= stored_total <= len(before) + len(stored)
@@ -374,8 +378,13 @@ def test_a_worker_that_cannot_start_is_restarted_with_growing_delays(
         delays = [line["restartInSeconds"] for line in failed]
         assert delays[:3] == [1, 2, 4], delays
         assert all("exited with status 2" in line["msg"] for line in failed)
-        refusals = [raw for raw in log.read_text().splitlines() if raw.startswith("gateway: ")]
-        assert len(refusals) >= 3 and all("redis" in raw for raw in refusals)
+        # Each refusal is in the supervisor's JSON line with the worker's id; the shared
+        # stderr has no line of plain text.
+        assert all(line["reason"].startswith("cannot reach redis at ") for line in failed)
+        assert all(line["worker"] == 1 for line in failed)
+        assert all(line["msg"].endswith(f"; restarting it in {line['restartInSeconds']:g}s")
+                   for line in failed)  # fmt: skip
+        assert [raw for raw in log.read_text().splitlines() if not raw.startswith("{")] == []
         redis.start()
         wait_for(
             lambda: _supervisor_lines(gateway, 0, "worker 1 restarted"), 30, "a started worker"
@@ -386,3 +395,98 @@ def test_a_worker_that_cannot_start_is_restarted_with_growing_delays(
     finally:
         _stop(process)
         redis.stop()
+
+
+def _own_workers(redis: RedisServer, log: Path, **env: str) -> GatewayProcess:
+    return start_gateway(
+        "--workers", "2", env={**_env(redis.url, fresh_prefix()), **env}, log_file=log, timeout=60
+    )
+
+
+def test_a_worker_whose_loop_died_leaves_and_is_replaced(tmp_path: Path) -> None:
+    """Fault injection at Redis: the retention loop's XLEN is refused (an ACL), an error no
+    loop expects, so the loop dies in each worker. Instead of answering /readyz 503 for good
+    while still taking connections, each worker drains and exits 3; the supervisor logs it
+    and starts another; once Redis allows XLEN again, the new workers stay and are ready."""
+    redis = RedisServer(tmp_path / "redis").start()
+    log = tmp_path / "gateway.log"
+    process = _own_workers(redis, log)
+    try:
+        gateway = Workers(RunningGateway(process), log, redis.url, "", {})
+        first = gateway.worker_pids()
+        redis.client().execute_command("ACL", "SETUSER", "default", "-xlen")
+
+        def left() -> list[dict[str, Any]]:
+            found = _supervisor_lines(gateway, 0, "worker")
+            died = [line for line in found if "(a background loop died)" in line["msg"]]
+            return died if {line["worker"] for line in died} == {1, 2} else []
+
+        exits = wait_for(left, 30, "both workers to leave with a dead loop")
+        assert all("exited with status 3" in line["msg"] for line in exits)
+        assert {line["pid"] for line in exits} >= set(first.values())
+        assert all(line["level"] == "error" for line in exits)
+        worker_lines = [line for line in log_lines(log) if line.get("worker") in (1, 2)]
+        assert any(line.get("logger") == "gateway.loops" for line in worker_lines)
+        redis.client().execute_command("ACL", "SETUSER", "default", "+xlen")
+        ready = lambda: send(process.host, process.port, "GET", "/readyz").status == 200  # noqa: E731
+        wait_for(
+            lambda: (pids := gateway.worker_pids()).keys() == {1, 2}
+            and not set(pids.values()) & set(first.values()) and ready(),
+            60,
+            "two new workers, ready",
+        )  # fmt: skip
+        time.sleep(2.5)  # longer than the retention loop's round: they stay
+        assert not set(gateway.worker_pids().values()) & set(first.values())
+        assert ready()
+        assert process.terminate(30) == 0
+    finally:
+        _stop(process)
+        redis.stop()
+
+
+def test_a_worker_that_drained_before_its_supervisor_heard_the_sigterm_is_not_restarted(
+    redis_server: RedisServer, tmp_path: Path
+) -> None:
+    """systemd's default KillMode=control-group signals every process of the unit: a worker
+    may finish draining before the supervisor's own SIGTERM is handled. Its exit 0 is not a
+    death: no restart is logged, and the supervisor exits 0."""
+    log = tmp_path / "gateway.log"
+    process = _own_workers(redis_server, log)
+    try:
+        gateway = Workers(RunningGateway(process), log, redis_server.url, "", {})
+        worker = gateway.worker_pids()[1]
+        os.kill(worker, signal.SIGTERM)
+        wait_for(lambda: exited(worker), 20, "its exit")
+        process.proc.send_signal(signal.SIGTERM)
+        assert process.proc.wait(40) == 0
+        assert _supervisor_lines(gateway, 0, "worker 1") == []
+    finally:
+        _stop(process)
+
+
+def test_the_workers_of_a_killed_supervisor_drain_and_free_the_port(
+    redis_server: RedisServer, tmp_path: Path
+) -> None:
+    """kill -9 of the supervisor: nothing would restart or stop its workers, so each one
+    shuts down by itself (as on SIGTERM: websockets closed 1012) and the port is free."""
+    log = tmp_path / "gateway.log"
+    process = _own_workers(redis_server, log)
+    try:
+        gateway = Workers(RunningGateway(process), log, redis_server.url, "", {})
+        pids = list(gateway.worker_pids().values())
+        agent = Agent(gateway.ws_url, _token(0))
+        try:
+            process.proc.kill()
+            process.proc.wait(10)
+            wait_for(lambda: 1012 in agent.closes, 30, "the agent closed 1012")
+        finally:
+            agent.close()
+        wait_for(lambda: not any(Path(f"/proc/{pid}").exists() for pid in pids), 45, "exits")
+        gone = [line for line in log_lines(log) if "the supervisor" in line.get("msg", "")]
+        assert {line["worker"] for line in gone} == {1, 2}
+        with socket.socket() as probe:  # free again: nothing listens on it
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as a server does
+            probe.bind((process.host, process.port))
+            probe.listen()
+    finally:
+        _stop(process)

@@ -11,10 +11,12 @@ the peer, and the URL is the one this server saw.
 From a trusted peer, the chain is walked from the right (the hop nearest to us, the only one
 a trusted proxy wrote itself), skipping hops that are trusted proxies too: the first address
 that is not is the client. Everything to its left was written by the client or by proxies
-nobody vouches for, and is ignored. `Forwarded` wins when both kinds are sent; the scheme and
-host are the ones of the hop that named the client (the proxy the client called). A hop
-whose address is hidden (`for=unknown`, an obfuscated name) ends the walk at the proxy that
-reported it.
+nobody vouches for, and is ignored. `Forwarded` wins when both kinds are sent
+(`GATEWAY_TRUSTED_PROXY_HEADERS` may name one kind only: a proxy that writes X-Forwarded-*
+and passes a client's own `Forwarded` through would otherwise let the client name itself);
+the scheme and host are the ones of the hop that named the client (the proxy the client
+called). A hop whose address is hidden (`for=unknown`, an obfuscated name) ends the walk at
+the proxy that reported it.
 
 What this decides: the access log's `remoteAddress`, the address the admin-key throttle
 counts failures by, the URL a Twilio signature is checked against and the `websocketUrl`
@@ -87,12 +89,17 @@ def _listed(headers: CIMultiDictProxy[str], name: str) -> list[str]:
     return [item.strip() for line in headers.getall(name, ()) for item in line.split(",")]
 
 
-def _aligned(values: list[str], steps: int) -> str | None:
-    """`X-Forwarded-Proto` / `-Host` may be lists too, one entry per proxy that appended:
-    the entry as far from the right as the client's address was (the leftmost if shorter)."""
+def _aligned(values: list[str], hops: int, steps: int) -> str | None:
+    """`X-Forwarded-Proto` / `-Host` may be lists too, one entry per proxy that appended.
+    Only a list exactly as long as `X-Forwarded-For` (`hops` entries) lines up with it: then
+    the entry as far from the right as the client's address was. Otherwise some proxy did
+    not append to it, and only the right-most entry, the nearest trusted proxy's, is known
+    not to be the client's own."""
     if not values:
         return None
-    return values[max(0, len(values) - steps)]
+    if len(values) == hops:
+        return values[-steps]
+    return values[-1]
 
 
 def _forwarded_hops(elements: Sequence[Mapping[str, str]]) -> list[_Hop]:
@@ -103,17 +110,18 @@ def _forwarded_hops(elements: Sequence[Mapping[str, str]]) -> list[_Hop]:
 
 
 def _x_forwarded_hops(headers: CIMultiDictProxy[str]) -> list[_Hop]:
-    addresses = _listed(headers, "X-Forwarded-For")[-MAX_HOPS:]
+    chain = _listed(headers, "X-Forwarded-For")
+    addresses = chain[-MAX_HOPS:]
     schemes = _listed(headers, "X-Forwarded-Proto")
     hosts = _listed(headers, "X-Forwarded-Host")
     if not addresses and (schemes or hosts):
         # A proxy that names no client but says how it was called: the peer is the client.
-        return [_Hop(None, _scheme(_aligned(schemes, 1)), _aligned(hosts, 1))]
+        return [_Hop(None, _scheme(_aligned(schemes, 0, 1)), _aligned(hosts, 0, 1))]
     hops = []
     for index, address in enumerate(addresses):
         steps = len(addresses) - index
-        scheme = _scheme(_aligned(schemes, steps))
-        hops.append(_Hop(_address(address), scheme, _aligned(hosts, steps)))
+        scheme = _scheme(_aligned(schemes, len(chain), steps))
+        hops.append(_Hop(_address(address), scheme, _aligned(hosts, len(chain), steps)))
     return hops
 
 
@@ -129,14 +137,16 @@ class ClientView:
 class TrustedProxies:
     """The networks of `GATEWAY_TRUSTED_PROXIES`, and what requests from them say."""
 
-    def __init__(self, networks: Sequence[Network]) -> None:
+    def __init__(self, networks: Sequence[Network], headers: str = "both") -> None:
         self._networks = tuple(networks)
+        self._forwarded = headers in ("both", "forwarded")
+        self._x_forwarded = headers in ("both", "x-forwarded")
         # Bounded: peers are few (the proxies), forwarded addresses are anyone's.
         self.trusts = functools.lru_cache(maxsize=4096)(self._trusts)
 
     @classmethod
     def of(cls, settings: Settings) -> TrustedProxies:
-        return cls(settings.trusted_proxies)
+        return cls(settings.trusted_proxies, settings.trusted_proxy_headers)
 
     def _trusts(self, address: str | None) -> bool:
         parsed = _address(address)
@@ -151,8 +161,13 @@ class TrustedProxies:
         peer = request.remote or ""
         if not self._networks or not self.trusts(peer):
             return peer, None
-        elements = request.forwarded
-        hops = _forwarded_hops(elements) if elements else _x_forwarded_hops(request.headers)
+        elements = request.forwarded if self._forwarded else ()
+        if elements:
+            hops = _forwarded_hops(elements)
+        elif self._x_forwarded:
+            hops = _x_forwarded_hops(request.headers)
+        else:
+            hops = []
         address, chosen = peer, None
         for hop in reversed(hops):
             chosen = hop

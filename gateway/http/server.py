@@ -5,9 +5,13 @@ Shutdown order: stop listening, drain in-flight HTTP requests (within
 1012, deliveries go back to the queue), gives handlers a last few seconds to finish writing,
 and runs `on_cleanup`.
 
-A worker of `serve --workers N` (`worker` is its id; `supervisor.py` starts it) is the same
-server, listening with SO_REUSEPORT beside its siblings, and leaving when its supervisor
-is gone.
+A worker of `serve --workers N` (`supervisor.py` starts it) is the same server, listening
+with SO_REUSEPORT beside its siblings, with two ways out of its own:
+- its supervisor is gone (even by kill -9, even before the worker has started): it shuts
+  down as on SIGTERM, since nothing would restart or stop it any more;
+- one of its background loops died (`/readyz` would stay 503 for good, while the kernel
+  kept giving it a share of the connections): it shuts down the same way and exits with
+  `EXIT_LOOP_DIED`, and the supervisor starts another.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ import logging
 import os
 import signal
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 
 from aiohttp import web
 
@@ -26,7 +31,7 @@ from gateway.config import Settings, generated_secret
 from gateway.engine.factory import open_engine
 from gateway.engine.redis import RedisEngine, RedisOptions
 from gateway.http.app import build_app
-from gateway.http.appkeys import INFLIGHT
+from gateway.http.appkeys import INFLIGHT, LOOPS, METRICS
 from gateway.http.connections import GatewayRunner, raise_descriptor_limit
 from gateway.http.inflight import InFlight
 
@@ -35,10 +40,22 @@ log = logging.getLogger("gateway.server")
 # After the drain, what aiohttp's runner may still wait for: answers being written and
 # websocket handlers finishing their 1012 close. Not the drain's limit a second time.
 FINAL_CLOSE_SECONDS = 5.0
+EXIT_LOOP_DIED = 3
+"""A worker's exit status after one of its background loops died."""
 
 
 class StartupError(Exception):
     """The server could not start; the message is one printable line."""
+
+
+@dataclass(frozen=True, slots=True)
+class WorkerRole:
+    """What the supervisor tells a worker it starts (hidden `serve` options)."""
+
+    worker_id: int
+    supervisor_pid: int
+    restarts: int = 0
+    """Restarts of this worker slot not counted yet in `gateway_worker_restarts_total`."""
 
 
 def loop_factory(choice: str) -> Callable[[], asyncio.AbstractEventLoop]:
@@ -58,10 +75,10 @@ def loop_factory(choice: str) -> Callable[[], asyncio.AbstractEventLoop]:
     return uvloop.new_event_loop
 
 
-def run(settings: Settings, *, worker: int | None = None) -> None:
-    """Serve on the chosen event loop until stopped."""
+def run(settings: Settings, *, worker: WorkerRole | None = None) -> int:
+    """Serve on the chosen event loop until stopped; the exit status."""
     with asyncio.Runner(loop_factory=loop_factory(settings.event_loop)) as runner:
-        runner.run(serve(settings, worker=worker))
+        return runner.run(serve(settings, worker=worker))
 
 
 def loop_line(choice: str) -> str:
@@ -71,13 +88,26 @@ def loop_line(choice: str) -> str:
     return f"event loop: {name}"
 
 
-async def serve(settings: Settings, *, worker: int | None = None) -> None:
+async def serve(settings: Settings, *, worker: WorkerRole | None = None) -> int:
+    """Serve until SIGTERM or SIGINT (or, for a worker, its supervisor's end or a dead
+    loop); the exit status."""
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
     if early_signals.received():
         stop.set()
+    unwatch = _follow_supervisor(worker.supervisor_pid, stop) if worker is not None else None
+    try:
+        return await _run(settings, worker, stop)
+    finally:
+        if unwatch is not None:
+            unwatch()
+
+
+async def _run(settings: Settings, worker: WorkerRole | None, stop: asyncio.Event) -> int:
+    if stop.is_set():
+        return 0
     raise_descriptor_limit(settings.max_connections)
     admin_key = settings.admin_key or generated_secret()
     engine = await open_engine(settings)
@@ -88,7 +118,7 @@ async def serve(settings: Settings, *, worker: int | None = None) -> None:
         jwt_secret=settings.jwt_secret or generated_secret(),
     )
     if worker is not None:
-        app.on_response_prepare.append(_worker_header(str(worker)))
+        app.on_response_prepare.append(_worker_header(str(worker.worker_id)))
     runner = GatewayRunner(
         app,
         handle_signals=False,
@@ -98,7 +128,7 @@ async def serve(settings: Settings, *, worker: int | None = None) -> None:
     await runner.setup()
     if stop.is_set():
         await runner.cleanup()
-        return
+        return 0
     site = web.TCPSite(runner, settings.host, settings.port, reuse_port=worker is not None)
     try:
         await site.start()
@@ -106,6 +136,8 @@ async def serve(settings: Settings, *, worker: int | None = None) -> None:
         await runner.cleanup()
         reason = exc.strerror or str(exc)
         raise StartupError(f"cannot listen on {settings.host}:{settings.port}: {reason}") from None
+    if worker is not None and worker.restarts:  # counted once it serves, as it announces
+        app[METRICS].worker_restarts.labels(str(worker.worker_id)).inc(worker.restarts)
     port = site.port  # the bound port once started, so `--port 0` prints the real one
     _freeze_start_up_objects()
     host = f"[{settings.host}]" if ":" in settings.host else settings.host
@@ -115,11 +147,20 @@ async def serve(settings: Settings, *, worker: int | None = None) -> None:
     if isinstance(engine, RedisEngine):
         print(redis_line(engine.options), flush=True)
     print(loop_line(settings.event_loop), flush=True)
-    unwatch = _follow_supervisor(stop) if worker is not None else None
-    await stop.wait()
-    if unwatch is not None:
-        unwatch()
+    status = 0
+    if worker is not None:
+        crashed = app[LOOPS].crashed
+        waits = [asyncio.ensure_future(stop.wait()), asyncio.ensure_future(crashed.wait())]
+        await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+        for waiting in waits:
+            waiting.cancel()
+        if crashed.is_set() and not stop.is_set():
+            log.error("a background loop died: shutting down, to be replaced by the supervisor")
+            status = EXIT_LOOP_DIED
+    else:
+        await stop.wait()
     await _shut_down(runner, app[INFLIGHT], settings.shutdown_timeout_seconds)
+    return status
 
 
 def _freeze_start_up_objects() -> None:
@@ -149,18 +190,34 @@ def _worker_header(worker: str) -> Callable[[web.Request, web.StreamResponse], A
     return name_the_worker
 
 
-def _follow_supervisor(stop: asyncio.Event) -> Callable[[], None]:
+def _follow_supervisor(supervisor: int, stop: asyncio.Event) -> Callable[[], None]:
     """A worker whose supervisor died (even by kill -9) shuts down like on SIGTERM: nothing
-    would restart or stop it any more. Watched through a pidfd, which becomes readable when
-    the process ends; returns what stops the watch."""
-    supervisor = os.getppid()
-    watch = os.pidfd_open(supervisor)
+    would restart or stop it any more. Watched from the worker's first moment (a supervisor
+    dying while the worker waits for Redis counts too) through a pidfd, which becomes
+    readable when the process ends; returns what stops the watch.
+
+    The pidfd is opened before the parent is compared with the pid the supervisor passed:
+    while that pid is still this process's parent it cannot have been reused, so the pidfd
+    is the supervisor's."""
     loop = asyncio.get_running_loop()
+
+    def leave() -> None:
+        log.warning("the supervisor (pid %d) is gone: shutting down", supervisor)
+        stop.set()
+
+    try:
+        watch = os.pidfd_open(supervisor)
+    except ProcessLookupError:
+        leave()
+        return lambda: None
+    if os.getppid() != supervisor:
+        os.close(watch)
+        leave()
+        return lambda: None
 
     def gone() -> None:
         loop.remove_reader(watch)
-        log.warning("the supervisor (pid %d) is gone: shutting down", supervisor)
-        stop.set()
+        leave()
 
     loop.add_reader(watch, gone)
 

@@ -14,13 +14,20 @@ process that supervises them.
   must accept the same ones).
 - **Start-up.** Worker 1 starts alone, so that what every worker would refuse (Redis out of
   reach, a configuration only the engine checks) is one line, not N; then the others start
-  together. If any fails, the rest are stopped and the exit status is 2. Once all have
-  announced, the supervisor prints the start-up line (the workers' own, which they print
-  to it), the Redis target, and `workers: N`.
-- **Restarts.** A worker that dies is started again, and both are logged. One that dies
-  before it has served for `STABLE_SECONDS` counts as failing at start-up: it is restarted
-  after a delay doubling from `FIRST_BACKOFF_SECONDS` to `MAX_BACKOFF_SECONDS`, so a worker
-  that cannot start (Redis down) costs a line every half minute, not a busy loop.
+  together. If any fails, the rest are stopped, its refusal (which a worker prints to the
+  supervisor, not to the shared stderr) is the one line, and the exit status is 2. Once
+  all have announced, the supervisor prints the start-up line (the workers' own, which
+  they print to it), `workers: N`, and the Redis target.
+- **Restarts.** A worker that dies is started again, and both are logged (a start-up
+  refusal as the reason, in the JSON line with the worker's id). So is a worker that left
+  because one of its loops died (`server.py`). One that dies before it has served for
+  `STABLE_SECONDS` counts as failing at start-up: it is restarted after a delay doubling
+  from `FIRST_BACKOFF_SECONDS` to `MAX_BACKOFF_SECONDS`, so a worker that cannot start
+  (Redis down) costs a line every half minute, not a busy loop. A worker that exits 0 is
+  given `CLEAN_EXIT_GRACE_SECONDS` for the supervisor's own stop to arrive: under systemd's
+  default `KillMode=control-group` every process gets SIGTERM at once, and a worker that
+  drained first must not be taken for a death. Each restart is counted in
+  `gateway_worker_restarts_total{worker}` by the worker started (it is told how many).
 - **Metrics.** The workers count in prometheus-client's multiprocess mode
   (`gateway/metrics.py`) in one directory per run: `PROMETHEUS_MULTIPROC_DIR` when the
   operator set it (emptied at start), else a temporary one removed at exit. A dead worker's
@@ -53,7 +60,7 @@ from prometheus_client import multiprocess
 from gateway import early_signals
 from gateway.config import Settings
 from gateway.engine.factory import redis_options
-from gateway.http.server import StartupError, loop_line, redis_line
+from gateway.http.server import EXIT_LOOP_DIED, StartupError, loop_line, redis_line
 from gateway.metrics import MULTIPROCESS_DIR
 
 log = logging.getLogger("gateway.supervisor")
@@ -64,6 +71,7 @@ STABLE_SECONDS = 10.0
 FIRST_BACKOFF_SECONDS = 0.5
 MAX_BACKOFF_SECONDS = 30.0
 STOP_MARGIN_SECONDS = 30.0
+CLEAN_EXIT_GRACE_SECONDS = 1.0
 """Beyond `shutdown_timeout_seconds`, what a draining worker may take to close websockets,
 hand deliveries back and close its engine before it is killed."""
 
@@ -100,6 +108,8 @@ def reserve_port(host: str, port: int) -> tuple[socket.socket, int]:
 def _ended(returncode: int) -> str:
     if returncode < 0:
         return f"was killed by {signal.Signals(-returncode).name}"
+    if returncode == EXIT_LOOP_DIED:
+        return f"exited with status {returncode} (a background loop died)"
     return f"exited with status {returncode}"
 
 
@@ -111,7 +121,10 @@ class _Worker:
     process: asyncio.subprocess.Process | None = None
     started_at: float = 0.0
     announced: str | None = None
+    refusal: str | None = None
+    """What the process said instead of announcing (`gateway: ...`), if anything."""
     failures: int = 0
+    uncounted_restarts: int = 0
     drain: asyncio.Task[None] | None = field(default=None, repr=False)
 
     def backoff(self) -> float:
@@ -165,8 +178,9 @@ class Supervisor:
         self._env[MULTIPROCESS_DIR] = str(metrics_dir)
         self._env["PYTHONUNBUFFERED"] = "1"
 
-    def _command(self, worker_id: int) -> list[str]:
-        command = [sys.executable, "-m", "gateway", "serve", "--worker", str(worker_id)]
+    def _command(self, worker: _Worker) -> list[str]:
+        command = [sys.executable, "-m", "gateway", "serve", "--worker", str(worker.worker_id)]
+        command += ["--supervisor", str(os.getpid()), "--restarts", str(worker.uncounted_restarts)]
         command += ["--host", self._settings.host, "--port", str(self._port)]
         if self._config_path:
             command += ["--config", self._config_path]
@@ -181,11 +195,14 @@ class Supervisor:
             return await self._stop_all()
         if not started:
             await self._stop_all()
+            refused = next((w for w in self._workers if w.announced is None), first)
+            refusal = refused.refusal or f"gateway: worker {refused.worker_id} did not start"
+            print(refusal, file=sys.stderr, flush=True)
             return 2
         print(first.announced, flush=True)
+        print(f"workers: {len(self._workers)}", flush=True)
         if self._settings.redis_url:
             print(redis_line(redis_options(self._settings)), flush=True)
-        print(f"workers: {len(self._workers)}", flush=True)
         print(loop_line(self._settings.event_loop), flush=True)
         keepers = [asyncio.create_task(self._keep(worker)) for worker in self._workers]
         await self._stop.wait()
@@ -196,10 +213,10 @@ class Supervisor:
 
     async def _start(self, worker: _Worker) -> bool:
         """Start the worker's process; True once it has announced that it listens."""
-        worker.announced = None
+        worker.announced = worker.refusal = None
         worker.started_at = time.monotonic()
         worker.process = process = await asyncio.create_subprocess_exec(
-            *self._command(worker.worker_id),
+            *self._command(worker),
             stdin=asyncio.subprocess.DEVNULL,
             stdout=asyncio.subprocess.PIPE,
             env=self._env,
@@ -213,6 +230,8 @@ class Supervisor:
                     if START_LINE.match(text):
                         worker.announced = text
                         break
+                    if text.startswith("gateway: "):
+                        worker.refusal = text
         except TimeoutError:
             log.error(
                 "worker %d did not start within %ss",
@@ -225,6 +244,7 @@ class Supervisor:
         if worker.announced is None:
             await process.wait()  # it closed its output: it is exiting, or was killed
             return False
+        worker.uncounted_restarts = 0  # counted by the worker, before it announced
         # Whatever else it prints is read and dropped: an unread pipe would block it.
         worker.drain = asyncio.create_task(_discard(process.stdout))
         return True
@@ -234,17 +254,28 @@ class Supervisor:
         while True:
             assert worker.process is not None
             returncode = await worker.process.wait()
+            if returncode == 0:  # drained on a SIGTERM that may be the supervisor's too
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._stop.wait(), CLEAN_EXIT_GRACE_SECONDS)
             if self._stop.is_set():
                 return
             pid = worker.process.pid
             multiprocess.mark_process_dead(pid, self._env[MULTIPROCESS_DIR])  # type: ignore[no-untyped-call]
             delay = worker.backoff()
-            fields = {"worker": worker.worker_id, "pid": pid, "restartInSeconds": delay}
+            fields: dict[str, object] = {
+                "worker": worker.worker_id,
+                "pid": pid,
+                "restartInSeconds": delay,
+            }
             if worker.announced is None:
                 what = f"worker {worker.worker_id} failed to start ({_ended(returncode)})"
+                if worker.refusal:
+                    fields["reason"] = worker.refusal.removeprefix("gateway: ")
+                    what += f": {fields['reason']}"
             else:
                 what = f"worker {worker.worker_id} (pid {pid}) {_ended(returncode)}"
             log.error("%s; restarting it in %gs", what, delay, extra=fields)
+            worker.uncounted_restarts += 1
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._stop.wait(), delay)
             if self._stop.is_set():

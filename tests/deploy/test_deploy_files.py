@@ -16,6 +16,8 @@ import pytest
 import yaml
 
 from gateway.config import Settings
+from gateway.http.server import FINAL_CLOSE_SECONDS, WORKER_HEADER
+from gateway.http.supervisor import STOP_MARGIN_SECONDS
 from tests.conftest import ROOT
 from tests.scale_support import throw_away_certificate
 
@@ -126,6 +128,46 @@ def test_health_checks_retries_and_forwarded_headers() -> None:
     assert any(line.startswith("http-request set-header X-Forwarded-Host ") for line in frontend)
 
 
+def test_the_worker_header_stays_inside() -> None:
+    """Which worker answered is in the gateways' logs; the world does not see it."""
+    assert f"http-response del-header {WORKER_HEADER}" in SECTIONS["frontend gateway"]
+
+
+DOCS = (ROOT / "docs" / "deploy.md").read_text()
+
+
+def test_the_runtime_api_the_docs_use_exists() -> None:
+    """Every runtime API command the docs give has an admin-level socket to go to."""
+    commands = re.findall(r"`((?:set|disable|enable) server [^`]+)`", DOCS)
+    assert commands, "the docs show how to drain an instance in HAProxy"
+    [socket_line] = [line for line in SECTIONS["global"] if line.startswith("stats socket ")]
+    assert socket_line.split()[-2:] == ["level", "admin"]
+    assert "mode 600" in socket_line
+    for command in commands:
+        assert re.fullmatch(r"(set server \w+/\w+ state (drain|maint|ready))", command), command
+        backend, server = command.split()[2].split("/")
+        servers = [
+            line.split()[1] for line in SECTIONS[f"backend {backend}"] if line.startswith("server ")
+        ]
+        assert server in servers
+
+
+def test_the_docs_say_how_haproxy_stops_gracefully() -> None:
+    assert "SIGUSR1" in DOCS and "systemctl reload haproxy" in DOCS
+    assert "hard-stop-after" in DOCS
+    [row] = [line for line in DOCS.splitlines() if line.startswith("| `hard-stop-after`")]
+    assert "soft stop" in row and "SIGTERM" in row
+
+
+def test_the_docs_say_every_trusted_proxy_must_drop_a_clients_forwarded() -> None:
+    """A trusted proxy passing a client's own `Forwarded` through lets the client name
+    itself (Forwarded wins): the docs say so, and the CDN advice keeps the del-header."""
+    [row] = [line for line in DOCS.splitlines() if "CDN" in line and "del-header" in line]
+    assert "keep `http-request del-header Forwarded`" in row
+    assert "GATEWAY_TRUSTED_PROXY_HEADERS" in DOCS
+    assert re.search(r"every trusted\s+proxy must remove or overwrite `Forwarded`", DOCS)
+
+
 def _environment_names(text: str) -> set[str]:
     return set(re.findall(r"\$\{([A-Z0-9_]+)\}", text))
 
@@ -151,16 +193,17 @@ def test_compose_runs_the_same_topology_with_the_same_configuration() -> None:
     assert read <= preset
     assert read <= set(env), read - set(env)
 
-    # One server line per gateway service, at the port it serves on.
+    # One server line per gateway service, at the port the image serves on.
     servers = [line.split() for line in SECTIONS["backend gateways"] if line.startswith("server ")]
     gateways = sorted(name for name in services if name.startswith("gateway"))
     assert [server[1] for server in servers] == gateways
+    image_port = _image_port()
     for server in servers:
         variable = re.fullmatch(r'"\$\{(\w+)\}"', server[2])
         assert variable is not None
         host, port = env[variable[1]].split(":")
         assert host == server[1]
-        assert port == "8080", "the image's port"
+        assert int(port) == image_port, "the image's port"
         assert services[host]["networks"] == ["gateway"]
 
     # Published ports are the ones HAProxy binds.
@@ -189,3 +232,38 @@ def test_the_security_docs_example_agrees_with_the_shipped_file() -> None:
         assert shipped[name] == value, f"timeout {name}"
     [retry_on] = [line for line in shown["backend gateways"] if line.startswith("retry-on")]
     assert retry_on in SECTIONS["backend gateways"]
+
+
+def _image_port() -> int:
+    """The port the Dockerfile's image serves on: its CMD's `--port`, else the default, which
+    its EXPOSE must name."""
+    dockerfile = (ROOT / "Dockerfile").read_text()
+    [command] = re.findall(r"^CMD (\[.*\])$", dockerfile, re.M)
+    arguments = json.loads(command)
+    port = (
+        int(arguments[arguments.index("--port") + 1])
+        if "--port" in arguments
+        else int(DEFAULTS["port"].default)
+    )
+    assert re.search(rf"^EXPOSE {port}$", dockerfile, re.M)
+    return port
+
+
+def _duration(value: str) -> float:
+    number, unit = re.fullmatch(r"(\d+)(s|m)", value).groups()  # type: ignore[union-attr]
+    return float(number) * {"s": 1, "m": 60}[unit]
+
+
+def test_compose_gives_every_process_time_to_stop_gracefully() -> None:
+    """Docker's SIGKILL comes after a supervisor's worst-case drain, and after HAProxy's
+    soft stop (SIGUSR1, bounded by hard-stop-after)."""
+    services = yaml.safe_load((DEPLOY / "compose.yaml").read_text())["services"]
+    worst_drain = (
+        DEFAULTS["shutdown_timeout_seconds"].default + STOP_MARGIN_SECONDS + FINAL_CLOSE_SECONDS
+    )
+    for name in ("gateway1", "gateway2"):
+        assert _duration(services[name]["stop_grace_period"]) > worst_drain
+    haproxy = services["haproxy"]
+    assert haproxy["stop_signal"] == "SIGUSR1"
+    [hard_stop] = [line for line in SECTIONS["global"] if line.startswith("hard-stop-after ")]
+    assert _duration(haproxy["stop_grace_period"]) > _seconds(hard_stop.split()[1])

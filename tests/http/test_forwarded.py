@@ -80,7 +80,19 @@ TRUSTED = ("10.0.0.0/24", "192.168.7.7")
             [("X-Forwarded-For", "1.2.3.4"), ("X-Forwarded-For", "198.51.100.1")],
             ClientView("198.51.100.1", "http", "gw:8080"),
         ),
-        # Trusted hops are skipped; proto and host aligned with the client's hop.
+        # Trusted hops are skipped; proto and host aligned with the client's hop when every
+        # proxy appended to every list (the lists are as long as X-Forwarded-For).
+        (
+            PROXY,
+            [
+                ("X-Forwarded-For", "198.51.100.1, 192.168.7.7"),
+                ("X-Forwarded-Proto", "https, http"),
+                ("X-Forwarded-Host", "public.example, inner.lan"),
+            ],
+            ClientView("198.51.100.1", "https", "public.example"),
+        ),
+        # Lists of other lengths do not line up: the right-most entry, which the nearest
+        # trusted proxy wrote, never one the client may have written.
         (
             PROXY,
             [
@@ -88,7 +100,16 @@ TRUSTED = ("10.0.0.0/24", "192.168.7.7")
                 ("X-Forwarded-Proto", "https, http"),
                 ("X-Forwarded-Host", "public.example, inner.lan"),
             ],
-            ClientView("198.51.100.1", "https", "public.example"),
+            ClientView("198.51.100.1", "http", "inner.lan"),
+        ),
+        (
+            PROXY,
+            [
+                ("X-Forwarded-For", "198.51.100.1, 10.0.0.7"),
+                ("X-Forwarded-Proto", "http, http, https"),
+                ("X-Forwarded-Host", "evil.example, evil2.example, good.example"),
+            ],
+            ClientView("198.51.100.1", "https", "good.example"),
         ),
         # A proxy that names no client but says how it was called.
         (PROXY, [("X-Forwarded-Proto", "https")], ClientView(PROXY, "https", "gw:8080")),
@@ -150,6 +171,59 @@ def test_the_client_a_request_comes_from(
     request = _request(peer, headers)
     assert proxies.view(request) == expected
     assert proxies.address(request) == expected.address
+
+
+SPOOFED_FORWARDED = ("Forwarded", "for=6.6.6.6;proto=https;host=evil.example")
+
+
+@pytest.mark.parametrize(
+    ("believed", "expected"),
+    [
+        # The contract's default: Forwarded wins, so a trusted proxy that passes a client's
+        # own Forwarded through lets the client name itself (docs/deploy.md: remove it).
+        ("both", ClientView("6.6.6.6", "https", "evil.example")),
+        # For such proxies: only X-Forwarded-*, which the proxy wrote.
+        ("x-forwarded", ClientView("198.51.100.1", "http", "gw:8080")),
+        ("forwarded", ClientView("6.6.6.6", "https", "evil.example")),
+    ],
+)
+def test_which_kind_of_forwarding_header_is_believed(believed: str, expected: ClientView) -> None:
+    networks = [ipaddress.ip_network(network) for network in TRUSTED]
+    request = _request(PROXY, [("X-Forwarded-For", "198.51.100.1"), SPOOFED_FORWARDED])
+    assert TrustedProxies(networks, believed).view(request) == expected
+
+
+def test_a_forwarded_only_setting_ignores_x_forwarded_headers() -> None:
+    networks = [ipaddress.ip_network(network) for network in TRUSTED]
+    request = _request(PROXY, [("X-Forwarded-For", "198.51.100.1")])
+    assert TrustedProxies(networks, "forwarded").view(request) == ClientView(
+        PROXY, "http", "gw:8080"
+    )
+
+
+def test_the_header_setting_is_read_and_checked(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert load_settings().trusted_proxy_headers == "both"
+    monkeypatch.setenv("GATEWAY_TRUSTED_PROXY_HEADERS", "x-forwarded")
+    assert load_settings().trusted_proxy_headers == "x-forwarded"
+    monkeypatch.setenv("GATEWAY_TRUSTED_PROXY_HEADERS", "all")
+    with pytest.raises(ConfigError, match="trusted_proxy_headers"):
+        load_settings()
+
+
+async def test_the_access_log_of_an_x_forwarded_only_gateway_ignores_forwarded(
+    aiohttp_client: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="gateway.access")
+    stream = BytesIO()
+    app = _app_logging_to(
+        stream, trusted_proxies=["127.0.0.1"], trusted_proxy_headers="x-forwarded"
+    )
+    client = await aiohttp_client(app)
+    headers = {"X-Forwarded-For": "198.51.100.1", SPOOFED_FORWARDED[0]: SPOOFED_FORWARDED[1]}
+    assert (await client.get("/healthz", headers=headers)).status == 200
+    client.server.app[ACCESS_LOG].flush()
+    [line] = _logged(stream)
+    assert line["remoteAddress"] == "198.51.100.1"
 
 
 def test_without_trusted_proxies_no_header_is_read() -> None:
