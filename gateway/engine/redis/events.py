@@ -154,15 +154,21 @@ class RedisEventLog:
 
     @guarded
     async def read_after(self, cursor: str, limit: int) -> list[StoredEvent]:
-        return await self._read_after(cursor, limit)
+        """From the recent tail when it holds the whole page, else from Redis."""
+        page = self._reader.tail.page(parse_stream_id(cursor), limit)
+        return page if page is not None else await self._read_after(cursor, limit)
 
     @guarded
     async def wait_after(self, cursor: str, limit: int, wait_seconds: float) -> list[StoredEvent]:
+        """A cursor in the recent tail is answered from it (what the reader has read so far
+        after it; at the tip, the next wake brings more); any other is read from Redis."""
         deadline = asyncio.get_running_loop().time() + wait_seconds
         position = parse_stream_id(cursor)
         pending = self._reader.pending()
         while True:
-            events = await self._read_after(cursor, limit)
+            events = self._reader.tail.following(position, limit)
+            if events is None:
+                events = await self._read_after(cursor, limit)
             if events:
                 return events
             while True:
@@ -172,9 +178,6 @@ class RedisEventLog:
                 if wake.error is not None:
                     raise wake.error
                 pending = wake.next
-                handed = wake.events_following(position, limit)
-                if handed:
-                    return handed
                 if wake.events or wake.roster:
                     break
 
@@ -198,6 +201,10 @@ class RedisEventLog:
         removed = await self._trim(
             self._log_keys, [older_than_ms, max_bytes, MAX_SEQ, SCRIPT_ID_FORMAT]
         )
+        if removed:
+            # What this process trimmed is gone from its reads too; the tail starts over
+            # from the next batch the reader reads.
+            self._reader.tail.restart(None)
         return int(removed)
 
     @guarded
