@@ -3,7 +3,7 @@ hand-back of unfinished deliveries at shutdown."""
 
 from __future__ import annotations
 
-import contextlib
+import logging
 
 from aiohttp import web
 
@@ -18,6 +18,8 @@ from gateway.http.appkeys import ENGINE, LOOPS, METRICS, SETTINGS
 from gateway.http.routes import add_routes
 from gateway.subscribers import api as subscriber_api
 from gateway.subscribers.declared import create_declared
+
+log = logging.getLogger("gateway.delivery")
 
 
 async def _start(app: web.Application) -> None:
@@ -47,8 +49,11 @@ async def _hand_back(app: web.Application) -> None:
     if runtime.dispatcher is not None:
         await runtime.dispatcher.close()
     if runtime.lease is not None:
-        with contextlib.suppress(EngineUnavailable):
+        try:
             await runtime.lease.release()
+        except Exception as exc:  # it lapses by itself; shutdown goes on
+            if not isinstance(exc, EngineUnavailable):
+                log.warning("the delivery enqueuer's lease was not given up: %r", exc)
 
 
 async def _close_sender(app: web.Application) -> None:
