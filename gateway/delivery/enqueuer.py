@@ -159,7 +159,7 @@ def enqueuer_loop(
             try:
                 if not await lease.hold():
                     cursor = None  # where the holder left off is read again on taking it
-                    await asyncio.sleep(lease.retry_seconds)
+                    await asyncio.sleep(min(lease.retry_seconds, WAIT_SECONDS))  # and beat
                     continue
                 cursor = cursor or await _stored_cursor(engine)
                 events = await engine.events.wait_after(cursor, BATCH_SIZE, WAIT_SECONDS)
