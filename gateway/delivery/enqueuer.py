@@ -95,7 +95,7 @@ async def _stored_cursor(engine: Engine) -> str:
 @dataclass
 class EnqueuerLease:
     """This process's hold on the enqueuer's lease: renewed once a third of it has passed
-    (the loop comes by at least every `WAIT_SECONDS`), tried for again every third of it
+    (the loop comes by at least that often), tried for again every third of it
     while another process holds it. Held, as far as this process knows, only until the
     lease would run out counted from before the last renewal was sent."""
 
@@ -162,7 +162,8 @@ def enqueuer_loop(
                     await asyncio.sleep(min(lease.retry_seconds, WAIT_SECONDS))  # and beat
                     continue
                 cursor = cursor or await _stored_cursor(engine)
-                events = await engine.events.wait_after(cursor, BATCH_SIZE, WAIT_SECONDS)
+                wait = min(WAIT_SECONDS, lease.retry_seconds)  # back in time to renew
+                events = await engine.events.wait_after(cursor, BATCH_SIZE, wait)
                 if not events:
                     continue
                 current = await subscribers.current()
