@@ -21,7 +21,9 @@ The tree::
     │                                     (400 `invalid_payload`)
     ├── Unavailable                       shared state out of reach (503 `unavailable`)
     │   ├── EngineUnavailable             raised by engines (gateway.engine.base)
-    │   │   ├── ReplicasBehind            fewer Redis replicas than asked for have a write
+    │   │   ├── RedisAnswered             Redis answered, not as needed; the connection is
+    │   │   │   │                         sound (gateway.engine.redis.connection)
+    │   │   │   └── ReplicasBehind        fewer Redis replicas than asked for have a write
     │   │   │                             (gateway.engine.redis.events)
     │   │   └── SealError                 stored credentials this process's master keys
     │   │                                 cannot open (gateway.credentials.sealing)
