@@ -103,6 +103,7 @@ class Settings(BaseSettings):
     subscriber_max_queued_bytes: int = Field(67108864, gt=0)
     subscriber_max_dead_bytes: int = Field(67108864, gt=0)
     delivery_lease_margin_seconds: float = Field(30, ge=0, le=TEN_YEARS_SECONDS)
+    enqueuer_lease_seconds: float = Field(10, gt=0, le=3600)
 
     ws_max_backlog_bytes: int = Field(1048576, gt=0)
     # Agent websockets against hostile clients (docs/security.md): upgrades waiting for their

@@ -302,6 +302,13 @@ class Metrics:
             ENGINE_WIDE,
             r,
         )
+        self.enqueuer_leader = _gauge(
+            "gateway_delivery_enqueuer_leader",
+            "1 while this process holds the enqueuer's lease and fills the delivery queue "
+            "(one process of all sharing the engine at a time)",
+            PER_PROCESS,
+            r,
+        )
         self.redis_errors = Counter(
             "gateway_redis_errors",
             "Calls to Redis that failed as unavailable (connection lost, timeout, a "

@@ -3,7 +3,13 @@ the engine (moved atomically with each batch it enqueues, together with the batc
 attempt records, so a restart neither misses nor doubles a delivery, and of several
 instances' enqueuers only one enqueues each batch), and replays enqueue a range again for
 one subscriber: from the event log and from the subscriber's dead letters, which outlive the
-log's history. The subscriber list is re-read only after the registry changed."""
+log's history. The subscriber list is re-read only after the registry changed.
+
+Of all the processes sharing an engine, only the one holding the enqueuer's lease runs the
+loop's work (`EnqueuerLease`); the others only try for the lease, so they neither read the
+log nor the subscribers for it. The lease is what spares them the work, not what makes it
+correct: a holder that stalled past its lease and acts once more loses the cursor's
+compare-and-set to the process that took over."""
 
 from __future__ import annotations
 
@@ -12,6 +18,7 @@ import logging
 import secrets
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from dataclasses import dataclass
 
 import orjson
 
@@ -85,7 +92,64 @@ async def _stored_cursor(engine: Engine) -> str:
     return start
 
 
-def enqueuer_loop(engine: Engine, on_enqueued: Callable[[], None]) -> LoopBody:
+@dataclass
+class EnqueuerLease:
+    """This process's hold on the enqueuer's lease: renewed once a third of it has passed
+    (the loop comes by at least that often), tried for again every third of it
+    while another process holds it. Held, as far as this process knows, only until the
+    lease would run out counted from before the last renewal was sent."""
+
+    engine: Engine
+    seconds: float
+    on_change: Callable[[bool], None] = lambda held: None
+    _until: float = 0.0
+    _renewed: float = float("-inf")
+    _reported: bool = False
+    _stopped: bool = False
+
+    @property
+    def held(self) -> bool:
+        return time.monotonic() < self._until
+
+    @property
+    def retry_seconds(self) -> float:
+        return self.seconds / 3
+
+    async def hold(self) -> bool:
+        """Whether this process holds the lease now, renewing or taking it when due."""
+        now = time.monotonic()
+        if not self._stopped and now - self._renewed >= self.retry_seconds:
+            self._renewed = now
+            try:
+                taken = await self.engine.deliveries.hold_lease(
+                    CURSOR_NAME, self.engine.instance_id, self.seconds
+                )
+            finally:
+                self._report()
+            self._until = now + self.seconds if taken else 0.0
+        self._report()
+        return self.held
+
+    def _report(self) -> None:
+        held = self.held
+        if held != self._reported:
+            self._reported = held
+            log.info("%s the delivery enqueuer's lease", "holding" if held else "not holding")
+            self.on_change(held)
+
+    async def release(self) -> None:
+        """At shutdown: give the lease up so another process takes it at its next try, and
+        never take it again."""
+        self._stopped = True
+        if self._until:
+            self._until = 0.0
+            self._report()
+            await self.engine.deliveries.release_lease(CURSOR_NAME, self.engine.instance_id)
+
+
+def enqueuer_loop(
+    engine: Engine, on_enqueued: Callable[[], None], lease: EnqueuerLease
+) -> LoopBody:
     subscribers = SubscriberList(engine.registry)
 
     async def run(beat: Callable[[], None]) -> None:
@@ -93,8 +157,13 @@ def enqueuer_loop(engine: Engine, on_enqueued: Callable[[], None]) -> LoopBody:
         while True:
             beat()
             try:
+                if not await lease.hold():
+                    cursor = None  # where the holder left off is read again on taking it
+                    await asyncio.sleep(min(lease.retry_seconds, WAIT_SECONDS))  # and beat
+                    continue
                 cursor = cursor or await _stored_cursor(engine)
-                events = await engine.events.wait_after(cursor, BATCH_SIZE, WAIT_SECONDS)
+                wait = min(WAIT_SECONDS, lease.retry_seconds)  # back in time to renew
+                events = await engine.events.wait_after(cursor, BATCH_SIZE, wait)
                 if not events:
                     continue
                 current = await subscribers.current()

@@ -3,18 +3,23 @@ hand-back of unfinished deliveries at shutdown."""
 
 from __future__ import annotations
 
+import logging
+
 from aiohttp import web
 
 from gateway.delivery.dispatcher import Dispatcher
-from gateway.delivery.enqueuer import enqueuer_loop
+from gateway.delivery.enqueuer import EnqueuerLease, enqueuer_loop
 from gateway.delivery.runtime import DELIVERY, RESOLVER, DeliveryRuntime
 from gateway.delivery.sender import HttpSender
 from gateway.delivery.ssrf import system_resolver
 from gateway.delivery.worker import Deliverer
+from gateway.engine.base import EngineUnavailable
 from gateway.http.appkeys import ENGINE, LOOPS, METRICS, SETTINGS
 from gateway.http.routes import add_routes
 from gateway.subscribers import api as subscriber_api
 from gateway.subscribers.declared import create_declared
+
+log = logging.getLogger("gateway.delivery")
 
 
 async def _start(app: web.Application) -> None:
@@ -28,14 +33,27 @@ async def _start(app: web.Application) -> None:
     deliverer = Deliverer(app[ENGINE], runtime.sender, app[METRICS], settings.retry_schedule)
     lease = settings.delivery_timeout_seconds + settings.delivery_lease_margin_seconds
     runtime.dispatcher = Dispatcher(deliverer, lease)
-    app[LOOPS].start("delivery-enqueuer", enqueuer_loop(app[ENGINE], runtime.wake))
+    leader = app[METRICS].enqueuer_leader
+    runtime.lease = EnqueuerLease(
+        app[ENGINE], settings.enqueuer_lease_seconds, lambda held: leader.set(int(held))
+    )
+    enqueuer = enqueuer_loop(app[ENGINE], runtime.wake, runtime.lease)
+    app[LOOPS].start("delivery-enqueuer", enqueuer)
     app[LOOPS].start("delivery-dispatcher", runtime.dispatcher.run)
 
 
 async def _hand_back(app: web.Application) -> None:
-    dispatcher = app[DELIVERY].dispatcher
-    if dispatcher is not None:
-        await dispatcher.close()
+    """Claimed deliveries go back to the queue, and the enqueuer's lease to whichever
+    process tries for it next (not after it lapses)."""
+    runtime = app[DELIVERY]
+    if runtime.dispatcher is not None:
+        await runtime.dispatcher.close()
+    if runtime.lease is not None:
+        try:
+            await runtime.lease.release()
+        except Exception as exc:  # it lapses by itself; shutdown goes on
+            if not isinstance(exc, EngineUnavailable):
+                log.warning("the delivery enqueuer's lease was not given up: %r", exc)
 
 
 async def _close_sender(app: web.Application) -> None:

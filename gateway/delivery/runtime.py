@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from aiohttp import web
 
 from gateway.delivery.dispatcher import Dispatcher
+from gateway.delivery.enqueuer import EnqueuerLease
 from gateway.delivery.sender import HttpSender
 from gateway.delivery.ssrf import Resolver
 
@@ -19,6 +20,7 @@ class DeliveryRuntime:
 
     sender: HttpSender | None = None
     dispatcher: Dispatcher | None = None
+    lease: EnqueuerLease | None = None
 
     def wake(self) -> None:
         if self.dispatcher is not None:

@@ -171,6 +171,19 @@ class DeliveryQueue(Protocol):
 
     async def cursor(self, name: str) -> str | None: ...
 
+    async def hold_lease(self, name: str, holder: str, seconds: float) -> bool:
+        """Take the lease `name` for `holder` when no one holds it (or its holder let it run
+        out), or extend it when `holder` holds it: True when `holder` now holds it for
+        `seconds`, False when another does. Work that one process at a time should do
+        (the enqueuer's) goes to the holder; correctness never rests on it alone (a holder
+        paused past its lease may still act once: the enqueuer's cursor compare-and-set
+        rejects that)."""
+        ...
+
+    async def release_lease(self, name: str, holder: str) -> None:
+        """Give the lease up if `holder` holds it, so another process takes it at once."""
+        ...
+
     async def due_subscribers(self, now: float) -> list[str]:
         """Unparked subscribers with at least one delivery visible at `now`."""
         ...

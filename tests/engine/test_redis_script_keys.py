@@ -90,6 +90,8 @@ async def _every_script(engine: RedisEngine) -> None:
     await presence.leave(["h2"], "sess-1")
     await presence.heartbeat(engine.instance_id, 3000, 100)
     await presence.reap(10_000)
+    await queue.hold_lease("delivery-enqueuer", "proc-1", 5.0)
+    await queue.release_lease("delivery-enqueuer", "proc-1")
 
 
 async def test_every_script_declares_the_keys_it_touches(

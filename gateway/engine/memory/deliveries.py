@@ -8,6 +8,7 @@ Every method runs without awaiting, so each is one atomic step.
 from __future__ import annotations
 
 import itertools
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 
@@ -34,6 +35,7 @@ class MemoryDeliveryQueue:
         self._held: dict[str, Held] = {}
         self._due = Schedule()
         self._cursors: dict[str, str] = {}
+        self._leases: dict[str, tuple[str, float]] = {}
         self._depth = 0
         self._queued_bytes = 0
         self._dead_bytes = 0
@@ -93,6 +95,19 @@ class MemoryDeliveryQueue:
 
     async def cursor(self, name: str) -> str | None:
         return self._cursors.get(name)
+
+    async def hold_lease(self, name: str, holder: str, seconds: float) -> bool:
+        now = time.monotonic()
+        current = self._leases.get(name)
+        if current is not None and current[0] != holder and current[1] > now:
+            return False
+        self._leases[name] = (holder, now + seconds)
+        return True
+
+    async def release_lease(self, name: str, holder: str) -> None:
+        current = self._leases.get(name)
+        if current is not None and current[0] == holder:
+            del self._leases[name]
 
     async def due_subscribers(self, now: float) -> list[str]:
         return self._due.due(now)

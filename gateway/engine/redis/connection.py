@@ -21,6 +21,7 @@ from typing import Any, Concatenate, ParamSpec, Protocol, TypeVar
 from redis import exceptions as redis_errors
 from redis.asyncio import BlockingConnectionPool, Redis
 from redis.asyncio.cluster import RedisCluster
+from redis.asyncio.connection import AbstractConnection
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 
@@ -198,8 +199,10 @@ class Health:
 
     At each change the connections idle in `client`'s pool are closed: one that sat idle
     while Redis went away and came back is dead without knowing it, and its first command
-    would fail after Redis is back (another "unavailable" line for nothing). A command in
-    flight keeps its connection; one that fails is closed by redis-py itself."""
+    would fail after Redis is back (another "unavailable" line for nothing). They leave the
+    pool at once, before the closing awaits anything: a command taking one while it was
+    being closed would fail (`Connection lost`). A command in flight keeps its connection;
+    one that fails is closed by redis-py itself."""
 
     def __init__(self, target: str, client: Client | None = None) -> None:
         self.target = target
@@ -207,12 +210,15 @@ class Health:
         self.errors = 0
         self._client = client
         self._closing: set[asyncio.Task[None]] = set()
+        self._connections_suspect = False
 
     def failed(self, exc: BaseException) -> None:
         self.errors += 1
         if self.down_since is None:
             self.down_since = time.monotonic()
             log.warning("redis at %s is unavailable: %s", self.target, describe(exc))
+        if not isinstance(exc, NotAnOutage) and not self._connections_suspect:
+            self._connections_suspect = True
             self._close_idle()
 
     def answered(self) -> None:
@@ -220,20 +226,35 @@ class Health:
             seconds = time.monotonic() - self.down_since
             self.down_since = None
             log.warning("redis at %s is available again after %.1fs", self.target, seconds)
+        if self._connections_suspect:
+            self._connections_suspect = False
             self._close_idle()
 
     def _close_idle(self) -> None:
         client = self._client
         if client is None or isinstance(client, RedisCluster):
             return  # a cluster client drops a failed node's connections itself
-        task = asyncio.get_running_loop().create_task(_close_idle(client))
+        idle = take_idle(client)
+        task = asyncio.get_running_loop().create_task(_disconnect(idle))
         self._closing.add(task)
         task.add_done_callback(self._closing.discard)
 
 
-async def _close_idle(client: Redis) -> None:
-    with contextlib.suppress(Exception):  # closing a dead connection may fail; it is closed
-        await client.connection_pool.disconnect(inuse_connections=False)
+def take_idle(client: Redis) -> list[AbstractConnection]:
+    """The pool's idle connections, taken out of it (redis-py has no public way to do so
+    without awaiting: `_available_connections` is private, and a canary test in
+    `tests/engine/test_redis_health.py` fails if it changes). The pool makes new ones as
+    commands need them."""
+    available: list[AbstractConnection] = client.connection_pool._available_connections
+    idle = list(available)
+    available.clear()
+    return idle
+
+
+async def _disconnect(connections: list[AbstractConnection]) -> None:
+    for connection in connections:
+        with contextlib.suppress(Exception):  # closing a dead connection may fail; it is
+            await connection.disconnect()  # closed
 
 
 ScriptArg = str | bytes | int | float
@@ -300,8 +321,23 @@ def guarded(
 ) -> Callable[Concatenate[S, P], Coroutine[Any, Any, T]]:
     """The boundary: every public method of every Redis store is wrapped in this, so a
     connection, timeout or "not now" error of redis-py leaves the engine as
-    `EngineUnavailable` (a 503 upstream), never as a 500."""
+    `EngineUnavailable` (a 503 upstream), never as a 500. A method that returned asked
+    Redis, which answered: the health record hears so."""
+    return _guard(method, answered=True)
 
+
+def guarded_local(
+    method: Callable[Concatenate[S, P], Awaitable[T]],
+) -> Callable[Concatenate[S, P], Coroutine[Any, Any, T]]:
+    """`guarded`, for a method that may answer from this process alone (the event log's
+    recent tail): that it returned says nothing of Redis, so the Redis calls it makes
+    tell the health record themselves (`Health.answered`)."""
+    return _guard(method, answered=False)
+
+
+def _guard(
+    method: Callable[Concatenate[S, P], Awaitable[T]], *, answered: bool
+) -> Callable[Concatenate[S, P], Coroutine[Any, Any, T]]:
     waits = method.__name__ in WAITING_METHODS
 
     @functools.wraps(method)
@@ -333,7 +369,8 @@ def guarded(
             health.failed(exc)
             raise EngineUnavailable(f"redis: {describe(exc)}") from exc
         _raise_if_cancelled(task, cancels)
-        health.answered()
+        if answered:
+            health.answered()
         return result
 
     call.__guarded__ = True  # type: ignore[attr-defined]

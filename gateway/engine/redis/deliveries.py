@@ -78,6 +78,7 @@ class RedisDeliveryQueue:
         self._park = scripts.register("dq_common", "dq_park")
         self._read = scripts.register("dq_common", "dq_read")
         self._drop = scripts.register("dq_common", "dq_drop")
+        self._lease = scripts.register("dq_lease")
 
     def _keys(self, subscribers: Iterable[str], lanes: Iterable[tuple[str, str]] = ()) -> list[str]:
         """The fixed keys, every key of each subscriber, and the named lanes' keys."""
@@ -119,6 +120,15 @@ class RedisDeliveryQueue:
     async def cursor(self, name: str) -> str | None:
         value = await self.link.redis.hget(f"{self._p}:cursors", name)
         return None if value is None else text(value)
+
+    @guarded
+    async def hold_lease(self, name: str, holder: str, seconds: float) -> bool:
+        ms = max(1, round(seconds * 1000))
+        return bool(await self._lease([f"{self._p}:lease:{name}"], [holder, "hold", ms]))
+
+    @guarded
+    async def release_lease(self, name: str, holder: str) -> None:
+        await self._lease([f"{self._p}:lease:{name}"], [holder, "release", 0])
 
     @guarded
     async def due_subscribers(self, now: float) -> list[str]:

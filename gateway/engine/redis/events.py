@@ -18,6 +18,7 @@ otherwise).
 from __future__ import annotations
 
 import asyncio
+import functools
 import hashlib
 from collections.abc import Sequence
 from typing import Any
@@ -27,7 +28,15 @@ from redis.exceptions import NoScriptError
 
 from gateway.engine.events import AppendResult, LogSize, NewEvent, StoredEvent, with_id
 from gateway.engine.ids import MAX_SEQ, SCRIPT_ID_FORMAT, event_id_at
-from gateway.engine.redis.connection import Link, NotAnOutage, ScriptArg, guarded, text
+from gateway.engine.redis.batching import Batcher
+from gateway.engine.redis.connection import (
+    Link,
+    NotAnOutage,
+    ScriptArg,
+    guarded,
+    guarded_local,
+    text,
+)
 from gateway.engine.redis.reader import (
     BlockingReader,
     event_from_entry,
@@ -36,6 +45,10 @@ from gateway.engine.redis.reader import (
 )
 
 EMPTY_FLOOR = event_id_at(0)
+APPEND_BATCH_EVENTS = 256
+"""At most this many events in one run of the append script (unless one webhook has more):
+enough to take every webhook of a busy turn of the loop, short enough for the script not
+to hold Redis up."""
 
 
 def dedup_digest(key: str) -> bytes:
@@ -73,14 +86,39 @@ class RedisEventLog:
         keys = link.keys
         self._log_keys = [keys.events, keys.log_meta, keys.dedup_index]
         self._append = link.scripts.register("log_common", "log_append")
+        self._appends: dict[int, Batcher[NewEvent, bytes]] = {}
         self._seen = link.scripts.register("log_common", "log_seen")
         self._trim = link.scripts.register("log_trim")
 
     @guarded
     async def append(self, events: Sequence[NewEvent], dedup_ttl_seconds: float) -> AppendResult:
+        """The events go out with every other append of this turn of the loop, in one
+        script (`batching.py`): one atomic step for all of them, each webhook's events
+        stored with their dedup keys or not at all, as alone."""
         if not events:
             return AppendResult(stored=[], duplicates=0)
         ttl_ms = max(1, int(dedup_ttl_seconds * 1000))
+        appends = self._appends.get(ttl_ms)
+        if appends is None:
+            appends = self._appends[ttl_ms] = Batcher(
+                functools.partial(self._append_batch, ttl_ms), APPEND_BATCH_EVENTS
+            )
+        ids = await appends.call(events)
+        stored = []
+        for event, raw in zip(events, ids, strict=True):
+            if not raw:
+                continue
+            ms, _, seq = raw.partition(b"-")
+            event_id = event_id_at(int(ms), int(seq))
+            payload = with_id(event_id, event.body)
+            stored.append(
+                StoredEvent(event_id, event.hub_id, event.conversation_id, event.type, payload)
+            )
+        return AppendResult(stored=stored, duplicates=len(events) - len(stored))
+
+    async def _append_batch(self, ttl_ms: int, events: list[NewEvent]) -> list[bytes]:
+        """One run of `log_append.lua` (and its `WAIT`) for a batch; a stream id per event,
+        empty for a duplicate."""
         args: list[ScriptArg] = [
             MAX_SEQ,
             SCRIPT_ID_FORMAT,
@@ -94,20 +132,8 @@ class RedisEventLog:
             args += [dedup_digest(event.dedup_key), event.hub_id, conversation, event.type]
             args.append(event.body)
         if self._wait_replicas:
-            ids = await self._append_and_wait(args)
-        else:
-            ids = await self._append(self._log_keys, args)
-        stored = []
-        for event, raw in zip(events, ids, strict=True):
-            if not raw:
-                continue
-            ms, _, seq = raw.partition(b"-")
-            event_id = event_id_at(int(ms), int(seq))
-            payload = with_id(event_id, event.body)
-            stored.append(
-                StoredEvent(event_id, event.hub_id, event.conversation_id, event.type, payload)
-            )
-        return AppendResult(stored=stored, duplicates=len(events) - len(stored))
+            return await self._append_and_wait(args)
+        return list(await self._append(self._log_keys, args))
 
     async def _append_and_wait(self, args: list[ScriptArg]) -> list[bytes]:
         """The append script and `WAIT` in one pipeline, on one connection (`WAIT` counts
@@ -151,19 +177,26 @@ class RedisEventLog:
         entries: Any = await self.link.redis.xrange(
             self.link.keys.events, min="(" + stream_id(cursor), count=limit
         )
+        self.link.health.answered()
         return [event_from_entry(raw_id, fields) for raw_id, fields in entries]
 
-    @guarded
+    @guarded_local
     async def read_after(self, cursor: str, limit: int) -> list[StoredEvent]:
-        return await self._read_after(cursor, limit)
+        """From the recent tail when it holds the whole page, else from Redis."""
+        page = self._reader.tail.page(parse_stream_id(cursor), limit)
+        return page if page is not None else await self._read_after(cursor, limit)
 
-    @guarded
+    @guarded_local
     async def wait_after(self, cursor: str, limit: int, wait_seconds: float) -> list[StoredEvent]:
+        """A cursor in the recent tail is answered from it (what the reader has read so far
+        after it; at the tip, the next wake brings more); any other is read from Redis."""
         deadline = asyncio.get_running_loop().time() + wait_seconds
         position = parse_stream_id(cursor)
         pending = self._reader.pending()
         while True:
-            events = await self._read_after(cursor, limit)
+            events = self._reader.tail.following(position, limit)
+            if events is None:
+                events = await self._read_after(cursor, limit)
             if events:
                 return events
             while True:
@@ -173,9 +206,6 @@ class RedisEventLog:
                 if wake.error is not None:
                     raise wake.error
                 pending = wake.next
-                handed = wake.events_following(position, limit)
-                if handed:
-                    return handed
                 if wake.events or wake.roster:
                     break
 
@@ -199,6 +229,10 @@ class RedisEventLog:
         removed = await self._trim(
             self._log_keys, [older_than_ms, max_bytes, MAX_SEQ, SCRIPT_ID_FORMAT]
         )
+        if removed:
+            # What this process trimmed is gone from its reads too; the tail starts over
+            # from the next batch the reader reads.
+            self._reader.tail.restart(None)
         return int(removed)
 
     @guarded

@@ -15,7 +15,8 @@ from redis.exceptions import ResponseError
 
 from gateway.engine.presence import AgentPresence, PresenceSession, RosterChanges
 from gateway.engine.redis.connection import Link, ScriptArg, guarded, text
-from gateway.engine.redis.reader import BlockingReader, StreamId, next_wake, parse_stream_id
+from gateway.engine.redis.reader import BlockingReader, next_wake, parse_stream_id
+from gateway.engine.redis.tail import StreamId
 
 FEED_READ_COUNT = 1000
 

@@ -4,9 +4,10 @@ waking every local waiter from it. Nothing is read per waiter: the fan-out loop,
 delivery enqueuer and the presence feed of a process all wait on the same read.
 
 Wakes form a chain of futures: each wake names the next one, so a waiter that was busy
-while two wakes went by still sees both. A wake carries the events it read and the stream
-id they follow, so a waiter whose cursor was at that id takes them without a read of its
-own (the fan-out loop, at the tip, never reads twice).
+while two wakes went by still sees both. The events a read brings go into the process's
+recent tail (`tail.py`) before the wake: a waiter whose cursor lies in the tail takes what
+follows it from there, without a read of its own, so the fan-out loop and the enqueuer
+follow the log by cursor on this one read.
 """
 
 from __future__ import annotations
@@ -15,7 +16,6 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -24,6 +24,7 @@ from gateway.engine.events import StoredEvent
 from gateway.engine.ids import event_id_at
 from gateway.engine.redis.connection import Client, Health, describe, is_unavailable
 from gateway.engine.redis.keys import Keys
+from gateway.engine.redis.tail import RecentTail, StreamId
 
 log = logging.getLogger("gateway.redis")
 
@@ -31,8 +32,6 @@ BLOCK_MS = 2000
 COUNT = 1000
 BACKOFF_SECONDS = (0.1, 0.25, 0.5, 1.0)
 CLOSE_WAIT_SECONDS = 2.0
-
-StreamId = tuple[int, int]
 
 
 def parse_stream_id(raw: bytes | str) -> StreamId:
@@ -60,22 +59,14 @@ def event_from_entry(raw_id: bytes, fields: dict[bytes, bytes]) -> StoredEvent:
 
 @dataclass(frozen=True)
 class Wake:
-    """What one read brought. `events` follow stream id `events_after` with no gap; `roster`
-    is True when the presence feed moved (or may have: after a start or a reconnect);
-    `error` is set when the reader lost Redis."""
+    """What one read brought. `events` is True when events arrived (they are in the tail);
+    `roster` is True when the presence feed moved (or may have: after a start or a
+    reconnect); `error` is set when the reader lost Redis."""
 
     next: asyncio.Future[Wake]
-    events_after: StreamId | None = None
-    events: Sequence[StoredEvent] = ()
+    events: bool = False
     roster: bool = False
     error: EngineUnavailable | None = None
-
-    def events_following(self, cursor: StreamId, limit: int) -> list[StoredEvent]:
-        """The events after `cursor` if this wake holds every one of them, else []."""
-        if self.events_after is None or cursor < self.events_after:
-            return []
-        after = [event for event in self.events if parse_stream_id(event.id) > cursor]
-        return after[:limit]
 
 
 async def next_wake(pending: asyncio.Future[Wake], deadline: float) -> Wake | None:
@@ -103,6 +94,7 @@ class BlockingReader:
     _pending: asyncio.Future[Wake] | None = None
     _task: asyncio.Task[None] | None = None
     _tips: dict[str, StreamId] = field(default_factory=dict)
+    tail: RecentTail = field(default_factory=RecentTail)
     _closing: bool = False
     _behind_seconds: float = 0.0
     _failing_since: float | None = None
@@ -139,6 +131,7 @@ class BlockingReader:
             self.keys.events: parse_stream_id(last_event[0][0]) if last_event else (0, 0),
             self.keys.roster: parse_stream_id(last_change[0][0]) if last_change else (0, 0),
         }
+        self.tail.restart(self._tips[self.keys.events])
 
     async def _run(self) -> None:
         failures = 0
@@ -173,22 +166,22 @@ class BlockingReader:
                 self._deliver(reply)
 
     def _deliver(self, reply: list[tuple[bytes, list[tuple[bytes, dict[bytes, bytes]]]]]) -> None:
-        events_after: StreamId | None = None
-        events: list[StoredEvent] = []
-        roster = False
+        events = roster = False
         for raw_key, entries in reply:
             key = raw_key.decode()
             if not entries:
                 continue
             if key == self.keys.events:
-                events_after = self._tips[key]
-                events = [event_from_entry(raw_id, fields) for raw_id, fields in entries]
-                stored_ms = parse_stream_id(entries[0][0])[0]
-                self._behind_seconds = max(0.0, time.time() - stored_ms / 1000)
+                ids = [parse_stream_id(raw_id) for raw_id, _ in entries]
+                stored = [event_from_entry(raw_id, fields) for raw_id, fields in entries]
+                self.tail.extend(self._tips[key], ids, stored)
+                self._behind_seconds = max(0.0, time.time() - ids[0][0] / 1000)
+                events = True
+                self._tips[key] = ids[-1]
             else:
                 roster = True
-            self._tips[key] = parse_stream_id(entries[-1][0])
-        self._wake(events_after=events_after, events=events, roster=roster)
+                self._tips[key] = parse_stream_id(entries[-1][0])
+        self._wake(events=events, roster=roster)
 
     async def close(self) -> None:
         """Stop reading. The connection is closed under the blocked `XREAD` (a cancelled

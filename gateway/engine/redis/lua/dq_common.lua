@@ -3,6 +3,7 @@
 --   <p>:subs              zset: unparked subscriber -> earliest score in its `due`
 --   <p>:parked            set of parked subscribers
 --   <p>:cursors           hash: cursor name -> position
+--   <p>:lease:<name>      string: the process holding that lease (dq_lease.lua)
 --   <p>:sub:<s>           hash: queued, dead (bytes), depth, failing, tokens, at
 --   <p>:rec:<s>           hash: delivery id -> header json .. "\n" .. payload
 --                         (header: a attempts, e event id, l lane or null, d due at, n bytes)

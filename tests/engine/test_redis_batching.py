@@ -1,0 +1,106 @@
+"""Calls made in one turn of the event loop go to Redis as one command: appends in one run
+of the append script, registry lookups in one `HMGET`; each call gets its own answer, or
+the command's error."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Sequence
+from typing import Any
+
+import pytest
+from redis.asyncio.connection import Connection
+
+from gateway.engine.redis import RedisEngine, RedisOptions, open_redis_engine
+from gateway.engine.redis.batching import Batcher
+from tests.redis_support import new_event
+
+
+@pytest.fixture
+async def engine(redis_options: RedisOptions) -> AsyncIterator[RedisEngine]:
+    engine = await open_redis_engine(redis_options)
+    yield engine
+    await engine.close()
+
+
+@pytest.fixture
+def sent(monkeypatch: pytest.MonkeyPatch) -> list[bytes]:
+    """Every write the engine's connections send from now on (the reader's aside)."""
+    writes: list[bytes] = []
+    original = Connection.send_packed_command
+
+    async def spy(self: Connection, command: Any, check_health: bool = True) -> None:
+        packed = b"".join(command) if isinstance(command, list) else bytes(command)
+        if b"XREAD" not in packed:
+            writes.append(packed)
+        await original(self, command, check_health)
+
+    monkeypatch.setattr(Connection, "send_packed_command", spy)
+    return writes
+
+
+async def test_appends_of_one_turn_are_one_script_run_each_answered_alone(
+    engine: RedisEngine, sent: list[bytes]
+) -> None:
+    await engine.events.append([new_event("warm")], 60)
+    sent.clear()
+    batches = [[new_event(f"k{n}-a"), new_event(f"k{n}-b")] for n in range(20)]
+    batches.append([new_event("k3-a"), new_event("new")])  # a redelivery of one, and a new one
+    results = await asyncio.gather(*(engine.events.append(batch, 60) for batch in batches))
+    assert len(sent) == 1 and b"EVALSHA" in sent[0]
+    for batch, result in zip(batches[:20], results[:20], strict=True):
+        assert [event.payload for event in result.stored] == [
+            b'{"id":"' + event.id.encode() + b'",' + new.body[1:]
+            for event, new in zip(result.stored, batch, strict=True)
+        ]
+    assert (len(results[-1].stored), results[-1].duplicates) == (1, 1)
+    ids = [event.id for result in results for event in result.stored]
+    assert ids == sorted(ids) and len(set(ids)) == 41  # in the order the calls were made
+    assert [e.id for e in await engine.events.read_after("0", 100)][1:] == ids
+
+
+async def test_lookups_of_one_turn_are_one_hmget_each_answered_alone(
+    engine: RedisEngine, sent: list[bytes]
+) -> None:
+    registry = engine.registry
+    for n in range(3):
+        await registry.create("things", f"t{n}", {"n": n})
+    sent.clear()
+    ids = ["t0", "t1", "t2", "t1", "missing"]
+    found = await asyncio.gather(*(registry.get("things", record_id) for record_id in ids))
+    assert len(sent) == 1 and b"HMGET" in sent[0]
+    assert [None if f is None else f.record for f in found] == [
+        {"n": 0}, {"n": 1}, {"n": 2}, {"n": 1}, None
+    ]  # fmt: skip
+    assert found[1] is not None and found[3] is not None and found[1].record is not found[3].record
+    await registry.replace("things", "t1", {"n": 10}, found[1].version)
+    again = await registry.get("things", "t1")  # made after the change: sees it
+    assert again is not None and again.record == {"n": 10}
+
+
+async def test_a_batch_fails_for_every_call_in_it_and_a_cancelled_call_leaves_the_rest() -> None:
+    calls: list[list[int]] = []
+    failing = False
+
+    async def send(items: list[int]) -> Sequence[int]:
+        calls.append(list(items))
+        await asyncio.sleep(0.01)
+        if failing:
+            raise ConnectionError("gone")
+        return [item * 10 for item in items]
+
+    batcher: Batcher[int, int] = Batcher(send, max_items=4)
+    answers = await asyncio.gather(*(batcher.call([n, n + 100]) for n in range(3)))
+    assert answers == [[0, 1000], [10, 1010], [20, 1020]]
+    assert [len(items) for items in calls] == [4, 2]  # at most 4 a batch
+
+    calls.clear()
+    tasks = [asyncio.create_task(batcher.call([n])) for n in range(3)]
+    await asyncio.sleep(0)
+    tasks[1].cancel()
+    assert [await tasks[0], await tasks[2]] == [[0], [20]]
+    assert calls == [[0, 1, 2]]  # already sent with the batch: it ran
+
+    failing = True
+    results = await asyncio.gather(*(batcher.call([n]) for n in range(3)), return_exceptions=True)
+    assert all(isinstance(result, ConnectionError) for result in results)
