@@ -4,10 +4,12 @@ comes back, without ever failing a command that takes a connection meanwhile."""
 from __future__ import annotations
 
 import asyncio
+import logging
 
+import pytest
 from redis.asyncio import Redis
 
-from gateway.engine.redis import RedisOptions
+from gateway.engine.redis import RedisOptions, connection
 from gateway.engine.redis.connection import Health, take_idle
 
 
@@ -45,3 +47,36 @@ async def test_a_command_right_after_a_change_of_health_runs(redis_options: Redi
             assert await client.ping()
     finally:
         await client.aclose()
+
+
+def test_an_aftershock_is_not_a_second_outage_in_the_log(
+    caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A command in flight through a restart fails just after Redis answered again: counted,
+    not logged; failures that go on past the settling time are a new outage, logged."""
+    clock = [100.0]
+    monkeypatch.setattr(connection.time, "monotonic", lambda: clock[0])
+    health = Health("redis://test")
+    lost = ConnectionError("Connection lost")
+
+    def lines() -> list[str]:
+        return [r.getMessage().split(" after ")[0] for r in caplog.records]
+
+    caplog.set_level(logging.WARNING, logger="gateway.redis")
+    health.failed(lost)
+    clock[0] += 5
+    health.answered()
+    assert lines() == [
+        "redis at redis://test is unavailable: Connection lost",
+        "redis at redis://test is available again",
+    ]
+    clock[0] += 0.5
+    health.failed(lost)  # the aftershock
+    health.answered()
+    assert len(lines()) == 2 and health.errors == 2
+    clock[0] += 0.5
+    health.failed(lost)
+    clock[0] += Health.SETTLE_SECONDS  # still failing: an outage after all
+    health.failed(lost)
+    health.answered()
+    assert len(lines()) == 4 and health.errors == 4

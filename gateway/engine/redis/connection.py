@@ -202,7 +202,12 @@ class Health:
     would fail after Redis is back (another "unavailable" line for nothing). They leave the
     pool at once, before the closing awaits anything: a command taking one while it was
     being closed would fail (`Connection lost`). A command in flight keeps its connection;
-    one that fails is closed by redis-py itself."""
+    one that fails is closed by redis-py itself. A command in flight through a restart can
+    still fail just after Redis answered again: a failure within `SETTLE_SECONDS` of a
+    recovery is logged only if failures go on past that long (an aftershock is not a second
+    outage in the log, though it is counted and unavailable like any)."""
+
+    SETTLE_SECONDS = 2.0
 
     def __init__(self, target: str, client: Client | None = None) -> None:
         self.target = target
@@ -211,11 +216,20 @@ class Health:
         self._client = client
         self._closing: set[asyncio.Task[None]] = set()
         self._connections_suspect = False
+        self._recovered_at = -self.SETTLE_SECONDS
+        self._logged = False
 
     def failed(self, exc: BaseException) -> None:
         self.errors += 1
+        now = time.monotonic()
         if self.down_since is None:
-            self.down_since = time.monotonic()
+            self.down_since = now
+            self._logged = False
+        if not self._logged and (
+            self.down_since - self._recovered_at >= self.SETTLE_SECONDS
+            or now - self.down_since >= self.SETTLE_SECONDS
+        ):
+            self._logged = True
             log.warning("redis at %s is unavailable: %s", self.target, describe(exc))
         if not isinstance(exc, NotAnOutage) and not self._connections_suspect:
             self._connections_suspect = True
@@ -223,9 +237,12 @@ class Health:
 
     def answered(self) -> None:
         if self.down_since is not None:
-            seconds = time.monotonic() - self.down_since
+            now = time.monotonic()
+            seconds = now - self.down_since
             self.down_since = None
-            log.warning("redis at %s is available again after %.1fs", self.target, seconds)
+            self._recovered_at = now
+            if self._logged:
+                log.warning("redis at %s is available again after %.1fs", self.target, seconds)
         if self._connections_suspect:
             self._connections_suspect = False
             self._close_idle()
