@@ -45,3 +45,15 @@ async def test_a_command_right_after_a_change_of_health_runs(redis_options: Redi
             assert await client.ping()
     finally:
         await client.aclose()
+
+
+def test_an_answer_to_a_call_begun_before_a_failure_does_not_end_the_outage() -> None:
+    """Its reply was on its way when another call failed: heard, one outage would log as
+    several (unavailable, available again, unavailable...)."""
+    health = Health("redis://example")
+    began = health.errors
+    health.failed(ConnectionError("gone"))
+    health.answered(began)
+    assert health.down_since is not None
+    health.answered(health.errors)  # a call begun after the failure
+    assert health.down_since is None

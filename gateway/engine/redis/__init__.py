@@ -153,6 +153,7 @@ class RedisEngine:
     async def ping(self) -> None:
         """A PING, and every few seconds the eviction policy instead: an operator switching
         Redis to an evicting policy makes `/readyz` fail."""
+        since = self.health.errors
         try:
             if time.monotonic() - self._policy_checked >= POLICY_CHECK_SECONDS:
                 await self._check_policy()
@@ -167,7 +168,7 @@ class RedisEngine:
                 raise
             self.health.failed(exc)
             raise EngineUnavailable(f"redis: {describe(exc)}") from exc
-        self.health.answered()
+        self.health.answered(since)
 
     def stats(self) -> EngineStats:
         return EngineStats(errors=self.health.errors, reader_lag_seconds=self._reader.lag_seconds())
