@@ -134,7 +134,10 @@ class EnqueuerLease:
         held = self.held
         if held != self._reported:
             self._reported = held
-            log.info("%s the delivery enqueuer's lease", "holding" if held else "not holding")
+            if held:
+                log.debug("holding the delivery enqueuer's lease")
+            elif not self._stopped:  # Redis out of reach, or this process stalled past it
+                log.info("no longer holding the delivery enqueuer's lease")
             self.on_change(held)
 
     async def release(self) -> None:

@@ -80,3 +80,15 @@ def test_an_aftershock_is_not_a_second_outage_in_the_log(
     health.failed(lost)
     health.answered()
     assert len(lines()) == 4 and health.errors == 4
+
+
+def test_an_answer_to_a_call_begun_before_a_failure_does_not_end_the_outage() -> None:
+    """Its reply was on its way when another call failed: heard, one outage would log as
+    several (unavailable, available again, unavailable...)."""
+    health = Health("redis://example")
+    began = health.errors
+    health.failed(ConnectionError("gone"))
+    health.answered(began)
+    assert health.down_since is not None
+    health.answered(health.errors)  # a call begun after the failure
+    assert health.down_since is None

@@ -214,6 +214,7 @@ class RedisEngine:
     async def ping(self) -> None:
         """A PING, and every few seconds the eviction policy instead: an operator switching
         Redis to an evicting policy makes `/readyz` fail."""
+        since = self.health.errors
         try:
             async with contextlib.AsyncExitStack() as stack:
                 await enter_gate(stack, self.link.gate)
@@ -235,7 +236,7 @@ class RedisEngine:
                 raise
             self.health.failed(exc)
             raise EngineUnavailable(f"redis: {describe(exc)}") from exc
-        self.health.answered()
+        self.health.answered(since)
 
     def stats(self) -> EngineStats:
         return EngineStats(

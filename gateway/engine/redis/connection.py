@@ -235,7 +235,12 @@ class Health:
             self._connections_suspect = True
             self._close_idle()
 
-    def answered(self) -> None:
+    def answered(self, since: int | None = None) -> None:
+        """Redis answered a call; `since` is `errors` when the call began. A call that began
+        before the latest failure (its reply was on its way when another call failed) says
+        nothing of Redis now: were it heard, one outage would log as several."""
+        if since is not None and since != self.errors:
+            return
         if self.down_since is not None:
             now = time.monotonic()
             seconds = now - self.down_since
@@ -363,6 +368,7 @@ def _guard(
         health = link.health
         task = asyncio.current_task()
         cancels = task.cancelling() if task is not None else 0
+        since = health.errors
         try:
             async with contextlib.AsyncExitStack() as stack:
                 if not waits:
@@ -387,7 +393,7 @@ def _guard(
             raise EngineUnavailable(f"redis: {describe(exc)}") from exc
         _raise_if_cancelled(task, cancels)
         if answered:
-            health.answered()
+            health.answered(since)
         return result
 
     call.__guarded__ = True  # type: ignore[attr-defined]

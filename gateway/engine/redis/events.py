@@ -174,10 +174,11 @@ class RedisEventLog:
         return [bool(flag) for flag in found]
 
     async def _read_after(self, cursor: str, limit: int) -> list[StoredEvent]:
+        since = self.link.health.errors
         entries: Any = await self.link.redis.xrange(
             self.link.keys.events, min="(" + stream_id(cursor), count=limit
         )
-        self.link.health.answered()
+        self.link.health.answered(since)
         return [event_from_entry(raw_id, fields) for raw_id, fields in entries]
 
     @guarded_local

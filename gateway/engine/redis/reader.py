@@ -142,6 +142,7 @@ class BlockingReader:
                     self._failing_since = None
                     self._wake(roster=True)
                 streams = {key: f"{ms}-{seq}" for key, (ms, seq) in self._tips.items()}
+                since = self.health.errors
                 reply: Any = await self.client.xread(streams, count=COUNT, block=BLOCK_MS)  # type: ignore[arg-type]
             except Exception as exc:
                 if self._closing or _cancelled():
@@ -160,7 +161,7 @@ class BlockingReader:
                 return
             failures = 0
             self._failing_since = None
-            self.health.answered()
+            self.health.answered(since)
             self._behind_seconds = 0.0
             if reply:
                 self._deliver(reply)
