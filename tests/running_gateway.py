@@ -354,7 +354,8 @@ class WebhookLoad:
         return len(self.answers)
 
     def accepted(self) -> set[str]:
-        return {text for text, status in list(self.answers.items()) if status == 202}
+        answers = self.answers.copy()  # one C call: the posting threads cannot interleave
+        return {text for text, status in answers.items() if status == 202}
 
     def wait_accepted(self, count: int, after: int = 0, timeout: float = 30) -> None:
         """Until `count` webhooks numbered `after` or later were accepted."""
