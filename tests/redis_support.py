@@ -15,11 +15,14 @@ import socket
 import subprocess
 import time
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import orjson
+import pytest
 import redis
+from redis.asyncio.connection import Connection
 
 from gateway.engine.base import Engine
 from gateway.engine.events import NewEvent
@@ -248,3 +251,21 @@ class RedisClusterServers:
     def stop(self) -> None:
         for server in self.servers:
             server.stop(kill=True)
+
+
+def commands_sent(
+    monkeypatch: pytest.MonkeyPatch, keep: Callable[[bytes], bool] = lambda packed: True
+) -> list[bytes]:
+    """From now on, every command any redis-py connection sends, as it goes to the socket,
+    that `keep` accepts: what a test counts round trips by."""
+    sent: list[bytes] = []
+    original = Connection.send_packed_command
+
+    async def spy(self: Connection, command: Any, check_health: bool = True) -> None:
+        packed = b"".join(command) if isinstance(command, list) else bytes(command)
+        if keep(packed):
+            sent.append(packed)
+        await original(self, command, check_health)
+
+    monkeypatch.setattr(Connection, "send_packed_command", spy)
+    return sent

@@ -6,14 +6,12 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Sequence
-from typing import Any
 
 import pytest
-from redis.asyncio.connection import Connection
 
 from gateway.engine.redis import RedisEngine, RedisOptions, open_redis_engine
 from gateway.engine.redis.batching import Batcher
-from tests.redis_support import new_event
+from tests.redis_support import commands_sent, new_event
 
 
 @pytest.fixture
@@ -26,17 +24,7 @@ async def engine(redis_options: RedisOptions) -> AsyncIterator[RedisEngine]:
 @pytest.fixture
 def sent(monkeypatch: pytest.MonkeyPatch) -> list[bytes]:
     """Every write the engine's connections send from now on (the reader's aside)."""
-    writes: list[bytes] = []
-    original = Connection.send_packed_command
-
-    async def spy(self: Connection, command: Any, check_health: bool = True) -> None:
-        packed = b"".join(command) if isinstance(command, list) else bytes(command)
-        if b"XREAD" not in packed:
-            writes.append(packed)
-        await original(self, command, check_health)
-
-    monkeypatch.setattr(Connection, "send_packed_command", spy)
-    return writes
+    return commands_sent(monkeypatch, lambda packed: b"XREAD" not in packed)
 
 
 async def test_appends_of_one_turn_are_one_script_run_each_answered_alone(

@@ -12,13 +12,12 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
-from redis.asyncio.connection import Connection
 
 from gateway.engine.events import StoredEvent
 from gateway.engine.redis import RedisEngine, RedisOptions, open_redis_engine
 from gateway.engine.redis.reader import parse_stream_id
 from gateway.engine.redis.tail import RecentTail
-from tests.redis_support import new_event
+from tests.redis_support import commands_sent, new_event
 
 
 @pytest.fixture
@@ -31,17 +30,7 @@ async def engine(redis_options: RedisOptions) -> AsyncIterator[RedisEngine]:
 @pytest.fixture
 def xranges(monkeypatch: pytest.MonkeyPatch) -> list[bytes]:
     """Every `XRANGE` any engine's connection sends from now on."""
-    sent: list[bytes] = []
-    original = Connection.send_packed_command
-
-    async def spy(self: Connection, command: Any, check_health: bool = True) -> None:
-        packed = b"".join(command) if isinstance(command, list) else bytes(command)
-        if b"XRANGE" in packed:
-            sent.append(packed)
-        await original(self, command, check_health)
-
-    monkeypatch.setattr(Connection, "send_packed_command", spy)
-    return sent
+    return commands_sent(monkeypatch, lambda packed: b"XRANGE" in packed)
 
 
 async def follow(engine: RedisEngine, cursor: str, count: int) -> list[str]:

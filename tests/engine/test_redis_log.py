@@ -12,19 +12,17 @@ import re
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any
 
 import orjson
 import pytest
 import redis
-from redis.asyncio.connection import Connection
 
 import gateway.engine.redis
 from gateway.engine.ids import MAX_SEQ, SCRIPT_ID_FORMAT, event_id_at, event_id_ms, is_event_id
 from gateway.engine.presence import PresenceSession
 from gateway.engine.redis import RedisEngine, RedisOptions, open_redis_engine
 from gateway.engine.redis.events import ReplicasBehind, bucket_width_ms, dedup_digest
-from tests.redis_support import RedisServer, new_event
+from tests.redis_support import RedisServer, commands_sent, new_event
 
 
 @pytest.fixture
@@ -194,19 +192,8 @@ async def test_claims_from_separate_connections_never_share_a_delivery(
 
 
 def writes_sent(monkeypatch: pytest.MonkeyPatch) -> list[bytes]:
-    """From now on, every write the engine's connections send (the blocking reader's own
-    `XREAD`s aside), as it went to the socket."""
-    sent: list[bytes] = []
-    original = Connection.send_packed_command
-
-    async def spy(self: Connection, command: Any, check_health: bool = True) -> None:
-        packed = b"".join(command) if isinstance(command, list) else bytes(command)
-        if b"XREAD" not in packed:
-            sent.append(packed)
-        await original(self, command, check_health)
-
-    monkeypatch.setattr(Connection, "send_packed_command", spy)
-    return sent
+    """Every write the engine's connections send (the blocking reader's `XREAD`s aside)."""
+    return commands_sent(monkeypatch, lambda packed: b"XREAD" not in packed)
 
 
 async def test_an_append_is_one_round_trip(
