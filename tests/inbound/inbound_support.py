@@ -41,6 +41,17 @@ def fixture_bytes(name: str) -> bytes:
     return (FIXTURES / name).read_bytes()
 
 
+def scg_event_between(mo: Mapping[str, Any], event_type: str, event_id: str) -> dict[str, Any]:
+    """An SCG event of a type the gateway does not know, naming the addresses of `mo`."""
+    fields = mo["event"]["fld-val-list"]
+    pair = {"from_address": fields["from_address"], "to_address": fields["to_address"]}
+    return {
+        "topic": "SCG-Voice-Call",
+        "event": {"evt-tp": event_type, "fld-val-list": {**pair, "call_id": "c2"}},
+        "event-id": event_id,
+    }
+
+
 def expected(name: str) -> list[Any]:
     return list(orjson.loads((FIXTURES / "expected" / name).read_bytes()))
 

@@ -9,6 +9,8 @@ import json
 import time
 from datetime import datetime
 
+from inbound_support import scg_event_between
+
 from tests.running_gateway import ThreadSink, fixture_json, running
 
 
@@ -30,19 +32,7 @@ def test_source_and_occurred_at_are_filled_and_an_unknown_scg_event_joins_its_pa
             activity["message"] = {"type": "text", "text": "no source, no occurredAt"}
             assert gateway.post(standard, activity) == {"accepted": 1, "duplicates": 0}
             mo = fixture_json("scg-mo-message.json")
-            fields = mo["event"]["fld-val-list"]
-            call = {
-                "topic": "SCG-Voice-Call",
-                "event": {
-                    "evt-tp": "call_state_change",
-                    "fld-val-list": {
-                        "from_address": fields["from_address"],
-                        "to_address": fields["to_address"],
-                        "call_id": "c2",
-                    },
-                },
-                "event-id": "voice-2",
-            }
+            call = scg_event_between(mo, "call_state_change", "voice-2")
             assert gateway.post(scg, mo) == {"accepted": 1, "duplicates": 0}
             assert gateway.post(scg, call) == {"accepted": 1, "duplicates": 0}
 

@@ -9,7 +9,7 @@ from typing import Any
 
 import orjson
 import pytest
-from inbound_support import Gateway, fixture_bytes, scg_headers
+from inbound_support import Gateway, fixture_bytes, scg_event_between, scg_headers
 
 from gateway.events.model import ActivityEvent
 
@@ -310,19 +310,7 @@ async def test_unknown_event_naming_both_addresses_joins_their_thread(
 ) -> None:
     """An event of a type the gateway does not know belongs to the conversation of the
     address pair it names, the same conversation as an MO between those addresses."""
-    fields = MO["event"]["fld-val-list"]
-    call = {
-        "topic": "SCG-Voice-Call",
-        "event": {
-            "evt-tp": "call_state_change",
-            "fld-val-list": {
-                "from_address": fields["from_address"],
-                "to_address": fields["to_address"],
-                "call_id": "c2",
-            },
-        },
-        "event-id": "voice-2",
-    }
+    call = scg_event_between(MO, "call_state_change", "voice-2")
     assert (await post(gateway, scg, orjson.dumps(call)))[0] == 202
     assert (await post(gateway, scg, fixture_bytes("scg-mo-message.json")))[0] == 202
     stored_call, stored_mo = await gateway.stored()
