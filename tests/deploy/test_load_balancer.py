@@ -243,7 +243,16 @@ def _run_local(directory: Path) -> Iterator[Topology]:
 
 @pytest.fixture(scope="module")
 def topology(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Topology]:
+    """The shipped topology with one Hubster integration, which every test may post to."""
     with _run_local(tmp_path_factory.mktemp("balancer")) as topology:
+        body = {
+            "name": "hubster",
+            "kind": "hubster-system",
+            "hubId": HUBSTER_HUB,
+            "tenantId": HUBSTER_TENANT,
+            "configuration": {},
+        }
+        topology.integration = topology.admin("POST", "/integrations", body)
         yield topology
 
 
@@ -264,14 +273,6 @@ def _send(topology: Topology, request: WebhookRequest, **headers: str) -> Answer
 def test_webhooks_are_spread_stored_once_and_reach_every_agent_in_order(
     topology: Topology,
 ) -> None:
-    body = {
-        "name": "hubster",
-        "kind": "hubster-system",
-        "hubId": HUBSTER_HUB,
-        "tenantId": HUBSTER_TENANT,
-        "configuration": {},
-    }
-    topology.integration = topology.admin("POST", "/integrations", body)
     agents = _agents(topology, 4)
     try:
         texts = [marker() for _ in range(30)]
@@ -650,3 +651,94 @@ def test_run_local_stops_the_gateways_first_then_haproxy_gently_then_redis(
         haproxy_log = (topology.run_dir / "haproxy.log").read_text()
         # Its soft stop says so; a hard stop (SIGTERM) exits without a word.
         assert "Proxy gateway stopped" in haproxy_log, haproxy_log
+
+
+class _ResettingInstance:
+    """Where an instance killed with a request in its socket stands: healthy to HAProxy's
+    checks (`/readyz` 200), it reads every other request whole and resets the connection
+    (RST, as the kernel of a killed process does) instead of answering."""
+
+    def __init__(self) -> None:
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.address = f"127.0.0.1:{self.listener.getsockname()[1]}"
+        self.reset = 0
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def _serve(self) -> None:
+        with contextlib.suppress(OSError):
+            while True:
+                connection, _ = self.listener.accept()
+                with connection:
+                    self._answer(connection)
+
+    def _answer(self, connection: socket.socket) -> None:
+        received = b""
+        while b"\r\n\r\n" not in received and (chunk := connection.recv(65536)):
+            received += chunk
+        head, _, body = received.partition(b"\r\n\r\n")
+        if head.startswith(b"GET /readyz "):
+            connection.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
+            return
+        length = re.search(rb"(?im)^content-length:\s*(\d+)", head)
+        while length and len(body) < int(length[1]) and (chunk := connection.recv(65536)):
+            body += chunk
+        connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00" * 2)
+        self.reset += 1
+
+    def close(self) -> None:
+        self.listener.close()
+
+
+def test_an_instance_resetting_the_connection_is_answered_503_in_json(tmp_path: Path) -> None:
+    """HAProxy 2.6 replays a webhook whose instance closed without answering, but not one
+    whose connection was reset (a killed instance with the request unread): that one is
+    the shipped 502 page turned 503 `unavailable`, as the gateway answers when it cannot
+    take a request, so a provider retries it. The deterministic form of the race the kill -9
+    test above can meet."""
+    instance = _ResettingInstance()
+    port = free_port()
+    env = {
+        **os.environ,
+        "LB_HTTP_BIND": f"127.0.0.1:{port}",
+        "LB_HTTPS_BIND": f"127.0.0.1:{free_port()}",
+        "LB_CERT": str(throw_away_certificate(tmp_path / "lb.pem")),
+        "GATEWAY1_ADDR": instance.address,
+        "GATEWAY2_ADDR": instance.address,
+        "LB_ADMIN_SOCKET": str(tmp_path / "haproxy.sock"),
+    }
+    config = _balancer_config(tmp_path)
+    balancer = subprocess.Popen(
+        ["haproxy", "-db", "-f", str(config)],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        body = b'{"activities": []}'
+        headers = {"Content-Type": "application/json"}
+        answer = wait_for(
+            lambda: (
+                (found := send("127.0.0.1", port, "POST", "/webhooks/x", body, headers)).status
+                and found
+            ),
+            10,
+            "HAProxy to listen",
+        )
+        assert instance.reset >= 1, "the request reached the instance, which reset it"
+        assert answer.status == 503
+        assert answer.headers["content-type"] == "application/json"
+        error = answer.json()["error"]
+        assert error == {
+            "code": "unavailable",
+            "message": "The gateway instance did not answer; retry shortly.",
+        }
+        assert answer.headers["uc-rest-error"] == error["message"]
+        assert answer.headers["retry-after"] == "1"
+    finally:
+        balancer.terminate()
+        output, _ = balancer.communicate(timeout=10)
+        instance.close()
+    # HAProxy's log names what happened: the server aborted (SH) before its headers.
+    [line] = [line for line in output.splitlines() if "POST /webhooks/x" in line]
+    assert " SH-- " in line, output
