@@ -101,6 +101,15 @@ async def engine(make_engine: EngineFactory) -> Engine:
     return await make_engine()
 
 
+@pytest.fixture
+async def redis_engine(redis_options: RedisOptions) -> AsyncIterator[RedisEngine]:
+    """A Redis engine alone, for the tests of what only the Redis engine does (its scripts,
+    its batching, its stream reader)."""
+    engine = await open_redis_engine(redis_options)
+    yield engine
+    await engine.close()
+
+
 @pytest.fixture(params=[*ENGINES, NON_ATOMIC])
 async def make_racing_engine(request: pytest.FixtureRequest) -> AsyncIterator[EngineFactory]:
     async with _factory(request.param, request) as make:

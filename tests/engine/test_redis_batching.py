@@ -5,20 +5,13 @@ the command's error."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import Sequence
 
 import pytest
 
-from gateway.engine.redis import RedisEngine, RedisOptions, open_redis_engine
+from gateway.engine.redis import RedisEngine
 from gateway.engine.redis.batching import Batcher
 from tests.redis_support import commands_sent, new_event
-
-
-@pytest.fixture
-async def engine(redis_options: RedisOptions) -> AsyncIterator[RedisEngine]:
-    engine = await open_redis_engine(redis_options)
-    yield engine
-    await engine.close()
 
 
 @pytest.fixture
@@ -28,13 +21,13 @@ def sent(monkeypatch: pytest.MonkeyPatch) -> list[bytes]:
 
 
 async def test_appends_of_one_turn_are_one_script_run_each_answered_alone(
-    engine: RedisEngine, sent: list[bytes]
+    redis_engine: RedisEngine, sent: list[bytes]
 ) -> None:
-    await engine.events.append([new_event("warm")], 60)
+    await redis_engine.events.append([new_event("warm")], 60)
     sent.clear()
     batches = [[new_event(f"k{n}-a"), new_event(f"k{n}-b")] for n in range(20)]
     batches.append([new_event("k3-a"), new_event("new")])  # a redelivery of one, and a new one
-    results = await asyncio.gather(*(engine.events.append(batch, 60) for batch in batches))
+    results = await asyncio.gather(*(redis_engine.events.append(batch, 60) for batch in batches))
     assert len(sent) == 1 and b"EVALSHA" in sent[0]
     for batch, result in zip(batches[:20], results[:20], strict=True):
         assert [event.payload for event in result.stored] == [
@@ -44,13 +37,13 @@ async def test_appends_of_one_turn_are_one_script_run_each_answered_alone(
     assert (len(results[-1].stored), results[-1].duplicates) == (1, 1)
     ids = [event.id for result in results for event in result.stored]
     assert ids == sorted(ids) and len(set(ids)) == 41  # in the order the calls were made
-    assert [e.id for e in await engine.events.read_after("0", 100)][1:] == ids
+    assert [e.id for e in await redis_engine.events.read_after("0", 100)][1:] == ids
 
 
 async def test_lookups_of_one_turn_are_one_hmget_each_answered_alone(
-    engine: RedisEngine, sent: list[bytes]
+    redis_engine: RedisEngine, sent: list[bytes]
 ) -> None:
-    registry = engine.registry
+    registry = redis_engine.registry
     for n in range(3):
         await registry.create("things", f"t{n}", {"n": n})
     sent.clear()

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
@@ -21,23 +20,16 @@ from tests.redis_support import commands_sent, new_event
 
 
 @pytest.fixture
-async def engine(redis_options: RedisOptions) -> AsyncIterator[RedisEngine]:
-    engine = await open_redis_engine(redis_options)
-    yield engine
-    await engine.close()
-
-
-@pytest.fixture
 def xranges(monkeypatch: pytest.MonkeyPatch) -> list[bytes]:
     """Every `XRANGE` any engine's connection sends from now on."""
     return commands_sent(monkeypatch, lambda packed: b"XRANGE" in packed)
 
 
-async def follow(engine: RedisEngine, cursor: str, count: int) -> list[str]:
+async def follow(redis_engine: RedisEngine, cursor: str, count: int) -> list[str]:
     """What the fan-out loop does: `wait_after` from its cursor until `count` events came."""
     ids: list[str] = []
     while len(ids) < count:
-        batch = await engine.events.wait_after(cursor, 500, 2)
+        batch = await redis_engine.events.wait_after(cursor, 500, 2)
         assert batch, "the reader stopped bringing events"
         ids += [event.id for event in batch]
         cursor = batch[-1].id
@@ -45,15 +37,15 @@ async def follow(engine: RedisEngine, cursor: str, count: int) -> list[str]:
 
 
 async def test_a_consumer_at_the_tip_reads_nothing_of_its_own(
-    engine: RedisEngine, xranges: list[bytes]
+    redis_engine: RedisEngine, xranges: list[bytes]
 ) -> None:
-    cursor = (await engine.events.append([new_event("warm")], 60)).stored[0].id
-    consumers = [asyncio.create_task(follow(engine, cursor, 60)) for _ in range(2)]
+    cursor = (await redis_engine.events.append([new_event("warm")], 60)).stored[0].id
+    consumers = [asyncio.create_task(follow(redis_engine, cursor, 60)) for _ in range(2)]
     await asyncio.sleep(0.2)  # both wait at the tip; the reader is reading
     stored: list[str] = []
     for round_ in range(6):
         batch = [new_event(f"k{round_}-{i}") for i in range(10)]
-        stored += [event.id for event in (await engine.events.append(batch, 60)).stored]
+        stored += [event.id for event in (await redis_engine.events.append(batch, 60)).stored]
         await asyncio.sleep(0.01)
     for consumer in consumers:
         assert await asyncio.wait_for(consumer, 5) == stored
@@ -62,15 +54,15 @@ async def test_a_consumer_at_the_tip_reads_nothing_of_its_own(
 
 
 async def test_read_after_from_the_tail_answers_as_redis_does(
-    engine: RedisEngine, redis_options: RedisOptions, xranges: list[bytes]
+    redis_engine: RedisEngine, redis_options: RedisOptions, xranges: list[bytes]
 ) -> None:
-    start = await engine.events.last_id()
-    waiter = asyncio.create_task(follow(engine, start, 40))  # starts the reader
+    start = await redis_engine.events.last_id()
+    waiter = asyncio.create_task(follow(redis_engine, start, 40))  # starts the reader
     await asyncio.sleep(0.2)
     stored: list[StoredEvent] = []
     for round_ in range(4):
         batch = [new_event(f"k{round_}-{i}") for i in range(10)]
-        stored += (await engine.events.append(batch, 60)).stored
+        stored += (await redis_engine.events.append(batch, 60)).stored
     assert await asyncio.wait_for(waiter, 5) == [event.id for event in stored]
     cursors = [start, *(event.id for event in stored)]
     untailed = await open_redis_engine(redis_options)  # another process: no reader, no tail
@@ -79,13 +71,13 @@ async def test_read_after_from_the_tail_answers_as_redis_does(
         for cursor in cursors:
             for limit in (1, 7, 40, 100):
                 expected = await untailed.events.read_after(cursor, limit)
-                assert await engine.events.read_after(cursor, limit) == expected
+                assert await redis_engine.events.read_after(cursor, limit) == expected
         assert len(xranges) < 2 * len(cursors) * 4  # every full page came from the tail
     finally:
         await untailed.close()
     # What this process trims, its reads no longer return.
-    assert await engine.events.trim(int(time.time() * 1000) + 1, 1 << 30) == 40
-    assert await engine.events.read_after(start, 5) == []
+    assert await redis_engine.events.trim(int(time.time() * 1000) + 1, 1 << 30) == 40
+    assert await redis_engine.events.read_after(start, 5) == []
 
 
 def _events(first: int, count: int, size: int = 10) -> tuple[list[Any], list[StoredEvent]]:

@@ -10,7 +10,6 @@ import dataclasses
 import logging
 import re
 import time
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import orjson
@@ -26,47 +25,44 @@ from tests.redis_support import RedisServer, commands_sent, new_event
 
 
 @pytest.fixture
-async def engine(redis_options: RedisOptions) -> AsyncIterator[RedisEngine]:
-    engine = await open_redis_engine(redis_options)
-    yield engine
-    await engine.close()
-
-
-@pytest.fixture
 def raw(redis_server: RedisServer) -> redis.Redis:
     return redis_server.client()
 
 
-def stream_ids(raw: redis.Redis, engine: RedisEngine) -> list[str]:
-    return [entry_id.decode() for entry_id, _ in raw.xrange(engine.keys.events)]
+def stream_ids(raw: redis.Redis, redis_engine: RedisEngine) -> list[str]:
+    return [entry_id.decode() for entry_id, _ in raw.xrange(redis_engine.keys.events)]
 
 
 async def test_gateway_ids_are_the_stream_ids_at_fixed_width(
-    engine: RedisEngine, raw: redis.Redis
+    redis_engine: RedisEngine, raw: redis.Redis
 ) -> None:
     ahead_ms = int(time.time() * 1000) + 60_000  # the log's last id is ahead of the clock
-    raw.hset(engine.keys.log_meta, mapping={"last_ms": ahead_ms, "last_seq": 8})
-    stored = (await engine.events.append([new_event("a"), new_event("b")], 60)).stored
+    raw.hset(redis_engine.keys.log_meta, mapping={"last_ms": ahead_ms, "last_seq": 8})
+    stored = (await redis_engine.events.append([new_event("a"), new_event("b")], 60)).stored
     assert [event.id for event in stored] == [event_id_at(ahead_ms, 9), event_id_at(ahead_ms, 10)]
-    assert stream_ids(raw, engine) == [f"{ahead_ms}-9", f"{ahead_ms}-10"]
+    assert stream_ids(raw, redis_engine) == [f"{ahead_ms}-9", f"{ahead_ms}-10"]
     assert stored[0].id < stored[1].id  # as text, where "...-10" < "...-9" would not be
-    assert [e.id for e in await engine.events.read_after(stored[0].id, 10)] == [stored[1].id]
+    assert [e.id for e in await redis_engine.events.read_after(stored[0].id, 10)] == [stored[1].id]
 
 
 async def test_past_max_seq_ids_move_to_the_next_millisecond(
-    engine: RedisEngine, raw: redis.Redis
+    redis_engine: RedisEngine, raw: redis.Redis
 ) -> None:
     ahead_ms = int(time.time() * 1000) + 60_000
-    raw.hset(engine.keys.log_meta, mapping={"last_ms": ahead_ms, "last_seq": MAX_SEQ - 1})
-    stored = (await engine.events.append([new_event(f"k{i}") for i in range(3)], 60)).stored
+    raw.hset(redis_engine.keys.log_meta, mapping={"last_ms": ahead_ms, "last_seq": MAX_SEQ - 1})
+    stored = (await redis_engine.events.append([new_event(f"k{i}") for i in range(3)], 60)).stored
     expected = [event_id_at(ahead_ms, MAX_SEQ), event_id_at(ahead_ms + 1, 0)]
     expected.append(event_id_at(ahead_ms + 1, 1))
     assert [event.id for event in stored] == expected
     next_ms = ahead_ms + 1
-    assert stream_ids(raw, engine) == [f"{ahead_ms}-{MAX_SEQ}", f"{next_ms}-0", f"{next_ms}-1"]
-    floor = await engine.events.history_floor()
-    assert [e.id for e in await engine.events.read_after(floor, 10)] == expected
-    assert await engine.events.last_id() == expected[-1]
+    assert stream_ids(raw, redis_engine) == [
+        f"{ahead_ms}-{MAX_SEQ}",
+        f"{next_ms}-0",
+        f"{next_ms}-1",
+    ]
+    floor = await redis_engine.events.history_floor()
+    assert [e.id for e in await redis_engine.events.read_after(floor, 10)] == expected
+    assert await redis_engine.events.last_id() == expected[-1]
 
 
 def test_the_scripts_take_the_id_format_from_the_ids_module() -> None:
@@ -82,21 +78,23 @@ def test_the_scripts_take_the_id_format_from_the_ids_module() -> None:
 
 
 async def test_the_floor_a_log_that_lost_its_data_writes_is_a_gateway_id(
-    engine: RedisEngine, raw: redis.Redis
+    redis_engine: RedisEngine, raw: redis.Redis
 ) -> None:
-    raw.hdel(engine.keys.log_meta, "floor")  # as after a flush: the script writes one
+    raw.hdel(redis_engine.keys.log_meta, "floor")  # as after a flush: the script writes one
     before_ms = int(time.time() * 1000)
-    await engine.events.append([new_event("first")], 60)
-    floor = await engine.events.history_floor()
+    await redis_engine.events.append([new_event("first")], 60)
+    floor = await redis_engine.events.history_floor()
     assert is_event_id(floor)
     assert floor.endswith(f"-{MAX_SEQ}")
     assert before_ms - 1 <= event_id_ms(floor) <= int(time.time() * 1000)
 
 
-async def test_dedup_buckets_expire_whole_in_redis(engine: RedisEngine, raw: redis.Redis) -> None:
+async def test_dedup_buckets_expire_whole_in_redis(
+    redis_engine: RedisEngine, raw: redis.Redis
+) -> None:
     ttl = 0.4
-    await engine.events.append([new_event("short")], ttl)
-    buckets = [name.decode() for name in raw.zrange(engine.keys.dedup_index, 0, -1)]
+    await redis_engine.events.append([new_event("short")], ttl)
+    buckets = [name.decode() for name in raw.zrange(redis_engine.keys.dedup_index, 0, -1)]
     assert len(buckets) == 1
     width_ms = bucket_width_ms(int(ttl * 1000))
     [shard] = raw.keys(buckets[0] + ":*")
@@ -105,17 +103,17 @@ async def test_dedup_buckets_expire_whole_in_redis(engine: RedisEngine, raw: red
     assert raw.hlen(shard) == 1
     assert len(raw.hkeys(shard)[0]) == 16  # a digest, whatever the key's length
 
-    await engine.events.append([new_event("long")], 60)  # another window, another bucket
-    assert await engine.events.seen(["short", "long"]) == [True, True]
+    await redis_engine.events.append([new_event("long")], 60)  # another window, another bucket
+    assert await redis_engine.events.seen(["short", "long"]) == [True, True]
     await asyncio.sleep(ttl + width_ms / 1000 + 0.05)
     assert raw.exists(shard) == 0
-    assert await engine.events.seen(["short", "long"]) == [False, True]
-    await engine.events.trim(0, 1 << 40)
-    assert buckets[0].encode() not in raw.zrange(engine.keys.dedup_index, 0, -1)
+    assert await redis_engine.events.seen(["short", "long"]) == [False, True]
+    await redis_engine.events.trim(0, 1 << 40)
+    assert buckets[0].encode() not in raw.zrange(redis_engine.keys.dedup_index, 0, -1)
 
 
 async def test_a_dedup_bucket_is_spread_over_hashes_that_each_expire_whole(
-    engine: RedisEngine, raw: redis.Redis
+    redis_engine: RedisEngine, raw: redis.Redis
 ) -> None:
     """One hash per bucket would hold every key of hours of webhooks and free them all in
     one synchronous step when it expires (half a second at 1.7M keys, past the command
@@ -123,28 +121,28 @@ async def test_a_dedup_bucket_is_spread_over_hashes_that_each_expire_whole(
     each with the bucket's expiry, and every key is still found."""
     keys = [f"spread-{n}" for n in range(2000)]
     for start in range(0, len(keys), 500):
-        await engine.events.append([new_event(key) for key in keys[start : start + 500]], 60)
-    [bucket] = [name.decode() for name in raw.zrange(engine.keys.dedup_index, 0, -1)]
+        await redis_engine.events.append([new_event(key) for key in keys[start : start + 500]], 60)
+    [bucket] = [name.decode() for name in raw.zrange(redis_engine.keys.dedup_index, 0, -1)]
     shards = raw.keys(bucket + ":*")
     assert len(shards) == len({dedup_digest(key)[0] for key in keys}) > 200
     assert sum(raw.hlen(shard) for shard in shards) == len(keys)
     assert max(raw.hlen(shard) for shard in shards) < 40
     expiries = {raw.pexpiretime(shard) for shard in shards}
     assert len(expiries) == 1 and expiries.pop() > 0
-    assert await engine.events.seen(keys[::97]) == [True] * len(keys[::97])
-    assert (await engine.events.append([new_event(keys[5])], 60)).duplicates == 1
+    assert await redis_engine.events.seen(keys[::97]) == [True] * len(keys[::97])
+    assert (await redis_engine.events.append([new_event(keys[5])], 60)).duplicates == 1
 
 
 async def test_a_dedup_bucket_of_the_earlier_one_hash_layout_is_still_looked_in(
-    engine: RedisEngine, raw: redis.Redis
+    redis_engine: RedisEngine, raw: redis.Redis
 ) -> None:
     """Keys written by a process of the previous layout (one hash per bucket, its index
     member the hash's own name) stay duplicates through a rolling upgrade."""
-    old_bucket = engine.keys.dedup_bucket_prefix + "1024:1"
+    old_bucket = redis_engine.keys.dedup_bucket_prefix + "1024:1"
     raw.hset(old_bucket, dedup_digest("from-before"), "")
-    raw.zadd(engine.keys.dedup_index, {old_bucket: int(time.time() * 1000) + 60_000})
-    assert await engine.events.seen(["from-before", "new"]) == [True, False]
-    assert (await engine.events.append([new_event("from-before")], 60)).duplicates == 1
+    raw.zadd(redis_engine.keys.dedup_index, {old_bucket: int(time.time() * 1000) + 60_000})
+    assert await redis_engine.events.seen(["from-before", "new"]) == [True, False]
+    assert (await redis_engine.events.append([new_event("from-before")], 60)).duplicates == 1
 
 
 async def test_appends_from_separate_connections_store_each_key_once(
@@ -160,8 +158,8 @@ async def test_appends_from_separate_connections_store_each_key_once(
         ]
         results = await asyncio.gather(*batches)
     finally:
-        for engine in engines:
-            await engine.close()
+        for redis_engine in engines:
+            await redis_engine.close()
     stored = [event for result in results for event in result.stored]
     keys = sorted(orjson.loads(event.payload)["key"] for event in stored)
     assert keys == sorted(f"k{n}" for n in range(40))
@@ -180,13 +178,13 @@ async def test_claims_from_separate_connections_never_share_a_delivery(
         await enqueue(engines[0], [delivery(n) for n in range(200)])
         rounds = await asyncio.gather(
             *(
-                engine.deliveries.claim("s1", 1.0, 3, 30.0, max_in_flight=1000)
-                for engine in engines * 30
+                redis_engine.deliveries.claim("s1", 1.0, 3, 30.0, max_in_flight=1000)
+                for redis_engine in engines * 30
             )
         )
     finally:
-        for engine in engines:
-            await engine.close()
+        for redis_engine in engines:
+            await redis_engine.close()
     claimed = [item.id for got in rounds for item in got]
     assert len(claimed) == len(set(claimed)) == 200
 
@@ -197,13 +195,13 @@ def writes_sent(monkeypatch: pytest.MonkeyPatch) -> list[bytes]:
 
 
 async def test_an_append_is_one_round_trip(
-    engine: RedisEngine, monkeypatch: pytest.MonkeyPatch
+    redis_engine: RedisEngine, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Counted at the socket: every write the engine's connections send (the blocking
     reader's own `XREAD`s aside)."""
-    await engine.events.append([new_event("warm")], 60)  # scripts loaded, connection made
+    await redis_engine.events.append([new_event("warm")], 60)  # scripts loaded, connection made
     sent = writes_sent(monkeypatch)
-    await engine.events.append([new_event("a"), new_event("b"), new_event("c")], 60)
+    await redis_engine.events.append([new_event("a"), new_event("b"), new_event("c")], 60)
     assert len(sent) == 1
     assert b"EVALSHA" in sent[0]
 
@@ -218,47 +216,49 @@ async def test_with_wait_replicas_an_append_and_its_wait_are_one_round_trip(
     have the first copy); the append and its `WAIT` go out in one write. Replicas behind
     are counted as errors but never logged as Redis going away."""
     options = dataclasses.replace(redis_options, wait_replicas=1, wait_timeout_seconds=0.1)
-    engine = await open_redis_engine(options)
+    redis_engine = await open_redis_engine(options)
     try:
         with caplog.at_level(logging.WARNING, logger="gateway.redis"):
             with pytest.raises(ReplicasBehind) as behind:
-                await engine.events.append([new_event("w")], 60)
-            await engine.events.last_id()
+                await redis_engine.events.append([new_event("w")], 60)
+            await redis_engine.events.last_id()
         assert (
             behind.value.detail
             == "redis: stored, but 0 of 1 replicas acknowledged it within 100 ms"
         )
         assert [r.getMessage() for r in caplog.records if r.name == "gateway.redis"] == []
-        assert engine.health.errors == 1 and engine.health.down_since is None
-        assert [e.id for e in await engine.events.read_after("0", 10)] != []
+        assert redis_engine.health.errors == 1 and redis_engine.health.down_since is None
+        assert [e.id for e in await redis_engine.events.read_after("0", 10)] != []
         sent = writes_sent(monkeypatch)
         with pytest.raises(ReplicasBehind):
-            await engine.events.append([new_event("w")], 60)
+            await redis_engine.events.append([new_event("w")], 60)
         assert len(sent) == 1
         assert b"EVALSHA" in sent[0] and b"WAIT" in sent[0]
-        assert len(await engine.events.read_after("0", 10)) == 1
+        assert len(await redis_engine.events.read_after("0", 10)) == 1
 
-        await engine.link.redis.script_flush()  # as after a restart: loaded again, then run
+        await redis_engine.link.redis.script_flush()  # as after a restart: loaded again, then run
         with pytest.raises(ReplicasBehind):
-            await engine.events.append([new_event("after a flush")], 60)
-        assert len(await engine.events.read_after("0", 10)) == 2
+            await redis_engine.events.append([new_event("after a flush")], 60)
+        assert len(await redis_engine.events.read_after("0", 10)) == 2
         # Never answered as seen: a redelivery goes on to `append`, which waits.
-        assert await engine.events.seen(["w"]) == [False]
+        assert await redis_engine.events.seen(["w"]) == [False]
     finally:
-        await engine.close()
+        await redis_engine.close()
 
 
 async def test_one_blocking_reader_serves_every_waiter_of_a_process(
-    engine: RedisEngine, raw: redis.Redis
+    redis_engine: RedisEngine, raw: redis.Redis
 ) -> None:
-    cursor = await engine.events.last_id()
-    waiters = [asyncio.create_task(engine.events.wait_after(cursor, 10, 5)) for _ in range(20)]
-    feeds = [asyncio.create_task(engine.presence.changes_after(None, 5)) for _ in range(5)]
+    cursor = await redis_engine.events.last_id()
+    waiters = [
+        asyncio.create_task(redis_engine.events.wait_after(cursor, 10, 5)) for _ in range(20)
+    ]
+    feeds = [asyncio.create_task(redis_engine.presence.changes_after(None, 5)) for _ in range(5)]
     await asyncio.sleep(0.3)
     readers = [c for c in raw.client_list() if c["cmd"] == "xread" and c["name"] == "gateway"]
     assert len(readers) == 1
-    stored = (await engine.events.append([new_event("k")], 60)).stored
-    await engine.presence.join(["h1"], PresenceSession("s1", "i1", "ann", None), "busy", 1)
+    stored = (await redis_engine.events.append([new_event("k")], 60)).stored
+    await redis_engine.presence.join(["h1"], PresenceSession("s1", "i1", "ann", None), "busy", 1)
     for waiter in waiters:
         assert [event.id for event in await asyncio.wait_for(waiter, 2)] == [stored[0].id]
     for feed in feeds:
@@ -266,14 +266,14 @@ async def test_one_blocking_reader_serves_every_waiter_of_a_process(
 
 
 async def test_a_log_whose_data_was_lost_resumes_from_a_floor_below_its_new_events(
-    engine: RedisEngine, raw: redis.Redis
+    redis_engine: RedisEngine, raw: redis.Redis
 ) -> None:
-    before = (await engine.events.append([new_event("lost")], 60)).stored
-    for key in raw.scan_iter(match="{" + engine.keys.prefix + ":log}*"):
+    before = (await redis_engine.events.append([new_event("lost")], 60)).stored
+    for key in raw.scan_iter(match="{" + redis_engine.keys.prefix + ":log}*"):
         raw.delete(key)  # what a Redis restarted without persistence holds: nothing
     await asyncio.sleep(0.01)
-    after = (await engine.events.append([new_event("new")], 60)).stored
-    floor = await engine.events.history_floor()
+    after = (await redis_engine.events.append([new_event("new")], 60)).stored
+    floor = await redis_engine.events.history_floor()
     assert event_id_at(int(time.time() * 1000) - 60_000) < floor < after[0].id
     assert before[0].id < floor  # a client holding it is told its resume is incomplete
-    assert [e.id for e in await engine.events.read_after(floor, 10)] == [after[0].id]
+    assert [e.id for e in await redis_engine.events.read_after(floor, 10)] == [after[0].id]
