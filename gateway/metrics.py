@@ -54,12 +54,30 @@ _LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 
 Labels = tuple[str, ...]
 
 
-class Counts(Collector):
-    """A counter by label values, as plain numbers folded into a metric family on scrape."""
+class _FoldedOnScrape(Collector):
+    """A metric kept as plain numbers in this process and folded into a metric family only
+    when scraped: the per-request paths pay a dict update, not prometheus_client's locks.
+    Registered where it is made, as prometheus_client's own metrics are."""
 
-    def __init__(self, name: str, documentation: str, labelnames: Labels = ()) -> None:
+    def __init__(
+        self, name: str, documentation: str, labelnames: Labels, registry: CollectorRegistry
+    ) -> None:
         self._name, self._documentation, self._labelnames = name, documentation, labelnames
+        registry.register(self)
+
+
+class Counts(_FoldedOnScrape):
+    """A counter by label values."""
+
+    def __init__(
+        self,
+        name: str,
+        documentation: str,
+        labelnames: Labels,
+        registry: CollectorRegistry,
+    ) -> None:
         self._values: dict[Labels, float] = {}
+        super().__init__(name, documentation, labelnames, registry)
 
     def inc(self, *labels: str, amount: float = 1) -> None:
         self._values[labels] = self._values.get(labels, 0) + amount
@@ -73,18 +91,24 @@ class Counts(Collector):
         yield family
 
 
-class LatencyHistogram(Collector):
-    """A histogram of seconds by label values, as plain bucket counts folded on scrape."""
+class LatencyHistogram(_FoldedOnScrape):
+    """A histogram of seconds by label values, as bucket counts."""
 
     _BOUNDS: tuple[str, ...] = tuple(
         floatToGoString(bound)  # type: ignore[no-untyped-call]  # untyped upstream
         for bound in (*_LATENCY_BUCKETS, float("inf"))
     )
 
-    def __init__(self, name: str, documentation: str, labelnames: Labels) -> None:
-        self._name, self._documentation, self._labelnames = name, documentation, labelnames
+    def __init__(
+        self,
+        name: str,
+        documentation: str,
+        labelnames: Labels,
+        registry: CollectorRegistry,
+    ) -> None:
         self._series: dict[Labels, tuple[list[int], list[float]]] = {}
         """Per label values: (count per bucket, not cumulative; [sum of observations])."""
+        super().__init__(name, documentation, labelnames, registry)
 
     def observe(self, labels: Labels, seconds: float) -> None:
         series = self._series.get(labels)
@@ -151,11 +175,8 @@ def _counts(
 ) -> CountsLike:
     """A per-request counter: plain numbers in one process, shared files under workers."""
     if _shared():
-        counter = Counter(name, documentation, labelnames, registry=registry)
-        return _SharedCounts(counter)
-    counts = Counts(name, documentation, labelnames)
-    registry.register(counts)
-    return counts
+        return _SharedCounts(Counter(name, documentation, labelnames, registry=registry))
+    return Counts(name, documentation, labelnames, registry)
 
 
 def _latency(
@@ -163,13 +184,10 @@ def _latency(
 ) -> HistogramLike:
     """A per-request latency histogram, chosen like `_counts`."""
     if _shared():
-        histogram = Histogram(
-            name, documentation, labelnames, buckets=_LATENCY_BUCKETS, registry=registry
+        return _SharedHistogram(
+            Histogram(name, documentation, labelnames, buckets=_LATENCY_BUCKETS, registry=registry)
         )
-        return _SharedHistogram(histogram)
-    latency = LatencyHistogram(name, documentation, labelnames)
-    registry.register(latency)
-    return latency
+    return LatencyHistogram(name, documentation, labelnames, registry)
 
 
 def _gauge(
