@@ -214,7 +214,7 @@ class RedisEngine:
     async def ping(self) -> None:
         """A PING, and every few seconds the eviction policy instead: an operator switching
         Redis to an evicting policy makes `/readyz` fail."""
-        since = self.health.errors
+        since = self.health.heard
         try:
             async with contextlib.AsyncExitStack() as stack:
                 await enter_gate(stack, self.link.gate)
@@ -225,7 +225,7 @@ class RedisEngine:
                     await self.link.redis.ping()
         except RedisConfigError as exc:
             self._policy_checked = 0.0
-            self.health.failed(exc)  # one log line saying why, not one per check
+            self.health.failed(exc, since)  # one log line saying why, not one per check
             raise EngineUnavailable(str(exc)) from None
         except PoolBusy:
             raise
@@ -234,7 +234,7 @@ class RedisEngine:
                 raise PoolBusy(f"redis: {describe(exc)}") from exc
             if not is_unavailable(exc):
                 raise
-            self.health.failed(exc)
+            self.health.failed(exc, since)
             raise EngineUnavailable(f"redis: {describe(exc)}") from exc
         self.health.answered(since)
 

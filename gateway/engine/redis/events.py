@@ -174,7 +174,7 @@ class RedisEventLog:
         return [bool(flag) for flag in found]
 
     async def _read_after(self, cursor: str, limit: int) -> list[StoredEvent]:
-        since = self.link.health.errors
+        since = self.link.health.heard
         entries: Any = await self.link.redis.xrange(
             self.link.keys.events, min="(" + stream_id(cursor), count=limit
         )
