@@ -63,21 +63,21 @@ class _FoldedOnScrape(Collector):
         self, name: str, documentation: str, labelnames: Labels, registry: CollectorRegistry
     ) -> None:
         self._name, self._documentation, self._labelnames = name, documentation, labelnames
+        self._clear()
         registry.register(self)
+
+    def _clear(self) -> None:
+        """Start with no observations (before registering: the registry collects once)."""
+        raise NotImplementedError
 
 
 class Counts(_FoldedOnScrape):
     """A counter by label values."""
 
-    def __init__(
-        self,
-        name: str,
-        documentation: str,
-        labelnames: Labels,
-        registry: CollectorRegistry,
-    ) -> None:
-        self._values: dict[Labels, float] = {}
-        super().__init__(name, documentation, labelnames, registry)
+    _values: dict[Labels, float]
+
+    def _clear(self) -> None:
+        self._values = {}
 
     def inc(self, *labels: str, amount: float = 1) -> None:
         self._values[labels] = self._values.get(labels, 0) + amount
@@ -99,16 +99,11 @@ class LatencyHistogram(_FoldedOnScrape):
         for bound in (*_LATENCY_BUCKETS, float("inf"))
     )
 
-    def __init__(
-        self,
-        name: str,
-        documentation: str,
-        labelnames: Labels,
-        registry: CollectorRegistry,
-    ) -> None:
-        self._series: dict[Labels, tuple[list[int], list[float]]] = {}
-        """Per label values: (count per bucket, not cumulative; [sum of observations])."""
-        super().__init__(name, documentation, labelnames, registry)
+    _series: dict[Labels, tuple[list[int], list[float]]]
+    """Per label values: (count per bucket, not cumulative; [sum of observations])."""
+
+    def _clear(self) -> None:
+        self._series = {}
 
     def observe(self, labels: Labels, seconds: float) -> None:
         series = self._series.get(labels)
