@@ -275,6 +275,19 @@ class Agent:
         self._thread.join(10)
 
 
+def wait_until_every_agent_has(agents: list[Agent], texts: list[str]) -> None:
+    """Every agent received every one of `texts`, and its events are in id order, none
+    twice, whichever instance or worker each came through."""
+    wait_for(
+        lambda: all(set(texts) <= set(agent.texts()) for agent in agents),
+        20,
+        "every agent to have every accepted event",
+    )
+    for agent in agents:
+        ids = [event["id"] for event in agent.events]
+        assert ids == sorted(set(ids)), "in order, none twice"
+
+
 def throw_away_certificate(path: Path) -> Path:
     """A self-signed certificate and its key, in one PEM file as HAProxy takes them."""
     key = ec.generate_private_key(ec.SECP256R1())

@@ -39,6 +39,7 @@ from tests.scale_support import (
     send,
     stored_texts,
     wait_for,
+    wait_until_every_agent_has,
     webhook,
 )
 
@@ -286,14 +287,7 @@ def test_a_killed_worker_is_restarted_and_nothing_accepted_is_lost(workers: Work
         assert set(accepted_texts) <= set(stored), "every webhook answered 202 is stored"
         assert len(stored) == len(set(stored)), "none twice"
 
-        wait_for(
-            lambda: all(set(accepted_texts) <= set(agent.texts()) for agent in agents),
-            20,
-            "every agent to have every accepted event",
-        )
-        for agent in agents:
-            ids = [event["id"] for event in agent.events]
-            assert ids == sorted(set(ids)), "in order, none twice"
+        wait_until_every_agent_has(agents, accepted_texts)
         moved = [agent for agent in agents if len(agent.workers) > 1]
         assert agents[0] in moved, "the victim's agents reconnected"
         assert all(agent.recovered and agent.recovered[-1]["recovered"] for agent in moved)

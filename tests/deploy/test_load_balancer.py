@@ -50,6 +50,7 @@ from tests.scale_support import (
     stored_texts,
     throw_away_certificate,
     wait_for,
+    wait_until_every_agent_has,
     webhook,
 )
 
@@ -501,14 +502,7 @@ def test_sigterm_drains_an_instance_behind_the_balancer_without_losing_anything(
         moved = [agent for agent in agents if agent.closes]
         assert moved, "the drained instance had sessions"
         assert all(agent.closes[0] == 1012 for agent in moved), [a.closes for a in moved]
-        wait_for(
-            lambda: all(set(accepted_texts) <= set(agent.texts()) for agent in agents),
-            20,
-            "every agent to have every accepted event",
-        )
-        for agent in agents:
-            ids = [event["id"] for event in agent.events]
-            assert ids == sorted(set(ids)), "in order, none twice"
+        wait_until_every_agent_has(agents, accepted_texts)
         assert all(agent.recovered and agent.recovered[-1]["recovered"] for agent in moved)
     finally:
         for agent in agents:
@@ -572,16 +566,9 @@ def test_kill_9_of_an_instance_loses_nothing(topology: Topology) -> None:
         assert len(stored) == len(set(stored))
 
         # The killed instance's agents came back through HAProxy and recovered the gap.
-        wait_for(
-            lambda: all(set(accepted_texts) <= set(agent.texts()) for agent in agents),
-            20,
-            "every agent to have every accepted event",
-        )
+        wait_until_every_agent_has(agents, accepted_texts)
         moved = [agent for agent in agents if agent.closes]
         assert moved, "the killed instance had sessions"
-        for agent in agents:
-            ids = [event["id"] for event in agent.events]
-            assert ids == sorted(set(ids)), "in order, none twice"
         assert all(agent.recovered and agent.recovered[-1]["recovered"] for agent in moved)
 
         # Deliveries the killed instance had claimed went out from the survivor.

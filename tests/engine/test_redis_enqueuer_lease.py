@@ -7,8 +7,12 @@ cursor's compare-and-set); a holder stopped gracefully hands the lease over at o
 
 from __future__ import annotations
 
+import contextlib
 import re
 import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
 
 from tests.engine.test_redis_processes import (
     hubster_integration,
@@ -36,10 +40,25 @@ def wait_until_leader(gateway: RunningGateway, within: float) -> float:
     return time.monotonic() - started
 
 
-def test_one_process_enqueues_and_another_takes_over_when_it_is_killed(
-    redis_server: RedisServer,
-) -> None:
-    env = {**redis_env(redis_server), "GATEWAY_ENQUEUER_LEASE_SECONDS": "1.5"}
+@dataclass
+class Pair:
+    """Two processes sharing a Redis: `holder` took the enqueuer's lease first; `other` has
+    the integration and a subscriber (`sink`) for `hub`."""
+
+    holder: RunningGateway
+    other: RunningGateway
+    sink: ThreadSink
+    hub: str
+    integration: dict[str, Any]
+
+    def post(self, conversation: str, *texts: str) -> dict[str, int]:
+        body = hubster_system(conversation, *messages(*texts), hub=self.hub)
+        return self.other.post(self.integration, body)
+
+
+@contextlib.contextmanager
+def lease_holder_and_other(redis_server: RedisServer, lease_seconds: float) -> Iterator[Pair]:
+    env = {**redis_env(redis_server), "GATEWAY_ENQUEUER_LEASE_SECONDS": str(lease_seconds)}
     holder = start(env=env)
     other = None
     sink = ThreadSink()
@@ -48,26 +67,37 @@ def test_one_process_enqueues_and_another_takes_over_when_it_is_killed(
         other = start(env=env)
         hub, integration = hubster_integration(other)
         subscribe(other, sink, hub)
-        time.sleep(0.6)  # past the other's first tries for the lease
-        assert leader(holder) and not leader(other)
-        body = hubster_system("conv-1", *messages(*(f"a-{n}" for n in range(5))), hub=hub)
-        assert other.post(integration, body) == {"accepted": 5, "duplicates": 0}
-        sink.wait_for(5)
-
-        holder.process.proc.kill()
-        holder.process.proc.wait()
-        body = hubster_system("conv-2", *messages(*(f"b-{n}" for n in range(5))), hub=hub)
-        assert other.post(integration, body) == {"accepted": 5, "duplicates": 0}
-        took = wait_until_leader(other, within=5)
-        assert took < 1.5 + 0.5 + 1  # the lease, a third of it between tries, slack
-        ids = sink.wait_for(10)
-        time.sleep(1.0)  # long enough for a second copy to show
-        assert len(sink.event_ids()) == len(set(ids)) == 10
+        yield Pair(holder, other, sink, hub, integration)
     finally:
         sink.close()
         for gateway in (holder, other):
             if gateway is not None and gateway.process.proc.poll() is None:
                 gateway.process.proc.kill()
+
+
+def test_one_process_enqueues_and_another_takes_over_when_it_is_killed(
+    redis_server: RedisServer,
+) -> None:
+    with lease_holder_and_other(redis_server, 1.5) as pair:
+        time.sleep(0.6)  # past the other's first tries for the lease
+        assert leader(pair.holder) and not leader(pair.other)
+        assert pair.post("conv-1", *(f"a-{n}" for n in range(5))) == {
+            "accepted": 5,
+            "duplicates": 0,
+        }
+        pair.sink.wait_for(5)
+
+        pair.holder.process.proc.kill()
+        pair.holder.process.proc.wait()
+        assert pair.post("conv-2", *(f"b-{n}" for n in range(5))) == {
+            "accepted": 5,
+            "duplicates": 0,
+        }
+        took = wait_until_leader(pair.other, within=5)
+        assert took < 1.5 + 0.5 + 1  # the lease, a third of it between tries, slack
+        ids = pair.sink.wait_for(10)
+        time.sleep(1.0)  # long enough for a second copy to show
+        assert len(pair.sink.event_ids()) == len(set(ids)) == 10
 
 
 def test_a_holder_stopped_gracefully_hands_the_lease_over_at_once(
@@ -75,23 +105,9 @@ def test_a_holder_stopped_gracefully_hands_the_lease_over_at_once(
 ) -> None:
     """With a lease of 9 s, the other process takes it at its next try (every 3 s), not
     once it lapses (6 to 9 s after the holder's last renewal): the holder gave it up."""
-    env = {**redis_env(redis_server), "GATEWAY_ENQUEUER_LEASE_SECONDS": "9"}
-    holder = start(env=env)
-    other = None
-    sink = ThreadSink()
-    try:
-        wait_until_leader(holder, within=5)
-        other = start(env=env)
-        hub, integration = hubster_integration(other)
-        subscribe(other, sink, hub)
-        assert not leader(other)
-        holder.stop()  # SIGTERM: drains, exits 0
-        wait_until_leader(other, within=4.5)
-        body = hubster_system("conv-1", *messages("after the handover"), hub=hub)
-        assert other.post(integration, body) == {"accepted": 1, "duplicates": 0}
-        assert len(sink.wait_for(1)) == 1
-    finally:
-        sink.close()
-        for gateway in (holder, other):
-            if gateway is not None and gateway.process.proc.poll() is None:
-                gateway.process.proc.kill()
+    with lease_holder_and_other(redis_server, 9) as pair:
+        assert not leader(pair.other)
+        pair.holder.stop()  # SIGTERM: drains, exits 0
+        wait_until_leader(pair.other, within=4.5)
+        assert pair.post("conv-1", "after the handover") == {"accepted": 1, "duplicates": 0}
+        assert len(pair.sink.wait_for(1)) == 1
