@@ -1,5 +1,6 @@
 """Calls made in one turn of the event loop go to Redis as one command: appends in one run
-of the append script, registry lookups in one `HMGET`; each call gets its own answer, or
+of the append script, redelivery checks in one run of the lookup script, registry lookups
+in one `HMGET`; each call gets its own answer, or
 the command's error."""
 
 from __future__ import annotations
@@ -38,6 +39,18 @@ async def test_appends_of_one_turn_are_one_script_run_each_answered_alone(
     ids = [event.id for result in results for event in result.stored]
     assert ids == sorted(ids) and len(set(ids)) == 41  # in the order the calls were made
     assert [e.id for e in await redis_engine.events.read_after("0", 100)][1:] == ids
+
+
+async def test_redelivery_checks_of_one_turn_are_one_script_run_each_answered_alone(
+    redis_engine: RedisEngine, sent: list[bytes]
+) -> None:
+    """Every webhook asks whether it is a redelivery before it is normalised."""
+    await redis_engine.events.append([new_event("k1"), new_event("k3")], 60)
+    sent.clear()
+    asks = [["k1"], ["k2"], ["k3", "k1"], ["k3", "k4"], ["k5"]]
+    found = await asyncio.gather(*(redis_engine.events.seen(keys) for keys in asks))
+    assert len(sent) == 1 and b"EVALSHA" in sent[0]
+    assert found == [[True], [False], [True, True], [True, False], [False]]
 
 
 async def test_lookups_of_one_turn_are_one_hmget_each_answered_alone(

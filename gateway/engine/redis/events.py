@@ -50,6 +50,9 @@ APPEND_BATCH_EVENTS = 256
 enough to take every webhook of a busy turn of the loop, short enough for the script not
 to hold Redis up."""
 
+SEEN_BATCH_DIGESTS = 256
+"""At most this many dedup digests looked up in one run of the lookup script, likewise."""
+
 
 def dedup_digest(key: str) -> bytes:
     """What a dedup key is stored as: 16 bytes, whatever the key's length."""
@@ -88,6 +91,7 @@ class RedisEventLog:
         self._append = link.scripts.register("log_common", "log_append")
         self._appends: dict[int, Batcher[NewEvent, bytes]] = {}
         self._seen = link.scripts.register("log_common", "log_seen")
+        self._lookups: Batcher[bytes, int] = Batcher(self._seen_batch, SEEN_BATCH_DIGESTS)
         self._trim = link.scripts.register("log_trim")
 
     @guarded
@@ -169,9 +173,14 @@ class RedisEventLog:
         first copy may not have reached a replica yet), so callers go on to `append`."""
         if not dedup_keys or self._wait_replicas:
             return [False] * len(dedup_keys)
-        digests = [dedup_digest(key) for key in dedup_keys]
-        found: list[int] = await self._seen([self.link.keys.dedup_index], digests)
+        found = await self._lookups.call([dedup_digest(key) for key in dedup_keys])
         return [bool(flag) for flag in found]
+
+    async def _seen_batch(self, digests: list[bytes]) -> list[int]:
+        """One run of `log_seen.lua` for every lookup of a turn of the loop (`batching.py`):
+        every webhook asks before it is normalised whether it is a redelivery, and a
+        command per webhook was most of what Redis cost per webhook."""
+        return list(await self._seen([self.link.keys.dedup_index], digests))
 
     async def _read_after(self, cursor: str, limit: int) -> list[StoredEvent]:
         since = self.link.health.heard
