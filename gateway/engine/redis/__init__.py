@@ -29,7 +29,6 @@ script touches one Redis Cluster slot.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import secrets
 import time
@@ -51,9 +50,9 @@ from gateway.engine.redis.connection import (
     RedisConfigError,
     RedisOptions,
     describe,
-    enter_gate,
     is_pool_exhausted,
     is_unavailable,
+    take_place,
     text,
 )
 from gateway.engine.redis.deliveries import RedisDeliveryQueue
@@ -216,13 +215,15 @@ class RedisEngine:
         Redis to an evicting policy makes `/readyz` fail."""
         since = self.health.heard
         try:
-            async with contextlib.AsyncExitStack() as stack:
-                await enter_gate(stack, self.link.gate)
+            await take_place(self.link.gate)
+            try:
                 if time.monotonic() - self._policy_checked >= POLICY_CHECK_SECONDS:
                     await self._check_policy()
                     await self._measure_clock()
                 else:
                     await self.link.redis.ping()
+            finally:
+                self.link.gate.release()
         except RedisConfigError as exc:
             self._policy_checked = 0.0
             self.health.failed(exc, since)  # one log line saying why, not one per check

@@ -318,10 +318,16 @@ def _raise_if_cancelled(task: asyncio.Task[Any] | None, cancels_before: int) -> 
         raise asyncio.CancelledError
 
 
-async def enter_gate(stack: contextlib.AsyncExitStack, gate: asyncio.Semaphore) -> None:
+async def take_place(gate: asyncio.Semaphore) -> None:
+    """A place at `gate` (the caller releases it), waited for at most `POOL_WAIT_SECONDS`:
+    `PoolBusy` past that. A free place is taken without arming the deadline, which is
+    every call but those of a burst; a timer per call was a tenth of a webhook's cost."""
+    if not gate.locked():
+        await gate.acquire()
+        return
     try:
         async with asyncio.timeout(POOL_WAIT_SECONDS):
-            await stack.enter_async_context(gate)
+            await gate.acquire()
     except TimeoutError:
         raise PoolBusy(
             f"redis: every pooled connection stayed busy for {POOL_WAIT_SECONDS:g}s"
@@ -365,10 +371,14 @@ def _guard(
         cancels = task.cancelling() if task is not None else 0
         since = health.heard
         try:
-            async with contextlib.AsyncExitStack() as stack:
-                if not waits:
-                    await enter_gate(stack, link.gate)
+            if waits:
                 result = await method(self, *args, **kwargs)
+            else:
+                await take_place(link.gate)
+                try:
+                    result = await method(self, *args, **kwargs)
+                finally:
+                    link.gate.release()
         except NotAnOutage:
             _raise_if_cancelled(task, cancels)
             health.errors += 1
