@@ -222,9 +222,30 @@ def test_the_code_and_tests_point_at_the_projects_own_docs() -> None:
     ids=lambda p: p.name,
 )
 def test_every_link_stays_in_the_repository(path: Path) -> None:
-    """README and docs link only to files of the repository (that exist) and anchors."""
+    """README and docs link only to files of the repository (that exist) and to headings
+    that exist in them (a renamed heading breaks the links to it)."""
     for target in re.findall(r"\]\(([^)\s]+)\)", path.read_text()):
         assert "://" not in target and not target.startswith(".."), f"{path.name}: {target}"
-        file = target.split("#", 1)[0]
-        if file:
-            assert (path.parent / file).exists(), f"{path.name}: {target} does not exist"
+        file, _, anchor = target.partition("#")
+        linked = path.parent / file if file else path
+        assert linked.exists(), f"{path.name}: {target} does not exist"
+        if anchor and linked.suffix == ".md":
+            assert anchor in _heading_anchors(linked), f"{path.name}: {target}: no such heading"
+
+
+def _heading_anchors(path: Path) -> set[str]:
+    """The anchors GitHub gives a Markdown file's headings: lower case, punctuation but
+    `-` and `_` dropped, spaces as `-`, `-1`, `-2`... after a repeated one."""
+    anchors: set[str] = set()
+    seen: dict[str, int] = {}
+    in_code = False
+    for line in path.read_text().splitlines():
+        if line.startswith("```"):
+            in_code = not in_code
+        heading = None if in_code else re.match(r"#{1,6}\s+(.*)", line)
+        if heading:
+            slug = re.sub(r"[^\w\- ]", "", heading[1].strip().lower()).replace(" ", "-")
+            count = seen.get(slug, 0)
+            seen[slug] = count + 1
+            anchors.add(slug if count == 0 else f"{slug}-{count}")
+    return anchors
