@@ -9,7 +9,7 @@ import logging
 import pytest
 from redis.asyncio import Redis
 
-from gateway.engine.redis import RedisOptions
+from gateway.engine.redis import RedisOptions, connection
 from gateway.engine.redis.connection import Health, take_idle
 
 
@@ -39,7 +39,7 @@ async def test_a_command_right_after_a_change_of_health_runs(redis_options: Redi
     try:
         for _ in range(20):
             await client.ping()
-            health.failed(ConnectionError("gone"), health.heard)
+            health.failed(ConnectionError("gone"))
             await asyncio.sleep(0)  # the closing has begun
             assert await client.ping()
             health.answered()
@@ -50,10 +50,12 @@ async def test_a_command_right_after_a_change_of_health_runs(redis_options: Redi
 
 
 def test_an_aftershock_is_not_a_second_outage_in_the_log(
-    caplog: pytest.LogCaptureFixture,
+    caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A command in flight through a restart fails just after Redis answered again: counted,
-    not logged; a command begun after the recovery failing is a new outage, logged."""
+    not logged; failures that go on past the settling time are a new outage, logged."""
+    clock = [100.0]
+    monkeypatch.setattr(connection.time, "monotonic", lambda: clock[0])
     health = Health("redis://test")
     lost = ConnectionError("Connection lost")
 
@@ -61,28 +63,32 @@ def test_an_aftershock_is_not_a_second_outage_in_the_log(
         return [r.getMessage().split(" after ")[0] for r in caplog.records]
 
     caplog.set_level(logging.WARNING, logger="gateway.redis")
-    in_flight = health.heard  # a call begun before the outage, answered after the restart
-    health.failed(lost, health.heard)
-    health.answered(health.heard)
+    health.failed(lost)
+    clock[0] += 5
+    health.answered()
     assert lines() == [
         "redis at redis://test is unavailable: Connection lost",
         "redis at redis://test is available again",
     ]
-    health.failed(lost, in_flight)  # the aftershock
-    assert len(lines()) == 2 and health.errors == 2 and health.down_since is None
-    health.failed(lost, health.heard)  # begun after the recovery: an outage after all
-    assert len(lines()) == 3 and health.errors == 3 and health.down_since is not None
-    health.answered(health.heard)
-    assert len(lines()) == 4
+    clock[0] += 0.5
+    health.failed(lost)  # the aftershock
+    health.answered()
+    assert len(lines()) == 2 and health.errors == 2
+    clock[0] += 0.5
+    health.failed(lost)
+    clock[0] += Health.SETTLE_SECONDS  # still failing: an outage after all
+    health.failed(lost)
+    health.answered()
+    assert len(lines()) == 4 and health.errors == 4
 
 
 def test_an_answer_to_a_call_begun_before_a_failure_does_not_end_the_outage() -> None:
     """Its reply was on its way when another call failed: heard, one outage would log as
     several (unavailable, available again, unavailable...)."""
     health = Health("redis://example")
-    began = health.heard
-    health.failed(ConnectionError("gone"), health.heard)
+    began = health.errors
+    health.failed(ConnectionError("gone"))
     health.answered(began)
     assert health.down_since is not None
-    health.answered(health.heard)  # a call begun after the failure
+    health.answered(health.errors)  # a call begun after the failure
     assert health.down_since is None

@@ -213,7 +213,7 @@ class RedisEngine:
     async def ping(self) -> None:
         """A PING, and every few seconds the eviction policy instead: an operator switching
         Redis to an evicting policy makes `/readyz` fail."""
-        since = self.health.heard
+        since = self.health.errors
         try:
             await take_place(self.link.gate)
             try:
@@ -226,7 +226,7 @@ class RedisEngine:
                 self.link.gate.release()
         except RedisConfigError as exc:
             self._policy_checked = 0.0
-            self.health.failed(exc, since)  # one log line saying why, not one per check
+            self.health.failed(exc)  # one log line saying why, not one per check
             raise EngineUnavailable(str(exc)) from None
         except PoolBusy:
             raise
@@ -235,7 +235,7 @@ class RedisEngine:
                 raise PoolBusy(f"redis: {describe(exc)}") from exc
             if not is_unavailable(exc):
                 raise
-            self.health.failed(exc, since)
+            self.health.failed(exc)
             raise EngineUnavailable(f"redis: {describe(exc)}") from exc
         self.health.answered(since)
 

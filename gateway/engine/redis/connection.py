@@ -197,52 +197,57 @@ class Health:
     """Whether Redis answered the last call: one log line when it goes, one when it is back,
     never one per request; and how many calls failed (`gateway_redis_errors_total`).
 
-    A call's outcome speaks of Redis as it was when the call began: each call notes `heard`
-    (how many failures and recoveries this record has heard) when it begins and passes it
-    back. A reply to a call begun before the latest failure does not end the outage (its
-    reply was on its way when another call failed); a failure of a call begun before the
-    latest recovery (in flight through a restart) does not start one: counted, not logged.
-    Either, heard, would log one outage as several.
-
     At each change the connections idle in `client`'s pool are closed: one that sat idle
     while Redis went away and came back is dead without knowing it, and its first command
     would fail after Redis is back (another "unavailable" line for nothing). They leave the
     pool at once, before the closing awaits anything: a command taking one while it was
     being closed would fail (`Connection lost`). A command in flight keeps its connection;
-    one that fails is closed by redis-py itself."""
+    one that fails is closed by redis-py itself. A command in flight through a restart can
+    still fail just after Redis answered again: a failure within `SETTLE_SECONDS` of a
+    recovery is logged only if failures go on past that long (an aftershock is not a second
+    outage in the log, though it is counted and unavailable like any)."""
+
+    SETTLE_SECONDS = 2.0
 
     def __init__(self, target: str, client: Client | None = None) -> None:
         self.target = target
         self.down_since: float | None = None
         self.errors = 0
-        self.heard = 0
         self._client = client
         self._closing: set[asyncio.Task[None]] = set()
         self._connections_suspect = False
+        self._recovered_at = -self.SETTLE_SECONDS
+        self._logged = False
 
-    def failed(self, exc: BaseException, since: int) -> None:
-        """A call begun when `heard` was `since` failed with `exc`."""
+    def failed(self, exc: BaseException) -> None:
         self.errors += 1
+        now = time.monotonic()
         if self.down_since is None:
-            if since != self.heard:
-                return  # begun before the latest recovery: an aftershock
-            self.down_since = time.monotonic()
+            self.down_since = now
+            self._logged = False
+        if not self._logged and (
+            self.down_since - self._recovered_at >= self.SETTLE_SECONDS
+            or now - self.down_since >= self.SETTLE_SECONDS
+        ):
+            self._logged = True
             log.warning("redis at %s is unavailable: %s", self.target, describe(exc))
-        self.heard += 1
         if not isinstance(exc, NotAnOutage) and not self._connections_suspect:
             self._connections_suspect = True
             self._close_idle()
 
     def answered(self, since: int | None = None) -> None:
-        """Redis answered a call begun when `heard` was `since` (None: a call that cannot
-        have overlapped a failure)."""
-        if since is not None and since != self.heard:
+        """Redis answered a call; `since` is `errors` when the call began. A call that began
+        before the latest failure (its reply was on its way when another call failed) says
+        nothing of Redis now: were it heard, one outage would log as several."""
+        if since is not None and since != self.errors:
             return
         if self.down_since is not None:
-            seconds = time.monotonic() - self.down_since
+            now = time.monotonic()
+            seconds = now - self.down_since
             self.down_since = None
-            self.heard += 1
-            log.warning("redis at %s is available again after %.1fs", self.target, seconds)
+            self._recovered_at = now
+            if self._logged:
+                log.warning("redis at %s is available again after %.1fs", self.target, seconds)
         if self._connections_suspect:
             self._connections_suspect = False
             self._close_idle()
@@ -369,7 +374,7 @@ def _guard(
         health = link.health
         task = asyncio.current_task()
         cancels = task.cancelling() if task is not None else 0
-        since = health.heard
+        since = health.errors
         try:
             if waits:
                 result = await method(self, *args, **kwargs)
@@ -385,7 +390,7 @@ def _guard(
             raise
         except EngineUnavailable as exc:
             _raise_if_cancelled(task, cancels)
-            health.failed(exc, since)
+            health.failed(exc)
             raise
         except Exception as exc:
             _raise_if_cancelled(task, cancels)
@@ -394,7 +399,7 @@ def _guard(
                 raise PoolBusy(f"redis: {describe(exc)}") from exc
             if not is_unavailable(exc):
                 raise
-            health.failed(exc, since)
+            health.failed(exc)
             raise EngineUnavailable(f"redis: {describe(exc)}") from exc
         _raise_if_cancelled(task, cancels)
         if answered:

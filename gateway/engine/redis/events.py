@@ -183,7 +183,7 @@ class RedisEventLog:
         return list(await self._seen([self.link.keys.dedup_index], digests))
 
     async def _read_after(self, cursor: str, limit: int) -> list[StoredEvent]:
-        since = self.link.health.heard
+        since = self.link.health.errors
         entries: Any = await self.link.redis.xrange(
             self.link.keys.events, min="(" + stream_id(cursor), count=limit
         )

@@ -136,13 +136,13 @@ class BlockingReader:
     async def _run(self) -> None:
         failures = 0
         while True:
-            since = self.health.heard
             try:
                 if not self._tips:
                     await self._start_tips()
                     self._failing_since = None
                     self._wake(roster=True)
                 streams = {key: f"{ms}-{seq}" for key, (ms, seq) in self._tips.items()}
+                since = self.health.errors
                 reply: Any = await self.client.xread(streams, count=COUNT, block=BLOCK_MS)  # type: ignore[arg-type]
             except Exception as exc:
                 if self._closing or _cancelled():
@@ -152,7 +152,7 @@ class BlockingReader:
                 failures += 1
                 if self._failing_since is None:
                     self._failing_since = time.time()
-                self.health.failed(exc, since)
+                self.health.failed(exc)
                 self._tips = {}
                 self._wake(error=EngineUnavailable(f"redis: {describe(exc)}"))
                 await asyncio.sleep(BACKOFF_SECONDS[min(failures, len(BACKOFF_SECONDS)) - 1])
