@@ -20,6 +20,7 @@ import shutil
 import signal
 import socket
 import ssl
+import struct
 import subprocess
 import sys
 import threading
@@ -641,9 +642,9 @@ def test_run_local_stops_the_gateways_first_then_haproxy_gently_then_redis(
 
 
 class _ResettingInstance:
-    """Where an instance killed with a request in its socket stands: healthy to HAProxy's
-    checks (`/readyz` 200), it reads every other request whole and resets the connection
-    (RST, as the kernel of a killed process does) instead of answering."""
+    """An instance that takes every request and dies on it: healthy to HAProxy's checks
+    (`/readyz` 200), it reads each other request whole and resets the connection (RST, as
+    the kernel of a killed process does) instead of answering. `reset` counts them."""
 
     def __init__(self) -> None:
         self.listener = socket.create_server(("127.0.0.1", 0))
@@ -669,19 +670,23 @@ class _ResettingInstance:
         length = re.search(rb"(?im)^content-length:\s*(\d+)", head)
         while length and len(body) < int(length[1]) and (chunk := connection.recv(65536)):
             body += chunk
-        connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00" * 2)
+        # Linger on, for 0 seconds: the close sends RST, not FIN.
+        connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
         self.reset += 1
 
     def close(self) -> None:
         self.listener.close()
 
 
-def test_an_instance_resetting_the_connection_is_answered_503_in_json(tmp_path: Path) -> None:
-    """HAProxy 2.6 replays a webhook whose instance closed without answering, but not one
-    whose connection was reset (a killed instance with the request unread): that one is
-    the shipped 502 page turned 503 `unavailable`, as the gateway answers when it cannot
-    take a request, so a provider retries it. The deterministic form of the race the kill -9
-    test above can meet."""
+def test_a_request_no_instance_answered_is_503_when_replayable_and_502_otherwise(
+    tmp_path: Path,
+) -> None:
+    """Every instance resets the connection without answering (as a killed one does): the
+    race the kill -9 test above can meet, made certain. A webhook (which dedup makes safe to
+    send again) is answered 503 `unavailable` with Retry-After, as the gateway answers when
+    it cannot take a request: the provider retries. So is one HAProxy cannot replay (larger
+    than its buffer). An admin write, which may have been applied, keeps HAProxy's 502:
+    nothing tells its client that nothing was done."""
     instance = _ResettingInstance()
     port = free_port()
     env = {
@@ -693,27 +698,39 @@ def test_an_instance_resetting_the_connection_is_answered_503_in_json(tmp_path: 
         "GATEWAY2_ADDR": instance.address,
         "LB_ADMIN_SOCKET": str(tmp_path / "haproxy.sock"),
     }
-    config = _balancer_config(tmp_path)
     balancer = subprocess.Popen(
-        ["haproxy", "-db", "-f", str(config)],
+        ["haproxy", "-db", "-f", str(_balancer_config(tmp_path))],
         env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
     )
+    json_type = {"Content-Type": "application/json"}
+
+    def through(path: str, body: bytes) -> tuple[Answer, int]:
+        """The answer, and how many times the request reached an instance."""
+        before = instance.reset
+        answer = send("127.0.0.1", port, "POST", path, body, json_type)
+        return answer, instance.reset - before
+
     try:
-        body = b'{"activities": []}'
-        headers = {"Content-Type": "application/json"}
-        answer = wait_for(
-            lambda: (
-                (found := send("127.0.0.1", port, "POST", "/webhooks/x", body, headers)).status
-                and found
-            ),
-            10,
-            "HAProxy to listen",
-        )
-        assert instance.reset >= 1, "the request reached the instance, which reset it"
-        assert answer.status == 503
+        wait_for(lambda: send("127.0.0.1", port, "GET", "/nowhere").status, 10, "HAProxy to listen")
+        small, sent_small = through("/webhooks/x", b'{"activities": []}')
+        large, sent_large = through("/webhooks/x", b'{"pad": "' + b"x" * 20_000 + b'"}')
+        admin, sent_admin = through("/integrations", b"{}")
+    finally:
+        balancer.send_signal(signal.SIGUSR1)  # a soft stop: its log is written out first
+        output, _ = balancer.communicate(timeout=30)
+        instance.close()
+
+    # HAProxy 2.6 replays a webhook when it reads the reset as the connection closing, and
+    # answers at once when it reads it as an error (`http_wait_for_response`): which one
+    # depends on timing, and either way the client is told to retry.
+    assert sent_small in (1, 4), "sent once, or replayed: the first try and `retries 3`"
+    assert sent_large == 1, "beyond tune.bufsize HAProxy cannot replay it"
+    assert sent_admin == 1, "an admin write is never sent twice"
+    for answer in (small, large):
+        assert answer.status == 503, answer
         assert answer.headers["content-type"] == "application/json"
         error = answer.json()["error"]
         assert error == {
@@ -722,10 +739,9 @@ def test_an_instance_resetting_the_connection_is_answered_503_in_json(tmp_path: 
         }
         assert answer.headers["uc-rest-error"] == error["message"]
         assert answer.headers["retry-after"] == "1"
-    finally:
-        balancer.terminate()
-        output, _ = balancer.communicate(timeout=10)
-        instance.close()
-    # HAProxy's log names what happened: the server aborted (SH) before its headers.
-    [line] = [line for line in output.splitlines() if "POST /webhooks/x" in line]
-    assert " SH-- " in line, output
+        assert answer.headers["x-request-id"]
+    assert admin.status == 502, admin
+    assert admin.json()["error"]["code"] == "unavailable"
+    # HAProxy's log keeps what happened: the server aborted (SH) before its headers.
+    posts = [line for line in output.splitlines() if '"POST /' in line]
+    assert len(posts) == 3 and all(" SH-- " in line for line in posts), output
