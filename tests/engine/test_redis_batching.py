@@ -1,17 +1,21 @@
 """Calls made in one turn of the event loop go to Redis as one command: appends in one run
-of the append script, redelivery checks in one run of the lookup script, registry lookups
-in one `HMGET`; each call gets its own answer, or
-the command's error."""
+of the append script, redelivery checks in one run of the lookup script, delivery
+concludes in one run of the conclude script, registry lookups in one `HMGET`; each call
+gets its own answer, or the command's error."""
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from collections.abc import Sequence
+from typing import Any
 
 import pytest
 
-from gateway.engine.redis import RedisEngine
+from gateway.engine.deliveries import Concluded, Conclusion
+from gateway.engine.redis import RedisEngine, RedisOptions, open_redis_engine
 from gateway.engine.redis.batching import Batcher
+from tests.engine.queue_kit import claim, conclusion, delivery, enqueue
 from tests.redis_support import commands_sent, new_event
 
 
@@ -51,6 +55,75 @@ async def test_redelivery_checks_of_one_turn_are_one_script_run_each_answered_al
     found = await asyncio.gather(*(redis_engine.events.seen(keys) for keys in asks))
     assert len(sent) == 1 and b"EVALSHA" in sent[0]
     assert found == [[True], [False], [True, True], [True, False], [False]]
+
+
+async def _concludes_to_make(engine: RedisEngine) -> list[Conclusion]:
+    """Deliveries of two subscribers claimed, and what their attempts decided: a success
+    opening the next of its lane, a retry, a dead letter, a success clearing the failures
+    the dead letter began, the first success again (no longer held) and a conclude under a
+    claim that is not the latest."""
+    await enqueue(engine, [delivery(1, lane="c1"), delivery(2, lane="c1"), delivery(3)])
+    await enqueue(engine, [delivery(4, "s2"), delivery(5, "s2")])
+    first, third = await claim(engine, 1.0)
+    fourth, fifth = await claim(engine, 1.0, "s2")
+    return [
+        conclusion(first, "finish"),
+        conclusion(third, "retry", at=2.0, due_at=5.0),
+        conclusion(fourth, "dead", at=3.0),
+        conclusion(fifth, "finish"),
+        conclusion(first, "finish"),
+        conclusion(dataclasses.replace(third, claim="an earlier claim"), "dead", at=4.0),
+    ]
+
+
+async def _queue_state(engine: RedisEngine) -> list[Any]:
+    queue = engine.deliveries
+    return [
+        await queue.due_subscribers(10.0),
+        await claim(engine, 10.0),  # the lane's next, and the retry with its attempt
+        await claim(engine, 10.0, "s2"),
+        [(d.event_id, d.record) for d in await queue.dead_letters("s2", "", 10)],
+        await queue.attempts("s1"),
+        await queue.attempts("s2"),
+        dataclasses.replace(await queue.stats(10.0), oldest_due_seconds=0.0),
+    ]
+
+
+async def test_concludes_of_one_turn_are_one_script_run_each_applied_as_alone(
+    redis_engine: RedisEngine, redis_options: RedisOptions, sent: list[bytes]
+) -> None:
+    """Every delivery attempt ends in a conclude: those of one turn of the loop go out in
+    one run of the conclude script, and each is applied, in the order they were made, as it
+    would be alone (compared with the same concludes made one at a time)."""
+    apart = dataclasses.replace(redis_options, key_prefix=redis_options.key_prefix + "-apart")
+    alone = await open_redis_engine(apart)
+    try:
+        singly = [await alone.deliveries.conclude(c) for c in await _concludes_to_make(alone)]
+        expected = await _queue_state(alone)
+    finally:
+        await alone.close()
+    batch = await _concludes_to_make(redis_engine)
+    sent.clear()
+    together = await asyncio.gather(*(redis_engine.deliveries.conclude(c) for c in batch))
+    assert len(sent) == 1 and b"EVALSHA" in sent[0]
+    assert (
+        together
+        == singly
+        == [
+            Concluded(applied=True, failing_since=None),
+            Concluded(applied=True, failing_since=2.0),
+            Concluded(applied=True, failing_since=3.0),
+            Concluded(applied=True, failing_since=None),
+            Concluded(applied=False, failing_since=None),
+            Concluded(applied=False, failing_since=None),
+        ]
+    )
+    state = await _queue_state(redis_engine)
+    assert state == expected
+    assert [(d.event_id, d.attempts) for d in state[1]] == [
+        (delivery(2).event_id, 0), (delivery(3).event_id, 1)
+    ]  # fmt: skip
+    assert [event_id for event_id, _ in state[3]] == [delivery(4).event_id]
 
 
 async def test_lookups_of_one_turn_are_one_hmget_each_answered_alone(

@@ -8,6 +8,7 @@ script sends (found by `COMMAND GETKEYS`) is checked against the script's KEYS."
 
 from __future__ import annotations
 
+import asyncio
 import re
 import threading
 from collections.abc import AsyncIterator
@@ -73,8 +74,12 @@ async def _every_script(engine: RedisEngine) -> None:
     await enqueue(engine, [*ordered, delivery(3), delivery(4, "s2")])
     claimed = {item.event_id: item for item in await claim(engine, 1.0)}
     first, third = (claimed[d.event_id] for d in (ordered[0], delivery(3)))
-    await queue.conclude(conclusion(first, "finish"))
-    await queue.conclude(conclusion(third, "dead", at=1.0))
+    [fourth] = await claim(engine, 1.0, "s2")
+    await asyncio.gather(  # one run of the conclude script for both subscribers
+        queue.conclude(conclusion(first, "finish")),
+        queue.conclude(conclusion(third, "dead", at=1.0)),
+        queue.conclude(conclusion(fourth, "retry", at=1.0, due_at=2.0)),
+    )
     [second] = await claim(engine, 2.0)
     await queue.conclude(conclusion(second, "retry", at=2.0, due_at=3.0))
     [again] = await claim(engine, 3.0)

@@ -2,8 +2,10 @@
 subscriber a sorted set of visible delivery ids by visibility time, a hash of records,
 lanes, leases, dead letters and attempt logs; one sorted set of subscribers by earliest
 visible time; all in one slot, each method one script (`lua/dq_*.lua`, the key list in
-`dq_common.lua`). Limits across processes (in flight, rate) are checked inside `claim`;
-a dropped subscriber leaves a tombstone, so nothing is written for it afterwards."""
+`dq_common.lua`); the concludes of one turn of the event loop go out together, as one run
+of the conclude script (`batching.py`). Limits across processes (in flight, rate) are
+checked inside `claim`; a dropped subscriber leaves a tombstone, so nothing is written for
+it afterwards."""
 
 from __future__ import annotations
 
@@ -24,8 +26,14 @@ from gateway.engine.deliveries import (
     QueueStats,
     Record,
 )
+from gateway.engine.redis.batching import Batcher
 from gateway.engine.redis.connection import Link, ScriptArg, guarded, text
 from gateway.times import format_seconds
+
+CONCLUDE_BATCH = 128
+"""At most this many conclusions in one run of the conclude script: enough for every
+attempt that ends in a busy turn of the loop, short enough for the script not to hold
+Redis up."""
 
 
 def _stored(delivery: QueuedDelivery, due_at: float) -> bytes:
@@ -74,6 +82,9 @@ class RedisDeliveryQueue:
         self._enqueue = scripts.register("dq_common", "dq_enqueue")
         self._claim = scripts.register("dq_common", "dq_claim")
         self._conclude = scripts.register("dq_common", "dq_conclude")
+        self._concludes: Batcher[Conclusion, Concluded] = Batcher(
+            self._conclude_batch, CONCLUDE_BATCH
+        )
         self._release = scripts.register("dq_common", "dq_release")
         self._park = scripts.register("dq_common", "dq_park")
         self._read = scripts.register("dq_common", "dq_read")
@@ -164,16 +175,32 @@ class RedisDeliveryQueue:
 
     @guarded
     async def conclude(self, conclusion: Conclusion) -> Concluded:
-        delivery, limits = conclusion.delivery, self.limits
-        args: list[ScriptArg] = [self._p, delivery.subscriber_id, delivery.id, conclusion.outcome]
-        args += [conclusion.due_at if conclusion.due_at is not None else "", conclusion.record_key]
-        args += [orjson.dumps(conclusion.record)]
-        args += ["" if conclusion.failed_at is None else conclusion.failed_at, delivery.attempts]
-        args += [limits.max_dead_letters, limits.max_dead_bytes, limits.attempt_log_size]
-        args += [delivery.claim]
-        lanes = [(delivery.subscriber_id, delivery.lane)] if delivery.lane else []
-        applied, failing = await self._conclude(self._keys([delivery.subscriber_id], lanes), args)
-        return Concluded(applied=bool(applied), failing_since=float(failing) if failing else None)
+        """Sent with every other conclude of this turn of the loop, in one script run
+        (`batching.py`): each conclusion applied in the order they were made, as alone.
+        Every attempt ends in one, and a command of its own each was most of what Redis
+        cost per delivery."""
+        [concluded] = await self._concludes.call([conclusion])
+        return concluded
+
+    async def _conclude_batch(self, conclusions: list[Conclusion]) -> list[Concluded]:
+        """One run of `dq_conclude.lua` for a batch; every key of every subscriber and
+        lane named is declared (all are in the queue's slot)."""
+        limits = self.limits
+        args: list[ScriptArg] = [self._p, limits.max_dead_letters, limits.max_dead_bytes]
+        args.append(limits.attempt_log_size)
+        for c in conclusions:
+            d, failed_at = c.delivery, "" if c.failed_at is None else c.failed_at
+            args += [d.subscriber_id, d.id, c.outcome, "" if c.due_at is None else c.due_at]
+            args += [c.record_key, orjson.dumps(c.record), failed_at, d.attempts, d.claim]
+        keys = self._keys(
+            (c.delivery.subscriber_id for c in conclusions),
+            ((c.delivery.subscriber_id, c.delivery.lane) for c in conclusions if c.delivery.lane),
+        )
+        flat = await self._conclude(keys, args)
+        return [
+            Concluded(applied=bool(applied), failing_since=float(failing) if failing else None)
+            for applied, failing in zip(flat[::2], flat[1::2], strict=True)
+        ]
 
     @guarded
     async def release(self, deliveries: Sequence[QueuedDelivery], now: float) -> None:
