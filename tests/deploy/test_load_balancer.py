@@ -459,6 +459,18 @@ def _socket_owner(port: int, pids: list[int]) -> int | None:
     return None
 
 
+def _assert_balancers_503(answer: Answer, message: str) -> None:
+    """HAProxy's own 503 in the gateway's error format: `unavailable` with `message`, the
+    message again in UC-REST-ERROR, Retry-After, and the request id every answer carries."""
+    assert answer.status == 503, answer
+    assert answer.headers["content-type"] == "application/json"
+    error = answer.json()["error"]
+    assert error == {"code": "unavailable", "message": message}
+    assert answer.headers["uc-rest-error"] == message
+    assert answer.headers["retry-after"] == "1"
+    assert answer.headers["x-request-id"]
+
+
 def _assert_answered_202_or_json_503(load: WebhookLoad) -> None:
     """The criterion for webhooks through the balancer while an instance goes away: 202,
     or HAProxy's JSON 503 (no instance to take it yet). Never a 502/504, an HTML page, or
@@ -605,15 +617,7 @@ def test_with_no_instance_left_the_balancer_answers_503_in_json(topology: Topolo
         10,
         "HAProxy to answer by itself",
     )
-    assert answer.headers["content-type"] == "application/json"
-    error = answer.json()["error"]
-    assert error == {
-        "code": "unavailable",
-        "message": "No gateway instance is available; retry shortly.",
-    }
-    assert answer.headers["uc-rest-error"] == error["message"]
-    assert answer.headers["x-request-id"]
-    assert answer.headers["retry-after"] == "1"
+    _assert_balancers_503(answer, "No gateway instance is available; retry shortly.")
 
 
 def test_run_local_stops_the_gateways_first_then_haproxy_gently_then_redis(
@@ -730,16 +734,7 @@ def test_a_request_no_instance_answered_is_503_when_replayable_and_502_otherwise
     assert sent_large == 1, "beyond tune.bufsize HAProxy cannot replay it"
     assert sent_admin == 1, "an admin write is never sent twice"
     for answer in (small, large):
-        assert answer.status == 503, answer
-        assert answer.headers["content-type"] == "application/json"
-        error = answer.json()["error"]
-        assert error == {
-            "code": "unavailable",
-            "message": "The gateway instance did not answer; retry shortly.",
-        }
-        assert answer.headers["uc-rest-error"] == error["message"]
-        assert answer.headers["retry-after"] == "1"
-        assert answer.headers["x-request-id"]
+        _assert_balancers_503(answer, "The gateway instance did not answer; retry shortly.")
     assert admin.status == 502, admin
     assert admin.json()["error"]["code"] == "unavailable"
     # HAProxy's log keeps what happened: the server aborted (SH) before its headers.
