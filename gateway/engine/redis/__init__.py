@@ -46,13 +46,13 @@ from gateway.engine.presence import PresenceStore
 from gateway.engine.redis.connection import (
     Health,
     Link,
+    PlaceAt,
     PoolBusy,
     RedisConfigError,
     RedisOptions,
     describe,
     is_pool_exhausted,
     is_unavailable,
-    take_place,
     text,
 )
 from gateway.engine.redis.deliveries import RedisDeliveryQueue
@@ -215,15 +215,12 @@ class RedisEngine:
         Redis to an evicting policy makes `/readyz` fail."""
         since = self.health.errors
         try:
-            await take_place(self.link.gate)
-            try:
+            async with PlaceAt(self.link.gate):
                 if time.monotonic() - self._policy_checked >= POLICY_CHECK_SECONDS:
                     await self._check_policy()
                     await self._measure_clock()
                 else:
                     await self.link.redis.ping()
-            finally:
-                self.link.gate.release()
         except RedisConfigError as exc:
             self._policy_checked = 0.0
             self.health.failed(exc)  # one log line saying why, not one per check
