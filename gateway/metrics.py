@@ -20,6 +20,7 @@ Under workers those counts must reach the shared files, so they are kept in
 from __future__ import annotations
 
 import os
+from abc import abstractmethod
 from bisect import bisect_left
 from collections.abc import Iterator
 from typing import Final, Literal, Protocol
@@ -66,9 +67,9 @@ class _FoldedOnScrape(Collector):
         self._clear()
         registry.register(self)
 
+    @abstractmethod
     def _clear(self) -> None:
         """Start with no observations (before registering: the registry collects once)."""
-        raise NotImplementedError
 
 
 class Counts(_FoldedOnScrape):
