@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import socket
+import struct
 
 import pytest
 from redis.asyncio import Redis
@@ -92,3 +94,39 @@ def test_an_answer_to_a_call_begun_before_a_failure_does_not_end_the_outage() ->
     assert health.down_since is not None
     health.answered(health.errors)  # a call begun after the failure
     assert health.down_since is None
+
+
+def test_canary_a_write_uvloop_refuses_after_the_peer_closed_is_a_lost_connection() -> None:
+    """uvloop (the loop `serve` runs on when installed) raises a `RuntimeError` for a write
+    to a transport the peer closed; redis-py lets it through when Redis goes away between
+    connecting and its first command. `is_unavailable` reads it from uvloop's message: this
+    fails loudly if uvloop words it otherwise, and the engine would answer 500, not 503."""
+    uvloop = pytest.importorskip("uvloop")
+
+    async def write_after_the_peer_closed() -> BaseException:
+        async def close_at_once(_: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            sock = writer.get_extra_info("socket")
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            writer.close()  # with linger 0: a reset, as a Redis killed or restarted sends
+
+        server = await asyncio.start_server(close_at_once, "127.0.0.1", 0)
+        port = server.sockets[0].getsockname()[1]
+        try:
+            reader, writer = await asyncio.open_connection("127.0.0.1", port)
+            with pytest.raises(ConnectionResetError):
+                await reader.read()  # the reset has arrived: uvloop closed the transport
+            try:
+                writer.writelines([b"PING\r\n"])
+            except RuntimeError as exc:
+                return exc
+            raise AssertionError("uvloop accepted a write to a closed transport")
+        finally:
+            server.close()
+
+    loop = uvloop.new_event_loop()
+    try:
+        refused = loop.run_until_complete(write_after_the_peer_closed())
+    finally:
+        loop.close()
+    assert connection.is_unavailable(refused), refused
+    assert not connection.is_unavailable(RuntimeError("a bug of ours"))

@@ -170,9 +170,17 @@ def is_pool_exhausted(exc: BaseException) -> bool:
     )
 
 
+_CLOSED_TRANSPORT = "the handler is closed"
+"""How uvloop refuses a write to a transport the peer has closed: a `RuntimeError`, where
+asyncio's own loop drops the write. redis-py lets it through when Redis goes away between
+connecting and its first command (its health-check PING); it is a lost connection."""
+
+
 def is_unavailable(exc: BaseException) -> bool:
     """Whether a redis-py error means Redis cannot serve us now (as opposed to a bug)."""
     if isinstance(exc, redis_errors.ConnectionError | redis_errors.TimeoutError | OSError):
+        return True
+    if isinstance(exc, RuntimeError) and _CLOSED_TRANSPORT in str(exc):
         return True
     if isinstance(exc, TimeoutError):
         return True
